@@ -1,0 +1,257 @@
+"""Thin click commands: parse, call the library, pick a renderer, map errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import CmkError, ForbiddenError, ManifestError, StalePlanError
+from reconciler.render import FORMATS, render
+
+if TYPE_CHECKING:
+    from reconciler.manifest.loader import LoadedManifests
+    from reconciler.manifest.model import KeySet
+    from reconciler.plan import Plan
+    from reconciler.session import RunOptions
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INVALID = 0, 1, 2, 3
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _sandbox_option(function: Any) -> Any:
+    return click.option("--sandbox", type=click.Path(file_okay=False, path_type=Path),
+                        help="Run against the embedded emulator whose state lives in DIR.")(function)
+
+
+def _parallelism_option(function: Any) -> Any:
+    return click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
+                        help="How many objects are read or changed at once.")(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cmkctl")
+def cli() -> None:
+    """Declared, reviewed, repeatable customer-managed encryption keys.
+
+    Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes pending
+    (with --detailed-exitcode), 3 invalid manifest or forbidden plan.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+def validate(paths: Sequence[str]) -> int:
+    """Check manifests offline: YAML, schema, references, vendor rules. No credentials, no network."""
+    from reconciler.manifest.loader import load
+
+    loaded = load(paths)
+    names = ", ".join(k.name for k in loaded.key_sets)
+    click.echo(f"{len(loaded.files)} file(s), {len(loaded.key_sets)} key set(s) valid: {names}")
+    return EXIT_OK
+
+
+def _options(sandbox: Path | None, parallelism: int) -> RunOptions:
+    from reconciler.session import RunOptions
+
+    return RunOptions(sandbox=sandbox, parallelism=parallelism)
+
+
+def _make_plan(key_set: KeySet, loaded: LoadedManifests, handlers: Any, options: RunOptions) -> Plan:
+    from reconciler.planner import Planner
+
+    planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
+                      parallelism=options.parallelism)
+    return planner.plan(key_set, loaded)
+
+
+def _refuse_forbidden(plan: Plan) -> None:
+    if plan.forbidden:
+        lines = "\n".join(f"  - {step.address}: {step.reason}" for step in plan.forbidden)
+        raise ForbiddenError(f"the plan is forbidden; nothing was changed:\n{lines}")
+
+
+@cli.command()
+@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for apply.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@_sandbox_option
+@_parallelism_option
+def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, sandbox: Path | None,
+         parallelism: int) -> int:
+    """Read live state and print the ordered steps that would reconcile it."""
+    from reconciler import plandoc
+    from reconciler.manifest.loader import load_one
+    from reconciler.session import handlers_for
+
+    key_set, loaded = load_one(paths)
+    options = _options(sandbox, parallelism)
+    with handlers_for(key_set, options) as handlers:
+        made = _make_plan(key_set, loaded, handlers, options)
+    document = plandoc.to_document(made)
+    if out is not None:
+        _write_atomically(out, plandoc.dumps(made))
+    click.echo(render(document, fmt, color=_color()), nl=False)
+    _refuse_forbidden(made)
+    return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-f", "--file", "paths", multiple=True, help="A manifest file or folder.")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@_sandbox_option
+@_parallelism_option
+def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, sandbox: Path | None,
+          parallelism: int) -> int:
+    """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
+    from reconciler.manifest.loader import load_one
+    from reconciler.session import handlers_for
+
+    if (plan_file is None) == (not paths):
+        raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
+    saved = _read_plan(plan_file) if plan_file is not None else None
+    key_set, loaded = load_one(saved.manifest_files if saved else paths)
+    options = _options(sandbox, parallelism)
+    with handlers_for(key_set, options) as handlers:
+        fresh = _make_plan(key_set, loaded, handlers, options)
+        if saved is not None:
+            _refuse_stale(saved, fresh, plan_file)
+        else:
+            click.echo(render(_document(fresh), "text", color=_color()), nl=False)
+            _refuse_forbidden(fresh)
+            if not fresh.has_changes:
+                return EXIT_OK
+            if not auto_approve:
+                _confirm()
+        return _execute(saved or fresh, handlers, options)
+
+
+def _document(made: Plan) -> dict[str, Any]:
+    from reconciler import plandoc
+
+    return plandoc.to_document(made)
+
+
+def _read_plan(path: Path) -> Plan:
+    from reconciler import plandoc
+
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise StalePlanError(f"{path}: cannot read the plan ({error})") from None
+    return plandoc.loads(text, where=str(path))
+
+
+def _refuse_stale(saved: Plan, fresh: Plan, path: Path | None) -> None:
+    from reconciler.staleness import stale_reasons
+
+    _refuse_forbidden(saved)
+    reasons = stale_reasons(saved, fresh)
+    if reasons:
+        raise StalePlanError(f"{path}: the plan is stale, plan again:\n" + "\n".join(f"  - {r}" for r in reasons))
+
+
+def _confirm() -> None:
+    click.echo("\ncmkctl will perform the actions above. Only 'yes' will be accepted to approve.")
+    answer = click.prompt("Enter a value", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise CmkError("apply cancelled; nothing was changed")
+
+
+def _execute(made: Plan, handlers: Any, options: RunOptions) -> int:
+    from reconciler.executor import Executor
+    from reconciler.render.progress import LineListener
+
+    listener = LineListener(click.echo)
+    result = Executor(handlers.by_kind, parallelism=options.parallelism, listener=listener).apply(made)
+    click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "
+               f"{len(result.failed)} failed, {len(result.skipped)} skipped.")
+    for address, error in result.failed.items():
+        click.echo(f"  failed  {address}: {error}", err=True)
+    for address, because in result.skipped.items():
+        click.echo(f"  skipped {address}: {because} failed", err=True)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def show(plan_file: Path, fmt: str) -> int:
+    """Render a saved plan."""
+    click.echo(render(_document(_read_plan(plan_file)), fmt, color=_color()), nl=False)
+    return EXIT_OK
+
+
+@cli.group("sandbox")
+def sandbox_group() -> None:
+    """The embedded emulator of ARM, Graph and the Astra DevOps API."""
+
+
+@sandbox_group.command("show")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def sandbox_show(directory: Path) -> int:
+    """Print what the sandbox in DIRECTORY holds."""
+    from reconciler.sandbox.show import describe, load_state
+
+    click.echo(describe(load_state(directory)), nl=False)
+    return EXIT_OK
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, "utf-8")
+    os.replace(temporary, path)
+
+
+def _report_bug() -> int:
+    log_dir = Path(os.environ.get("CMKCTL_LOG_DIR") or tempfile.gettempdir())
+    log = log_dir / f"cmkctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        log.write_text(traceback.format_exc(), "utf-8")
+        where = f"the full traceback is in {log}"
+    except OSError:
+        where = "the traceback could not be written"
+    kind = sys.exc_info()[0]
+    click.echo(f"cmkctl hit a bug ({kind.__name__ if kind else 'unknown'}); {where}. Please report it.", err=True)
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The one error boundary: expected errors exit with their code, bugs with a log path."""
+    try:
+        code = cli.main(args=argv, prog_name="cmkctl", standalone_mode=False)
+    except ManifestError as error:
+        count = len(error.diagnostics)
+        click.echo(f"Error: {count} problem{'s' if count != 1 else ''} in the manifests:", err=True)
+        for diagnostic in error.diagnostics:
+            click.echo(f"  {diagnostic.render()}", err=True)
+        code = error.exit_code
+    except CmkError as error:
+        click.echo(f"Error: {error}", err=True)
+        code = error.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted; nothing more was changed.", err=True)
+        code = EXIT_ERROR
+    except click.ClickException as error:
+        error.show()
+        # click uses 2 for usage errors; here 2 means "changes pending".
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        code = 130
+    except Exception:
+        code = _report_bug()
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

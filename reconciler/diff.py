@@ -1,0 +1,69 @@
+"""Choosing an action: one pure function over (declared, live, what the kind allows)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.kinds import KindSpec
+from reconciler.plan import Action, AttributeChange, Unknown
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    changes: tuple[AttributeChange, ...] = ()
+    reason: str = ""
+    irreversible: bool = False
+
+
+def matches(declared: Any, live: Any) -> bool:
+    """Whether the live value satisfies the declared one.
+
+    Only what is declared counts: a declared mapping is satisfied by a live mapping holding at
+    least those entries, so server defaults and tags added by others never show as changes.
+    """
+    if isinstance(declared, Unknown):
+        return False
+    if isinstance(declared, Mapping):
+        return isinstance(live, Mapping) and all(matches(v, live.get(k)) for k, v in declared.items())
+    if isinstance(declared, str) and isinstance(live, str):
+        return declared.lower() == live.lower() if _case_insensitive(declared) else declared == live
+    return bool(declared == live)
+
+
+def _case_insensitive(value: str) -> bool:
+    # Azure echoes locations and resource IDs in whatever case it stored them.
+    return value.startswith("/subscriptions/") or value.isalnum()
+
+
+def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str, Any] | None) -> Decision:
+    if spec.read_only:
+        return Decision(Action.READ)
+    if live is None:
+        changes = tuple(AttributeChange(name, None, value) for name, value in declared.items())
+        irreversible = bool(spec.irreversible_create) or any(
+            declared.get(name) is True for name in spec.irreversible_attributes
+        )
+        return Decision(Action.CREATE, changes, spec.irreversible_create, irreversible)
+    changes = tuple(
+        AttributeChange(name, live.get(name), value)
+        for name, value in declared.items()
+        if not matches(value, live.get(name))
+    )
+    if not changes:
+        return Decision(Action.NOOP)
+    refusals = [_refusal(spec, change) for change in changes]
+    if any(refusals):
+        return Decision(Action.FORBIDDEN, changes, "; ".join(r for r in refusals if r))
+    irreversible = [spec.irreversible_attributes[c.name] for c in changes if c.name in spec.irreversible_attributes]
+    return Decision(Action.UPDATE, changes, "; ".join(irreversible), bool(irreversible))
+
+
+def _refusal(spec: KindSpec, change: AttributeChange) -> str:
+    if change.name in spec.immutable:
+        return f"{change.name}: {spec.immutable[change.name]}"
+    if change.name in spec.irreversible_attributes and change.before:
+        return f"{change.name}: {spec.irreversible_attributes[change.name]}"
+    return ""

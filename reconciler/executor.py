@@ -1,0 +1,118 @@
+"""Carry out a Plan: steps in dependency order, independent ones in parallel.
+
+Progress goes to a listener; the executor never prints. A failed step fails only its dependents:
+they are skipped and reported, everything else still runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from reconciler import graph
+from reconciler.errors import CmkError, ForbiddenError
+from reconciler.plan import Action, Plan, Step, Unknown
+from reconciler.providers.base import Live, ResourceHandler
+from reconciler.retry import RetryPolicy
+
+
+class Listener(Protocol):
+    def step_started(self, step: Step) -> None: ...
+
+    def step_finished(self, step: Step) -> None: ...
+
+    def step_failed(self, step: Step, error: BaseException) -> None: ...
+
+    def step_skipped(self, step: Step, because: str) -> None: ...
+
+
+class SilentListener:
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_finished(self, step: Step) -> None:
+        pass
+
+    def step_failed(self, step: Step, error: BaseException) -> None:
+        pass
+
+    def step_skipped(self, step: Step, because: str) -> None:
+        pass
+
+
+@dataclass
+class ApplyResult:
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+@dataclass
+class Executor:
+    handlers: Mapping[str, ResourceHandler]
+    parallelism: int = 8
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    listener: Listener = field(default_factory=SilentListener)
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        if plan.forbidden:
+            raise ForbiddenError("the plan has forbidden steps; nothing was changed")
+        steps = {s.address: s for s in plan.steps}
+        outputs: dict[str, Live] = {s.address: dict(s.live) for s in plan.steps if s.live}
+        result = ApplyResult()
+        lock = threading.Lock()
+
+        def visit(address: str) -> None:
+            step = steps[address]
+            if not step.mutates:
+                return
+            self.listener.step_started(step)
+            with lock:
+                identity, attributes = resolve(step.identity, outputs), resolve(step.attributes, outputs)
+            live = self._carry_out(step, identity, attributes)
+            with lock:
+                outputs[address] = live
+                result.done.append(address)
+            self.listener.step_finished(step)
+
+        def failed(address: str, error: BaseException) -> None:
+            result.failed[address] = str(error) if isinstance(error, CmkError) else repr(error)
+            self.listener.step_failed(steps[address], error)
+
+        def skipped(address: str, because: str) -> None:
+            if steps[address].mutates:
+                result.skipped[address] = because
+                self.listener.step_skipped(steps[address], because)
+
+        graph.walk({a: s.depends_on for a, s in steps.items()}, visit, parallelism=self.parallelism,
+                   on_failure=failed, on_skip=skipped)
+        return result
+
+    def _carry_out(self, step: Step, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        handler = self.handlers[step.kind]
+        if step.action is Action.CREATE:
+            return self.retry.call(lambda: handler.create(identity=identity, attributes=attributes),
+                                   what=f"creating {step.address}")
+        changed = {c.name: attributes[c.name] for c in step.changes}
+        return self.retry.call(lambda: handler.update(identity=identity, attributes=changed, live=step.live),
+                               what=f"updating {step.address}")
+
+
+def resolve(value: Any, outputs: Mapping[str, Mapping[str, Any]]) -> Any:
+    """Replace every Unknown by the output of the step that produced it, which has run by now."""
+    if isinstance(value, Unknown):
+        try:
+            return outputs[value.address][value.attribute]
+        except KeyError:
+            raise CmkError(f"{value.address} did not report {value.attribute}") from None
+    if isinstance(value, Mapping):
+        return {k: resolve(v, outputs) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve(v, outputs) for v in value]
+    return value

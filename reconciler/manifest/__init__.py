@@ -1,0 +1,1 @@
+"""Load manifests strictly, validate them, resolve references into a `KeySet`."""

@@ -1,0 +1,150 @@
+"""From files to validated `KeySet`s, collecting every problem rather than stopping at the first."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Diagnostic, ManifestError
+from reconciler.manifest.model import KeySet
+from reconciler.manifest.resolve import resolve_key_set
+from reconciler.manifest.yamlsource import Document, dotted, read_documents
+
+SCHEMA_NAME = "manifest.v1.json"
+
+
+@dataclass(frozen=True)
+class LoadedManifests:
+    key_sets: tuple[KeySet, ...]
+    files: tuple[str, ...]
+    digest: str
+
+
+def manifest_schema() -> dict[str, Any]:
+    text = resources.files("reconciler").joinpath("schemas", SCHEMA_NAME).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+    files: list[Path] = []
+    problems: list[Diagnostic] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not found:
+                problems.append(Diagnostic(str(path), None, "", "folder holds no *.yaml manifest", "E-READ"))
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            problems.append(Diagnostic(str(path), None, "", "no such file or folder", "E-READ"))
+    return files, problems
+
+
+def load(paths: Sequence[str | Path]) -> LoadedManifests:
+    """Every key set in `paths`; raises ManifestError with all diagnostics when any is found."""
+    files, diagnostics = expand_paths(paths)
+    key_sets: list[KeySet] = []
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file).encode() + b"\0")
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            pass
+        documents, problems = read_documents(file)
+        diagnostics.extend(problems)
+        for document in documents:
+            key_set, problems = _load_document(document)
+            diagnostics.extend(problems)
+            if key_set is not None:
+                key_sets.append(key_set)
+    diagnostics.extend(_cross_set_problems(key_sets))
+    if diagnostics:
+        raise ManifestError(diagnostics)
+    return LoadedManifests(tuple(key_sets), tuple(str(f) for f in files), digest.hexdigest())
+
+
+def load_one(paths: Sequence[str | Path]) -> tuple[KeySet, LoadedManifests]:
+    loaded = load(paths)
+    if len(loaded.key_sets) != 1:
+        names = ", ".join(k.name for k in loaded.key_sets) or "none"
+        where = loaded.files[0] if loaded.files else ", ".join(map(str, paths))
+        raise ManifestError([Diagnostic(where, None, "", f"plan and apply take exactly one key set; found "
+                                        f"{len(loaded.key_sets)} ({names}). Run cmkctl once per key set.",
+                                        "E-KEYSETS")])
+    return loaded.key_sets[0], loaded
+
+
+def _load_document(document: Document) -> tuple[KeySet | None, list[Diagnostic]]:
+    from reconciler import rules
+
+    problems = schema_problems(document)
+    if problems:
+        return None, problems
+    key_set, problems = resolve_key_set(document)
+    if key_set is None:
+        return None, problems
+    # Rules tolerate dangling references, so the user sees every problem in one run.
+    found = problems + rules.check(key_set)
+    return key_set, sorted(found, key=lambda d: (d.file, d.line or 0))
+
+
+def schema_problems(document: Document) -> list[Diagnostic]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(manifest_schema())
+    found: list[Diagnostic] = []
+    for error in sorted(validator.iter_errors(document.data), key=lambda e: list(map(str, e.absolute_path))):
+        found.extend(_describe(document, error))
+    return found
+
+
+def _describe(document: Document, error: Any) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        return [
+            Diagnostic(document.file, document.line_of((*path, extra)), dotted((*path, extra)),
+                       f"unknown field {extra!r}; expected one of: {', '.join(sorted(allowed))}", "E-SCHEMA")
+            for extra in error.instance
+            if extra not in allowed
+        ]
+    if error.validator == "required":
+        return [Diagnostic(document.file, document.line_of(path), dotted(path) or "(document)",
+                           error.message, "E-SCHEMA")]
+    return [Diagnostic(document.file, document.line_of(path), dotted(path) or "(document)",
+                       _message(error), "E-SCHEMA")]
+
+
+def _message(error: Any) -> str:
+    if error.validator == "type":
+        return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
+    if error.validator in ("enum", "const"):
+        expected = error.validator_value if error.validator == "enum" else [error.validator_value]
+        return f"{error.instance!r} is not one of {', '.join(map(repr, expected))}"
+    if error.validator == "pattern":
+        return f"{error.instance!r} does not match {error.validator_value}"
+    if error.validator == "oneOf" and isinstance(error.instance, dict):
+        return "give exactly one of the alternatives (for a role assignment: vault or scope)"
+    message: str = error.message
+    return message
+
+
+def _cross_set_problems(key_sets: Sequence[KeySet]) -> list[Diagnostic]:
+    seen: dict[str, KeySet] = {}
+    problems: list[Diagnostic] = []
+    for key_set in key_sets:
+        if key_set.name in seen:
+            first = seen[key_set.name]
+            problems.append(key_set.source.at("name", f"key set {key_set.name!r} is declared twice "
+                                              f"(first in {first.source})", "E-DUPLICATE"))
+        seen.setdefault(key_set.name, key_set)
+    return problems

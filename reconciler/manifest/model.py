@@ -1,0 +1,127 @@
+"""The resolved manifest: what the user declared, with defaults applied and references checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.errors import Diagnostic
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a declaration stands, so a rule can point at the exact field."""
+
+    file: str
+    line: int | None
+    path: str
+    field_lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    def at(self, name: str, summary: str, rule: str) -> Diagnostic:
+        line = self.field_lines.get(name, self.line)
+        return Diagnostic(self.file, line, f"{self.path}.{name}" if name else self.path, summary, rule)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Vault:
+    name: str
+    region: str
+    resource_group: str
+    sku: str
+    purge_protection: bool
+    soft_delete_retention_days: int
+    authorization: str
+    trusted_services_bypass: bool
+    public_network: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    region: str
+    vault: str
+    type: str
+    size: int | None
+    curve: str | None
+    source: Source
+
+    @property
+    def is_rsa(self) -> bool:
+        return self.type in ("RSA", "RSA-HSM")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a role is given to: `kind` is astra, servicePrincipal or objectId."""
+
+    kind: str
+    value: str
+
+    def label(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    guid: str
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    region: str
+    role: Role
+    vault: str
+    key: str | None
+    principal: Principal
+    source: Source
+
+
+@dataclass(frozen=True)
+class AstraRegistration:
+    region: str
+    product: str
+    key: str
+    # The identifier as written, when the manifest gave a URI rather than a key name.
+    key_identifier: str | None
+    source: Source
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    cloud: str
+    vaults: tuple[Vault, ...]
+    keys: tuple[Key, ...]
+    role_assignments: tuple[RoleAssignment, ...]
+    astra_registrations: tuple[AstraRegistration, ...]
+    source: Source
+
+    def vault(self, name: str) -> Vault | None:
+        return next((v for v in self.vaults if v.name == name), None)
+
+    def key(self, name: str) -> Key | None:
+        return next((k for k in self.keys if k.name == name), None)
+
+
+@dataclass(frozen=True)
+class Accounts:
+    azure_tenant_id: str | None = None
+    azure_subscription_id: str | None = None
+    astra_organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class KeySet:
+    name: str
+    accounts: Accounts
+    regions: tuple[Region, ...]
+    file: str
+    source: Source
+
+    def region(self, name: str) -> Region | None:
+        return next((r for r in self.regions if r.name == name), None)

@@ -1,0 +1,149 @@
+"""Strict YAML: safe tags only, no duplicate keys, bounded size, and a line for every field.
+
+PyYAML's safe loader silently keeps the last of two duplicate keys and forgets where values came
+from, so documents are composed into nodes and converted here, recording each value's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.errors import Diagnostic
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# An alias bomb expands a few lines into billions of nodes; no real manifest comes near this.
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """One YAML document with the line of every value in it, by JSON path."""
+
+    file: str
+    data: Any
+    lines: dict[JsonPath, int] = field(default_factory=dict)
+    index: int = 0
+
+    def line_of(self, path: JsonPath) -> int | None:
+        # Walk up to the nearest located ancestor: a missing field is reported at its parent.
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:cut]))
+            if line is not None:
+                return line
+        return None
+
+
+class _LimitExceeded(Exception):
+    pass
+
+
+class _Converter:
+    def __init__(self) -> None:
+        self.lines: dict[JsonPath, int] = {}
+        self.problems: list[tuple[int, JsonPath, str]] = []
+        self.count = 0
+        self._scalars = yaml.SafeLoader("")
+
+    def convert(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or len(path) > MAX_DEPTH:
+            raise _LimitExceeded(node.start_mark.line + 1)
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append((line, path, "only plain keys are allowed (no merge keys or complex keys)"))
+                continue
+            key = str(key_node.value)
+            if key in result:
+                first = self.lines.get((*path, key))
+                self.problems.append((line, (*path, key), f"duplicate key {key!r} (first at line {first})"))
+                continue
+            result[key] = self.convert(value_node, (*path, key))
+            self.lines[(*path, key)] = line
+        return result
+
+    def _scalar(self, node: yaml.Node, path: JsonPath) -> Any:
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as error:
+            line = node.start_mark.line + 1
+            self.problems.append((line, path, f"unsupported YAML tag {node.tag!r}: {error.problem}"))
+            return None
+
+
+def read_documents(path: Path) -> tuple[list[Document], list[Diagnostic]]:
+    """Every document in `path`, or the diagnostics that explain why it cannot be read."""
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [], [Diagnostic(file, None, "", f"file is {size} bytes; manifests are limited to "
+                                                    f"{MAX_FILE_BYTES} bytes", "E-SIZE")]
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        return [], [Diagnostic(file, None, "", f"not UTF-8 (byte {error.start}): save the manifest as UTF-8",
+                               "E-ENCODING")]
+    except OSError as error:
+        return [], [Diagnostic(file, None, "", f"cannot read: {error.strerror}", "E-READ")]
+    return _parse(file, text)
+
+
+def _parse(file: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    try:
+        for index, node in enumerate(_compose_all(text)):
+            if node is None:
+                continue
+            converter = _Converter()
+            try:
+                data = converter.convert(node, ())
+            except _LimitExceeded as limit:
+                diagnostics.append(Diagnostic(file, int(str(limit)), "", "document too large or too deeply "
+                                              "nested (YAML aliases expanding?)", "E-SIZE"))
+                continue
+            diagnostics.extend(Diagnostic(file, line, _dotted(p), msg, "E-YAML") for line, p, msg in
+                               converter.problems)
+            documents.append(Document(file, data, converter.lines, index))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error)
+        diagnostics.append(Diagnostic(file, line, "", f"invalid YAML: {problem}", "E-YAML"))
+    return documents, diagnostics
+
+
+def _compose_all(text: str) -> Iterator[yaml.Node | None]:
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            yield loader.get_node()
+    finally:
+        loader.dispose()
+
+
+def _dotted(path: JsonPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+dotted = _dotted

@@ -1,0 +1,108 @@
+"""Plan data: what cmkctl intends to do. Types only; nothing here reads or writes anything."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_VERSION = "1.0"
+
+
+class Action(str, enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    NOOP = "no-op"
+    READ = "read"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A value that exists only once `address` has been applied, e.g. a new principal's object ID."""
+
+    address: str
+    attribute: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One object the manifests declare, in the shape the planner diffs.
+
+    `identity` locates the object (it never changes); `attributes` are the declared fields, and
+    only those are compared with live state.
+    """
+
+    address: str
+    kind: str
+    region: str
+    identity: Mapping[str, Any]
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    # The object this one lives in: when the parent does not exist, neither can this one.
+    parent: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    name: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Step:
+    address: str
+    kind: str
+    region: str
+    action: Action
+    identity: Mapping[str, Any]
+    attributes: Mapping[str, Any]
+    changes: tuple[AttributeChange, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    irreversible: bool = False
+    reason: str = ""
+    # The object as read while planning (attributes and outputs); empty when it does not exist.
+    live: Mapping[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    source: str = ""
+
+    @property
+    def mutates(self) -> bool:
+        return self.action in (Action.CREATE, Action.UPDATE)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the reviewer must know that is not a step: a warning or an unmanaged object."""
+
+    code: str
+    region: str
+    message: str
+    level: str = "warning"
+
+
+@dataclass(frozen=True)
+class Plan:
+    key_set: str
+    steps: tuple[Step, ...]
+    notices: tuple[Notice, ...] = ()
+    manifest_digest: str = ""
+    manifest_files: tuple[str, ...] = ()
+    format_version: str = FORMAT_VERSION
+
+    @property
+    def has_changes(self) -> bool:
+        return any(step.mutates for step in self.steps)
+
+    @property
+    def forbidden(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.action is Action.FORBIDDEN)
+
+    def step(self, address: str) -> Step:
+        for candidate in self.steps:
+            if candidate.address == address:
+                return candidate
+        raise KeyError(address)

@@ -1,0 +1,156 @@
+"""Refresh live state through the providers, diff it against the manifest, and build a Plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler import expand, graph
+from reconciler.diff import choose_action
+from reconciler.errors import ProviderError
+from reconciler.kinds import KINDS
+from reconciler.manifest.loader import LoadedManifests
+from reconciler.manifest.model import KeySet
+from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
+from reconciler.providers.base import Live, ResourceHandler
+from reconciler.retry import RetryPolicy
+
+LiveState = dict[str, Live | None]
+
+
+@dataclass
+class Planner:
+    handlers: Mapping[str, ResourceHandler]
+    # Lists the Astra databases of (cloud, region); None when Astra is not in play.
+    astra_databases: Any = None
+    parallelism: int = 8
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def plan(self, key_set: KeySet, manifests: LoadedManifests) -> Plan:
+        lookups = expand.lookups(key_set)
+        live = self.refresh(lookups, {})
+        provider_ids = {address: list((obj or {}).get("providerIds", ())) for address, obj in live.items()}
+        desired = expand.resources(key_set, provider_ids)
+        live = self.refresh([r for r in desired if r.address not in live], live)
+        steps = order_steps([make_step(resource, live) for resource in desired])
+        return Plan(
+            key_set=key_set.name,
+            steps=steps,
+            notices=tuple(self._notices(steps)),
+            manifest_digest=manifests.digest,
+            manifest_files=manifests.files,
+        )
+
+    def refresh(self, resources: Iterable[Resource], known: LiveState) -> LiveState:
+        """Read every resource, parents before children, independent ones in parallel."""
+        by_address = {r.address: r for r in resources}
+        live: LiveState = dict(known)
+        lock = threading.Lock()
+        failures: list[str] = []
+
+        def visit(address: str) -> None:
+            obj = self._read(by_address[address], live)
+            with lock:
+                live[address] = obj
+
+        graph.walk(
+            {a: r.depends_on for a, r in by_address.items()},
+            visit,
+            parallelism=self.parallelism,
+            on_failure=lambda address, error: failures.append(f"reading {address}: {error}"),
+            on_skip=lambda address, because: failures.append(f"{address} not read: {because} failed"),
+        )
+        if failures:
+            raise ProviderError("could not read live state:\n  " + "\n  ".join(failures))
+        return live
+
+    def _read(self, resource: Resource, live: LiveState) -> Live | None:
+        if resource.parent and live.get(resource.parent) is None:
+            return None
+        identity = substitute(resource.identity, live)
+        if contains_unknown(identity):
+            return None
+        handler = self.handlers[resource.kind]
+        return self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+
+    def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
+        for step in steps:
+            if step.kind == "astra_provider_accounts" and not step.live.get("providerIds"):
+                yield Notice("E-ASTRA-REGION", step.region, f"Astra lists no {step.identity['product']} provider "
+                             f"ID for {step.identity['cloud']} region {step.region}: the region is not enabled "
+                             "for this organization", level="error")
+            if step.kind == "astra_registration" and step.action is Action.CREATE and self.astra_databases:
+                yield from self._database_notice(step)
+
+    def _database_notice(self, step: Step) -> Iterable[Notice]:
+        cloud, region = step.identity["cloud"], step.region
+        databases = self.retry.call(lambda: self.astra_databases(cloud, region), what="listing Astra databases")
+        if databases:
+            names = ", ".join(sorted(str(d.get("info", {}).get("name", d.get("id"))) for d in databases))
+            yield Notice("W-ASTRA-EXISTING-DATABASES", region, f"{len(databases)} Astra database(s) already "
+                         f"deployed in {cloud} {region} ({names}) keep their current key; the key registered "
+                         "now protects only databases deployed after it")
+
+
+def make_step(resource: Resource, live: LiveState) -> Step:
+    spec = KINDS[resource.kind]
+    current = live.get(resource.address)
+    attributes = substitute(resource.attributes, live)
+    decision = choose_action(spec, attributes, current)
+    action, reason = decision.action, decision.reason
+    if spec.read_only and current is not None and not current.get("providerIds", True):
+        action, reason = Action.FORBIDDEN, "Astra lists no provider ID for this region"
+    return Step(
+        address=resource.address,
+        kind=resource.kind,
+        region=resource.region,
+        action=action,
+        identity=substitute(resource.identity, live),
+        attributes=attributes,
+        changes=decision.changes,
+        depends_on=resource.depends_on,
+        irreversible=decision.irreversible,
+        reason=reason,
+        live=current or {},
+        fingerprint=fingerprint(current),
+        source=resource.source,
+    )
+
+
+def order_steps(steps: list[Step]) -> tuple[Step, ...]:
+    by_address = {s.address: s for s in steps}
+    layers = graph.layers({s.address: s.depends_on for s in steps})
+    return tuple(by_address[address] for layer in layers for address in layer)
+
+
+def fingerprint(live: Mapping[str, Any] | None) -> str:
+    if live is None:
+        return "absent"
+    canonical = json.dumps(live, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def substitute(value: Any, live: LiveState) -> Any:
+    """Replace each Unknown whose object now exists by the value read from it."""
+    if isinstance(value, Unknown):
+        source = live.get(value.address)
+        return source[value.attribute] if source and value.attribute in source else value
+    if isinstance(value, Mapping):
+        return {k: substitute(v, live) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [substitute(v, live) for v in value]
+    return value
+
+
+def contains_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_unknown(v) for v in value)
+    return False

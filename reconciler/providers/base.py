@@ -1,0 +1,58 @@
+"""The narrow seam between the engine and the control planes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from reconciler.secrets import Secret
+
+Live = dict[str, Any]
+
+
+class ResourceHandler(Protocol):
+    """Reads and writes one kind of object (see `reconciler.kinds` for the names).
+
+    `read` returns the live attributes and outputs, or None when the object does not exist.
+    `create` and `update` return the same shape after the change. Every SDK or HTTP error is
+    translated to `reconciler.errors` types before it leaves the handler: `TransientError` for what
+    may pass (throttling, 5xx, replication lag), `ProviderError` for the rest.
+    """
+
+    kind: str
+
+    def read(self, *, identity: Mapping[str, Any]) -> Live | None: ...
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live: ...
+
+    def update(
+        self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]
+    ) -> Live: ...
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each control plane is; overridden for sovereign clouds and the sandbox."""
+
+    arm: str = "https://management.azure.com"
+    graph: str = "https://graph.microsoft.com"
+    astra: str = "https://api.astra.datastax.com"
+    confluent: str = "https://api.confluent.cloud"
+    aws: str | None = None
+    # A CA bundle to trust instead of the system's (the sandbox's own CA).
+    ca_bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Everything a provider needs to reach its plane. Built once per run by the CLI."""
+
+    endpoints: Endpoints
+    astra_token: Secret | None = None
+    # Returns an azure-core TokenCredential; called lazily so validate never builds one.
+    azure_credential: Callable[[], Any] | None = None
+    # Seconds between long-running-operation polls (the SDKs default to 30).
+    polling_interval: float = 30.0
+    sandbox: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)

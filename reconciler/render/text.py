@@ -1,0 +1,71 @@
+"""Terraform-like text: one block per step that changes something, then a summary line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.render.values import SYMBOLS, VERBS, lookup_result, show, summary_line
+
+COLORS = {"create": "green", "update": "yellow", "forbidden": "red", "read": "cyan"}
+
+
+def render_text(document: dict[str, Any], *, color: bool = False) -> str:
+    paint = _painter(color)
+    lines = [f"Key set {document['key_set']}: {len(document['steps'])} objects.", ""]
+    for step in document["steps"]:
+        action = step["actions"][0]
+        if action == "no-op":
+            continue
+        lines += _step_block(step, paint)
+    notices = document["notices"]
+    if notices:
+        lines.append(paint("Warnings:", "yellow"))
+        lines += [f"  - [{n['region']}] {n['message']} ({n['code']})" for n in notices]
+        lines.append("")
+    lines.append(paint(summary_line(document["summary"]), "bold"))
+    return "\n".join(lines) + "\n"
+
+
+def _step_block(step: dict[str, Any], paint: Callable[[str, str], str]) -> list[str]:
+    action = step["actions"][0]
+    symbol = paint(SYMBOLS[action], COLORS.get(action, ""))
+    heading = f"  # {step['address']} {VERBS[action]}"
+    if step["irreversible"] and action in ("create", "update"):
+        heading += paint(" (IRREVERSIBLE)", "red")
+    lines = [heading]
+    if step["reason"]:
+        lines.append(f"  # {'refused' if action == 'forbidden' else 'note'}: {step['reason']}")
+    if action == "read":
+        return [*lines, f"  {symbol} {step['address']}  ({lookup_result(step)})", ""]
+    lines.append(f"  {symbol} {step['address']} {{")
+    width = max([len(k) for k in step["identity"]] + [len(c["name"]) for c in step["changes"]] + [1])
+    if action == "create":
+        for name, value in step["identity"].items():
+            lines.append(f"      {paint('+', COLORS['create'])} {name.ljust(width)} = {show(value)}")
+    for change in step["changes"]:
+        lines.append(_change_line(action, change, width, paint))
+    return [*lines, "    }", ""]
+
+
+def _change_line(action: str, change: dict[str, Any], width: int, paint: Callable[[str, str], str]) -> str:
+    name = change["name"].ljust(width)
+    if action == "create":
+        return f"      {paint('+', COLORS['create'])} {name} = {show(change['after'])}"
+    marker = paint("!" if action == "forbidden" else "~", COLORS.get(action, ""))
+    return f"      {marker} {name} = {show(change['before'])} -> {show(change['after'])}"
+
+
+def _painter(enabled: bool) -> Callable[[str, str], str]:
+    if not enabled:
+        return lambda text, style: text
+    import click
+
+    def paint(text: str, style: str) -> str:
+        if not style:
+            return text
+        if style == "bold":
+            return click.style(text, bold=True)
+        return click.style(text, fg=style)
+
+    return paint

@@ -1,0 +1,45 @@
+"""One retry policy for what the SDKs do not retry themselves: backoff with jitter, bounded."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from reconciler.errors import ProviderError, TransientError
+
+T = TypeVar("T")
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 10
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # Past this, waiting longer is unlikely to help and the user deserves an answer.
+    max_total: float = 300.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        backoff = self.rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+        return max(backoff, retry_after or 0.0)
+
+    def call(self, operation: Callable[[], T], *, what: str) -> T:
+        started = self.clock()
+        for attempt in range(self.max_attempts):
+            try:
+                return operation()
+            except TransientError as error:
+                delay = self.delay(attempt, error.retry_after)
+                spent = self.clock() - started
+                if attempt + 1 == self.max_attempts or spent + delay > self.max_total:
+                    raise ProviderError(
+                        f"{what}: gave up after {attempt + 1} attempts over {spent:.0f}s: {error}",
+                        plane=error.plane, code=error.code, status=error.status,
+                    ) from error
+                self.sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")

@@ -1,0 +1,73 @@
+"""One run's connection to the world: the sandbox or the real control planes, and the handlers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.manifest.model import KeySet
+from reconciler.providers.base import Connection, Endpoints
+from reconciler.secrets import Secret
+
+ASTRA_TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
+# Sovereign clouds and test doubles: each plane's endpoint can be overridden.
+ENDPOINT_VARIABLES = {
+    "arm": "CMKCTL_ARM_ENDPOINT",
+    "graph": "CMKCTL_GRAPH_ENDPOINT",
+    "astra": "CMKCTL_ASTRA_ENDPOINT",
+    "confluent": "CMKCTL_CONFLUENT_ENDPOINT",
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    sandbox: Path | None = None
+    parallelism: int = 8
+
+
+def _secret(variable: str, default: str | None = None) -> Secret | None:
+    value = os.environ.get(variable) or default
+    return Secret(value) if value else None
+
+
+def real_connection() -> Connection:
+    defaults = Endpoints()
+    endpoints = Endpoints(**{plane: os.environ.get(var, getattr(defaults, plane))
+                             for plane, var in ENDPOINT_VARIABLES.items()})
+    from reconciler.providers.azure_common import default_azure_credential
+
+    return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE),
+                      azure_credential=default_azure_credential)
+
+
+def sandbox_connection(endpoints: Endpoints) -> Connection:
+    # A real token in the environment is still never shown: the canary tests run this way.
+    return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE, "sandbox-token"),
+                      polling_interval=0.0, sandbox=True)
+
+
+@contextmanager
+def connection(options: RunOptions) -> Iterator[Connection]:
+    if options.sandbox is None:
+        yield real_connection()
+        return
+    from reconciler.sandbox import Sandbox
+
+    options.sandbox.mkdir(parents=True, exist_ok=True)
+    with Sandbox(options.sandbox) as sandbox:
+        yield sandbox_connection(sandbox.endpoints)
+
+
+@contextmanager
+def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[object]:
+    from reconciler.providers.registry import build_handlers
+
+    with connection(options) as conn, build_handlers(
+        conn,
+        subscription_id=key_set.accounts.azure_subscription_id,
+        organization_id=key_set.accounts.astra_organization_id,
+    ) as handlers:
+        yield handlers
