@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from reconciler.diff import choose_action, matches
+from reconciler.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION, AZURE_KEY, AZURE_VAULT
+from reconciler.plan import Action, Unknown
+
+VAULT = {"location": "eastus", "enableRbacAuthorization": True, "enablePurgeProtection": True,
+         "networkAcls": {"bypass": "AzureServices"}, "tags": {"managed-by": "cmkctl"}}
+
+
+def test_absent_object_is_created_and_irreversible_when_purge_protection_is_declared() -> None:
+    decision = choose_action(AZURE_VAULT, VAULT, None)
+    assert decision.action is Action.CREATE
+    assert decision.irreversible
+    assert [c.name for c in decision.changes] == list(VAULT)
+
+
+def test_server_defaults_and_undeclared_fields_are_not_changes() -> None:
+    live = {**VAULT, "location": "EastUS", "softDeleteRetentionInDays": 90, "vaultUri": "https://v.vault.azure.net/",
+            "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": []},
+            "tags": {"managed-by": "cmkctl", "owner": "someone"}}
+    assert choose_action(AZURE_VAULT, VAULT, live).action is Action.NOOP
+
+
+def test_declared_difference_is_an_update() -> None:
+    live = {**VAULT, "enableRbacAuthorization": False}
+    decision = choose_action(AZURE_VAULT, VAULT, live)
+    assert decision.action is Action.UPDATE
+    assert [(c.name, c.before, c.after) for c in decision.changes] == [("enableRbacAuthorization", False, True)]
+    assert not decision.irreversible
+
+
+def test_turning_purge_protection_on_is_an_irreversible_update() -> None:
+    decision = choose_action(AZURE_VAULT, VAULT, {**VAULT, "enablePurgeProtection": False})
+    assert decision.action is Action.UPDATE and decision.irreversible
+    assert "never be turned off" in decision.reason
+
+
+def test_turning_purge_protection_off_is_forbidden() -> None:
+    decision = choose_action(AZURE_VAULT, {**VAULT, "enablePurgeProtection": False}, VAULT)
+    assert decision.action is Action.FORBIDDEN
+
+
+def test_changing_an_immutable_field_is_forbidden() -> None:
+    decision = choose_action(AZURE_KEY, {"kty": "RSA", "keySize": 4096}, {"kty": "RSA", "keySize": 3072})
+    assert decision.action is Action.FORBIDDEN
+    assert "keySize" in decision.reason
+
+
+def test_registering_another_key_where_one_is_registered_is_forbidden() -> None:
+    decision = choose_action(ASTRA_REGISTRATION, {"keyId": Unknown("azure_key.eastus.v/k", "keyUri")},
+                             {"keyId": "https://other.vault.azure.net/keys/k"})
+    assert decision.action is Action.FORBIDDEN
+    assert "support ticket" in decision.reason
+
+
+def test_new_registration_is_irreversible() -> None:
+    decision = choose_action(ASTRA_REGISTRATION, {"keyId": "https://v.vault.azure.net/keys/k"}, None)
+    assert decision.action is Action.CREATE and decision.irreversible
+
+
+def test_lookups_are_reads() -> None:
+    assert choose_action(ASTRA_PROVIDER_ACCOUNTS, {}, {"providerIds": ["a"]}).action is Action.READ
+
+
+def test_unknown_never_matches() -> None:
+    assert not matches(Unknown("a", "b"), "anything")
+    assert matches({"a": 1}, {"a": 1, "b": 2})
+    assert not matches({"a": 1}, None)
