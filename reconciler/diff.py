@@ -43,10 +43,9 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
         return Decision(Action.READ)
     if live is None:
         changes = tuple(AttributeChange(name, None, value) for name, value in declared.items())
-        irreversible = bool(spec.irreversible_create) or any(
-            declared.get(name) is True for name in spec.irreversible_attributes
-        )
-        return Decision(Action.CREATE, changes, spec.irreversible_create, irreversible)
+        why = [spec.irreversible_create] if spec.irreversible_create else []
+        why += [reason for name, reason in spec.irreversible_attributes.items() if declared.get(name) is True]
+        return Decision(Action.CREATE, changes, "; ".join(why), bool(why))
     changes = tuple(
         AttributeChange(name, live.get(name), value)
         for name, value in declared.items()

@@ -162,7 +162,8 @@ def _role_assignments(
     vault = region.vault(assignment.vault)
     assert vault is not None, "the loader resolved every assignment's vault"
     subscription = key_set.accounts.azure_subscription_id or ""
-    scope = f"/subscriptions/{subscription}/resourceGroups/{vault.resource_group}/providers/Microsoft.KeyVault/vaults/{vault.name}"
+    scope = (f"/subscriptions/{subscription}/resourceGroups/{vault.resource_group}"
+             f"/providers/Microsoft.KeyVault/vaults/{vault.name}")
     target = vault.name
     depends = [vault_address(region.name, vault.name)]
     if assignment.key is not None:

@@ -10,7 +10,7 @@ from typing import Any
 FORMAT_VERSION = "1.0"
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"
     NOOP = "no-op"

@@ -7,10 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.manifest.model import KeySet
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.secrets import Secret
+
+if TYPE_CHECKING:
+    from reconciler.providers.registry import Handlers
 
 ASTRA_TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
 # Sovereign clouds and test doubles: each plane's endpoint can be overridden.
@@ -62,7 +66,7 @@ def connection(options: RunOptions) -> Iterator[Connection]:
 
 
 @contextmanager
-def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[object]:
+def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
     from reconciler.providers.registry import build_handlers
 
     with connection(options) as conn, build_handlers(

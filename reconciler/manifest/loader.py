@@ -54,12 +54,8 @@ def load(paths: Sequence[str | Path]) -> LoadedManifests:
     key_sets: list[KeySet] = []
     digest = hashlib.sha256()
     for file in files:
-        digest.update(str(file).encode() + b"\0")
-        try:
-            digest.update(file.read_bytes())
-        except OSError:
-            pass
         documents, problems = read_documents(file)
+        digest.update(str(file).encode() + b"\0" + _bytes_of(file))
         diagnostics.extend(problems)
         for document in documents:
             key_set, problems = _load_document(document)
@@ -70,6 +66,13 @@ def load(paths: Sequence[str | Path]) -> LoadedManifests:
     if diagnostics:
         raise ManifestError(diagnostics)
     return LoadedManifests(tuple(key_sets), tuple(str(f) for f in files), digest.hexdigest())
+
+
+def _bytes_of(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError:
+        return b""  # read_documents has reported why
 
 
 def load_one(paths: Sequence[str | Path]) -> tuple[KeySet, LoadedManifests]:

@@ -141,7 +141,8 @@ def _role_assignment(
         resolver.problem(source, "role", f"unknown role {raw['role']!r}: give a built-in role name or a role "
                          "definition GUID", "E-REFERENCE")
         return None
-    vault, key = raw.get("vault"), None
+    vault: str = raw.get("vault", "")
+    key: str | None = None
     if "scope" in raw:
         match = VAULT_SCOPE.match(raw["scope"])
         if match is None:
@@ -200,11 +201,11 @@ def _check_references(resolver: _Resolver, key_set: KeySet) -> None:
             _check_vault_reference(resolver, key_set, region, key.vault, key.source, "vault", "key")
         for assignment in region.role_assignments:
             field = "scope" if assignment.source.field_lines.get("scope") else "vault"
-            if _check_vault_reference(resolver, key_set, region, assignment.vault, assignment.source, field,
-                                      "role assignment") and assignment.key is not None:
-                if region.key(assignment.key) is None:
-                    resolver.problem(assignment.source, field, f"no key {assignment.key!r} is declared in vault "
-                                     f"{assignment.vault!r}", "E-REFERENCE")
+            vault_found = _check_vault_reference(resolver, key_set, region, assignment.vault, assignment.source,
+                                                 field, "role assignment")
+            if vault_found and assignment.key is not None and region.key(assignment.key) is None:
+                resolver.problem(assignment.source, field, f"no key {assignment.key!r} is declared in vault "
+                                 f"{assignment.vault!r}", "E-REFERENCE")
         for registration in region.astra_registrations:
             _check_registered_key(resolver, key_set, region, registration)
 

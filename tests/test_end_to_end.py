@@ -1,0 +1,164 @@
+"""Astra DB Serverless on Azure Key Vault, end to end against the sandbox, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.sandbox import load_state
+from reconciler.sandbox.state import read_calls
+from tests.conftest import EXAMPLES, Result, write
+
+EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
+ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+
+
+def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
+    return [c for c in read_calls(sandbox) if c["mutating"]]
+
+
+def assignments_by_vault(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for assignment in state["arm"]["roleAssignments"].values():
+        vault = assignment["scope"].rsplit("/", 1)[-1]
+        found.setdefault(vault, []).append(assignment)
+    return found
+
+
+@pytest.fixture
+def applied(cmkctl: Callable[..., Result], tmp_path: Path) -> Path:
+    sandbox = tmp_path / "sandbox"
+    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    return sandbox
+
+
+def test_plan_apply_plan_converges(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    before = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
+    assert before.code == 2, before.err
+    assert "Plan: 12 to create, 0 to update, 0 unchanged, 4 irreversible." in before.out
+    assert "principalId      = (known after apply)" in before.out
+    assert mutating_calls(sandbox) == []
+
+    applied = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
+    assert applied.code == 0, applied.out + applied.err
+    assert "Apply complete: 12 changed, 0 failed, 0 skipped." in applied.out
+
+    after = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
+    assert after.code == 0, after.out + after.err
+    assert "No changes. Live state matches the manifests." in after.out
+
+
+def test_two_provider_ids_in_eastus_one_in_westus2(cmkctl: Callable[..., Result], applied: Path) -> None:
+    state = load_state(applied)
+    assert len(state["graph"]["servicePrincipals"]) == 3
+    by_vault = assignments_by_vault(state)
+    assert {vault: len(found) for vault, found in by_vault.items()} == {"acme-astra-eastus": 2, "acme-astra-westus2": 1}
+    for found in by_vault.values():
+        for assignment in found:
+            assert assignment["roleDefinitionId"].endswith(ENCRYPTION_USER)
+            assert assignment["principalType"] == "ServicePrincipal"
+    shown = cmkctl("sandbox", "show", applied)
+    assert shown.code == 0
+    assert shown.out.count("Key Vault Crypto Service Encryption User") == 3
+
+
+def test_registration_carries_the_versionless_key_and_the_region(applied: Path) -> None:
+    registrations = json.dumps(load_state(applied)["astra"])
+    assert "https://acme-astra-eastus.vault.azure.net/keys/astra-eastus\"" in registrations
+    assert "https://acme-astra-westus2.vault.azure.net/keys/astra-westus2\"" in registrations
+    assert "/keys/astra-eastus/" not in registrations
+
+
+def test_registration_waits_for_the_grants(applied: Path) -> None:
+    calls = [c for c in read_calls(applied) if c["mutating"]]
+    registrations = [i for i, c in enumerate(calls) if c["path"] == "/v2/kms"]
+    grants = [i for i, c in enumerate(calls) if "roleAssignments" in c["path"] and c["status"] < 300]
+    assert len(registrations) == 2 and len(grants) == 3
+    assert max(grants) < max(registrations)
+
+
+def test_second_apply_makes_no_mutating_call(cmkctl: Callable[..., Result], applied: Path) -> None:
+    before = len(mutating_calls(applied))
+    again = cmkctl("apply", "-f", EXAMPLE, "--sandbox", applied, "--auto-approve")
+    assert again.code == 0
+    assert "No changes." in again.out
+    assert len(mutating_calls(applied)) == before
+
+
+def test_a_different_key_for_a_registered_region_is_forbidden(
+    cmkctl: Callable[..., Result], applied: Path, tmp_path: Path
+) -> None:
+    text = EXAMPLE.read_text().replace("name: astra-eastus\n", "name: astra-eastus-v2\n").replace(
+        "key: astra-eastus}", "key: astra-eastus-v2}")
+    manifest = write(tmp_path / "changed.yaml", text)
+    before = len(mutating_calls(applied))
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = cmkctl(*command, "-f", manifest, "--sandbox", applied)
+        assert result.code == 3, result.out + result.err
+        assert "astra_registration.eastus.serverless" in result.err
+        assert "support ticket" in result.err
+        assert "Traceback" not in result.err
+    assert len(mutating_calls(applied)) == before
+
+
+def test_apply_without_approval_changes_nothing(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, stdin="no\n")
+    assert result.code == 1
+    assert "nothing was changed" in result.err
+    assert mutating_calls(sandbox) == []
+
+
+def test_saved_plan_applies_and_then_is_stale(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = tmp_path / "sandbox", tmp_path / "plan.json"
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--out", saved).code == 0
+    shown = cmkctl("show", saved)
+    assert "Plan: 12 to create" in shown.out
+    first = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert first.code == 0, first.out + first.err
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+    again = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert again.code == 1
+    assert "stale" in again.err and "azure_vault.eastus.acme-astra-eastus changed" in again.err
+
+
+def test_altered_plan_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = tmp_path / "sandbox", tmp_path / "plan.json"
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--out", saved).code == 0
+    saved.write_text(saved.read_text().replace("\"sku\": \"standard\"", "\"sku\": \"premium\"", 1))
+    result = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert result.code == 1
+    assert "altered" in result.err
+    assert mutating_calls(sandbox) == []
+
+
+def test_json_plan_has_a_format_version_and_verbs(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", tmp_path / "sandbox", "--format", "json")
+    document = json.loads(result.out)
+    assert document["format_version"] == "1.0"
+    actions = {step["address"]: step["actions"] for step in document["steps"]}
+    assert actions["astra_provider_accounts.eastus.serverless"] == ["read"]
+    assert actions["azure_vault.eastus.acme-astra-eastus"] == ["create"]
+
+
+def test_steps_are_in_dependency_order(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", tmp_path / "sandbox", "--format", "json")
+    order = [step["address"] for step in json.loads(result.out)["steps"]]
+
+    def first(prefix: str) -> int:
+        return min(i for i, a in enumerate(order) if a.startswith(prefix))
+
+    def last(prefix: str) -> int:
+        return max(i for i, a in enumerate(order) if a.startswith(prefix))
+
+    assert last("astra_provider_accounts.") < first("azuread_service_principal.")
+    assert last("azuread_service_principal.") < first("azure_role_assignment.")
+    assert last("azure_vault.") < first("azure_key.")
+    assert last("azure_role_assignment.") < first("astra_registration.")
+    assert last("azure_key.") < first("astra_registration.")
