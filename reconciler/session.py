@@ -54,14 +54,16 @@ def sandbox_connection(endpoints: Endpoints) -> Connection:
 
 
 @contextmanager
-def connection(options: RunOptions) -> Iterator[Connection]:
+def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
     if options.sandbox is None:
         yield real_connection()
         return
     from reconciler.sandbox import Sandbox
 
-    options.sandbox.mkdir(parents=True, exist_ok=True)
-    with Sandbox(options.sandbox) as sandbox:
+    accounts = key_set.accounts
+    sandbox = Sandbox(options.sandbox, tenant_id=accounts.azure_tenant_id,
+                      organization_id=accounts.astra_organization_id)
+    with sandbox:
         yield sandbox_connection(sandbox.endpoints)
 
 
@@ -69,7 +71,7 @@ def connection(options: RunOptions) -> Iterator[Connection]:
 def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
     from reconciler.providers.registry import build_handlers
 
-    with connection(options) as conn, build_handlers(
+    with connection(key_set, options) as conn, build_handlers(
         conn,
         subscription_id=key_set.accounts.azure_subscription_id,
         organization_id=key_set.accounts.astra_organization_id,

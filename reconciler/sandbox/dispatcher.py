@@ -1,0 +1,58 @@
+"""One request through the sandbox: plane, authentication, faults, handler, state, journal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from reconciler.sandbox.faults import FaultInjector
+from reconciler.sandbox.planes import Plane, plane_for
+from reconciler.sandbox.state import StateStore
+from reconciler.sandbox.wire import Refusal, Reply, Request, has_bearer_token
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, store: StateStore, faults: Mapping[str, FaultInjector] | None = None) -> None:
+        self.store = store
+        self.faults = dict(faults or {})
+        self.closed = False
+
+    def respond(self, request: Request) -> Reply:
+        plane = plane_for(request.path)
+        reply = self._reply(plane, request)
+        self.store.record_call(
+            method=request.method,
+            path=request.path,
+            plane=plane.name if plane else "unknown",
+            status=reply.status,
+            mutating=request.mutating,
+        )
+        return reply
+
+    def _reply(self, plane: Plane | None, request: Request) -> Reply:
+        if self.closed:
+            # A kept-alive connection may outlive the session; the world must not change after it.
+            return Reply(503, {"error": {"code": "SandboxStopped", "message": "The sandbox has stopped."}})
+        if plane is None:
+            return Reply(404, {"error": {"code": "NotFound", "message": f"No sandbox plane serves {request.path}"}})
+        if not has_bearer_token(request):
+            return plane.unauthorized(request)
+        injector = self.faults.get(plane.name)
+        injected = injector.before(plane.name, request) if injector else None
+        return injected or self._handle(plane, request)
+
+    def _handle(self, plane: Plane, request: Request) -> Reply:
+        with self.store.lock:
+            try:
+                reply = plane.handle(request, self.store.state)
+            except Refusal as refusal:
+                reply = refusal.reply
+            except Exception:
+                # A bug in the emulator must not leave half a change behind.
+                log.exception("sandbox handler failed on %s %s", request.method, request.path)
+                self.store.rollback()
+                reply = Reply(500, {"error": {"code": "InternalServerError", "message": "sandbox handler failed"}})
+            self.store.commit()
+            return reply

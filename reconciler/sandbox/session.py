@@ -1,0 +1,97 @@
+"""The sandbox as a context manager: state loaded, HTTPS server running, endpoints to point at."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from reconciler.providers.base import Endpoints
+from reconciler.sandbox.dispatcher import Dispatcher
+from reconciler.sandbox.faults import FaultInjector
+from reconciler.sandbox.server import SandboxServer
+from reconciler.sandbox.state import StateStore, read_calls
+from reconciler.sandbox.tls import HOST, server_context
+from reconciler.sandbox.wire import State
+from reconciler.sandbox.world import load_state
+
+
+class Sandbox:
+    """`with Sandbox(dir) as sandbox:` serves every emulated plane until the block ends.
+
+    The state lives in DIR/state.json and is written after every change, so a sandbox killed
+    mid-apply leaves exactly what the "cloud" did; a later Sandbox(DIR) carries on from it.
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        faults: Mapping[str, FaultInjector] | None = None,
+        tenant_id: str | None = None,
+        organization_id: str | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self._faults = faults
+        # Whom the caller's credentials belong to when the world is new (see world.load_state).
+        self._tenant_id = tenant_id
+        self._organization_id = organization_id
+        self._server: SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+        self._store: StateStore | None = None
+        self._ca_bundle: Path | None = None
+
+    def start(self) -> Sandbox:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state = load_state(self.directory, tenant_id=self._tenant_id, org_id=self._organization_id)
+        self._store = StateStore(self.directory, state)
+        context, self._ca_bundle = server_context(self.directory)
+        self._server = SandboxServer(HOST, context, Dispatcher(self._store, self._faults))
+        # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="cmkctl-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None or self._store is None:
+            return
+        self._server.dispatcher.closed = True
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        with self._store.lock:
+            self._store.commit()
+        self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return f"https://{HOST}:{self._server.port}"
+
+    @property
+    def endpoints(self) -> Endpoints:
+        url = self.url
+        return Endpoints(arm=url, graph=url, astra=url, confluent=url, aws=None, ca_bundle=str(self._ca_bundle))
+
+    @property
+    def state(self) -> State:
+        """A deep copy of the live state (or of DIR/state.json once stopped)."""
+        if self._store is None:
+            return load_state(self.directory)
+        return self._store.snapshot()
+
+    def calls(self) -> list[dict[str, Any]]:
+        return read_calls(self.directory)

@@ -1,0 +1,116 @@
+"""A readable listing of a sandbox's state, for `cmkctl sandbox show DIR`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.sandbox.astra import provider_ids
+from reconciler.sandbox.keys import key_resource
+from reconciler.sandbox.rbac import ROLE_NAMES, role_guid
+from reconciler.sandbox.wire import State
+from reconciler.sandbox.world import load_state
+
+__all__ = ["describe", "load_state"]
+
+
+def describe(state: State) -> str:
+    sections = (_arm(state), _graph(state), _astra(state))
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _flag(value: Any) -> str:
+    return "on" if value else "off"
+
+
+def _arm(state: State) -> list[str]:
+    arm = state["arm"]
+    lines = ["ARM (Key Vault, role assignments)", "  vaults:" if arm["vaults"] else "  vaults: none"]
+    for record in arm["vaults"].values():
+        lines += _vault(record)
+    deleted = sorted(entry["name"] for entry in arm["deletedVaults"].values())
+    lines.append(f"  soft-deleted vault names: {', '.join(deleted) if deleted else 'none'}")
+    lines.append("  role assignments:" if arm["roleAssignments"] else "  role assignments: none")
+    for record in arm["roleAssignments"].values():
+        lines += _assignment(state, record)
+    return lines
+
+
+def _vault(record: dict[str, Any]) -> list[str]:
+    resource = record["resource"]
+    props = resource["properties"]
+    acls = props["networkAcls"]
+    lines = [
+        f"    {resource['name']}  ({resource['location']}, subscription {record['subscriptionId']}, "
+        f"resource group {record['resourceGroup']})",
+        f"      vaultUri {props['vaultUri']}  sku {props['sku']['name']}  provisioning {props['provisioningState']}",
+        f"      rbac {_flag(props['enableRbacAuthorization'])}  "
+        f"purge protection {_flag(props.get('enablePurgeProtection'))}  "
+        f"soft-delete retention {props['softDeleteRetentionInDays']} days",
+        f"      network default {acls['defaultAction']}, bypass {acls['bypass']}, "
+        f"{len(acls['ipRules'])} IP rules, {len(acls['virtualNetworkRules'])} VNet rules",
+    ]
+    if resource["tags"]:
+        lines.append(f"      tags {resource['tags']}")
+    for key in record["keys"].values():
+        lines.append(_key_line(record, key))
+    return lines
+
+
+def _key_line(vault: dict[str, Any], key: dict[str, Any]) -> str:
+    props = key_resource(vault, key)["properties"]
+    shape = f"{key['kty']} {key.get('keySize') or key.get('curveName')}"
+    versions = len(key["versions"])
+    plural = "s" if versions > 1 else ""
+    return f"      key {key['name']}  {shape}  {props['keyUri']}  ({versions} version{plural})"
+
+
+def _assignment(state: State, record: dict[str, Any]) -> list[str]:
+    guid = role_guid(record["roleDefinitionId"])
+    role = ROLE_NAMES.get(guid, guid)
+    principal = state["graph"]["servicePrincipals"].get(record["principalId"], {})
+    who = f"{record['principalId']}" + (f" ({principal['displayName']})" if principal else "")
+    return [
+        f"    {role} -> {record['principalType']} {who}",
+        f"      scope {record['scope']}",
+        f"      name {record['name']}",
+    ]
+
+
+def _graph(state: State) -> list[str]:
+    graph = state["graph"]
+    pending = graph["replication"]["pending"]
+    lines = [
+        f"Microsoft Graph (tenant {graph['tenantId']})",
+        f"  replication lag: new service principals are invisible to RBAC for "
+        f"{graph['replication']['servicePrincipalAttempts']} attempt(s)",
+        "  service principals (appId -> objectId):" if graph["servicePrincipals"] else "  service principals: none",
+    ]
+    for sp in graph["servicePrincipals"].values():
+        lag = f"  [RBAC cannot see it for {pending[sp['id']]} more attempt(s)]" if pending.get(sp["id"]) else ""
+        lines.append(f"    {sp['appId']} -> {sp['id']}  {sp['displayName']}{lag}")
+    return lines
+
+
+def _astra(state: State) -> list[str]:
+    astra = state["astra"]
+    lines = [f"Astra (organization {astra['orgId']})", "  customer keys:"]
+    registered = [(product, k) for product, keys in astra["keys"].items() for k in keys]
+    lines += [f"    {product:<17}{k['provider']:<7}{k['region']:<16}{k['keyID']}" for product, k in registered]
+    if not registered:
+        lines[-1] = "  customer keys: none"
+    lines.append("  provider accounts (declared in world.yaml or used by a key; other regions get defaults):")
+    for product, provider, region in _account_regions(state):
+        ids = ", ".join(provider_ids(state, product, provider, region))
+        lines.append(f"    {product:<17}{provider:<7}{region:<16}{ids}")
+    lines.append("  databases:" if astra["databases"] else "  databases: none")
+    for db in astra["databases"]:
+        info = db["info"]
+        lines.append(f"    {info['name']} ({db['id']})  {info['cloudProvider']} {info['region']}  {db['status']}")
+    return lines
+
+
+def _account_regions(state: State) -> list[tuple[str, str, str]]:
+    astra = state["astra"]
+    regions = {(a["product"], a["provider"], a["region"]) for a in astra["accounts"]}
+    regions |= {(product, k["provider"], k["region"]) for product, keys in astra["keys"].items() for k in keys}
+    return sorted(regions)

@@ -1,0 +1,87 @@
+"""The sandbox's durable world: state.json, written atomically, and the calls.jsonl journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from reconciler.sandbox.wire import State
+
+STATE_FILE = "state.json"
+CALLS_FILE = "calls.jsonl"
+STATE_VERSION = 1
+
+
+def read_state_file(directory: Path) -> State | None:
+    """The saved state, or None when the directory has none yet."""
+    path = directory / STATE_FILE
+    if not path.exists():
+        return None
+    state: State = json.loads(path.read_text())
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(f"{path}: unsupported state version {state.get('version')!r}")
+    return state
+
+
+def write_atomically(path: Path, text: str) -> None:
+    # A reader, or a process killed mid-write, sees the old file or the new one, never half of one.
+    # No fsync: the sandbox guards against a killed process, not a power cut, and stays fast.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_calls(directory: Path) -> list[dict[str, Any]]:
+    path = directory / CALLS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class StateStore:
+    """Holds the live state behind one lock and persists it whenever it changes.
+
+    Handlers mutate `state` in place while holding `lock`; `commit` writes the file if the
+    serialised state differs from what was last written, so a GET that advances an LRO is saved
+    too, and `rollback` restores the last written state after a handler crashed half-way.
+    """
+
+    def __init__(self, directory: Path, state: State) -> None:
+        self.directory = directory
+        self.lock = threading.RLock()
+        self.state = state
+        self._written = ""
+        self._seq = len(read_calls(directory))
+        self.commit()
+
+    def commit(self) -> None:
+        text = json.dumps(self.state, indent=2, sort_keys=True)
+        if text != self._written:
+            write_atomically(self.directory / STATE_FILE, text + "\n")
+            self._written = text
+
+    def rollback(self) -> None:
+        self.state.clear()
+        self.state.update(json.loads(self._written))
+
+    def snapshot(self) -> State:
+        with self.lock:
+            copy: State = json.loads(json.dumps(self.state))
+            return copy
+
+    def record_call(self, *, method: str, path: str, plane: str, status: int, mutating: bool) -> None:
+        with self.lock:
+            self._seq += 1
+            line = {
+                "seq": self._seq,
+                "method": method,
+                "path": path,
+                "plane": plane,
+                "status": status,
+                "mutating": mutating,
+            }
+            with open(self.directory / CALLS_FILE, "a") as handle:
+                handle.write(json.dumps(line) + "\n")

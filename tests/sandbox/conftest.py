@@ -1,0 +1,44 @@
+"""A running sandbox per test, and an httpx client that trusts its CA and sends a token."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.sandbox import Sandbox
+
+SUB = "00000000-0000-0000-0000-0000000000aa"
+RG = "rg-cmk"
+API = {"api-version": "2026-05-15"}
+
+
+def vault_path(name: str, rg: str = RG) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}"
+
+
+def vault_body(tenant_id: str, **properties: object) -> dict[str, object]:
+    return {
+        "location": "eastus",
+        "properties": {"tenantId": tenant_id, "sku": {"family": "A", "name": "standard"}, **properties},
+    }
+
+
+def client_for(sandbox: Sandbox) -> httpx.Client:
+    context = ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle)
+    return httpx.Client(base_url=sandbox.endpoints.arm, verify=context, headers={"Authorization": "Bearer t"})
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path / "sandbox") as running:
+        yield running
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with client_for(sandbox) as http:
+        yield http

@@ -1,0 +1,150 @@
+"""State on disk: persistence across sessions, atomic writes, the call journal, world.yaml."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.sandbox import Sandbox, WorldError, load_state
+from reconciler.sandbox.show import describe
+from tests.sandbox.conftest import API, SUB, client_for, vault_body, vault_path
+
+WORLD = f"""
+azure:
+  tenantId: 11111111-2222-3333-4444-555555555555
+  replicationLag: {{servicePrincipalAttempts: 0}}
+  softDeletedVaults: [kv-deleted, {{name: kv-deleted-too, location: westus}}]
+  vaults:
+    - subscription: {SUB}
+      resourceGroup: rg-cmk
+      name: kv-seeded
+      location: eastus
+      enablePurgeProtection: true
+      keys:
+        - {{name: cmk, kty: RSA, keySize: 3072}}
+  servicePrincipals:
+    - {{appId: a232010e-820c-4083-83bb-3ace5fc29d0b, objectId: 99999999-0000-0000-0000-000000000001,
+        displayName: Azure Cosmos DB}}
+  roleAssignments:
+    - scope: {vault_path("kv-seeded")}
+      role: Key Vault Crypto Service Encryption User
+      principalId: 99999999-0000-0000-0000-000000000001
+astra:
+  orgId: org-1234
+  registrations:
+    - {{product: managed-clusters, provider: azure, region: westus2, keyID: https://kv-seeded.vault.azure.net/keys/cmk}}
+  accounts:
+    - {{product: serverless, provider: azure, region: eastus, providerIds: [p1, p2, p3]}}
+  databases:
+    - {{name: orders, cloudProvider: AZURE, region: eastus}}
+    - {{name: old, cloudProvider: AWS, region: us-east-1, status: TERMINATED}}
+"""
+
+
+def test_state_persists_across_sessions(tmp_path: Path) -> None:
+    directory = tmp_path / "sb"
+    with Sandbox(directory) as sandbox, client_for(sandbox) as client:
+        tenant = sandbox.state["graph"]["tenantId"]
+        assert client.put(vault_path("kv-kept"), params=API, json=vault_body(tenant)).status_code == 201
+        # Written after the request, not only at exit.
+        assert "kv-kept" in json.loads((directory / "state.json").read_text())["arm"]["vaults"]
+    with Sandbox(directory) as sandbox, client_for(sandbox) as client:
+        again = client.get(vault_path("kv-kept"), params=API)
+        assert again.status_code == 200
+        assert [call["seq"] for call in sandbox.calls()] == [1, 2]
+    assert "kv-kept" in load_state(directory)["arm"]["vaults"]
+
+
+def test_calls_record_mutating_flags(sandbox: Sandbox) -> None:
+    with client_for(sandbox) as client:
+        client.get(vault_path("kv-none"), params=API)
+        client.put(vault_path("kv-calls"), params=API, json=vault_body(sandbox.state["graph"]["tenantId"]))
+        client.get("/v2/kms")
+        client.get("/v2/kms", headers={"Authorization": ""})
+    calls = sandbox.calls()
+    assert [(c["method"], c["plane"], c["status"], c["mutating"]) for c in calls] == [
+        ("GET", "arm", 404, False),
+        ("PUT", "arm", 201, True),
+        ("GET", "astra", 200, False),
+        ("GET", "astra", 401, False),
+    ]
+    assert calls[1]["path"] == vault_path("kv-calls")  # no query string
+
+
+def test_state_layout_has_a_section_per_plane(sandbox: Sandbox) -> None:
+    state = sandbox.state
+    assert state["version"] == 1
+    assert {"arm", "graph", "astra"} <= set(state)
+
+
+def test_world_yaml_seeds_a_fresh_sandbox(tmp_path: Path) -> None:
+    directory = tmp_path / "sb"
+    directory.mkdir()
+    (directory / "world.yaml").write_text(WORLD)
+    with Sandbox(directory) as sandbox, client_for(sandbox) as client:
+        vault = client.get(vault_path("kv-seeded"), params=API).json()
+        assert vault["properties"]["tenantId"] == "11111111-2222-3333-4444-555555555555"
+        assert vault["properties"]["enablePurgeProtection"] is True
+        key = client.get(vault_path("kv-seeded") + "/keys/cmk", params=API).json()
+        assert key["properties"]["keySize"] == 3072
+        refused = client.put(vault_path("kv-deleted-too"), params=API, json=vault_body("t"))
+        assert refused.status_code == 409
+        cosmos = client.get("/v1.0/servicePrincipals(appId='a232010e-820c-4083-83bb-3ace5fc29d0b')").json()
+        assert cosmos["id"] == "99999999-0000-0000-0000-000000000001"
+        assert len(client.get("/v2/kms/provider/azure/region/eastus/accounts").json()) == 3
+        assert client.get("/v2/kms/classic/provider/azure/region/westus2").status_code == 200
+        assert [db["info"]["name"] for db in client.get("/v2/databases").json()] == ["orders"]
+        assert len(client.get("/v2/databases", params={"include": "all"}).json()) == 2
+        assert client.get("/v2/databases", params={"provider": "AWS", "include": "all"}).json()[0]["status"] == (
+            "TERMINATED"
+        )
+        collection = vault_path("kv-seeded") + "/providers/Microsoft.Authorization/roleAssignments"
+        assert len(client.get(collection, params={"api-version": "2022-04-01"}).json()["value"]) == 1
+
+
+def test_world_yaml_is_ignored_once_state_exists(tmp_path: Path) -> None:
+    directory = tmp_path / "sb"
+    with Sandbox(directory):
+        pass
+    (directory / "world.yaml").write_text(WORLD)
+    assert load_state(directory)["arm"]["vaults"] == {}
+
+
+def test_world_yaml_errors_name_every_problem(tmp_path: Path) -> None:
+    directory = tmp_path / "sb"
+    directory.mkdir()
+    (directory / "world.yaml").write_text(
+        "azure:\n  vaults:\n    - {name: kv, location: eastus, colour: red}\n"
+        "astra:\n  registrations:\n    - {product: serverless, provider: oracle, region: x, keyID: k}\n"
+    )
+    with pytest.raises(WorldError) as raised:
+        Sandbox(directory).start()
+    message = str(raised.value)
+    assert "azure.vaults[0].colour: unknown key" in message
+    assert "azure.vaults[0].subscription: required" in message
+    with pytest.raises(WorldError):
+        load_state_with(
+            tmp_path, "azure:\n  vaults:\n    - {subscription: s, resourceGroup: r, name: x, location: l}\n"
+        )
+
+
+def load_state_with(tmp_path: Path, text: str) -> None:
+    directory = tmp_path / "other"
+    directory.mkdir()
+    (directory / "world.yaml").write_text(text)
+    load_state(directory)
+
+
+def test_describe_lists_every_plane(tmp_path: Path) -> None:
+    directory = tmp_path / "sb"
+    directory.mkdir()
+    (directory / "world.yaml").write_text(WORLD)
+    text = describe(load_state(directory))
+    assert "kv-seeded" in text and "purge protection on" in text
+    assert "https://kv-seeded.vault.azure.net/keys/cmk" in text
+    assert "a232010e-820c-4083-83bb-3ace5fc29d0b -> 99999999-0000-0000-0000-000000000001" in text
+    assert "Key Vault Crypto Service Encryption User -> ServicePrincipal" in text
+    assert "managed-clusters" in text and "p1, p2, p3" in text
+    assert "kv-deleted" in text and "orders" in text
