@@ -49,7 +49,7 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
     changes = tuple(
         AttributeChange(name, live.get(name), value)
         for name, value in declared.items()
-        if not matches(value, live.get(name))
+        if name not in spec.create_only and not matches(value, live.get(name))
     )
     if not changes:
         return Decision(Action.NOOP)

@@ -23,6 +23,9 @@ class KindSpec:
     irreversible_attributes: Mapping[str, str] = field(default_factory=dict)
     # A lookup, never created or changed.
     read_only: bool = False
+    # Sent when creating, never compared afterwards: the plane cannot change them and they matter
+    # to nobody enough to refuse a plan over (tags of an adopted key, say).
+    create_only: frozenset[str] = frozenset()
 
 
 AZURE_VAULT = KindSpec(
@@ -52,8 +55,8 @@ AZURE_KEY = KindSpec(
         "kty": "the type of an existing key cannot change; declare a new key",
         "keySize": "the size of an existing key cannot change; declare a new key",
         "curveName": "the curve of an existing key cannot change; declare a new key",
-        "tags": "ARM never updates an existing key",
     },
+    create_only=frozenset({"tags"}),
 )
 
 AZUREAD_SERVICE_PRINCIPAL = KindSpec(

@@ -67,3 +67,8 @@ def test_unknown_never_matches() -> None:
     assert not matches(Unknown("a", "b"), "anything")
     assert matches({"a": 1}, {"a": 1, "b": 2})
     assert not matches({"a": 1}, None)
+
+
+def test_create_only_attributes_are_not_compared() -> None:
+    decision = choose_action(AZURE_KEY, {"kty": "RSA", "tags": {"managed-by": "cmkctl"}}, {"kty": "RSA", "tags": {}})
+    assert decision.action is Action.NOOP

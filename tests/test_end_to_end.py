@@ -162,3 +162,70 @@ def test_steps_are_in_dependency_order(cmkctl: Callable[..., Result], tmp_path: 
     assert last("azure_vault.") < first("azure_key.")
     assert last("azure_role_assignment.") < first("astra_registration.")
     assert last("azure_key.") < first("astra_registration.")
+
+
+def test_replication_lag_of_new_principals_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "world.yaml", "azure:\n  replicationLag: {servicePrincipalAttempts: 3}\n")
+    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    refused = [c for c in read_calls(sandbox) if "roleAssignments" in c["path"] and c["status"] == 400]
+    assert len(refused) == 3 * 3  # each of the three new principals was invisible three times
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+
+
+def test_plan_warns_that_deployed_databases_keep_their_key(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "world.yaml", "astra:\n  databases:\n"
+          "    - {name: orders, cloudProvider: AZURE, region: eastus, tier: serverless}\n"
+          "    - {name: legacy, cloudProvider: AWS, region: us-east-1, tier: serverless}\n")
+    result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox)
+    assert result.code == 0, result.err
+    assert "[eastus] 1 Astra database(s) already deployed in azure eastus (orders) keep their current key" in result.out
+    assert "[westus2]" not in result.out
+    assert "legacy" not in result.out
+
+
+def test_existing_objects_are_adopted_not_duplicated(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "world.yaml", """
+azure:
+  vaults:
+    - {subscription: 22222222-2222-2222-2222-222222222222, resourceGroup: cmk-prod, name: acme-astra-eastus,
+       location: eastus, enableRbacAuthorization: true,
+       networkAcls: {bypass: AzureServices, defaultAction: Allow},
+       tags: {managed-by: cmkctl, cmkctl-set: acme-astra}, keys: [{name: astra-eastus, kty: RSA, keySize: 3072}]}
+""")
+    result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--format", "json")
+    steps = {s["address"]: s for s in json.loads(result.out)["steps"]}
+    vault = steps["azure_vault.eastus.acme-astra-eastus"]
+    assert vault["actions"] == ["update"] and vault["irreversible"]
+    assert [c["name"] for c in vault["changes"]] == ["enablePurgeProtection"]
+    assert steps["azure_key.eastus.acme-astra-eastus/astra-eastus"]["actions"] == ["no-op"]
+    assert cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve").code == 0
+    assert len(load_state(sandbox)["arm"]["vaults"]["acme-astra-eastus"]["keys"]) == 1
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+
+
+def test_turning_purge_protection_off_is_forbidden_at_plan(
+    cmkctl: Callable[..., Result], applied: Path, tmp_path: Path
+) -> None:
+    text = EXAMPLE.read_text().replace("purgeProtection: true", "purgeProtection: false", 1)
+    result = cmkctl("plan", "-f", write(tmp_path / "m.yaml", text), "--sandbox", applied)
+    assert result.code == 3
+    assert "azure_vault.eastus.acme-astra-eastus: enablePurgeProtection: purge protection, once on" in result.err
+
+
+def test_secrets_never_leave(cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = "canary-astra-token-5f2c9e"
+    monkeypatch.setenv("ASTRA_DB_APPLICATION_TOKEN", canary)
+    sandbox, saved = tmp_path / "sandbox", tmp_path / "plan.json"
+    outputs = [
+        cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--out", saved),
+        cmkctl("apply", saved, "--sandbox", sandbox),
+        cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--format", "json"),
+        cmkctl("show", saved, "--format", "markdown"),
+    ]
+    assert all(r.code == 0 for r in outputs), outputs
+    written = [r.out + r.err for r in outputs] + [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [text for text in written if canary in text]
