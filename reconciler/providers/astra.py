@@ -1,0 +1,220 @@
+"""The Astra DevOps API: provider accounts, key registrations, and the databases a key won't cover."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from reconciler.errors import CredentialError, GuardError, ProviderError
+from reconciler.providers.base import Live
+from reconciler.providers.https import json_body, send, status_error
+from reconciler.secrets import Secret
+
+PLANE = "astra"
+TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
+
+CLOUDS = ("azure", "aws", "gcp")
+# Serverless keys live under /v2/kms, Managed Clusters ("classic") keys under /v2/kms/classic.
+KMS_ROOT = {"serverless": "/v2/kms", "managed-clusters": "/v2/kms/classic"}
+
+# The largest page GET /v2/databases allows.
+DATABASE_PAGE = 100
+
+_REGION = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+# .../keys/NAME/VERSION: Astra would then use that one version forever.
+_VERSIONED_AZURE_KEY = re.compile(r"/keys/[^/]+/[^/]+/?$")
+
+
+def kms_root(product: str) -> str:
+    try:
+        return KMS_ROOT[product]
+    except KeyError:
+        raise ProviderError(f"unknown Astra product {product!r} (serverless | managed-clusters)", plane=PLANE) from None
+
+
+def checked_cloud(cloud: str) -> str:
+    if cloud.lower() not in CLOUDS:
+        raise ProviderError(f"unknown cloud {cloud!r} (azure | aws | gcp)", plane=PLANE)
+    return cloud.lower()
+
+
+def checked_region(region: str) -> str:
+    """Regions are spliced into paths; refuse anything that is not a plain region name."""
+    if not _REGION.match(region):
+        raise ProviderError(f"invalid region {region!r}", plane=PLANE)
+    return region
+
+
+def astra_error(response: httpx.Response, what: str) -> Exception:
+    """Astra's envelope `{"errors": [{"ID", "message"}]}`, every message kept."""
+    body = json_body(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    entries = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    message = "; ".join(str(e.get("message", "")) for e in entries)
+    code = ",".join(str(e["ID"]) for e in entries if "ID" in e)
+    if response.status_code == 401:
+        return CredentialError(f"{what}: Astra rejected the token in {TOKEN_VARIABLE}: {message or 'HTTP 401'}")
+    if response.status_code == 403:
+        hint = "the token lacks the org-cmk-read / org-cmk-write permissions or is for another organization"
+        message = f"{message}; {hint}" if message else hint
+    return status_error(response, plane=PLANE, what=what, code=code, message=message)
+
+
+def _field(entry: Mapping[str, Any], pascal: str, camel: str) -> Any:
+    """Astra's list answers use PascalCase in the spec; accept camelCase too."""
+    return entry.get(pascal, entry.get(camel))
+
+
+def registration_body(org: str, cloud: str, region: str, key_id: str) -> dict[str, Any]:
+    """The POST body. Azure's field is `keyIdentifier`, as in the vendor's Azure procedure."""
+    if cloud == "azure":
+        return {"orgId": org, "azure": {"keyIdentifier": key_id, "region": region}}
+    return {"orgId": org, cloud: {"keyID": key_id, "region": region}}
+
+
+def in_region(database: Mapping[str, Any], region: str) -> bool:
+    info: Mapping[str, Any] = database.get("info") or {}
+    regions = {str(info.get("region", "")).lower()}
+    regions.update(str(dc.get("region", "")).lower() for dc in info.get("datacenters") or [] if isinstance(dc, dict))
+    return region.lower() in regions
+
+
+class AstraClient:
+    """The DevOps API over one reused httpx client. The token is checked on first use only."""
+
+    def __init__(self, http: Callable[[], httpx.Client], token: Secret | None) -> None:
+        self._http = http
+        self._token = token
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        response = send(self._http(), method, path, plane=PLANE, headers=self._headers(), json=json, params=params)
+        if not response.is_success:
+            raise astra_error(response, what)
+        return response
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            raise CredentialError(f"{TOKEN_VARIABLE} is not set; the Astra DevOps API needs an application token")
+        return {"Authorization": f"Bearer {self._token.reveal()}"}
+
+    def provider_ids(self, product: str, cloud: str, region: str) -> list[str]:
+        path = f"{kms_root(product)}/provider/{checked_cloud(cloud)}/region/{checked_region(region)}/accounts"
+        body = json_body(self.request("GET", path, what=f"list Astra {product} provider accounts in {region}"))
+        accounts = body if isinstance(body, list) else []
+        return [str(a["provider_id"]) for a in accounts if isinstance(a, dict) and a.get("provider_id")]
+
+    def registrations(self, product: str) -> list[dict[str, Any]]:
+        body = json_body(self.request("GET", kms_root(product), what=f"list Astra {product} keys"))
+        return [entry for entry in body or [] if isinstance(entry, dict)] if isinstance(body, list) else []
+
+    def register(self, product: str, body: Mapping[str, Any]) -> None:
+        # Any 2xx is success: the spec says 200, the live service answers 201, neither with a body.
+        self.request("POST", kms_root(product), what=f"register the key with Astra {product}", json=dict(body))
+
+    def databases(self, cloud: str, region: str) -> list[dict[str, Any]]:
+        """Non-terminated databases in `cloud`/`region`: they keep their key whatever is registered."""
+        provider = checked_cloud(cloud).upper()
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            page = self._database_page(provider, after)
+            found.extend(db for db in page if in_region(db, region))
+            last = str(page[-1].get("id", "")) if page else ""
+            # A short page is the last; a server ignoring `starting_after` must not loop forever.
+            if len(page) < DATABASE_PAGE or not last or last == after:
+                return found
+            after = last
+
+    def _database_page(self, provider: str, after: str | None) -> list[dict[str, Any]]:
+        params: dict[str, str | int] = {
+            "include": "nonterminated",
+            "provider": provider,
+            "limit": DATABASE_PAGE,
+        }
+        if after is not None:
+            params["starting_after"] = after
+        body = json_body(self.request("GET", "/v2/databases", what="list Astra databases", params=params))
+        return [db for db in body if isinstance(db, dict)] if isinstance(body, list) else []
+
+
+class ProviderAccountsHandler:
+    kind = "astra_provider_accounts"
+
+    def __init__(self, client: AstraClient) -> None:
+        self._client = client
+
+    def read(self, *, identity: Mapping[str, Any]) -> Live | None:
+        ids = self._client.provider_ids(identity["product"], identity["cloud"], identity["region"])
+        return {"providerIds": ids}
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        raise ProviderError("astra_provider_accounts is a lookup; Astra assigns provider accounts", plane=PLANE)
+
+    def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
+        raise ProviderError("astra_provider_accounts is a lookup; Astra assigns provider accounts", plane=PLANE)
+
+
+class RegistrationHandler:
+    """Key registrations. The org's list is fetched once per product per run and kept."""
+
+    kind = "astra_registration"
+
+    def __init__(self, client: AstraClient, *, organization_id: str | None) -> None:
+        self._client = client
+        self._organization_id = organization_id
+        self._lock = threading.Lock()
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def read(self, *, identity: Mapping[str, Any]) -> Live | None:
+        cloud, region = checked_cloud(identity["cloud"]), identity["region"].lower()
+        # The list is the token's organization's: no filter on the org ID, whose spelling in the
+        # answer ("organizations/...") is not pinned down by the spec.
+        for entry in self._registrations(identity["product"]):
+            entry_cloud = str(_field(entry, "CloudProvider", "cloudProvider") or "").lower()
+            entry_region = str(_field(entry, "Region", "region") or "").lower()
+            if entry_cloud == cloud and entry_region == region:
+                return {"keyId": _field(entry, "KeyID", "keyId")}
+        return None
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        product, cloud = identity["product"], checked_cloud(identity["cloud"])
+        region, key_id = checked_region(identity["region"]), str(attributes["keyId"])
+        if cloud == "azure" and _VERSIONED_AZURE_KEY.search(key_id):
+            raise ProviderError(f"refusing to register a versioned key ID with Astra: {key_id}", plane=PLANE)
+        self._client.register(product, registration_body(self._organization(identity), cloud, region, key_id))
+        with self._lock:
+            self._cache.pop(product, None)
+        return {"keyId": key_id}
+
+    def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
+        raise ProviderError(
+            "Astra keeps one key per provider and region; replacing it takes a support ticket", plane=PLANE
+        )
+
+    def _organization(self, identity: Mapping[str, Any]) -> str:
+        org = str(identity["organizationId"])
+        expected = self._organization_id
+        if expected is not None and org.lower() != expected.lower():
+            raise GuardError(f"refusing to register in Astra organization {org}: the manifest has {expected}")
+        return org
+
+    def _registrations(self, product: str) -> list[dict[str, Any]]:
+        with self._lock:
+            cached = self._cache.get(product)
+        if cached is None:
+            cached = self._client.registrations(product)
+            with self._lock:
+                self._cache[product] = cached
+        return cached

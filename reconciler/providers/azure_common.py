@@ -1,0 +1,267 @@
+"""Azure plumbing: credentials, SDK clients built from a `Connection`, error translation.
+
+azure-* modules are imported inside functions only, so `cmkctl --help`, `validate` and a plan that
+touches only Astra never load them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from reconciler.errors import CredentialError, GuardError, ProviderError, TransientError
+from reconciler.providers.base import Connection
+from reconciler.providers.https import TRANSIENT_STATUSES, require_https
+from reconciler.secrets import Secret
+
+PLANE = "arm"
+
+# azure-core retries throttling and 5xx itself (honouring Retry-After); keep that short so the
+# engine's bounded backoff, which knows about the whole plan, stays in charge.
+SDK_RETRY_TOTAL = 3
+
+_SUBSCRIPTION_IN_SCOPE = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+
+# Every azure module the providers use. They are imported together, once, under one lock: the
+# executor reads and writes in parallel threads, and two threads importing azure packages for the
+# first time at once deadlock on Python's per-module import locks.
+AZURE_MODULES = (
+    "azure.core.credentials",
+    "azure.core.exceptions",
+    "azure.identity",
+    "azure.mgmt.keyvault",
+    "azure.mgmt.keyvault.models",
+    "azure.mgmt.authorization",
+    "azure.mgmt.authorization.v2022_04_01.models",
+)
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_azure() -> None:
+    """Load the azure SDKs (a no-op once done); call before any other azure import."""
+    with _IMPORT_LOCK:
+        for name in AZURE_MODULES:
+            importlib.import_module(name)
+
+
+def sdk_class(path: str) -> Any:
+    """`module:Class` from the azure SDKs, imported safely (see `import_azure`)."""
+    import_azure()
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class StaticTokenCredential:
+    """A TokenCredential handing out one fixed token: the sandbox accepts any bearer token."""
+
+    def __init__(self, token: Secret, *, lifetime: int = 3600) -> None:
+        self._token = token
+        self._lifetime = lifetime
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self._token.reveal(), int(time.time()) + self._lifetime)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        from azure.core.credentials import AccessTokenInfo
+
+        return AccessTokenInfo(self._token.reveal(), int(time.time()) + self._lifetime)
+
+    def __repr__(self) -> str:
+        return "StaticTokenCredential(***)"
+
+
+def default_azure_credential() -> Any:
+    """The credential of a real run: environment, workload identity, managed identity, az login.
+
+    Passed uncalled as `Connection.azure_credential`, so it is built only when Azure is used.
+    """
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def normalize_uri(uri: str) -> str:
+    """A Key Vault URI as users write it: no default `:443` port, lower-case host, no trailing slash.
+
+    ARM's examples return `https://v.vault.azure.net:443/keys/k`; Astra and Confluent expect the
+    form without the port, and the planner compares these strings.
+    """
+    parts = urlsplit(uri)
+    host = (parts.hostname or "").lower()
+    netloc = host if parts.port in (None, 443) else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
+def subscription_of_scope(scope: str) -> str | None:
+    match = _SUBSCRIPTION_IN_SCOPE.match(scope)
+    return match.group(1) if match else None
+
+
+class AzureSession:
+    """One credential and one SDK client per (client type, subscription) for a whole run.
+
+    Built lazily and shared by the Azure handlers; a lock because the executor runs independent
+    branches in parallel threads.
+    """
+
+    def __init__(self, connection: Connection, *, subscription_id: str | None) -> None:
+        self._connection = connection
+        self._subscription_id = subscription_id
+        self._lock = threading.Lock()
+        self._credential: Any = None
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def check_subscription(self, subscription_id: str) -> str:
+        """Refuse to act in a subscription other than the manifest's (a guard, like AWS's account)."""
+        expected = self._subscription_id
+        if expected is not None and subscription_id.lower() != expected.lower():
+            raise GuardError(f"refusing to act in Azure subscription {subscription_id}: the manifest names {expected}")
+        return subscription_id
+
+    def default_subscription(self) -> str:
+        """The manifest's subscription, for calls whose address (a scope) names none."""
+        if self._subscription_id is None:
+            raise ProviderError("no Azure subscription is configured for this scope", plane=PLANE)
+        return self._subscription_id
+
+    def credential(self) -> Any:
+        import_azure()
+        with self._lock:
+            if self._credential is None:
+                self._credential = _build_credential(self._connection)
+            return self._credential
+
+    def client(self, client_class: str, subscription_id: str) -> Any:
+        """The cached SDK client (`module:Class`) for `subscription_id`, made on first use."""
+        credential = self.credential()
+        factory = sdk_class(client_class)
+        with self._lock:
+            key = (client_class, subscription_id.lower())
+            if key not in self._clients:
+                self._clients[key] = factory(credential, subscription_id, **arm_client_kwargs(self._connection))
+            return self._clients[key]
+
+    def close(self) -> None:
+        """Release the SDK clients' connection pools (and the credential's, if it keeps one)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+            credential, self._credential = self._credential, None
+        for held in [*clients, credential]:
+            close = getattr(held, "close", None)
+            if callable(close):
+                close()
+
+
+def _build_credential(connection: Connection) -> Any:
+    if connection.azure_credential is not None:
+        return connection.azure_credential()
+    if connection.sandbox:
+        # The sandbox checks only that a bearer token is present.
+        return StaticTokenCredential(Secret("sandbox-token"))
+    raise CredentialError("no Azure credential configured (DefaultAzureCredential was not set up)")
+
+
+def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
+    """Keyword arguments every azure-mgmt client gets: endpoint, trust, polling, retries."""
+    endpoints = connection.endpoints
+    arm = require_https(endpoints.arm, plane=PLANE)
+    kwargs: dict[str, Any] = {
+        "base_url": arm,
+        # Sovereign clouds and the sandbox: ask for a token for the ARM endpoint actually used.
+        "credential_scopes": [f"{arm}/.default"],
+        "polling_interval": connection.polling_interval,
+        "retry_total": SDK_RETRY_TOTAL,
+        "connection_timeout": 10,
+        "read_timeout": 60,
+    }
+    if endpoints.ca_bundle is not None:
+        kwargs["connection_verify"] = endpoints.ca_bundle
+    return kwargs
+
+
+def sdk_errors() -> tuple[type[Exception], ...]:
+    """What the SDKs raise: AzureError, and the (de)serialization errors that are ValueErrors."""
+    from azure.core.exceptions import AzureError, DeserializationError, SerializationError
+
+    return (AzureError, DeserializationError, SerializationError)
+
+
+@contextmanager
+def azure_errors(what: str) -> Iterator[None]:
+    """Translate azure-core exceptions raised inside the block into `reconciler.errors` types."""
+    try:
+        yield
+    except sdk_errors() as e:
+        raise translate(e, what) from e
+
+
+def error_code(e: Any) -> str:
+    """The service's error code (`error.code` of the ARM envelope), or ''."""
+    error = getattr(e, "error", None)
+    return str(getattr(error, "code", "") or "")
+
+
+def translate(e: Exception, what: str) -> Exception:
+    """An azure-core exception as a `reconciler.errors` type; the message never holds a token."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        DeserializationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    if isinstance(e, ClientAuthenticationError) and getattr(e, "response", None) is None:
+        # Raised by the credential itself (no HTTP response from ARM): not signed in.
+        return CredentialError(f"{what}: Azure credential unavailable: {_first_line(str(e))}")
+    if isinstance(e, HttpResponseError) and e.status_code is not None:
+        return _status_error(e, what)
+    if isinstance(e, ServiceRequestError | ServiceResponseError):
+        return TransientError(f"{what}: cannot reach Azure: {type(e).__name__}", plane=PLANE, code="connection")
+    if isinstance(e, DeserializationError):
+        # Its text embeds the whole response body; the type says enough.
+        return ProviderError(f"{what}: ARM answered with a body the SDK cannot decode", plane=PLANE)
+    return ProviderError(f"{what}: {type(e).__name__}: {_first_line(str(e))}", plane=PLANE)
+
+
+def _status_error(e: Any, what: str) -> Exception:
+    status: int = e.status_code
+    code = error_code(e)
+    message = _service_message(e)
+    text = f"{what}: HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    if status == 401:
+        return CredentialError(f"{text} (Azure rejected the credential)")
+    if status in TRANSIENT_STATUSES:
+        return TransientError(text, plane=PLANE, code=code, status=status, retry_after=_retry_after(e))
+    return ProviderError(text, plane=PLANE, code=code, status=status)
+
+
+def _service_message(e: Any) -> str:
+    error = getattr(e, "error", None)
+    message = getattr(error, "message", None) or getattr(e, "reason", None) or ""
+    return _first_line(str(message))
+
+
+def _retry_after(e: Any) -> float | None:
+    response = getattr(e, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""

@@ -1,0 +1,270 @@
+"""Key Vault vaults and keys through the management plane (azure-mgmt-keyvault).
+
+Live shapes follow `reconciler.kinds`: camelCase names as ARM spells them. The SDK's models are
+read through `as_dict()`, which yields the wire (camelCase) form, so nothing SDK-shaped leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.errors import ProviderError
+from reconciler.providers.azure_common import (
+    AzureSession,
+    azure_errors,
+    error_code,
+    normalize_uri,
+    sdk_errors,
+    translate,
+)
+from reconciler.providers.base import Live
+
+KEYVAULT_CLIENT = "azure.mgmt.keyvault:KeyVaultManagementClient"
+
+# What ARM reports when networkAcls is absent: public access, trusted services allowed.
+DEFAULT_NETWORK_ACLS = {"bypass": "AzureServices", "defaultAction": "Allow"}
+
+# Declared vault attributes ARM cannot change on an existing vault (see kinds.AZURE_VAULT).
+VAULT_FIXED = ("location", "tenantId", "softDeleteRetentionInDays")
+
+# The only operations a key-encryption key needs (Astra, Confluent, Cosmos DB all wrap/unwrap).
+KEY_OPS = ["wrapKey", "unwrapKey"]
+
+
+def _keyvault_client(session: AzureSession, subscription_id: str) -> Any:
+    return session.client(KEYVAULT_CLIENT, session.check_subscription(subscription_id))
+
+
+def _is_not_found(e: Exception) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    return isinstance(e, ResourceNotFoundError)
+
+
+# ---------------------------------------------------------------------------------------------
+# vaults
+
+
+def vault_live(vault: Mapping[str, Any]) -> Live:
+    """A vault in wire form -> the kind's attributes and outputs."""
+    props: Mapping[str, Any] = vault.get("properties") or {}
+    acls: Mapping[str, Any] = props.get("networkAcls") or {}
+    return {
+        "location": vault.get("location"),
+        "tenantId": props.get("tenantId"),
+        "sku": (props.get("sku") or {}).get("name"),
+        "enableRbacAuthorization": bool(props.get("enableRbacAuthorization", False)),
+        "enablePurgeProtection": bool(props.get("enablePurgeProtection", False)),
+        "softDeleteRetentionInDays": props.get("softDeleteRetentionInDays"),
+        "networkAcls": {
+            "bypass": acls.get("bypass", DEFAULT_NETWORK_ACLS["bypass"]),
+            "defaultAction": acls.get("defaultAction", DEFAULT_NETWORK_ACLS["defaultAction"]),
+        },
+        "tags": dict(vault.get("tags") or {}),
+        "id": vault.get("id"),
+        "vaultUri": normalize_uri(props["vaultUri"]) if props.get("vaultUri") else None,
+    }
+
+
+def vault_create_body(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The PUT body in wire form.
+
+    `enablePurgeProtection: false` is rejected by ARM even on create, so it is omitted unless true;
+    `enableRbacAuthorization` is always explicit because its default changed between api-versions.
+    """
+    properties: dict[str, Any] = {
+        "tenantId": attributes["tenantId"],
+        "sku": {"family": "A", "name": attributes.get("sku", "standard")},
+        "enableRbacAuthorization": bool(attributes.get("enableRbacAuthorization", True)),
+        "enableSoftDelete": True,
+        # RBAC vaults need no access policies; older api-versions want the array present.
+        "accessPolicies": [],
+    }
+    if attributes.get("enablePurgeProtection"):
+        properties["enablePurgeProtection"] = True
+    if attributes.get("softDeleteRetentionInDays") is not None:
+        properties["softDeleteRetentionInDays"] = attributes["softDeleteRetentionInDays"]
+    if attributes.get("networkAcls") is not None:
+        properties["networkAcls"] = dict(attributes["networkAcls"])
+    return {
+        "location": attributes["location"],
+        "tags": dict(attributes.get("tags") or {}),
+        "properties": properties,
+    }
+
+
+def vault_patch_body(
+    attributes: Mapping[str, Any], live: Mapping[str, Any], current: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The PATCH body carrying only the declared attributes that differ from `live`.
+
+    `current` is the vault as ARM returned it: network rules (IP and VNet lists) that the manifest
+    does not name are kept, since PATCH replaces `networkAcls` as a whole.
+    """
+    changed = {name: value for name, value in attributes.items() if live.get(name) != value}
+    _refuse_fixed(changed, live)
+    properties: dict[str, Any] = {}
+    if "sku" in changed:
+        properties["sku"] = {"family": "A", "name": changed["sku"]}
+    if "enableRbacAuthorization" in changed:
+        properties["enableRbacAuthorization"] = bool(changed["enableRbacAuthorization"])
+    if changed.get("enablePurgeProtection"):
+        properties["enablePurgeProtection"] = True
+    if "networkAcls" in changed:
+        current_acls = (current.get("properties") or {}).get("networkAcls") or {}
+        properties["networkAcls"] = {**current_acls, **changed["networkAcls"]}
+    body: dict[str, Any] = {"properties": properties}
+    if "tags" in changed:
+        # Tags someone else added stay: cmkctl owns only the tags it declares.
+        body["tags"] = {**(live.get("tags") or {}), **(changed["tags"] or {})}
+    return body
+
+
+def _refuse_fixed(changed: Mapping[str, Any], live: Mapping[str, Any]) -> None:
+    """The planner forbids these changes; refuse again here rather than send a doomed request."""
+    for name in VAULT_FIXED:
+        if name in changed:
+            raise ProviderError(f"azure_vault: {name} cannot change on an existing vault", plane="arm")
+    if (
+        "enablePurgeProtection" in changed
+        and not changed["enablePurgeProtection"]
+        and live.get("enablePurgeProtection")
+    ):
+        raise ProviderError("azure_vault: purge protection, once on, can never be turned off", plane="arm")
+
+
+def _soft_deleted_error(name: str, e: Exception) -> ProviderError | None:
+    """ARM's 409 for a name held by a soft-deleted vault, said so the user knows what to do."""
+    if getattr(e, "status_code", None) != 409 or error_code(e) != "ConflictError":
+        return None
+    if "deleted state" not in str(getattr(getattr(e, "error", None), "message", "")):
+        return None
+    return ProviderError(
+        f"azure_vault {name}: the name is held by a soft-deleted vault; recover it (createMode: recover) "
+        "or purge it, then apply again. cmkctl never purges a vault.",
+        plane="arm",
+        code="ConflictError",
+        status=409,
+    )
+
+
+class VaultHandler:
+    kind = "azure_vault"
+
+    def __init__(self, session: AzureSession) -> None:
+        self._session = session
+
+    def read(self, *, identity: Mapping[str, Any]) -> Live | None:
+        raw = self._get(identity)
+        return None if raw is None else vault_live(raw)
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        client = _keyvault_client(self._session, identity["subscriptionId"])
+        what = f"create vault {identity['name']}"
+        try:
+            poller = client.vaults.begin_create_or_update(
+                identity["resourceGroup"], identity["name"], vault_create_body(attributes)
+            )
+            vault = poller.result()
+        except sdk_errors() as e:
+            raise (_soft_deleted_error(identity["name"], e) or translate(e, what)) from e
+        return vault_live(vault.as_dict())
+
+    def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
+        current = self._get(identity)
+        if current is None:
+            raise ProviderError(f"azure_vault {identity['name']} disappeared before its update", plane="arm")
+        body = vault_patch_body(attributes, live, current)
+        client = _keyvault_client(self._session, identity["subscriptionId"])
+        with azure_errors(f"update vault {identity['name']}"):
+            vault = client.vaults.update(identity["resourceGroup"], identity["name"], body)
+        return vault_live(vault.as_dict())
+
+    def _get(self, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+        client = _keyvault_client(self._session, identity["subscriptionId"])
+        try:
+            vault = client.vaults.get(identity["resourceGroup"], identity["name"])
+        except sdk_errors() as e:
+            if _is_not_found(e):
+                return None
+            raise translate(e, f"read vault {identity['name']}") from e
+        raw: dict[str, Any] = vault.as_dict()
+        return raw
+
+
+# ---------------------------------------------------------------------------------------------
+# keys
+
+
+def key_live(key: Mapping[str, Any]) -> Live:
+    """A key in wire form -> the kind's attributes and outputs; absent attributes are left out."""
+    props: Mapping[str, Any] = key.get("properties") or {}
+    live: Live = {"kty": props.get("kty"), "tags": dict(key.get("tags") or {}), "id": key.get("id")}
+    for name in ("keySize", "curveName"):
+        if props.get(name) is not None:
+            live[name] = props[name]
+    for name in ("keyUri", "keyUriWithVersion"):
+        live[name] = normalize_uri(props[name]) if props.get(name) else None
+    return live
+
+
+def key_create_parameters(attributes: Mapping[str, Any]) -> Any:
+    from azure.mgmt.keyvault.models import KeyCreateParameters, KeyProperties
+
+    kty = attributes["kty"]
+    properties = KeyProperties(
+        kty=kty,
+        key_size=attributes.get("keySize"),
+        curve_name=attributes.get("curveName"),
+        # EC keys cannot wrap; let the service pick their operations.
+        key_ops=KEY_OPS if str(kty).startswith("RSA") else None,
+    )
+    return KeyCreateParameters(properties=properties, tags=dict(attributes.get("tags") or {}))
+
+
+def _check_key_matches(name: str, attributes: Mapping[str, Any], live: Mapping[str, Any]) -> None:
+    """ARM returns an existing key unchanged on create; say so if it is not the declared one."""
+    for attr in ("kty", "keySize", "curveName"):
+        if attributes.get(attr) is not None and live.get(attr) != attributes[attr]:
+            raise ProviderError(
+                f"azure_key {name} already exists with {attr}={live.get(attr)!r}, not {attributes[attr]!r}; "
+                "ARM never changes an existing key: declare a new key name",
+                plane="arm",
+            )
+
+
+class KeyHandler:
+    kind = "azure_key"
+
+    def __init__(self, session: AzureSession) -> None:
+        self._session = session
+
+    def read(self, *, identity: Mapping[str, Any]) -> Live | None:
+        client = _keyvault_client(self._session, identity["subscriptionId"])
+        try:
+            key = client.keys.get(identity["resourceGroup"], identity["vault"], identity["name"])
+        except sdk_errors() as e:
+            if _is_not_found(e):
+                return None
+            raise translate(e, f"read key {identity['vault']}/{identity['name']}") from e
+        return key_live(key.as_dict())
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        client = _keyvault_client(self._session, identity["subscriptionId"])
+        with azure_errors(f"create key {identity['vault']}/{identity['name']}"):
+            key = client.keys.create_if_not_exist(
+                identity["resourceGroup"],
+                identity["vault"],
+                identity["name"],
+                key_create_parameters(attributes),
+            )
+        live = key_live(key.as_dict())
+        _check_key_matches(identity["name"], attributes, live)
+        return live
+
+    def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
+        raise ProviderError(
+            f"azure_key {identity['name']}: ARM never updates an existing key (rotate it in Key Vault)",
+            plane="arm",
+        )

@@ -1,0 +1,104 @@
+"""Microsoft Graph service principals, with httpx and the run's Azure credential."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from reconciler.errors import CredentialError, ProviderError, TransientError
+from reconciler.providers.azure_common import AzureSession
+from reconciler.providers.base import Live
+from reconciler.providers.https import json_body, send, status_error
+
+PLANE = "graph"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class GraphClient:
+    """Graph v1.0 over one reused httpx client; the token comes from the Azure credential."""
+
+    def __init__(self, http: Callable[[], httpx.Client], session: AzureSession, *, base_url: str) -> None:
+        self._http = http
+        self._session = session
+        # Sovereign clouds have their own Graph; the token must be for the one called.
+        self._scope = base_url.rstrip("/") + "/.default"
+
+    def request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        return send(self._http(), method, f"/v1.0{path}", plane=PLANE, headers=headers, json=json)
+
+    def _token(self) -> str:
+        credential = self._session.credential()  # first: it loads the azure SDKs safely
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            token: str = credential.get_token(self._scope).token
+        except ClientAuthenticationError as e:
+            raise CredentialError(f"Azure credential cannot get a Microsoft Graph token: {type(e).__name__}") from e
+        return token
+
+
+def graph_error(response: httpx.Response, what: str) -> Exception:
+    """Graph's OData envelope `{"error": {"code", "message"}}` as a `reconciler.errors` type."""
+    body = json_body(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    code = str(error.get("code", "")) if isinstance(error, dict) else ""
+    message = str(error.get("message", "")) if isinstance(error, dict) else ""
+    if response.status_code == 401:
+        return CredentialError(f"{what}: Microsoft Graph rejected the Azure credential ({code or 401})")
+    return status_error(response, plane=PLANE, what=what, code=code, message=message)
+
+
+def principal_live(body: Any) -> Live:
+    if not isinstance(body, dict) or "id" not in body:
+        raise ProviderError("Microsoft Graph returned a service principal without an id", plane=PLANE)
+    return {"appId": body.get("appId"), "objectId": body["id"]}
+
+
+def _app_id(identity: Mapping[str, Any]) -> str:
+    """The appId, checked: it is spliced into the request path."""
+    app_id = identity["appId"]
+    if not isinstance(app_id, str) or not _GUID.match(app_id):
+        raise ProviderError(f"azuread_service_principal: appId {app_id!r} is not a GUID", plane=PLANE)
+    return app_id
+
+
+class ServicePrincipalHandler:
+    kind = "azuread_service_principal"
+
+    def __init__(self, graph: GraphClient) -> None:
+        self._graph = graph
+
+    def read(self, *, identity: Mapping[str, Any]) -> Live | None:
+        app_id = _app_id(identity)
+        what = f"read service principal for app {app_id}"
+        response = self._graph.request("GET", f"/servicePrincipals(appId='{app_id}')")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise graph_error(response, what)
+        return principal_live(json_body(response))
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        app_id = _app_id(identity)
+        what = f"create service principal for app {app_id}"
+        response = self._graph.request("POST", "/servicePrincipals", json={"appId": app_id})
+        if response.status_code == 409:
+            # Already there (created by hand, or by a run that crashed before recording it).
+            return self._existing(identity, what)
+        if not response.is_success:
+            raise graph_error(response, what)
+        return principal_live(json_body(response))
+
+    def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
+        raise ProviderError("azuread_service_principal has no attributes to update", plane=PLANE)
+
+    def _existing(self, identity: Mapping[str, Any], what: str) -> Live:
+        existing = self.read(identity=identity)
+        if existing is None:
+            raise TransientError(f"{what}: Graph says it exists but cannot find it yet", plane=PLANE, status=409)
+        return existing

@@ -1,0 +1,108 @@
+"""HTTPS plumbing shared by the planes cmkctl talks to with httpx (Graph, Astra).
+
+One `httpx.Client` per plane per run, so calls reuse connections. Every transport failure is
+translated here; status codes are left to the plane, which knows its error envelope.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from reconciler.errors import ProviderError, TransientError
+
+# Connect fast, but allow a slow control plane a while to answer.
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+# Statuses worth trying again: throttling, a timeout at a gateway, a server error.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def require_https(url: str, *, plane: str) -> str:
+    """Return `url` without a trailing slash, refusing anything but https.
+
+    Tokens travel in headers; a plain-http endpoint (a typo, a proxy) would leak them.
+    """
+    if not url.lower().startswith("https://"):
+        raise ProviderError(f"{plane} endpoint {url!r} is not https; cmkctl only talks HTTPS", plane=plane)
+    return url.rstrip("/")
+
+
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """Trust `ca_bundle` only (the sandbox's CA) when given, else the default store."""
+    if ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
+def new_client(base_url: str, *, plane: str, ca_bundle: str | None) -> httpx.Client:
+    # Redirects stay off: a redirect could carry the bearer token to another host.
+    return httpx.Client(
+        base_url=require_https(base_url, plane=plane),
+        verify=tls_verify(ca_bundle),
+        timeout=TIMEOUT,
+        follow_redirects=False,
+        headers={"Accept": "application/json", "User-Agent": "cmkctl"},
+    )
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    plane: str,
+    headers: Mapping[str, str],
+    json: Any = None,
+    params: Mapping[str, str | int] | None = None,
+) -> httpx.Response:
+    """One request; connection-level failures become TransientError (the engine retries)."""
+    try:
+        return client.request(method, path, headers=dict(headers), json=json, params=params)
+    except httpx.TransportError as e:
+        # The message names the error class only: httpx texts can hold the URL, never headers,
+        # but keep it short and predictable anyway.
+        raise TransientError(
+            f"{plane}: {method} {path} failed: {type(e).__name__}", plane=plane, code="connection"
+        ) from e
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The decoded body, or None when it is empty or not JSON (errors from proxies often aren't)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def status_error(response: httpx.Response, *, plane: str, what: str, code: str, message: str) -> ProviderError:
+    """The error type for a failed status: transient statuses are retried by the engine."""
+    text = f"{what}: HTTP {response.status_code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    if response.status_code in TRANSIENT_STATUSES:
+        return TransientError(
+            text, plane=plane, code=code, status=response.status_code, retry_after=retry_after(response)
+        )
+    return ProviderError(text, plane=plane, code=code, status=response.status_code)

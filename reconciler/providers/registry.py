@@ -1,0 +1,95 @@
+"""Which handler serves which kind: an explicit table, built once per run.
+
+Nothing here talks to a cloud: SDK clients and tokens are made on first use, so a plan that
+touches only Astra never imports azure, and `validate` never builds a credential.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import httpx
+
+from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
+from reconciler.providers.azure_authorization import RoleAssignmentHandler
+from reconciler.providers.azure_common import AzureSession
+from reconciler.providers.azure_keyvault import KeyHandler, VaultHandler
+from reconciler.providers.base import Connection, ResourceHandler
+from reconciler.providers.graph import GraphClient, ServicePrincipalHandler
+from reconciler.providers.https import new_client, require_https
+
+
+class LazyHttp:
+    """An httpx client made on first use (one per plane per run) and closed with the run."""
+
+    def __init__(self, make: Callable[[], httpx.Client]) -> None:
+        self._make = make
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+@dataclass
+class Handlers:
+    """The run's handlers by kind, and the Astra client for the planner's database warning.
+
+    `astra` is None when the manifests name no Astra organization. Close it (or use `with`) at the
+    end of the run to release pooled connections.
+    """
+
+    by_kind: dict[str, ResourceHandler]
+    astra: AstraClient | None
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+
+    def __enter__(self) -> Handlers:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def build_handlers(connection: Connection, *, subscription_id: str | None, organization_id: str | None) -> Handlers:
+    """Every kind's handler for one run.
+
+    `subscription_id` and `organization_id` are the accounts the manifests name: handlers refuse
+    (GuardError) to act on an identity in another subscription or organization.
+    """
+    endpoints = connection.endpoints
+    for plane, url in (("arm", endpoints.arm), ("graph", endpoints.graph), ("astra", endpoints.astra)):
+        require_https(url, plane=plane)  # refuse a plain-http endpoint before anything runs
+    graph_http = LazyHttp(lambda: new_client(endpoints.graph, plane="graph", ca_bundle=endpoints.ca_bundle))
+    astra_http = LazyHttp(lambda: new_client(endpoints.astra, plane="astra", ca_bundle=endpoints.ca_bundle))
+    session = AzureSession(connection, subscription_id=subscription_id)
+    graph = GraphClient(graph_http.get, session, base_url=endpoints.graph)
+    astra = AstraClient(astra_http.get, connection.astra_token)
+    by_kind: dict[str, ResourceHandler] = {
+        "azure_vault": VaultHandler(session),
+        "azure_key": KeyHandler(session),
+        "azure_role_assignment": RoleAssignmentHandler(session),
+        "azuread_service_principal": ServicePrincipalHandler(graph),
+        "astra_provider_accounts": ProviderAccountsHandler(astra),
+        "astra_registration": RegistrationHandler(astra, organization_id=organization_id),
+    }
+    return Handlers(
+        by_kind=by_kind,
+        astra=astra if organization_id is not None else None,
+        _closers=[graph_http.close, astra_http.close, session.close],
+    )
