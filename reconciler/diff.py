@@ -62,7 +62,12 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
 
 def _refusal(spec: KindSpec, change: AttributeChange) -> str:
     if change.name in spec.immutable:
-        return f"{change.name}: {spec.immutable[change.name]}"
+        return f"{change.name}: {spec.immutable[change.name]} ({_was_and_wanted(change)})"
     if change.name in spec.irreversible_attributes and change.before:
-        return f"{change.name}: {spec.irreversible_attributes[change.name]}"
+        return f"{change.name}: {spec.irreversible_attributes[change.name]} ({_was_and_wanted(change)})"
     return ""
+
+
+def _was_and_wanted(change: AttributeChange) -> str:
+    wanted = "a value known only after apply" if isinstance(change.after, Unknown) else repr(change.after)
+    return f"live: {change.before!r}, declared: {wanted}"

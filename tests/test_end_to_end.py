@@ -229,3 +229,18 @@ def test_secrets_never_leave(cmkctl: Callable[..., Result], tmp_path: Path, monk
     assert all(r.code == 0 for r in outputs), outputs
     written = [r.out + r.err for r in outputs] + [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
     assert not [text for text in written if canary in text]
+
+
+def test_a_bug_prints_one_line_and_where_the_traceback_is(
+    cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something internal")
+
+    monkeypatch.setattr("reconciler.planner.Planner.plan", broken)
+    result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", tmp_path / "sandbox")
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert "cmkctl hit a bug (RuntimeError)" in result.err
+    log = Path(result.err.split("the full traceback is in ")[1].split(". Please")[0])
+    assert "something internal" in log.read_text()
