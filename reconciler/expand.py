@@ -1,18 +1,20 @@
 """From a resolved key set to the objects it implies, in the shape the planner diffs.
 
-Expansion happens in two steps because Astra decides how many principals a region needs: first the
-provider-ID lookups, then, once their answer is known, one service principal and one role
-assignment per provider ID.
+Expansion happens in two steps because some systems decide how many principals a region needs
+(Astra lists one or two provider IDs): first the lookups, then, once their answers are known,
+everything else. The core expands vaults, keys and role assignments; systems add the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.manifest.model import AstraRegistration, Key, KeySet, Region, RoleAssignment, Vault
-from reconciler.plan import Resource, Unknown
+from reconciler.manifest.model import Key, KeySet, Region, RoleAssignment, Vault
+from reconciler.plan import Resource
 from reconciler.roles import role_definition_id
+from reconciler.systems import SYSTEMS, by_principal_kind
+from reconciler.systems.base import ExpandContext, Grant
 
 MANAGED_BY = "cmkctl"
 
@@ -29,51 +31,31 @@ def key_address(region: str, vault: str, key: str) -> str:
     return f"azure_key.{region}.{vault}/{key}"
 
 
-def lookup_address(region: str, product: str) -> str:
-    return f"astra_provider_accounts.{region}.{product}"
-
-
-def service_principal_address(region: str, app_id: str) -> str:
-    return f"azuread_service_principal.{region}.{app_id}"
+def vault_scope(subscription: str, resource_group: str, vault: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{vault}"
 
 
 def lookups(key_set: KeySet) -> list[Resource]:
-    """The provider-ID lookups every Astra principal and registration in the key set needs."""
-    wanted: dict[tuple[str, str], Resource] = {}
-    for region in key_set.regions:
-        products = {a.principal.value for a in region.role_assignments if a.principal.kind == "astra"}
-        products |= {r.product for r in region.astra_registrations}
-        for product in sorted(products):
-            wanted[(region.name, product)] = Resource(
-                address=lookup_address(region.name, product),
-                kind="astra_provider_accounts",
-                region=region.name,
-                identity={"product": product, "cloud": region.cloud, "region": region.name},
-                source=str(region.source),
-            )
-    return list(wanted.values())
+    """The lookups the systems need answered before they can say what they declare."""
+    return [lookup for system in SYSTEMS for lookup in system.lookups(key_set)]
 
 
-def resources(key_set: KeySet, provider_ids: Mapping[str, Sequence[str]]) -> list[Resource]:
-    """Every object the key set declares; `provider_ids` maps a lookup address to its answer."""
-    found: list[Resource] = [*lookups(key_set)]
-    principals: dict[str, Resource] = {}
+def resources(key_set: KeySet, answers: Mapping[str, Mapping[str, Any]]) -> list[Resource]:
+    """Every object the key set declares; `answers` maps a lookup address to what it read."""
+    context = ExpandContext(key_set, answers)
+    found: list[Resource] = lookups(key_set)
     for region in key_set.regions:
         found += [_vault(key_set, v) for v in region.vaults]
         found += [_key(key_set, region, k) for k in region.keys]
-        # Registration is irreversible, so it waits until Astra's principals can use the key.
-        astra_grants: dict[tuple[str, str], list[str]] = {}
         for assignment in region.role_assignments:
-            made = _role_assignments(key_set, region, assignment, provider_ids, principals)
+            made = _role_assignments(context, region, assignment)
+            context.grants.append(Grant(assignment, [m.address for m in made]))
             found += made
-            if assignment.principal.kind == "astra":
-                slot = astra_grants.setdefault((assignment.vault, assignment.principal.value), [])
-                slot += [m.address for m in made]
-        for registration in region.astra_registrations:
-            key = region.key(registration.key)
-            grants = astra_grants.get((key.vault if key else "", registration.product), [])
-            found.append(_astra_registration(key_set, region, registration, grants))
-    return found + list(principals.values())
+    # Systems expand after every grant is known: registrations wait for them.
+    for region in key_set.regions:
+        for system in SYSTEMS:
+            found += system.resources(context, region)
+    return found + list(context.shared.values())
 
 
 def _vault(key_set: KeySet, vault: Vault) -> Resource:
@@ -122,48 +104,11 @@ def _key(key_set: KeySet, region: Region, key: Key) -> Resource:
     )
 
 
-def _principal_ids(
-    key_set: KeySet,
-    region: Region,
-    assignment: RoleAssignment,
-    provider_ids: Mapping[str, Sequence[str]],
-    principals: dict[str, Resource],
-) -> list[tuple[str, Any, str]]:
-    """(label, principal object ID or its Unknown, the address it depends on) for an assignment."""
-    kind, value = assignment.principal.kind, assignment.principal.value
-    if kind == "objectId":
-        return [(f"object-{value}", value, "")]
-    if kind == "astra":
-        lookup = lookup_address(region.name, value)
-        app_ids = [(f"astra-{value}-{app_id}", app_id, lookup) for app_id in provider_ids.get(lookup, ())]
-    else:
-        app_ids = [(f"sp-{value}", value, "")]
-    result = []
-    for label, app_id, lookup_dep in app_ids:
-        principal = principals.setdefault(app_id, Resource(
-            address=service_principal_address(region.name, app_id),
-            kind="azuread_service_principal",
-            region=region.name,
-            identity={"appId": app_id},
-            depends_on=(lookup_dep,) if lookup_dep else (),
-            source=str(assignment.source),
-        ))
-        result.append((label, Unknown(principal.address, "objectId"), principal.address))
-    return result
-
-
-def _role_assignments(
-    key_set: KeySet,
-    region: Region,
-    assignment: RoleAssignment,
-    provider_ids: Mapping[str, Sequence[str]],
-    principals: dict[str, Resource],
-) -> list[Resource]:
+def _role_assignments(context: ExpandContext, region: Region, assignment: RoleAssignment) -> list[Resource]:
     vault = region.vault(assignment.vault)
     assert vault is not None, "the loader resolved every assignment's vault"
-    subscription = key_set.accounts.azure_subscription_id or ""
-    scope = (f"/subscriptions/{subscription}/resourceGroups/{vault.resource_group}"
-             f"/providers/Microsoft.KeyVault/vaults/{vault.name}")
+    subscription = context.key_set.accounts.azure_subscription_id or ""
+    scope = vault_scope(subscription, vault.resource_group, vault.name)
     target = vault.name
     depends = [vault_address(region.name, vault.name)]
     if assignment.key is not None:
@@ -171,35 +116,18 @@ def _role_assignments(
         target += f"/{assignment.key}"
         depends.append(key_address(region.name, vault.name, assignment.key))
     role_slug = assignment.role.name.lower().replace(" ", "-")
-    made = []
-    for label, principal_id, principal_address in _principal_ids(key_set, region, assignment, provider_ids, principals):
-        made.append(Resource(
-            address=f"azure_role_assignment.{region.name}.{target}/{role_slug}/{label}",
+    system = by_principal_kind()[assignment.principal.kind]
+    return [
+        Resource(
+            address=f"azure_role_assignment.{region.name}.{target}/{role_slug}/{principal.label}",
             kind="azure_role_assignment",
             region=region.name,
             identity={"scope": scope, "roleDefinitionId": role_definition_id(subscription, assignment.role.guid),
-                      "principalId": principal_id},
-            attributes={"principalType": "ServicePrincipal"},
-            depends_on=tuple([*depends, principal_address] if principal_address else depends),
+                      "principalId": principal.principal_id},
+            attributes={"principalType": principal.principal_type},
+            depends_on=tuple([*depends, principal.depends_on] if principal.depends_on else depends),
             parent=depends[-1],
             source=str(assignment.source),
-        ))
-    return made
-
-
-def _astra_registration(
-    key_set: KeySet, region: Region, registration: AstraRegistration, grants: Sequence[str]
-) -> Resource:
-    key = region.key(registration.key)
-    assert key is not None, "the loader resolved every registration's key"
-    key_at = key_address(region.name, key.vault, key.name)
-    return Resource(
-        address=f"astra_registration.{region.name}.{registration.product}",
-        kind="astra_registration",
-        region=region.name,
-        identity={"organizationId": key_set.accounts.astra_organization_id, "product": registration.product,
-                  "cloud": region.cloud, "region": region.name},
-        attributes={"keyId": Unknown(key_at, "keyUri")},
-        depends_on=(key_at, lookup_address(region.name, registration.product), *grants),
-        source=str(registration.source),
-    )
+        )
+        for principal in system.principals(context, region, assignment.principal, str(assignment.source))
+    ]

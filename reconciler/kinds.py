@@ -93,14 +93,5 @@ ASTRA_REGISTRATION = KindSpec(
     irreversible_create="Astra cannot unregister a key: removing it takes a support ticket",
 )
 
-KINDS: Mapping[str, KindSpec] = {
-    spec.kind: spec
-    for spec in (
-        AZURE_VAULT,
-        AZURE_KEY,
-        AZUREAD_SERVICE_PRINCIPAL,
-        AZURE_ROLE_ASSIGNMENT,
-        ASTRA_PROVIDER_ACCOUNTS,
-        ASTRA_REGISTRATION,
-    )
-}
+# The kinds every system shares; reconciler.systems.KINDS adds each system's own.
+CORE_KINDS: tuple[KindSpec, ...] = (AZURE_VAULT, AZURE_KEY, AZURE_ROLE_ASSIGNMENT)

@@ -12,12 +12,12 @@ from typing import Any
 from reconciler import expand, graph
 from reconciler.diff import choose_action
 from reconciler.errors import ProviderError
-from reconciler.kinds import KINDS
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.retry import RetryPolicy
+from reconciler.systems import KINDS
 
 LiveState = dict[str, Live | None]
 
@@ -33,8 +33,8 @@ class Planner:
     def plan(self, key_set: KeySet, manifests: LoadedManifests) -> Plan:
         lookups = expand.lookups(key_set)
         live = self.refresh(lookups, {})
-        provider_ids = {address: list((obj or {}).get("providerIds", ())) for address, obj in live.items()}
-        desired = expand.resources(key_set, provider_ids)
+        answers = {address: obj or {} for address, obj in live.items()}
+        desired = expand.resources(key_set, answers)
         live = self.refresh([r for r in desired if r.address not in live], live)
         steps = order_steps([make_step(resource, live) for resource in desired])
         return Plan(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from reconciler.errors import Diagnostic
 
@@ -82,13 +83,14 @@ class RoleAssignment:
 
 
 @dataclass(frozen=True)
-class AstraRegistration:
+class Registration:
+    """A key registered with a service that uses it; each system subclasses it."""
+
     region: str
-    product: str
-    key: str
-    # The identifier as written, when the manifest gave a URI rather than a key name.
-    key_identifier: str | None
     source: Source
+
+
+R = TypeVar("R", bound=Registration)
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,11 @@ class Region:
     vaults: tuple[Vault, ...]
     keys: tuple[Key, ...]
     role_assignments: tuple[RoleAssignment, ...]
-    astra_registrations: tuple[AstraRegistration, ...]
+    registrations: tuple[Registration, ...]
     source: Source
+
+    def registrations_of(self, kind: type[R]) -> tuple[R, ...]:
+        return tuple(r for r in self.registrations if isinstance(r, kind))
 
     def vault(self, name: str) -> Vault | None:
         return next((v for v in self.vaults if v.name == name), None)

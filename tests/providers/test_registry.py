@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from reconciler.errors import ProviderError
-from reconciler.kinds import KINDS
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.providers.registry import build_handlers
+from reconciler.systems import KINDS
 
 
 def test_every_kind_has_a_handler_named_for_it() -> None:

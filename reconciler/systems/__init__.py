@@ -1,0 +1,23 @@
+"""The systems cmkctl sets up, in one explicit table (no discovery)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.kinds import CORE_KINDS, KindSpec
+from reconciler.systems.astra import Astra
+from reconciler.systems.azure_ad import AzureAd
+from reconciler.systems.base import System
+
+SYSTEMS: tuple[System, ...] = (AzureAd(), Astra())
+
+
+def by_registration_key() -> Mapping[str, System]:
+    return {s.registration_key: s for s in SYSTEMS if s.registration_key}
+
+
+def by_principal_kind() -> Mapping[str, System]:
+    return {kind: s for s in SYSTEMS for kind in s.principal_kinds}
+
+
+KINDS: Mapping[str, KindSpec] = {spec.kind: spec for spec in (*CORE_KINDS, *(k for s in SYSTEMS for k in s.kinds))}

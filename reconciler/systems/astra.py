@@ -1,0 +1,178 @@
+"""Astra DB: provider-ID lookups, a principal per provider ID, and the customer-key registration.
+
+Serverless and Managed Clusters differ only in the API path Astra serves them on, so one system
+covers both (`product`), and the cloud of the region decides the provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import Diagnostic
+from reconciler.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
+from reconciler.manifest.context import ResolveContext
+from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
+from reconciler.manifest.model import KeySet, Principal, Region, Registration
+from reconciler.manifest.yamlsource import JsonPath
+from reconciler.plan import Resource, Unknown
+from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
+from reconciler.systems import azure_ad
+from reconciler.systems.base import ExpandContext, PrincipalTarget, System
+
+
+@dataclass(frozen=True)
+class AstraRegistration(Registration):
+    product: str
+    key: KeyReference
+
+
+def lookup_address(region: str, product: str) -> str:
+    return f"astra_provider_accounts.{region}.{product}"
+
+
+def _registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration]]:
+    for region in key_set.regions:
+        for registration in region.registrations_of(AstraRegistration):
+            yield region, registration
+
+
+class Astra(System):
+    name = "astra"
+    registration_key = "astra"
+    principal_kinds = frozenset({"astra"})
+    kinds = (ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION)
+
+    def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
+                             raw: Mapping[str, Any]) -> Registration | None:
+        source = context.source(path)
+        return AstraRegistration(region, source, raw["product"],
+                                 parse_key_reference(context, source, "key", raw["key"], "Astra"))
+
+    def check_references(self, context: ResolveContext, key_set: KeySet, region: Region) -> None:
+        for registration in region.registrations_of(AstraRegistration):
+            find_key(context, key_set, region, registration.key, registration.source, "key", "Astra")
+
+    def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
+        for check in (_organization_declared, _vault_uses_rbac, _vault_bypass, _key_is_rsa, _one_key_per_region,
+                      _principals_are_granted):
+            yield from check(key_set)
+
+    def lookups(self, key_set: KeySet) -> list[Resource]:
+        wanted: dict[str, Resource] = {}
+        for region in key_set.regions:
+            products = {a.principal.value for a in region.role_assignments if a.principal.kind == "astra"}
+            products |= {r.product for r in region.registrations_of(AstraRegistration)}
+            for product in sorted(products):
+                address = lookup_address(region.name, product)
+                wanted[address] = Resource(
+                    address=address, kind="astra_provider_accounts", region=region.name,
+                    identity={"product": product, "cloud": region.cloud, "region": region.name},
+                    source=str(region.source),
+                )
+        return list(wanted.values())
+
+    def principals(self, context: ExpandContext, region: Region, principal: Principal,
+                   source: str) -> list[PrincipalTarget]:
+        lookup = lookup_address(region.name, principal.value)
+        provider_ids = context.lookups.get(lookup, {}).get("providerIds", ())
+        targets = []
+        for app_id in provider_ids:
+            target = azure_ad.service_principal(context, region.name, app_id, source, depends_on=lookup)
+            targets.append(PrincipalTarget(f"astra-{principal.value}-{app_id}", target.principal_id,
+                                           target.depends_on))
+        return targets
+
+    def resources(self, context: ExpandContext, region: Region) -> list[Resource]:
+        return [_registration(context, region, r) for r in region.registrations_of(AstraRegistration)]
+
+
+def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:
+    from reconciler.expand import key_address
+
+    key = region.key(registration.key.name)
+    assert key is not None, "the loader resolved every registration's key"
+    key_at = key_address(region.name, key.vault, key.name)
+    # Registration is irreversible, so it waits until Astra's principals can use the key.
+    grants = context.grants_to(region.name, key.vault, Principal("astra", registration.product))
+    return Resource(
+        address=f"astra_registration.{region.name}.{registration.product}",
+        kind="astra_registration",
+        region=region.name,
+        identity={"organizationId": context.key_set.accounts.astra_organization_id,
+                  "product": registration.product, "cloud": region.cloud, "region": region.name},
+        attributes={"keyId": Unknown(key_at, "keyUri")},
+        depends_on=(key_at, lookup_address(region.name, registration.product), *grants),
+        source=str(registration.source),
+    )
+
+
+def _vault_of(region: Region, registration: AstraRegistration) -> Any:
+    key = region.key(registration.key.name)
+    return region.vault(key.vault) if key else None
+
+
+def _organization_declared(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ACCOUNTS: cmkctl registers keys only in the organization the manifest names."""
+    if any(True for _ in _registered(key_set)) and key_set.accounts.astra_organization_id is None:
+        yield key_set.source.at("", "Astra registrations are declared but accounts.astra.organizationId is "
+                                "missing", "R-ACCOUNTS")
+
+
+def _vault_uses_rbac(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ASTRA-RBAC: Astra's service principals are granted a role, so the vault must use Azure RBAC."""
+    for region, registration in _registered(key_set):
+        vault = _vault_of(region, registration)
+        if vault is not None and vault.authorization != "rbac":
+            yield vault.source.at("authorization", f"vault {vault.name!r} holds a key registered with Astra, which "
+                                  "requires Azure RBAC authorization (authorization: rbac)", "R-ASTRA-RBAC")
+
+
+def _vault_bypass(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ASTRA-BYPASS: the procedure requires 'Allow trusted Microsoft services to bypass this firewall'."""
+    for region, registration in _registered(key_set):
+        vault = _vault_of(region, registration)
+        if vault is not None and not vault.trusted_services_bypass:
+            yield vault.source.at("trustedServicesBypass", f"vault {vault.name!r} holds a key registered with "
+                                  "Astra: trusted Microsoft services must bypass its firewall "
+                                  "(trustedServicesBypass: true)", "R-ASTRA-BYPASS")
+
+
+def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ASTRA-KEY-TYPE: Astra wraps data keys with an RSA key."""
+    for region, registration in _registered(key_set):
+        key = region.key(registration.key.name)
+        if key is not None and not key.is_rsa:
+            yield key.source.at("type", f"key {key.name!r} is {key.type}; Astra needs an RSA key "
+                                "(software-protected RSA, or RSA-HSM in a premium vault)", "R-ASTRA-KEY-TYPE")
+
+
+def _one_key_per_region(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ASTRA-ONE-KEY: Astra accepts one customer key per product, provider and region."""
+    seen: dict[tuple[str, str], AstraRegistration] = {}
+    for region, registration in _registered(key_set):
+        first = seen.setdefault((registration.product, region.name), registration)
+        if first is not registration:
+            yield registration.source.at("key", f"a second {registration.product} key for region {region.name!r} "
+                                         f"(first at line {first.source.line}): Astra takes one key per "
+                                         "provider and region", "R-ASTRA-ONE-KEY")
+
+
+def _principals_are_granted(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ASTRA-GRANT: each Astra provider ID needs the encryption role on the registered key's vault."""
+    wanted = role_guid(CRYPTO_SERVICE_ENCRYPTION_USER)
+    for region, registration in _registered(key_set):
+        key = region.key(registration.key.name)
+        if key is None:
+            continue
+        granted = any(
+            a.role.guid == wanted and a.vault == key.vault and a.key in (None, key.name)
+            and a.principal == Principal("astra", registration.product)
+            for a in region.role_assignments
+        )
+        if not granted:
+            yield registration.source.at(
+                "key", f"Astra's {registration.product} provider IDs cannot use key {key.name!r}: add a role "
+                f"assignment of {CRYPTO_SERVICE_ENCRYPTION_USER!r} on vault {key.vault!r} for principal "
+                f"{{astra: {registration.product}}}", "R-ASTRA-GRANT")
