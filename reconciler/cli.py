@@ -35,6 +35,12 @@ def _sandbox_option(function: Any) -> Any:
                         help="Run against the embedded emulator whose state lives in DIR.")(function)
 
 
+def _target_option(function: Any) -> Any:
+    return click.option("--target", "targets", multiple=True, metavar="ADDRESS",
+                        help="Limit to this object (or every object below this address prefix) and what it "
+                             "depends on. Repeatable.")(function)
+
+
 def _parallelism_option(function: Any) -> Any:
     return click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
                         help="How many objects are read or changed at once.")(function)
@@ -68,12 +74,13 @@ def _options(sandbox: Path | None, parallelism: int) -> RunOptions:
     return RunOptions(sandbox=sandbox, parallelism=parallelism)
 
 
-def _make_plan(key_set: KeySet, loaded: LoadedManifests, handlers: Any, options: RunOptions) -> Plan:
+def _make_plan(key_set: KeySet, loaded: LoadedManifests, handlers: Any, options: RunOptions,
+               targets: Sequence[str]) -> Plan:
     from reconciler.planner import Planner
 
     planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
                       parallelism=options.parallelism)
-    return planner.plan(key_set, loaded)
+    return planner.plan(key_set, loaded, targets)
 
 
 def _refuse_forbidden(plan: Plan) -> None:
@@ -87,10 +94,11 @@ def _refuse_forbidden(plan: Plan) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for apply.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@_target_option
 @_sandbox_option
 @_parallelism_option
-def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, sandbox: Path | None,
-         parallelism: int) -> int:
+def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, targets: Sequence[str],
+         sandbox: Path | None, parallelism: int) -> int:
     """Read live state and print the ordered steps that would reconcile it."""
     from reconciler import plandoc
     from reconciler.manifest.loader import load_one
@@ -99,7 +107,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     key_set, loaded = load_one(paths)
     options = _options(sandbox, parallelism)
     with handlers_for(key_set, options) as handlers:
-        made = _make_plan(key_set, loaded, handlers, options)
+        made = _make_plan(key_set, loaded, handlers, options, targets)
     document = plandoc.to_document(made)
     if out is not None:
         _write_atomically(out, plandoc.dumps(made))
@@ -112,21 +120,24 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-f", "--file", "paths", multiple=True, help="A manifest file or folder.")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@_target_option
 @_sandbox_option
 @_parallelism_option
-def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, sandbox: Path | None,
-          parallelism: int) -> int:
+def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
+          sandbox: Path | None, parallelism: int) -> int:
     """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
     from reconciler.manifest.loader import load_one
     from reconciler.session import handlers_for
 
     if (plan_file is None) == (not paths):
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
+    if plan_file is not None and targets:
+        raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
     saved = _read_plan(plan_file) if plan_file is not None else None
     key_set, loaded = load_one(saved.manifest_files if saved else paths)
     options = _options(sandbox, parallelism)
     with handlers_for(key_set, options) as handlers:
-        fresh = _make_plan(key_set, loaded, handlers, options)
+        fresh = _make_plan(key_set, loaded, handlers, options, saved.targets if saved else targets)
         if saved is not None:
             _refuse_stale(saved, fresh, plan_file)
         else:
@@ -173,10 +184,11 @@ def _confirm() -> None:
 
 def _execute(made: Plan, handlers: Any, options: RunOptions) -> int:
     from reconciler.executor import Executor
-    from reconciler.render.progress import LineListener
+    from reconciler.render.progress import listener_for
 
-    listener = LineListener(click.echo)
+    listener = listener_for(made, interactive=sys.stdout.isatty(), color=_color())
     result = Executor(handlers.by_kind, parallelism=options.parallelism, listener=listener).apply(made)
+    listener.close()
     click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "
                f"{len(result.failed)} failed, {len(result.skipped)} skipped.")
     for address, error in result.failed.items():

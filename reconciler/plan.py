@@ -73,6 +73,11 @@ class Step:
     def mutates(self) -> bool:
         return self.action in (Action.CREATE, Action.UPDATE)
 
+    @property
+    def drift(self) -> bool:
+        """The object exists and differs from the manifest: changed outside cmkctl, or newly declared so."""
+        return bool(self.live) and self.action in (Action.UPDATE, Action.FORBIDDEN)
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -91,6 +96,8 @@ class Plan:
     notices: tuple[Notice, ...] = ()
     manifest_digest: str = ""
     manifest_files: tuple[str, ...] = ()
+    # The --target addresses the plan was limited to; empty for the whole key set.
+    targets: tuple[str, ...] = ()
     format_version: str = FORMAT_VERSION
 
     @property

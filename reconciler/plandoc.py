@@ -53,6 +53,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "cmkctl_version": __version__,
         "key_set": plan.key_set,
         "manifest": {"digest": plan.manifest_digest, "files": list(plan.manifest_files)},
+        **({"targets": list(plan.targets)} if plan.targets else {}),
         "summary": summary(plan),
         "steps": [_step(step) for step in plan.steps],
         "notices": [{"code": n.code, "region": n.region, "level": n.level, "message": n.message}
@@ -69,6 +70,7 @@ def _step(step: Step) -> dict[str, Any]:
         "region": step.region,
         "actions": [step.action.value],
         "irreversible": step.irreversible,
+        "drift": step.drift,
         "reason": step.reason,
         "depends_on": list(step.depends_on),
         "identity": encode(step.identity),
@@ -105,6 +107,7 @@ def from_document(document: Mapping[str, Any], *, where: str = "plan") -> Plan:
             notices=tuple(Notice(n["code"], n["region"], n["message"], n["level"]) for n in document["notices"]),
             manifest_digest=document["manifest"]["digest"],
             manifest_files=tuple(document["manifest"]["files"]),
+            targets=tuple(document.get("targets", ())),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise StalePlanError(f"{where}: not a cmkctl plan ({error!r})") from None

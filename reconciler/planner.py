@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.retry import RetryPolicy
 from reconciler.systems import KINDS
+from reconciler.targets import select
 
 LiveState = dict[str, Live | None]
 
@@ -30,11 +31,13 @@ class Planner:
     parallelism: int = 8
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
-    def plan(self, key_set: KeySet, manifests: LoadedManifests) -> Plan:
+    def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
         lookups = expand.lookups(key_set)
         live = self.refresh(lookups, {})
         answers = {address: obj or {} for address, obj in live.items()}
         desired = expand.resources(key_set, answers)
+        if targets:
+            desired = select(desired, targets)
         live = self.refresh([r for r in desired if r.address not in live], live)
         steps = order_steps([make_step(resource, live) for resource in desired])
         return Plan(
@@ -43,6 +46,7 @@ class Planner:
             notices=tuple(self._notices(steps)),
             manifest_digest=manifests.digest,
             manifest_files=manifests.files,
+            targets=tuple(targets),
         )
 
     def refresh(self, resources: Iterable[Resource], known: LiveState) -> LiveState:

@@ -11,6 +11,10 @@ def render_markdown(document: dict[str, Any]) -> str:
     steps = document["steps"]
     lines = [f"### cmkctl plan for key set `{document['key_set']}`", "", f"**{summary_line(document['summary'])}**", ""]
     lines += _callouts(steps, document["notices"])
+    drifted = [s for s in steps if s.get("drift")]
+    if drifted:
+        lines += ["**Drift**: " + ", ".join(f"`{s['address']}`" for s in drifted)
+                  + " differ from the manifest (changed outside cmkctl, or newly declared so).", ""]
     for region in sorted({s["region"] for s in steps}):
         lines += _region_table(region, [s for s in steps if s["region"] == region])
     return "\n".join(lines).rstrip() + "\n"
@@ -33,7 +37,9 @@ def _region_table(region: str, steps: list[dict[str, Any]]) -> list[str]:
     lines = [f"#### {region}", "", "| | object | action |", "|---|---|---|"]
     for step in steps:
         action = step["actions"][0]
-        lines.append(f"| `{SYMBOLS[action].strip() or '='}` | `{step['address']}` | {action} |")
+        label = action + (" (drift)" if step.get("drift") else "") + (" **irreversible**" if (
+            step["irreversible"] and action in ("create", "update")) else "")
+        lines.append(f"| `{SYMBOLS[action].strip() or '='}` | `{step['address']}` | {label} |")
     lines.append("")
     for step in steps:
         action = step["actions"][0]
