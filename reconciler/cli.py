@@ -207,6 +207,17 @@ def show(plan_file: Path, fmt: str) -> int:
     return EXIT_OK
 
 
+@cli.command()
+@click.option("--plan", "of_plan", is_flag=True, help="Print the saved-plan schema instead.")
+def schema(of_plan: bool) -> int:
+    """Print the JSON Schema of manifests (for editors), or of saved plans."""
+    from importlib import resources
+
+    name = "plan.v1.json" if of_plan else "manifest.v1.json"
+    click.echo(resources.files("reconciler").joinpath("schemas", name).read_text("utf-8"), nl=False)
+    return EXIT_OK
+
+
 @cli.group("sandbox")
 def sandbox_group() -> None:
     """The embedded emulator of ARM, Graph and the Astra DevOps API."""
