@@ -16,6 +16,7 @@ PROVIDERS = ("aws", "gcp", "azure")
 # which assumes exactly one is caught.
 TWO_ACCOUNT_AZURE_REGIONS = ("eastus", "westeurope")
 AZURE_KEY_URI = re.compile(r"^https://[a-zA-Z0-9-]{3,24}\.vault\.azure\.net(:443)?/keys/[a-zA-Z0-9-]{1,127}/?$")
+AWS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$")
 NON_TERMINATED_EXCLUDES = ("TERMINATED", "TERMINATING")
 # Astra error IDs are API-specific integers; these are the sandbox's own.
 ERROR_IDS = {400: 2000400, 401: 340018, 403: 2000403, 404: 2000404, 405: 2000405, 409: 2000409}
@@ -86,7 +87,15 @@ def _registration(body: Any, org_id: str) -> dict[str, str]:
         )
     if not isinstance(details.get("region"), str) or not details["region"]:
         _refuse(400, f"{provider}.region is required")
+    if provider == "aws" and not _is_kms_key_arn(key_id, details["region"].lower()):
+        _refuse(400, f"aws.keyID must be the ARN of a KMS key in {details['region']} "
+                "(arn:aws:kms:REGION:ACCOUNT:key/ID)")
     return {"provider": provider, "region": details["region"].lower(), "keyID": key_id}
+
+
+def _is_kms_key_arn(key_id: str, region: str) -> bool:
+    match = AWS_KEY_ARN.match(key_id)
+    return match is not None and match["region"] == region
 
 
 def register(request: Request, state: State, params: Params) -> Reply:

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.providers.base import Endpoints
 from reconciler.sandbox.dispatcher import Dispatcher
@@ -16,6 +16,9 @@ from reconciler.sandbox.state import StateStore, read_calls
 from reconciler.sandbox.tls import HOST, server_context
 from reconciler.sandbox.wire import State
 from reconciler.sandbox.world import load_state
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.aws import AwsPlane
 
 
 class Sandbox:
@@ -32,6 +35,7 @@ class Sandbox:
         faults: Mapping[str, FaultInjector] | None = None,
         tenant_id: str | None = None,
         organization_id: str | None = None,
+        aws_account_id: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self._faults = faults
@@ -42,6 +46,10 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._store: StateStore | None = None
         self._ca_bundle: Path | None = None
+        # moto serves AWS only when an account is given: it is the slowest plane to start.
+        self._aws_account_id = aws_account_id
+        self._aws: AwsPlane | None = None
+        self._aws_url: str | None = None
 
     def start(self) -> Sandbox:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -54,11 +62,38 @@ class Sandbox:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="cmkctl-sandbox", daemon=True
         )
         self._thread.start()
+        if self._aws_account_id is not None:
+            self._start_aws(self._aws_account_id)
         return self
+
+    def _start_aws(self, account_id: str) -> None:
+        from reconciler.sandbox.aws import AwsPlane
+
+        store = self._store
+        assert store is not None
+
+        def changed(view: dict[str, Any]) -> None:
+            with store.lock:
+                store.state["kms"] = view
+                store.commit()
+
+        def record(path: str, status: int, mutating: bool) -> None:
+            store.record_call(method="POST", path=path, plane="aws", status=status, mutating=mutating)
+
+        self._aws = AwsPlane(self.directory, account_id, on_change=changed, record=record)
+        try:
+            self._aws_url = self._aws.start()
+        except BaseException:
+            self._aws = None
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self._server is None or self._store is None:
             return
+        if self._aws is not None:
+            self._aws.stop()
+            self._aws = None
         self._server.dispatcher.closed = True
         self._server.shutdown()
         self._server.close_connections()
@@ -84,7 +119,8 @@ class Sandbox:
     @property
     def endpoints(self) -> Endpoints:
         url = self.url
-        return Endpoints(arm=url, graph=url, astra=url, confluent=url, aws=None, ca_bundle=str(self._ca_bundle))
+        return Endpoints(arm=url, graph=url, astra=url, confluent=url, aws=self._aws_url,
+                         ca_bundle=str(self._ca_bundle))
 
     @property
     def state(self) -> State:

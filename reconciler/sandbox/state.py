@@ -34,6 +34,12 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_atomically_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def read_calls(directory: Path) -> list[dict[str, Any]]:
     path = directory / CALLS_FILE
     if not path.exists():

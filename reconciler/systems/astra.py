@@ -1,7 +1,9 @@
 """Astra DB: provider-ID lookups, a principal per provider ID, and the customer-key registration.
 
 Serverless and Managed Clusters differ only in the API path Astra serves them on, so one system
-covers both (`product`), and the cloud of the region decides the provider.
+covers both (`product`), and the cloud of the region decides the provider: in Azure a provider ID
+is an application (a service principal is granted a role on the vault), in AWS an account (its
+`role/creator` is named in the KMS key policy). The vault rules apply to Azure regions only.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler import kms_policy
 from reconciler.errors import Diagnostic
 from reconciler.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
-from reconciler.manifest.model import KeySet, Principal, Region, Registration
+from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, Source
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan import Resource, Unknown
 from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.systems import azure_ad
+from reconciler.systems.aws_kms import kms_key_address
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 
@@ -32,7 +36,15 @@ def lookup_address(region: str, product: str) -> str:
     return f"astra_provider_accounts.{region}.{product}"
 
 
-def _registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration]]:
+def _registered(key_set: KeySet, cloud: str = "azure") -> Iterator[tuple[Region, AstraRegistration]]:
+    for region in key_set.regions:
+        if region.cloud != cloud:
+            continue
+        for registration in region.registrations_of(AstraRegistration):
+            yield region, registration
+
+
+def _all_registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration]]:
     for region in key_set.regions:
         for registration in region.registrations_of(AstraRegistration):
             yield region, registration
@@ -52,11 +64,14 @@ class Astra(System):
 
     def check_references(self, context: ResolveContext, key_set: KeySet, region: Region) -> None:
         for registration in region.registrations_of(AstraRegistration):
-            find_key(context, key_set, region, registration.key, registration.source, "key", "Astra")
+            if region.cloud == "aws":
+                find_kms_key(context, key_set, region, registration.key.name, registration.source, "Astra")
+            else:
+                find_key(context, key_set, region, registration.key, registration.source, "key", "Astra")
 
     def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
         for check in (_organization_declared, _vault_uses_rbac, _vault_bypass, _key_is_rsa, _one_key_per_region,
-                      _principals_are_granted):
+                      _principals_are_granted, _key_policy_allows_astra):
             yield from check(key_set)
 
     def lookups(self, key_set: KeySet) -> list[Resource]:
@@ -64,6 +79,7 @@ class Astra(System):
         for region in key_set.regions:
             products = {a.principal.value for a in region.role_assignments if a.principal.kind == "astra"}
             products |= {r.product for r in region.registrations_of(AstraRegistration)}
+            products |= {p.value for k in region.kms_keys for p in k.allow if p.kind == "astra"}
             for product in sorted(products):
                 address = lookup_address(region.name, product)
                 wanted[address] = Resource(
@@ -77,6 +93,10 @@ class Astra(System):
                    source: str) -> list[PrincipalTarget]:
         lookup = lookup_address(region.name, principal.value)
         provider_ids = context.lookups.get(lookup, {}).get("providerIds", ())
+        if region.cloud == "aws":
+            # An AWS provider ID is an account: Astra acts as its role/creator, named in the key policy.
+            return [PrincipalTarget(f"astra-{principal.value}-{pid}", kms_policy.astra_creator_arn(pid), lookup,
+                                    principal_type="AWS") for pid in provider_ids]
         targets = []
         for app_id in provider_ids:
             target = azure_ad.service_principal(context, region.name, app_id, source, depends_on=lookup)
@@ -91,6 +111,8 @@ class Astra(System):
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:
     from reconciler.expand import key_address
 
+    if region.cloud == "aws":
+        return _kms_registration(context, region, registration)
     key = region.key(registration.key.name)
     assert key is not None, "the loader resolved every registration's key"
     key_at = key_address(region.name, key.vault, key.name)
@@ -108,6 +130,40 @@ def _registration(context: ExpandContext, region: Region, registration: AstraReg
     )
 
 
+def _kms_registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:
+    # The key resource carries its policy: once it is applied, Astra's roles can use the key.
+    key_at = kms_key_address(region.name, registration.key.name)
+    return Resource(
+        address=f"astra_registration.{region.name}.{registration.product}",
+        kind="astra_registration",
+        region=region.name,
+        identity={"organizationId": context.key_set.accounts.astra_organization_id,
+                  "product": registration.product, "cloud": region.cloud, "region": region.name},
+        attributes={"keyId": Unknown(key_at, "arn")},
+        depends_on=(key_at, lookup_address(region.name, registration.product)),
+        source=str(registration.source),
+    )
+
+
+def find_kms_key(context: ResolveContext, key_set: KeySet, region: Region, alias: str, source: Source,
+                 consumer: str) -> KmsKey | None:
+    """The KMS key `alias` names in `region`; reports why when there is none."""
+    key = region.kms_key(alias)
+    if key is not None:
+        return key
+    if not alias.startswith("alias/"):
+        context.problem(source, "key", f"{alias!r} is not a KMS alias: name a key declared in region "
+                        f"{region.name!r} by its alias (alias/NAME)", "E-REFERENCE")
+        return None
+    elsewhere = next((r for r in key_set.regions if r.kms_key(alias) is not None), None)
+    if elsewhere is None:
+        context.problem(source, "key", f"no KMS key {alias!r} is declared in region {region.name!r}", "E-REFERENCE")
+    else:
+        context.problem(source, "key", f"key {alias!r} is in region {elsewhere.name!r}; {consumer} needs the key "
+                        f"in the region it encrypts ({region.name!r})", "R-SAME-REGION")
+    return None
+
+
 def _vault_of(region: Region, registration: AstraRegistration) -> Any:
     key = region.key(registration.key.name)
     return region.vault(key.vault) if key else None
@@ -115,7 +171,7 @@ def _vault_of(region: Region, registration: AstraRegistration) -> Any:
 
 def _organization_declared(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-ACCOUNTS: cmkctl registers keys only in the organization the manifest names."""
-    if any(True for _ in _registered(key_set)) and key_set.accounts.astra_organization_id is None:
+    if any(True for _ in _all_registered(key_set)) and key_set.accounts.astra_organization_id is None:
         yield key_set.source.at("", "Astra registrations are declared but accounts.astra.organizationId is "
                                 "missing", "R-ACCOUNTS")
 
@@ -151,7 +207,7 @@ def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:
 def _one_key_per_region(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-ASTRA-ONE-KEY: Astra accepts one customer key per product, provider and region."""
     seen: dict[tuple[str, str], AstraRegistration] = {}
-    for region, registration in _registered(key_set):
+    for region, registration in _all_registered(key_set):
         first = seen.setdefault((registration.product, region.name), registration)
         if first is not registration:
             yield registration.source.at("key", f"a second {registration.product} key for region {region.name!r} "
@@ -176,3 +232,14 @@ def _principals_are_granted(key_set: KeySet) -> Iterator[Diagnostic]:
                 "key", f"Astra's {registration.product} provider IDs cannot use key {key.name!r}: add a role "
                 f"assignment of {CRYPTO_SERVICE_ENCRYPTION_USER!r} on vault {key.vault!r} for principal "
                 f"{{astra: {registration.product}}}", "R-ASTRA-GRANT")
+
+
+def _key_policy_allows_astra(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ASTRA-GRANT (AWS): the registered key's policy must let Astra's creator roles use it."""
+    for region, registration in _registered(key_set, "aws"):
+        key = region.kms_key(registration.key.name)
+        if key is not None and Principal("astra", registration.product) not in key.allow:
+            yield registration.source.at(
+                "key", f"Astra's {registration.product} provider accounts cannot use {key.alias}: add "
+                f"{{astra: {registration.product}}} to its policy.allow, so that the key policy names their "
+                "role/creator", "R-ASTRA-GRANT")

@@ -1,0 +1,134 @@
+"""AWS regions: the key policy is checked offline, before any call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import EXAMPLES, Result, write
+
+GOOD = (EXAMPLES / "astra-managed-clusters-aws.yaml").read_text("utf-8")
+OWNER_STATEMENT = """            - Sid: Allow key administrators
+              Effect: Allow
+              Principal: {AWS: "arn:aws:iam::123456789012:role/kms-admin"}
+              Action: [kms:Describe*, kms:Get*, kms:List*, kms:PutKeyPolicy, kms:TagResource, kms:EnableKeyRotation]
+              Resource: "*"
+"""
+
+
+def invalid(cmkctl: Callable[..., Result], text: str, tmp_path: Path) -> str:
+    result = cmkctl("validate", write(tmp_path / "m.yaml", text))
+    assert result.code == 3, result
+    assert "Traceback" not in result.err + result.out
+    return result.err
+
+
+def with_statement(statement: str) -> str:
+    assert OWNER_STATEMENT in GOOD
+    return GOOD.replace(OWNER_STATEMENT, statement)
+
+
+def test_the_examples_are_valid(cmkctl: Callable[..., Result]) -> None:
+    for name in ("astra-managed-clusters-aws.yaml", "astra-serverless-aws.yaml"):
+        result = cmkctl("validate", EXAMPLES / name)
+        assert result.code == 0, result.err
+
+
+def test_a_policy_without_the_account_root_exits_3(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = with_statement("""            - Sid: Enable IAM User Permissions
+              Effect: Allow
+              Principal: {AWS: "arn:aws:iam::123456789012:role/kms-admin"}
+              Action: "kms:*"
+              Resource: "*"
+""")
+    err = invalid(cmkctl, text, tmp_path)
+    assert "regions[0].keys[0].policy: the key policy of alias/astra-classic-us-east-2 would lock the account out" in err
+    assert "[R-KMS-LOCKOUT]" in err
+
+
+def test_a_deny_of_the_root_exits_3(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = with_statement("""            - Sid: Nobody changes it
+              Effect: Deny
+              Principal: {AWS: "123456789012"}
+              Action: kms:PutKeyPolicy
+              Resource: "*"
+""")
+    assert "[R-KMS-LOCKOUT]" in invalid(cmkctl, text, tmp_path)
+
+
+def test_an_unconditioned_wildcard_principal_exits_3(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = with_statement("""            - Sid: Anyone may decrypt
+              Effect: Allow
+              Principal: "*"
+              Action: kms:Decrypt
+              Resource: "*"
+""")
+    err = invalid(cmkctl, text, tmp_path)
+    assert "statement 'Anyone may decrypt' of alias/astra-classic-us-east-2 names any principal" in err
+    assert "[R-KMS-WILDCARD]" in err
+
+
+def test_a_conditioned_wildcard_is_accepted(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = with_statement("""            - Sid: Our organization may describe
+              Effect: Allow
+              Principal: "*"
+              Action: kms:DescribeKey
+              Resource: "*"
+              Condition: {StringEquals: {"aws:PrincipalOrgID": o-a1b2c3d4e5}}
+""")
+    result = cmkctl("validate", write(tmp_path / "m.yaml", text))
+    assert result.code == 0, result.err
+
+
+def test_the_astra_statements_are_cmkctls(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = with_statement("""            - Sid: Allow an external account to use this KMS key
+              Effect: Allow
+              Principal: {AWS: "arn:aws:iam::111122223333:role/creator"}
+              Action: "kms:*"
+              Resource: "*"
+""")
+    assert "[R-KMS-RESERVED-SID]" in invalid(cmkctl, text, tmp_path)
+
+
+def test_statements_need_distinct_sids(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    assert "[E-DUPLICATE]" in invalid(cmkctl, with_statement(OWNER_STATEMENT + OWNER_STATEMENT), tmp_path)
+
+
+def test_the_aws_account_is_required(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = GOOD.replace('  aws:\n    accountId: "123456789012"\n', "")
+    assert "accounts.aws.accountId is missing [R-ACCOUNTS]" in invalid(cmkctl, text, tmp_path)
+
+
+def test_astra_must_be_allowed_by_the_registered_key(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = GOOD.replace("""    keys:
+      - alias: alias/astra-classic-eu-west-1
+        description: Astra Managed Clusters databases in eu-west-1
+        policy:
+          allow:
+            - astra: managed-clusters
+""", """    keys:
+      - alias: alias/astra-classic-eu-west-1
+        description: Astra Managed Clusters databases in eu-west-1
+""")
+    err = invalid(cmkctl, text, tmp_path)
+    assert "cannot use alias/astra-classic-eu-west-1" in err
+    assert "[R-ASTRA-GRANT]" in err
+
+
+def test_a_registration_names_a_key_of_its_region(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = GOOD.replace("key: alias/astra-classic-eu-west-1}", "key: alias/astra-classic-us-east-2}")
+    assert "[R-SAME-REGION]" in invalid(cmkctl, text, tmp_path)
+    text = GOOD.replace("key: alias/astra-classic-eu-west-1}", "key: alias/nowhere}")
+    assert "no KMS key 'alias/nowhere' is declared in region 'eu-west-1' [E-REFERENCE]" in invalid(cmkctl, text, tmp_path)
+
+
+def test_a_second_key_for_one_provider_region_exits_3(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = GOOD.replace("      - astra: {product: managed-clusters, key: alias/astra-classic-eu-west-1}\n",
+                        "      - astra: {product: managed-clusters, key: alias/astra-classic-eu-west-1}\n"
+                        "      - astra: {product: managed-clusters, key: alias/astra-classic-eu-west-1}\n")
+    assert "[R-ASTRA-ONE-KEY]" in invalid(cmkctl, text, tmp_path)
+
+
+def test_vault_fields_are_not_accepted_in_an_aws_region(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = GOOD.replace("    cloud: aws\n", "    cloud: aws\n    vaults: []\n", 1)
+    assert "unknown field 'vaults'" in invalid(cmkctl, text, tmp_path)
