@@ -129,4 +129,5 @@ def _create_parameters(role: str, principal: str, attributes: Mapping[str, Any])
         role_definition_id=role,
         principal_id=principal,
         principal_type=attributes.get("principalType", "ServicePrincipal"),
+        description=attributes.get("description"),
     )
