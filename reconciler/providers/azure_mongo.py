@@ -1,0 +1,166 @@
+"""Azure Cosmos DB for MongoDB vCore clusters (azure-mgmt-mongocluster >= 1.1).
+
+Creating (PUT) and re-keying (PATCH) are long-running operations carried by the SDK's pollers;
+the connection's polling interval applies. Bodies are sent in wire form and responses read through
+`as_dict()` (this SDK generation yields the wire, camelCase, form), so nothing SDK-shaped leaves.
+
+The administrator password is read from the environment variable the plan names, at the moment
+the cluster is created, and is sent nowhere else: not in the plan, not in an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.errors import ProviderError
+from reconciler.providers.azure_common import AzureSession, azure_errors, normalize_uri, sdk_errors, translate
+from reconciler.providers.base import Live
+from reconciler.secrets import Secret
+
+PLANE = "arm"
+MONGO_CLIENT = "azure.mgmt.mongocluster:MongoClusterMgmtClient"
+CUSTOMER_MANAGED = "CustomerManagedKey"
+SERVICE_MANAGED = "ServiceManagedKey"
+# Create-only settings that go into `properties` as they are named.
+CREATE_PROPERTIES = ("compute", "storage", "sharding", "highAvailability", "serverVersion")
+# Declared attributes no request can change on an existing cluster (the planner forbids them).
+FIXED = ("location", "encryptionMode")
+
+
+def _clusters(session: AzureSession, subscription_id: str) -> Any:
+    return session.client(MONGO_CLIENT, session.check_subscription(subscription_id)).mongo_clusters
+
+
+def _is_not_found(e: Exception) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    return isinstance(e, ResourceNotFoundError)
+
+
+def normal_location(location: str | None) -> str | None:
+    """ARM answers "West US 2" where manifests say westus2."""
+    return location.replace(" ", "").lower() if location else location
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def cluster_live(cluster: Mapping[str, Any]) -> Live:
+    """A cluster in wire form -> the kind's attributes and outputs."""
+    props: Mapping[str, Any] = cluster.get("properties") or {}
+    identity: Mapping[str, Any] = cluster.get("identity") or {}
+    cmk = (props.get("encryption") or {}).get("customerManagedKeyEncryption")
+    return {
+        "location": normal_location(cluster.get("location")),
+        "encryptionMode": CUSTOMER_MANAGED if cmk else SERVICE_MANAGED,
+        "customerManagedKeyEncryption": _cmk_live(cmk) if cmk else None,
+        "tags": dict(cluster.get("tags") or {}),
+        "id": cluster.get("id"),
+        "identityType": identity.get("type") or "None",
+        # ARM spells the group segment in either case; compared lower-cased.
+        "userAssignedIdentities": sorted(k.lower() for k in (identity.get("userAssignedIdentities") or {})),
+        "provisioningState": props.get("provisioningState"),
+    }
+
+
+def _cmk_live(cmk: Mapping[str, Any]) -> dict[str, Any]:
+    identity: Mapping[str, Any] = cmk.get("keyEncryptionKeyIdentity") or {}
+    url = cmk.get("keyEncryptionKeyUrl")
+    return {
+        "keyEncryptionKeyIdentity": {
+            "identityType": identity.get("identityType"),
+            "userAssignedIdentityResourceId": identity.get("userAssignedIdentityResourceId"),
+        },
+        "keyEncryptionKeyUrl": normalize_uri(url) if url else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def administrator_password(attributes: Mapping[str, Any]) -> Secret:
+    """The password from the variable `administratorPassword` names; never its value in a message."""
+    name = (attributes.get("administratorPassword") or {}).get("env")
+    value = os.environ.get(name) if name else None
+    if not value:
+        raise ProviderError(f"mongo_cluster: the environment variable {name} (administrator.passwordFrom) is not "
+                            "set; it must hold the administrator password to create the cluster", plane=PLANE)
+    return Secret(value)
+
+
+def identity_block(identity_id: str, live_type: str = "None") -> dict[str, Any]:
+    """The cluster's `identity`: the key's identity attached, a system-assigned one kept if present."""
+    kind = "SystemAssigned,UserAssigned" if "SystemAssigned" in live_type else "UserAssigned"
+    return {"type": kind, "userAssignedIdentities": {identity_id: {}}}
+
+
+def cluster_create_body(attributes: Mapping[str, Any], password: Secret) -> dict[str, Any]:
+    cmk = attributes["customerManagedKeyEncryption"]
+    properties: dict[str, Any] = {
+        "administrator": {"userName": attributes["administrator"]["userName"], "password": password.reveal()},
+        **{k: attributes[k] for k in CREATE_PROPERTIES if k in attributes},
+        "encryption": {"customerManagedKeyEncryption": cmk},
+    }
+    return {
+        "location": attributes["location"],
+        "tags": dict(attributes.get("tags") or {}),
+        "identity": identity_block(cmk["keyEncryptionKeyIdentity"]["userAssignedIdentityResourceId"]),
+        "properties": properties,
+    }
+
+
+def cluster_patch_body(attributes: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
+    """The procedure's update: identity and key together, whichever of the two changed."""
+    fixed = set(FIXED) & set(attributes)
+    if fixed:
+        raise ProviderError(f"mongo_cluster: {', '.join(sorted(fixed))} cannot change on an existing cluster",
+                            plane=PLANE)
+    cmk = attributes["customerManagedKeyEncryption"]
+    identity_id = cmk["keyEncryptionKeyIdentity"]["userAssignedIdentityResourceId"]
+    return {
+        "identity": identity_block(identity_id, str(live.get("identityType") or "None")),
+        "properties": {"encryption": {"customerManagedKeyEncryption": cmk}},
+    }
+
+
+def _require_create_settings(name: str, attributes: Mapping[str, Any]) -> None:
+    if "administrator" not in attributes or "compute" not in attributes or "storage" not in attributes:
+        raise ProviderError(f"mongo_cluster {name} does not exist and its registration declares no `create` "
+                            "settings (administrator, compute, storage): add them to create it, or name an "
+                            "existing cluster", plane=PLANE)
+
+
+class MongoClusterHandler:
+    kind = "mongo_cluster"
+
+    def __init__(self, session: AzureSession) -> None:
+        self._session = session
+
+    def read(self, *, identity: Mapping[str, Any]) -> Live | None:
+        clusters = _clusters(self._session, identity["subscriptionId"])
+        try:
+            cluster = clusters.get(identity["resourceGroup"], identity["name"])
+        except sdk_errors() as e:
+            if _is_not_found(e):
+                return None
+            raise translate(e, f"read Mongo cluster {identity['name']}") from e
+        return cluster_live(cluster.as_dict())
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        _require_create_settings(identity["name"], attributes)
+        body = cluster_create_body(attributes, administrator_password(attributes))
+        clusters = _clusters(self._session, identity["subscriptionId"])
+        with azure_errors(f"create Mongo cluster {identity['name']}"):
+            cluster = clusters.begin_create_or_update(identity["resourceGroup"], identity["name"], body).result()
+        return cluster_live(cluster.as_dict())
+
+    def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
+        body = cluster_patch_body(attributes, live)
+        clusters = _clusters(self._session, identity["subscriptionId"])
+        with azure_errors(f"update Mongo cluster {identity['name']}"):
+            cluster = clusters.begin_update(identity["resourceGroup"], identity["name"], body).result()
+        return cluster_live(cluster.as_dict())

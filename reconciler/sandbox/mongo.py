@@ -1,0 +1,307 @@
+"""Microsoft.DocumentDB/mongoClusters (Mongo vCore): create (LRO PUT), update (LRO PATCH), read.
+
+PUT answers 201 and PATCH 202, each with `Azure-AsyncOperation` and `Location` (Retry-After: 0);
+the operation is already done when polled, as the vault's is. Rules the service states:
+- the encryption mode (service-managed or customer-managed key) is fixed at creation;
+- the key's identity must exist and be attached to the cluster (`identity.userAssignedIdentities`,
+  after a PATCH merges its identities into the cluster's);
+- a customer-key change sends both the identity and the key URL.
+Where the service's answer is unknown the sandbox chooses (codes below; see README.md): the key
+URL must be versionless and name an existing key, and the identity must be able to use the key
+(a key role on the vault or key for an RBAC vault; get, wrapKey and unwrapKey in an access policy
+otherwise). The administrator password is checked and dropped: never stored, never answered.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from reconciler.sandbox import msi, rbac
+from reconciler.sandbox.arm_common import (
+    POLL_NOW,
+    api_version,
+    arm_section,
+    bad_request,
+    json_object,
+    now_iso,
+    refuse,
+    resource_not_found,
+)
+from reconciler.sandbox.routes import Params, Route, route
+from reconciler.sandbox.vaults import find_vault
+from reconciler.sandbox.wire import Reply, Request, State
+
+CLUSTER_TYPE = "Microsoft.DocumentDB/mongoClusters"
+CLUSTER_NAME = re.compile(r"^(?=.{3,40}$)[a-z0-9]+(-[a-z0-9]+)*$")
+KEY_URL = re.compile(r"^https://(?P<vault>[A-Za-z0-9-]+)\.vault\.azure\.net(:443)?/keys/(?P<key>[A-Za-z0-9-]+)"
+                     r"(?P<version>/[^/]+)?/?$", re.IGNORECASE)
+MODE_FIXED = ("The data encryption mode of a cluster (service-managed or customer-managed key) is chosen at cluster "
+              "creation and cannot be changed. Create a replica cluster or restore the cluster with the new "
+              "encryption mode instead.")
+# Key Vault roles whose data actions include get, wrapKey and unwrapKey.
+KEY_ROLES = frozenset({
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "12338af0-0e69-4776-bea7-57ae8d297424",
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+})
+KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
+
+
+def clusters(state: State) -> dict[str, dict[str, Any]]:
+    # A state saved before Mongo vCore was emulated has no section yet.
+    found: dict[str, dict[str, Any]] = arm_section(state).setdefault("mongoClusters", {})
+    return found
+
+
+def _operations(state: State) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = arm_section(state).setdefault("mongoOperations", {})
+    return found
+
+
+def cluster_id(subscription: str, resource_group: str, name: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{CLUSTER_TYPE}/{name}"
+
+
+def _key(params: Params) -> str:
+    return f"{params['sub']}/{params['rg']}/{params['name']}".lower()
+
+
+def _cluster_in_group(state: State, params: Params) -> dict[str, Any]:
+    resource = clusters(state).get(_key(params))
+    if resource is None:
+        resource_not_found(CLUSTER_TYPE, params["name"], params["rg"])
+    return resource
+
+
+# ---------------------------------------------------------------------------------------------
+# checks
+
+
+def _cmk(properties: dict[str, Any]) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = (properties.get("encryption") or {}).get("customerManagedKeyEncryption")
+    return found
+
+
+def check_cmk(state: State, cmk: Any, attached: dict[str, Any]) -> None:
+    """Both halves present, the identity real and attached, the key real, versionless and usable by it."""
+    if not isinstance(cmk, dict) or not isinstance(cmk.get("keyEncryptionKeyIdentity"), dict) \
+            or not isinstance(cmk.get("keyEncryptionKeyUrl"), str):
+        bad_request("customerManagedKeyEncryption needs both keyEncryptionKeyIdentity and keyEncryptionKeyUrl.")
+    identity = cmk["keyEncryptionKeyIdentity"]
+    if identity.get("identityType") != "UserAssignedIdentity":
+        bad_request("keyEncryptionKeyIdentity.identityType must be UserAssignedIdentity.")
+    identity_id = str(identity.get("userAssignedIdentityResourceId") or "")
+    found = msi.find_by_id(state, identity_id)
+    if found is None:
+        refuse(400, "UserAssignedIdentityNotFound", f"The user-assigned identity '{identity_id}' does not exist.")
+    if identity_id.lower() not in {k.lower() for k in attached}:
+        refuse(400, "UserAssignedIdentityNotAttached", f"The user-assigned identity '{identity_id}' used to access "
+               "the data encryption key must be in the cluster's identity.userAssignedIdentities.")
+    vault = _check_key_url(state, cmk["keyEncryptionKeyUrl"])
+    _check_key_access(state, vault, cmk["keyEncryptionKeyUrl"], found["properties"]["principalId"])
+
+
+def _check_key_url(state: State, url: str) -> dict[str, Any]:
+    match = KEY_URL.match(url)
+    if match is None or match["version"]:
+        refuse(400, "InvalidKeyEncryptionKeyUrl", f"'{url}' is not a versionless Key Vault key URL "
+               "(https://VAULT.vault.azure.net/keys/NAME).")
+    vault = find_vault(state, match["vault"])
+    if vault is None or match["key"].lower() not in vault["keys"]:
+        refuse(400, "KeyEncryptionKeyNotFound", f"The key '{url}' does not exist.")
+    return vault
+
+
+def _check_key_access(state: State, vault: dict[str, Any], url: str, principal_id: str) -> None:
+    resource = vault["resource"]
+    if resource["properties"].get("enableRbacAuthorization"):
+        assignments = arm_section(state)["roleAssignments"].values()
+        allowed = any(_role_covers(a, resource["id"], principal_id) for a in assignments)
+    else:
+        policies = resource["properties"].get("accessPolicies") or []
+        allowed = any(_policy_covers(p, principal_id) for p in policies)
+    if not allowed:
+        refuse(400, "KeyEncryptionKeyAccessDenied", f"The user-assigned identity (principal {principal_id}) cannot "
+               f"get, wrap and unwrap the key '{url}'.")
+
+
+def _role_covers(assignment: dict[str, Any], vault_id: str, principal_id: str) -> bool:
+    scope = rbac.normal_scope(assignment["scope"])
+    at_or_above = rbac.normal_scope(vault_id).startswith(scope) or scope.startswith(rbac.normal_scope(vault_id))
+    return (assignment["principalId"].lower() == principal_id.lower() and at_or_above
+            and rbac.role_guid(assignment["roleDefinitionId"]) in KEY_ROLES)
+
+
+def _policy_covers(policy: dict[str, Any], principal_id: str) -> bool:
+    held = {p.lower() for p in (policy.get("permissions") or {}).get("keys") or []}
+    mine = str(policy.get("objectId", "")).lower() == principal_id.lower()
+    return mine and ("all" in held or held >= KEY_PERMISSIONS)
+
+
+def requested_identities(state: State, body: dict[str, Any]) -> dict[str, Any]:
+    """The user-assigned identities a request attaches, each checked to exist."""
+    identity = body.get("identity")
+    if identity is None:
+        return {}
+    given = identity.get("userAssignedIdentities") if isinstance(identity, dict) else None
+    if not isinstance(given, dict):
+        bad_request("'identity.userAssignedIdentities' must be an object.")
+    if given and identity.get("type") not in ("UserAssigned", "SystemAssigned,UserAssigned"):
+        bad_request("identity.type must include UserAssigned when userAssignedIdentities are given.")
+    for resource_id in given:
+        if msi.find_by_id(state, resource_id) is None:
+            refuse(400, "UserAssignedIdentityNotFound", f"The user-assigned identity '{resource_id}' does not exist.")
+    return given
+
+
+def _attach(state: State, resource: dict[str, Any], attached: dict[str, Any], kind: str) -> None:
+    """Merge identities into the cluster's, each answered with its principalId and clientId (as ARM does)."""
+    if not attached:
+        return
+    current = resource.setdefault("identity", {"type": kind, "userAssignedIdentities": {}})
+    current["type"] = kind
+    for resource_id in attached:
+        found = msi.find_by_id(state, resource_id) or {"properties": {}}
+        current["userAssignedIdentities"][resource_id] = {"principalId": found["properties"].get("principalId"),
+                                                          "clientId": found["properties"].get("clientId")}
+
+
+# ---------------------------------------------------------------------------------------------
+# requests
+
+
+def _accepted(request: Request, state: State, params: Params, resource: dict[str, Any]) -> dict[str, str]:
+    """The LRO headers: an operation that is already complete when first polled."""
+    operation = str(uuid.uuid4())
+    _operations(state)[operation] = {"cluster": _key(params), "startTime": now_iso()}
+    base = f"https://{request.header('host')}/subscriptions/{params['sub']}/providers/Microsoft.DocumentDB/locations/" \
+           f"{resource['location'].replace(' ', '').lower()}"
+    version = api_version(request)
+    return {
+        "Azure-AsyncOperation": f"{base}/mongoClusterAzureAsyncOperation/{operation}?api-version={version}",
+        "Location": f"{base}/mongoClusterOperationResults/{operation}?api-version={version}",
+        **POLL_NOW,
+    }
+
+
+def get_cluster(request: Request, state: State, params: Params) -> Reply:
+    resource = _cluster_in_group(state, params)
+    # The operation completes on the first read, as the vault's does.
+    resource["properties"]["provisioningState"] = "Succeeded"
+    resource["properties"]["clusterStatus"] = "Ready"
+    return Reply(200, resource)
+
+
+def put_cluster(request: Request, state: State, params: Params) -> Reply:
+    if not CLUSTER_NAME.match(params["name"]):
+        bad_request(f"The mongo cluster name '{params['name']}' is invalid: 3-40 lower-case letters, digits and "
+                    "single hyphens.")
+    body = json_object(request)
+    if not isinstance(body.get("location"), str) or not body["location"]:
+        refuse(400, "LocationRequired", "The location property is required for this definition.")
+    properties = body.get("properties")
+    if not isinstance(properties, dict):
+        bad_request("The request body must contain 'properties'.")
+    existing = clusters(state).get(_key(params))
+    if existing is None:
+        return _create(request, state, params, body)
+    _update(state, existing, body, whole=True)
+    return Reply(200, existing, _accepted(request, state, params, existing))
+
+
+def patch_cluster(request: Request, state: State, params: Params) -> Reply:
+    existing = _cluster_in_group(state, params)
+    body = json_object(request)
+    if "properties" in body and not isinstance(body["properties"], dict):
+        bad_request("'properties' must be an object.")
+    _update(state, existing, body, whole=False)
+    return Reply(202, None, _accepted(request, state, params, existing))
+
+
+def _create(request: Request, state: State, params: Params, body: dict[str, Any]) -> Reply:
+    properties = body["properties"]
+    administrator = properties.get("administrator")
+    if not isinstance(administrator, dict) or not administrator.get("userName") or not administrator.get("password"):
+        bad_request("A new cluster needs properties.administrator with userName and password.")
+    if not (properties.get("compute") or {}).get("tier") or not (properties.get("storage") or {}).get("sizeGb"):
+        bad_request("A new cluster needs properties.compute.tier and properties.storage.sizeGb.")
+    attached = requested_identities(state, body)
+    cmk = _cmk(properties)
+    if cmk is not None:
+        check_cmk(state, cmk, attached)
+    resource = new_cluster(params["sub"], params["rg"], params["name"], body["location"], properties,
+                           body.get("tags"))
+    _attach(state, resource, attached, str((body.get("identity") or {}).get("type") or "UserAssigned"))
+    clusters(state)[_key(params)] = resource
+    return Reply(201, resource, _accepted(request, state, params, resource))
+
+
+def new_cluster(subscription: str, resource_group: str, name: str, location: str, properties: dict[str, Any],
+                tags: dict[str, Any] | None) -> dict[str, Any]:
+    """A cluster document as ARM answers the creating PUT; the password is dropped."""
+    kept = {k: v for k, v in properties.items() if k not in ("administrator", "encryption")}
+    stored: dict[str, Any] = {
+        "provisioningState": "InProgress",
+        "clusterStatus": "Provisioning",
+        "administrator": {"userName": (properties.get("administrator") or {}).get("userName")},
+        "serverVersion": "7.0",
+        "publicNetworkAccess": "Enabled",
+        "createMode": "Default",
+        **kept,
+    }
+    if _cmk(properties) is not None:
+        stored["encryption"] = {"customerManagedKeyEncryption": _cmk(properties)}
+    return {"id": cluster_id(subscription, resource_group, name), "name": name, "type": CLUSTER_TYPE,
+            "location": location, "tags": tags or {}, "properties": stored}
+
+
+def _update(state: State, resource: dict[str, Any], body: dict[str, Any], *, whole: bool) -> None:
+    """PUT (whole) or PATCH on an existing cluster; the encryption mode never changes."""
+    if whole and body["location"].replace(" ", "").lower() != resource["location"].replace(" ", "").lower():
+        refuse(409, "InvalidResourceLocation", f"The resource '{resource['name']}' already exists in location "
+               f"'{resource['location']}'.")
+    properties = body.get("properties") or {}
+    asked, held = _cmk(properties), _cmk(resource["properties"])
+    changes_mode = (asked is not None and held is None) or (whole and asked is None and held is not None)
+    if changes_mode:
+        refuse(400, "EncryptionModeChangeNotSupported", MODE_FIXED)
+    requested = requested_identities(state, body)
+    # Identities passed are attached even if the request then fails (as the procedure says).
+    current_type = str((resource.get("identity") or {}).get("type") or "UserAssigned")
+    _attach(state, resource, requested, str((body.get("identity") or {}).get("type") or current_type))
+    if asked is not None:
+        check_cmk(state, asked, (resource.get("identity") or {}).get("userAssignedIdentities") or {})
+        resource["properties"]["encryption"] = {"customerManagedKeyEncryption": asked}
+    if isinstance(body.get("tags"), dict):
+        resource["tags"] = body["tags"]
+
+
+def get_async_operation(request: Request, state: State, params: Params) -> Reply:
+    operation = _operations(state).get(params["operation"])
+    if operation is None:
+        refuse(404, "OperationNotFound", f"The operation '{params['operation']}' was not found.")
+    return Reply(200, {"id": request.path, "name": params["operation"], "status": "Succeeded",
+                       "startTime": operation["startTime"], "endTime": now_iso()})
+
+
+def get_operation_result(request: Request, state: State, params: Params) -> Reply:
+    operation = _operations(state).get(params["operation"])
+    resource = clusters(state).get(operation["cluster"]) if operation else None
+    if resource is None:
+        refuse(404, "OperationNotFound", f"The operation '{params['operation']}' was not found.")
+    resource["properties"]["provisioningState"] = "Succeeded"
+    resource["properties"]["clusterStatus"] = "Ready"
+    return Reply(200, resource)
+
+
+_CLUSTER = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DocumentDB/"
+            r"mongoClusters/(?P<name>[^/]+)")
+_OPERATIONS = r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.DocumentDB/locations/(?P<location>[^/]+)"
+ROUTES: tuple[Route, ...] = (
+    route(_CLUSTER, {"GET": get_cluster, "PUT": put_cluster, "PATCH": patch_cluster}),
+    route(_OPERATIONS + r"/mongoClusterAzureAsyncOperation/(?P<operation>[^/]+)", {"GET": get_async_operation}),
+    route(_OPERATIONS + r"/mongoClusterOperationResults/(?P<operation>[^/]+)", {"GET": get_operation_result}),
+)
