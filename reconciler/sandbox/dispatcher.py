@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from reconciler.sandbox.faults import FaultInjector
 from reconciler.sandbox.planes import Plane, plane_for
 from reconciler.sandbox.state import StateStore
-from reconciler.sandbox.wire import Refusal, Reply, Request, has_bearer_token
+from reconciler.sandbox.wire import Refusal, Reply, Request
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Dispatcher:
             return Reply(503, {"error": {"code": "SandboxStopped", "message": "The sandbox has stopped."}})
         if plane is None:
             return Reply(404, {"error": {"code": "NotFound", "message": f"No sandbox plane serves {request.path}"}})
-        if not has_bearer_token(request):
+        if not plane.authenticated(request):
             return plane.unauthorized(request)
         injector = self.faults.get(plane.name)
         injected = injector.before(plane.name, request) if injector else None

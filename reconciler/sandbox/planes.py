@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.sandbox import arm, astra, graph
-from reconciler.sandbox.wire import Reply, Request, State
+from reconciler.sandbox import arm, astra, confluent, graph
+from reconciler.sandbox.wire import Reply, Request, State, has_bearer_token
 
 
 @dataclass(frozen=True)
@@ -15,12 +15,15 @@ class Plane:
     prefixes: tuple[str, ...]
     handle: Callable[[Request, State], Reply]
     unauthorized: Callable[[Request], Reply]
+    # Whether the request carries the plane's kind of credentials (most want a bearer token).
+    authenticated: Callable[[Request], bool] = has_bearer_token
 
 
 PLANES: tuple[Plane, ...] = (
     Plane("arm", ("/subscriptions/", "/providers/"), arm.handle, arm.unauthorized),
     Plane("graph", ("/v1.0/",), graph.handle, graph.unauthorized),
     Plane("astra", ("/v2/",), astra.handle, astra.unauthorized),
+    Plane("confluent", ("/byok/v1/", "/cmk/v2/"), confluent.handle, confluent.unauthorized, confluent.has_basic_auth),
 )
 
 
