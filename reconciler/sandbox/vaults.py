@@ -146,6 +146,12 @@ def list_vaults(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, {"value": matching})
 
 
+def list_subscription_vaults(request: Request, state: State, params: Params) -> Reply:
+    records = arm_section(state)["vaults"].values()
+    matching = [r["resource"] for r in records if r["subscriptionId"].lower() == params["sub"].lower()]
+    return Reply(200, {"value": matching})
+
+
 def get_vault(request: Request, state: State, params: Params) -> Reply:
     resource = vault_in_group(state, params)["resource"]
     # The LRO completes on the first poll: the creating PUT answered RegisteringDns.

@@ -1,0 +1,79 @@
+"""What already exists, listed rather than read one by one: the input of `cmkctl export`.
+
+Everything leaves as plain dicts in the kinds' wire names; SDK models stay here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from reconciler.providers.astra import AstraClient
+from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_guid, same_scope
+from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
+from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, key_live, vault_live
+from reconciler.providers.base import Connection
+from reconciler.providers.graph import GraphClient
+from reconciler.providers.https import json_body, new_client
+from reconciler.providers.registry import LazyHttp
+
+
+class Inventory:
+    def __init__(self, session: AzureSession, graph: GraphClient, astra: AstraClient, subscription_id: str) -> None:
+        self._session = session
+        self._graph = graph
+        self.astra = astra
+        self._subscription = subscription_id
+
+    def _client(self, name: str) -> Any:
+        return self._session.client(name, self._subscription)
+
+    def vaults(self, location: str) -> list[dict[str, Any]]:
+        """Vaults of the subscription in `location`, with their resource group and name."""
+        try:
+            listed = self._client(KEYVAULT_CLIENT).vaults.list_by_subscription()
+            found = [v.as_dict() for v in listed]
+        except sdk_errors() as e:
+            raise translate(e, "list the subscription's vaults") from e
+        return [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4]}
+                for v in found if str(v.get("location", "")).lower() == location.lower()]
+
+    def keys(self, resource_group: str, vault: str) -> list[dict[str, Any]]:
+        try:
+            listed = self._client(KEYVAULT_CLIENT).keys.list(resource_group, vault)
+            found = [k.as_dict() for k in listed]
+        except sdk_errors() as e:
+            raise translate(e, f"list the keys of vault {vault}") from e
+        return [{**key_live(k), "name": k["name"]} for k in found]
+
+    def role_assignments(self, scope: str) -> list[dict[str, Any]]:
+        """Assignments made at `scope` itself, not inherited from above it."""
+        try:
+            client = self._client(AUTHORIZATION_CLIENT)
+            found = list(client.role_assignments.list_for_scope(scope, filter="atScope()"))
+        except sdk_errors() as e:
+            raise translate(e, f"list role assignments on {scope}") from e
+        return [{"role": role_guid(a.role_definition_id), "principalId": a.principal_id,
+                 "principalType": a.principal_type} for a in found if same_scope(a.scope or "", scope)]
+
+    def app_id(self, object_id: str) -> str | None:
+        """The application ID of a service principal, or None for users, groups and unknown objects."""
+        response = self._graph.request("GET", f"/servicePrincipals/{object_id}")
+        body = json_body(response) if response.is_success else None
+        return str(body["appId"]) if isinstance(body, dict) and body.get("appId") else None
+
+
+@contextmanager
+def inventory(connection: Connection, *, subscription_id: str) -> Iterator[Inventory]:
+    endpoints = connection.endpoints
+    graph_http = LazyHttp(lambda: new_client(endpoints.graph, plane="graph", ca_bundle=endpoints.ca_bundle))
+    astra_http = LazyHttp(lambda: new_client(endpoints.astra, plane="astra", ca_bundle=endpoints.ca_bundle))
+    session = AzureSession(connection, subscription_id=subscription_id)
+    try:
+        yield Inventory(session, GraphClient(graph_http.get, session, base_url=endpoints.graph),
+                        AstraClient(astra_http.get, connection.astra_token), subscription_id)
+    finally:
+        graph_http.close()
+        astra_http.close()
+        session.close()
