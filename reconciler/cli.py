@@ -208,6 +208,34 @@ def show(plan_file: Path, fmt: str) -> int:
 
 
 @cli.command()
+@click.option("-f", "--file", "paths", multiple=True, required=True,
+              help="A manifest naming the accounts (and key set name) to export from.")
+@click.option("--region", "regions", multiple=True, required=True, help="An Azure region to export. Repeatable.")
+@click.option("--resource-group", help="Export only vaults of this resource group.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@_sandbox_option
+def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | None, out: Path | None,
+           sandbox: Path | None) -> int:
+    """Write a manifest of what already exists in the declared accounts."""
+    from reconciler.export import export as export_manifest
+    from reconciler.manifest.loader import load_one
+    from reconciler.session import inventory_for
+
+    key_set, _ = load_one(paths)
+    if key_set.accounts.azure_subscription_id is None:
+        raise click.UsageError("the manifest names no Azure subscription (accounts.azure) to export from")
+    with inventory_for(key_set, _options(sandbox, 1)) as lists:
+        text, skipped = export_manifest(key_set, lists, regions, resource_group)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        _write_atomically(out, text)
+    for line in skipped:
+        click.echo(f"not exported: {line}", err=True)
+    return EXIT_OK
+
+
+@cli.command()
 @click.option("--plan", "of_plan", is_flag=True, help="Print the saved-plan schema instead.")
 def schema(of_plan: bool) -> int:
     """Print the JSON Schema of manifests (for editors), or of saved plans."""
@@ -230,6 +258,18 @@ def sandbox_show(directory: Path) -> int:
     from reconciler.sandbox.show import describe, load_state
 
     click.echo(describe(load_state(directory)), nl=False)
+    return EXIT_OK
+
+
+@sandbox_group.command("rotate-key")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("vault")
+@click.argument("key")
+def sandbox_rotate_key(directory: Path, vault: str, key: str) -> int:
+    """Give KEY in VAULT a new version, as Key Vault's rotation does; prints the new versioned URI."""
+    from reconciler.sandbox.rotation import rotate_key
+
+    click.echo(rotate_key(directory, vault, key))
     return EXIT_OK
 
 

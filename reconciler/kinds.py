@@ -43,6 +43,8 @@ AZURE_VAULT = KindSpec(
     irreversible_attributes={
         "enablePurgeProtection": "purge protection, once on, can never be turned off",
     },
+    # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags.
+    create_only=frozenset({"tags"}),
 )
 
 AZURE_KEY = KindSpec(
@@ -68,11 +70,12 @@ AZUREAD_SERVICE_PRINCIPAL = KindSpec(
 AZURE_ROLE_ASSIGNMENT = KindSpec(
     # identity: scope, roleDefinitionId (/subscriptions/S/providers/Microsoft.Authorization/roleDefinitions/G),
     #   principalId (object ID; may be Unknown until the principal exists)
-    # attributes: principalType
+    # attributes: principalType, description? (create-only: why cmkctl made it, for grants no manifest line declares)
     # outputs: id, name
     kind="azure_role_assignment",
     plane="arm",
     immutable={"principalType": "a role assignment cannot be updated, only replaced"},
+    create_only=frozenset({"description"}),
 )
 
 ASTRA_PROVIDER_ACCOUNTS = KindSpec(
@@ -91,6 +94,21 @@ ASTRA_REGISTRATION = KindSpec(
         "keyId": "Astra keeps one key per provider and region; replacing it takes a support ticket",
     },
     irreversible_create="Astra cannot unregister a key: removing it takes a support ticket",
+)
+
+AWS_KMS_KEY = KindSpec(
+    # identity: accountId, region, alias (alias/NAME)
+    # attributes: description, enableKeyRotation, keySpec, keyUsage, tags,
+    #   policy[SID] (one per declared statement, canonical; see reconciler.kms_policy)
+    # outputs: arn, keyId, keyState, policyDocument (the whole live policy)
+    kind="aws_kms_key",
+    plane="aws",
+    immutable={
+        "keySpec": "the key spec of an existing KMS key cannot change; declare a new key",
+        "keyUsage": "the key usage of an existing KMS key cannot change; declare a new key",
+    },
+    # A key found by its alias but created by hand keeps its tags.
+    create_only=frozenset({"tags"}),
 )
 
 # The kinds every system shares; reconciler.systems.KINDS adds each system's own.

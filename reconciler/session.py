@@ -14,15 +14,22 @@ from reconciler.providers.base import Connection, Endpoints
 from reconciler.secrets import Secret
 
 if TYPE_CHECKING:
+    from reconciler.providers.inventory import Inventory
     from reconciler.providers.registry import Handlers
 
 ASTRA_TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
+# The sandbox's moto takes any key; the account comes from the manifest (see reconciler.sandbox.aws).
+SANDBOX_AWS_ACCESS_KEY = "AKIASANDBOXCMKCTL000"
+DEFAULT_AWS_ACCOUNT = "123456789012"
+CONFLUENT_KEY_VARIABLE = "CONFLUENT_CLOUD_API_KEY"
+CONFLUENT_SECRET_VARIABLE = "CONFLUENT_CLOUD_API_SECRET"
 # Sovereign clouds and test doubles: each plane's endpoint can be overridden.
 ENDPOINT_VARIABLES = {
     "arm": "CMKCTL_ARM_ENDPOINT",
     "graph": "CMKCTL_GRAPH_ENDPOINT",
     "astra": "CMKCTL_ASTRA_ENDPOINT",
     "confluent": "CMKCTL_CONFLUENT_ENDPOINT",
+    "aws": "CMKCTL_AWS_ENDPOINT",
 }
 
 
@@ -44,12 +51,17 @@ def real_connection() -> Connection:
     from reconciler.providers.azure_common import default_azure_credential
 
     return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE),
+                      confluent_api_key=_secret(CONFLUENT_KEY_VARIABLE),
+                      confluent_api_secret=_secret(CONFLUENT_SECRET_VARIABLE),
                       azure_credential=default_azure_credential)
 
 
 def sandbox_connection(endpoints: Endpoints) -> Connection:
     # A real token in the environment is still never shown: the canary tests run this way.
     return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE, "sandbox-token"),
+                      confluent_api_key=_secret(CONFLUENT_KEY_VARIABLE, "sandbox-key"),
+                      confluent_api_secret=_secret(CONFLUENT_SECRET_VARIABLE, "sandbox-secret"),
+                      aws_static_keys=(SANDBOX_AWS_ACCESS_KEY, Secret("sandbox-secret")) if endpoints.aws else None,
                       polling_interval=0.0, sandbox=True)
 
 
@@ -61,10 +73,23 @@ def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
     from reconciler.sandbox import Sandbox
 
     accounts = key_set.accounts
+    # moto starts only for key sets with AWS regions: it is the slowest plane to start.
+    uses_aws = any(region.cloud == "aws" for region in key_set.regions)
     sandbox = Sandbox(options.sandbox, tenant_id=accounts.azure_tenant_id,
-                      organization_id=accounts.astra_organization_id)
+                      organization_id=accounts.astra_organization_id,
+                      aws_account_id=(accounts.aws_account_id or DEFAULT_AWS_ACCOUNT) if uses_aws else None)
     with sandbox:
         yield sandbox_connection(sandbox.endpoints)
+
+
+@contextmanager
+def inventory_for(key_set: KeySet, options: RunOptions) -> Iterator[Inventory]:
+    from reconciler.providers.inventory import inventory
+
+    with connection(key_set, options) as conn, inventory(
+        conn, subscription_id=key_set.accounts.azure_subscription_id or ""
+    ) as lists:
+        yield lists
 
 
 @contextmanager
@@ -75,5 +100,6 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
         conn,
         subscription_id=key_set.accounts.azure_subscription_id,
         organization_id=key_set.accounts.astra_organization_id,
+        aws_account_id=key_set.accounts.aws_account_id,
     ) as handlers:
         yield handlers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reconciler.errors import Diagnostic
 
@@ -67,6 +67,23 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class KmsKey:
+    """An AWS KMS key, known by its alias. `statements` are the owner's, as written (each has a Sid)."""
+
+    alias: str
+    region: str
+    description: str
+    rotation: bool
+    allow: tuple[Principal, ...]
+    statements: tuple[Mapping[str, Any], ...]
+    source: Source
+
+    @property
+    def name(self) -> str:
+        return self.alias.removeprefix("alias/")
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     guid: str
@@ -79,6 +96,27 @@ class RoleAssignment:
     vault: str
     key: str | None
     principal: Principal
+    source: Source
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Key permissions a principal holds through a vault's access policy (vaults without RBAC)."""
+
+    region: str
+    vault: str
+    principal: Principal
+    key_permissions: tuple[str, ...]
+    source: Source
+
+
+@dataclass(frozen=True)
+class UserAssignedIdentity:
+    """A user-assigned managed identity (`identities` of an Azure region); `{identity: NAME}` names it."""
+
+    name: str
+    region: str
+    resource_group: str
     source: Source
 
 
@@ -102,6 +140,11 @@ class Region:
     role_assignments: tuple[RoleAssignment, ...]
     registrations: tuple[Registration, ...]
     source: Source
+    access_policies: tuple[AccessPolicy, ...] = ()
+    # AWS regions: KMS keys, by alias (Azure regions have `keys` in vaults instead).
+    kms_keys: tuple[KmsKey, ...] = ()
+    # Azure regions: user-assigned managed identities.
+    identities: tuple[UserAssignedIdentity, ...] = ()
 
     def registrations_of(self, kind: type[R]) -> tuple[R, ...]:
         return tuple(r for r in self.registrations if isinstance(r, kind))
@@ -112,12 +155,20 @@ class Region:
     def key(self, name: str) -> Key | None:
         return next((k for k in self.keys if k.name == name), None)
 
+    def kms_key(self, alias: str) -> KmsKey | None:
+        return next((k for k in self.kms_keys if k.alias == alias), None)
+
+    def identity(self, name: str) -> UserAssignedIdentity | None:
+        return next((i for i in self.identities if i.name == name), None)
+
 
 @dataclass(frozen=True)
 class Accounts:
     azure_tenant_id: str | None = None
     azure_subscription_id: str | None = None
     astra_organization_id: str | None = None
+    aws_account_id: str | None = None
+    confluent_environment_id: str | None = None
 
 
 @dataclass(frozen=True)

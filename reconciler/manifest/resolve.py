@@ -11,7 +11,10 @@ import re
 from typing import Any
 
 from reconciler.errors import Diagnostic
+from reconciler.manifest.access_policies import access_policies, check_access_policy_references
+from reconciler.manifest.aws import kms_keys
 from reconciler.manifest.context import ResolveContext
+from reconciler.manifest.identities import user_assigned_identities
 from reconciler.manifest.model import (
     Accounts,
     Key,
@@ -44,6 +47,7 @@ def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]
     key_set = KeySet(data["metadata"]["name"], accounts, regions, document.file, context.source(("metadata",)))
     _check_region_names(context, key_set)
     _check_references(context, key_set)
+    check_access_policy_references(context, key_set)
     for system in SYSTEMS:
         for region in key_set.regions:
             system.check_references(context, key_set, region)
@@ -57,6 +61,8 @@ def _accounts(data: dict[str, Any]) -> Accounts:
         azure_tenant_id=azure.get("tenantId"),
         azure_subscription_id=azure.get("subscriptionId"),
         astra_organization_id=astra.get("organizationId"),
+        aws_account_id=data.get("aws", {}).get("accountId"),
+        confluent_environment_id=data.get("confluent", {}).get("environmentId"),
     )
 
 
@@ -72,10 +78,14 @@ def _region(context: ResolveContext, data: dict[str, Any], index: int) -> Region
         name=name,
         cloud=raw["cloud"],
         vaults=tuple(_vault(context, name, (*path, "vaults", i), v) for i, v in enumerate(raw.get("vaults", []))),
-        keys=tuple(_key(context, name, (*path, "keys", i), k) for i, k in enumerate(raw.get("keys", []))),
+        keys=tuple(_key(context, name, (*path, "keys", i), k) for i, k in enumerate(raw.get("keys", [])))
+        if raw["cloud"] == "azure" else (),
         role_assignments=tuple(a for a in assignments if a is not None),
         registrations=_registrations(context, name, path, raw.get("registrations", [])),
         source=context.source(path),
+        access_policies=access_policies(context, name, path, raw),
+        kms_keys=kms_keys(context, name, path, raw) if raw["cloud"] == "aws" else (),
+        identities=user_assigned_identities(context, name, path, raw),
     )
 
 

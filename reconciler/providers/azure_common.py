@@ -39,6 +39,14 @@ AZURE_MODULES = (
     "azure.mgmt.keyvault.models",
     "azure.mgmt.authorization",
     "azure.mgmt.authorization.v2022_04_01.models",
+    "azure.mgmt.cosmosdb",
+    "azure.mgmt.cosmosdb.models",
+    "azure.mgmt.msi",
+    "azure.mgmt.msi.v2024_11_30",
+    "azure.mgmt.msi.v2024_11_30.models",
+    "azure.mgmt.msi.v2024_11_30.operations",
+    "azure.mgmt.mongocluster",
+    "azure.mgmt.mongocluster.models",
 )
 _IMPORT_LOCK = threading.Lock()
 

@@ -50,6 +50,11 @@ class Connection:
 
     endpoints: Endpoints
     astra_token: Secret | None = None
+    # A Confluent Cloud API key and its secret (HTTP Basic auth).
+    confluent_api_key: Secret | None = None
+    confluent_api_secret: Secret | None = None
+    # An AWS access key ID and secret for the sandbox's moto; None: boto3's default chain.
+    aws_static_keys: tuple[str, Secret] | None = None
     # Returns an azure-core TokenCredential; called lazily so validate never builds one.
     azure_credential: Callable[[], Any] | None = None
     # Seconds between long-running-operation polls (the SDKs default to 30).

@@ -14,10 +14,17 @@ from types import TracebackType
 import httpx
 
 from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
+from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
+from reconciler.providers.azure_access_policy import AccessPolicyHandler
 from reconciler.providers.azure_authorization import RoleAssignmentHandler
+from reconciler.providers.azure_cassandra import ClusterHandler as CassandraClusterHandler
+from reconciler.providers.azure_cassandra import DataCenterHandler as CassandraDataCenterHandler
 from reconciler.providers.azure_common import AzureSession
 from reconciler.providers.azure_keyvault import KeyHandler, VaultHandler
+from reconciler.providers.azure_mongo import MongoClusterHandler
+from reconciler.providers.azure_msi import UserAssignedIdentityHandler
 from reconciler.providers.base import Connection, ResourceHandler
+from reconciler.providers.confluent import ByokKeyHandler, ClusterHandler, ConfluentClient
 from reconciler.providers.graph import GraphClient, ServicePrincipalHandler
 from reconciler.providers.https import new_client, require_https
 
@@ -66,30 +73,44 @@ class Handlers:
         self.close()
 
 
-def build_handlers(connection: Connection, *, subscription_id: str | None, organization_id: str | None) -> Handlers:
+def build_handlers(connection: Connection, *, subscription_id: str | None, organization_id: str | None,
+                   aws_account_id: str | None = None) -> Handlers:
     """Every kind's handler for one run.
 
-    `subscription_id` and `organization_id` are the accounts the manifests name: handlers refuse
-    (GuardError) to act on an identity in another subscription or organization.
+    `subscription_id`, `organization_id` and `aws_account_id` are the accounts the manifests name:
+    handlers refuse (GuardError) to act on an identity in another subscription, organization or
+    AWS account.
     """
     endpoints = connection.endpoints
-    for plane, url in (("arm", endpoints.arm), ("graph", endpoints.graph), ("astra", endpoints.astra)):
+    for plane, url in (("arm", endpoints.arm), ("graph", endpoints.graph), ("astra", endpoints.astra),
+                       ("confluent", endpoints.confluent)):
         require_https(url, plane=plane)  # refuse a plain-http endpoint before anything runs
     graph_http = LazyHttp(lambda: new_client(endpoints.graph, plane="graph", ca_bundle=endpoints.ca_bundle))
     astra_http = LazyHttp(lambda: new_client(endpoints.astra, plane="astra", ca_bundle=endpoints.ca_bundle))
     session = AzureSession(connection, subscription_id=subscription_id)
+    aws = AwsSession(connection, account_id=aws_account_id)  # refuses a plain-http endpoint here
     graph = GraphClient(graph_http.get, session, base_url=endpoints.graph)
     astra = AstraClient(astra_http.get, connection.astra_token)
+    confluent_http = LazyHttp(lambda: new_client(endpoints.confluent, plane="confluent", ca_bundle=endpoints.ca_bundle))
+    confluent = ConfluentClient(confluent_http.get, connection.confluent_api_key, connection.confluent_api_secret)
     by_kind: dict[str, ResourceHandler] = {
         "azure_vault": VaultHandler(session),
         "azure_key": KeyHandler(session),
         "azure_role_assignment": RoleAssignmentHandler(session),
+        "azure_access_policy": AccessPolicyHandler(session),
+        "cassandra_cluster": CassandraClusterHandler(session),
+        "cassandra_data_center": CassandraDataCenterHandler(session),
+        "azure_user_assigned_identity": UserAssignedIdentityHandler(session),
+        "mongo_cluster": MongoClusterHandler(session),
         "azuread_service_principal": ServicePrincipalHandler(graph),
         "astra_provider_accounts": ProviderAccountsHandler(astra),
         "astra_registration": RegistrationHandler(astra, organization_id=organization_id),
+        "aws_kms_key": KmsKeyHandler(aws),
+        "confluent_byok_key": ByokKeyHandler(confluent),
+        "confluent_cluster": ClusterHandler(confluent),
     }
     return Handlers(
         by_kind=by_kind,
         astra=astra if organization_id is not None else None,
-        _closers=[graph_http.close, astra_http.close, session.close],
+        _closers=[graph_http.close, astra_http.close, confluent_http.close, session.close, aws.close],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.sandbox import keys, rbac, vaults
+from reconciler.sandbox import access_policies, cassandra, keys, mongo, msi, rbac, vaults
 from reconciler.sandbox.arm_common import api_version, arm_error
 from reconciler.sandbox.routes import Route, dispatch, route
 from reconciler.sandbox.wire import Reply, Request, State
@@ -20,6 +20,8 @@ ROUTES: tuple[Route, ...] = (
         {"GET": rbac.get_assignment, "PUT": rbac.put_assignment, "DELETE": rbac.delete_assignment},
     ),
     route(_VAULTS, {"GET": vaults.list_vaults}),
+    route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.KeyVault/vaults",
+          {"GET": vaults.list_subscription_vaults}),
     route(
         _VAULT,
         {
@@ -33,6 +35,10 @@ ROUTES: tuple[Route, ...] = (
     route(_KEY, {"GET": keys.get_key, "PUT": keys.put_key}),
     route(_KEY + r"/versions", {"GET": keys.list_versions}),
     route(_KEY + r"/versions/(?P<version>[^/]+)", {"GET": keys.get_version}),
+    *access_policies.ROUTES,
+    *cassandra.ROUTES,
+    *msi.ROUTES,
+    *mongo.ROUTES,
 )
 
 

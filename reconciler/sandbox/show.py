@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from reconciler.sandbox.astra import provider_ids
@@ -14,7 +15,7 @@ __all__ = ["describe", "load_state"]
 
 
 def describe(state: State) -> str:
-    sections = (_arm(state), _graph(state), _astra(state))
+    sections = (_arm(state), _graph(state), _astra(state), _kms(state))
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
 
@@ -114,3 +115,30 @@ def _account_regions(state: State) -> list[tuple[str, str, str]]:
     regions = {(a["product"], a["provider"], a["region"]) for a in astra["accounts"]}
     regions |= {(product, k["provider"], k["region"]) for product, keys in astra["keys"].items() for k in keys}
     return sorted(regions)
+
+
+def _kms(state: State) -> list[str]:
+    keys = state.get("kms", {}).get("keys", [])
+    lines = ["AWS KMS (moto)", "  keys:" if keys else "  keys: none"]
+    for key in keys:
+        aliases = ", ".join(key["aliases"]) or "no alias"
+        lines += [
+            f"    {key['arn']}  ({aliases})",
+            f"      {key['keySpec']} {key['keyUsage']}  state {key['keyState']}  rotation {_flag(key['rotation'])}"
+            + (f"  description {key['description']!r}" if key["description"] else ""),
+            f"      tags {key['tags']}" if key["tags"] else "      tags none",
+            "      key policy:",
+        ]
+        lines += [f"        {line}" for line in _policy_lines(key["policy"])]
+    return lines
+
+
+def _policy_lines(policy: str) -> list[str]:
+    try:
+        document = json.loads(policy)
+    except ValueError:
+        return [policy]
+    statements = document.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    return [f"{s.get('Sid', '(no Sid)')}: {json.dumps({k: v for k, v in s.items() if k != 'Sid'}, sort_keys=True)}"
+            for s in statements]

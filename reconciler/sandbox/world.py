@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from reconciler.errors import CmkError, Diagnostic
-from reconciler.sandbox import seed
+from reconciler.sandbox import cassandra_seed, confluent, confluent_seed, mongo_seed, seed
 from reconciler.sandbox.ids import DEFAULT_ORG_ID, DEFAULT_TENANT_ID
 from reconciler.sandbox.state import STATE_VERSION, read_state_file
 from reconciler.sandbox.wire import Refusal, State
@@ -19,7 +19,7 @@ WORLD_FILE = "world.yaml"
 # Allowed keys per section; anything else is reported, because a misspelt key silently ignored
 # would seed a different world than the one the author meant.
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "": ("azure", "astra"),
+    "": ("azure", "astra", "confluent"),
     "azure": (
         "tenantId",
         "replicationLag",
@@ -27,6 +27,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "vaults",
         "servicePrincipals",
         "roleAssignments",
+        "cassandraClusters",
+        *mongo_seed.AZURE_KEYS,
     ),
     "azure.replicationLag": ("servicePrincipalAttempts",),
     "azure.vaults": (
@@ -61,6 +63,14 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "astra.accounts": ("product", "provider", "region", "providerIds"),
     "astra.databases": ("name", "cloudProvider", "region"),
 }
+SECTIONS.update(confluent_seed.SECTIONS)
+REQUIRED.update(confluent_seed.REQUIRED)
+SECTIONS.update(cassandra_seed.SECTIONS)
+REQUIRED.update(cassandra_seed.REQUIRED)
+SECTIONS.update(mongo_seed.SECTIONS)
+REQUIRED.update(mongo_seed.REQUIRED)
+# Planes whose world.yaml section is seeded whole: (section, step(state, section)).
+SECTION_SEEDS: tuple[tuple[str, Callable[[State, seed.Section], None]], ...] = (("confluent", confluent_seed.seed),)
 
 
 class WorldError(CmkError):
@@ -88,6 +98,9 @@ def default_state(*, tenant_id: str = DEFAULT_TENANT_ID, org_id: str = DEFAULT_O
             "accounts": [],
             "databases": [],
         },
+        "confluent": confluent.empty_state(),
+        # A readable copy of moto's KMS state (DIR/kms.pickle is moto's own); see sandbox/aws.py.
+        "kms": {"keys": []},
     }
 
 
@@ -129,8 +142,11 @@ def state_from_world(
         raise WorldError(problems)
     azure, astra = world.get("azure") or {}, world.get("astra") or {}
     state = default_state(tenant_id=azure.get("tenantId", tenant_id), org_id=astra.get("orgId", org_id))
-    for field, step in seed.STEPS:
+    for field, step in (*seed.STEPS, ("azure.cassandraClusters", cassandra_seed.cassandra_clusters),
+                        *mongo_seed.STEPS):
         _seed(field, report, step, (state, azure, astra))
+    for name, section_step in SECTION_SEEDS:
+        _seed(name, report, _whole_section(section_step, world.get(name) or {}), (state, azure, astra))
     if problems:
         raise WorldError(problems)
     return state
@@ -151,11 +167,17 @@ def _seed(
         report(field, _refusal_message(refusal))
 
 
+def _whole_section(step: Callable[[State, seed.Section], None], section: seed.Section) -> seed.Step:
+    return lambda state, azure, astra: step(state, section)
+
+
 def _refusal_message(refusal: Refusal) -> str:
     body = refusal.reply.body or {}
     if "error" in body:
         return str(body["error"]["message"])
-    return str(body.get("errors", [{}])[0].get("message", refusal))
+    first = body.get("errors", [{}])[0]
+    # Astra's envelope says `message`; Confluent's says `detail`.
+    return str(first.get("message") or first.get("detail") or refusal)
 
 
 def _check_shape(node: Any, section: str, where: str, report: Callable[[str, str], None]) -> None:

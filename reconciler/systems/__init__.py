@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.kinds import CORE_KINDS, KindSpec
+from reconciler.systems.access_policies import AccessPolicies
 from reconciler.systems.astra import Astra
+from reconciler.systems.aws_kms import AwsKms
 from reconciler.systems.azure_ad import AzureAd
 from reconciler.systems.base import System
+from reconciler.systems.cassandra import Cassandra
+from reconciler.systems.confluent import Confluent
+from reconciler.systems.identities import Identities
+from reconciler.systems.mongo import Mongo
 
-SYSTEMS: tuple[System, ...] = (AzureAd(), Astra())
+SYSTEMS: tuple[System, ...] = (AzureAd(), Astra(), AwsKms(), Confluent(), AccessPolicies(), Cassandra(),
+                                Identities(), Mongo())
 
 
 def by_registration_key() -> Mapping[str, System]:
