@@ -13,8 +13,8 @@ def render_markdown(document: dict[str, Any]) -> str:
     lines += _callouts(steps, document["notices"])
     drifted = [s for s in steps if s.get("drift")]
     if drifted:
-        lines += ["**Drift**: " + ", ".join(f"`{s['address']}`" for s in drifted)
-                  + " differ from the manifest (changed outside cmkctl, or newly declared so).", ""]
+        lines += ["**Live differs from the manifest** (drift outside cmkctl, or a change of the manifest): "
+                  + ", ".join(f"`{s['address']}`" for s in drifted), ""]
     for region in sorted({s["region"] for s in steps}):
         lines += _region_table(region, [s for s in steps if s["region"] == region])
     return "\n".join(lines).rstrip() + "\n"

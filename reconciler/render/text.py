@@ -32,7 +32,7 @@ def _step_block(step: dict[str, Any], paint: Callable[[str, str], str]) -> list[
     symbol = paint(SYMBOLS[action], COLORS.get(action, ""))
     heading = f"  # {step['address']} {VERBS[action]}"
     if step.get("drift"):
-        heading += " (drift: live differs from the manifest)"
+        heading += " (live differs from the manifest)"
     if step["irreversible"] and action in ("create", "update"):
         heading += paint(" (IRREVERSIBLE)", "red")
     lines = [heading]

@@ -55,7 +55,7 @@ azure:
        location: eastus, enableRbacAuthorization: false, enablePurgeProtection: true}
 """)
     out = cmkctl("plan", "-f", EXAMPLES / "astra-serverless-azure.yaml", "--sandbox", sandbox, "--format", "markdown").out
-    assert "**Drift**: `azure_vault.eastus.acme-astra-eastus`" in out
+    assert "**Live differs from the manifest** (drift outside cmkctl, or a change of the manifest): `azure_vault.eastus.acme-astra-eastus`" in out
     assert "| `~` | `azure_vault.eastus.acme-astra-eastus` | update (drift) |" in out
 
 
