@@ -2,7 +2,8 @@
 from the truth. Planning the exported manifest shows no changes.
 
 Only what cmkctl can manage is written: vaults, their keys, built-in role assignments on them, and
-Astra registrations of those keys. What cannot be expressed is listed as a comment, not guessed.
+the Astra and Confluent registrations of those keys. What cannot be expressed is listed as a
+comment, not guessed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class Lists(Protocol):
 
     def app_id(self, object_id: str) -> str | None: ...
 
+    def confluent_keys(self) -> list[dict[str, Any]]:
+        """BYOK keys as {"keyId": versionless Azure key URI, "applicationId": ...}."""
+        ...
+
 
 def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None) -> tuple[str, list[str]]:
     """The manifest text, and what could not be exported."""
@@ -51,12 +56,16 @@ def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group
     uses_astra = key_set.accounts.astra_organization_id is not None
     if uses_astra:
         accounts["astra"] = {"organizationId": key_set.accounts.astra_organization_id}
+    confluent_keys = lists.confluent_keys() if key_set.accounts.confluent_environment_id else None
+    if confluent_keys is not None:
+        accounts["confluent"] = {"environmentId": key_set.accounts.confluent_environment_id}
     manifest = {
         "apiVersion": "cmkctl/v1",
         "kind": "KeySet",
         "metadata": {"name": key_set.name},
         "accounts": accounts,
-        "regions": [_region(lists, region, resource_group, uses_astra, skipped) for region in regions],
+        "regions": [_region(lists, region, resource_group, uses_astra, confluent_keys or [], skipped)
+                    for region in regions],
     }
     header = MODELINE + f"# Exported by cmkctl from what exists in {', '.join(regions)}.\n"
     header += "".join(f"# not exported: {line}\n" for line in skipped)
@@ -64,17 +73,29 @@ def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group
 
 
 def _region(lists: Lists, region: str, resource_group: str | None, uses_astra: bool,
-            skipped: list[str]) -> dict[str, Any]:
+            confluent_keys: list[dict[str, Any]], skipped: list[str]) -> dict[str, Any]:
     vaults = sorted((v for v in lists.vaults(region) if resource_group in (None, v["resourceGroup"])),
                     key=lambda v: v["name"])
     keys = {v["name"]: sorted(lists.keys(v["resourceGroup"], v["name"]), key=lambda k: k["name"]) for v in vaults}
-    astra_apps = _astra_apps(lists, region) if uses_astra else {}
+    # Confluent's application of a BYOK key is named, in the manifest, by the key it serves.
+    confluent = {c["applicationId"]: name for c in confluent_keys if (name := _declared_key(c["keyId"], keys))}
+    principals = {**({app: {"astra": p} for app, p in _astra_apps(lists, region).items()} if uses_astra else {}),
+                  **{app: {"confluent": key} for app, key in confluent.items()}}
     entry: dict[str, Any] = {"name": region, "cloud": "azure"}
     entry["vaults"] = [_vault(v) for v in vaults]
     entry["keys"] = [_key(vault, k) for vault, found in keys.items() for k in found]
-    entry["roleAssignments"] = [a for v in vaults for a in _assignments(lists, v, astra_apps, skipped)]
-    entry["registrations"] = _registrations(lists, region, keys, skipped) if uses_astra else []
+    entry["roleAssignments"] = [a for v in vaults for a in _assignments(lists, v, principals, skipped)]
+    entry["registrations"] = (_registrations(lists, region, keys, skipped) if uses_astra else []) + [
+        {"confluent": {"key": key}} for key in sorted(confluent.values())]
     return {name: value for name, value in entry.items() if value != []}
+
+
+def _declared_key(key_id: str, keys: Mapping[str, list[dict[str, Any]]]) -> str | None:
+    """The name of the exported key `key_id` identifies, if it is one of them."""
+    match = KEY_IDENTIFIER.match(key_id or "")
+    if match is None or match["key"] not in {k["name"] for k in keys.get(match["vault"], [])}:
+        return None
+    return match["key"]
 
 
 def _vault(vault: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,7 +125,7 @@ def _astra_apps(lists: Lists, region: str) -> dict[str, str]:
     return {app: product for product in PRODUCTS for app in lists.astra.provider_ids(product, "azure", region)}
 
 
-def _assignments(lists: Lists, vault: Mapping[str, Any], astra_apps: Mapping[str, str],
+def _assignments(lists: Lists, vault: Mapping[str, Any], principals: Mapping[str, dict[str, str]],
                  skipped: list[str]) -> Iterable[dict[str, Any]]:
     seen: set[tuple[str, str]] = set()
     for assignment in sorted(lists.role_assignments(vault["id"]), key=lambda a: (a["role"], a["principalId"])):
@@ -112,19 +133,18 @@ def _assignments(lists: Lists, vault: Mapping[str, Any], astra_apps: Mapping[str
         if role == assignment["role"]:
             skipped.append(f"role {role} on vault {vault['name']} (not a built-in role cmkctl knows)")
             continue
-        principal = _principal(lists, assignment, astra_apps)
+        principal = _principal(lists, assignment, principals)
         if (role, str(principal)) not in seen:
             seen.add((role, str(principal)))
             yield {"role": role, "vault": vault["name"], "principal": principal}
 
 
-def _principal(lists: Lists, assignment: Mapping[str, Any], astra_apps: Mapping[str, str]) -> dict[str, str]:
+def _principal(lists: Lists, assignment: Mapping[str, Any],
+               principals: Mapping[str, dict[str, str]]) -> dict[str, str]:
     app_id = lists.app_id(assignment["principalId"]) if assignment["principalType"] == "ServicePrincipal" else None
     if app_id is None:
         return {"objectId": assignment["principalId"]}
-    if app_id in astra_apps:
-        return {"astra": astra_apps[app_id]}
-    return {"servicePrincipal": app_id}
+    return principals.get(app_id, {"servicePrincipal": app_id})
 
 
 def _registrations(lists: Lists, region: str, keys: Mapping[str, list[dict[str, Any]]],
@@ -135,10 +155,9 @@ def _registrations(lists: Lists, region: str, keys: Mapping[str, list[dict[str, 
             fields = {k.lower(): v for k, v in entry.items()}
             if str(fields.get("cloudprovider", "")).lower() != "azure" or fields.get("region") != region:
                 continue
-            match = KEY_IDENTIFIER.match(str(fields.get("keyid", "")))
-            names = {k["name"] for k in keys.get(match["vault"], [])} if match else set()
-            if match is None or match["key"] not in names:
+            name = _declared_key(str(fields.get("keyid", "")), keys)
+            if name is None:
                 skipped.append(f"Astra {product} key {fields.get('keyid')} in {region} (its vault was not exported)")
                 continue
-            found.append({"astra": {"product": product, "key": match["key"]}})
+            found.append({"astra": {"product": product, "key": name}})
     return found

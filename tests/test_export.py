@@ -52,3 +52,18 @@ azure:
     assert region["roleAssignments"][0]["principal"] == {"servicePrincipal": "44444444-4444-4444-4444-444444444444"}
     again = cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode")
     assert again.code == 0, again.out + again.err
+
+
+def test_export_carries_confluent_registrations_and_their_grants(
+    cmkctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    example = EXAMPLES / "confluent-azure-byok.yaml"
+    sandbox, exported = tmp_path / "s", tmp_path / "exported.yaml"
+    assert cmkctl("apply", "-f", example, "--sandbox", sandbox, "--auto-approve").code == 0
+    result = cmkctl("export", "-f", example, "--sandbox", sandbox, "--region", "eastus", "--out", exported)
+    assert result.code == 0, result.err
+    region = yaml.safe_load(exported.read_text())["regions"][0]
+    assert {"confluent": {"key": "kafka-eastus"}} in region["registrations"]
+    assert {a["principal"]["confluent"] for a in region["roleAssignments"]} == {"kafka-eastus"}
+    assert cmkctl("validate", exported).code == 0
+    assert cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode").code == 0

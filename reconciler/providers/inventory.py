@@ -14,16 +14,19 @@ from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_
 from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
 from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, key_live, vault_live
 from reconciler.providers.base import Connection
+from reconciler.providers.confluent import ConfluentClient
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.https import json_body, new_client
 from reconciler.providers.registry import LazyHttp
 
 
 class Inventory:
-    def __init__(self, session: AzureSession, graph: GraphClient, astra: AstraClient, subscription_id: str) -> None:
+    def __init__(self, session: AzureSession, graph: GraphClient, astra: AstraClient, confluent: ConfluentClient,
+                 subscription_id: str) -> None:
         self._session = session
         self._graph = graph
         self.astra = astra
+        self._confluent = confluent
         self._subscription = subscription_id
 
     def _client(self, name: str) -> Any:
@@ -63,17 +66,27 @@ class Inventory:
         body = json_body(response) if response.is_success else None
         return str(body["appId"]) if isinstance(body, dict) and body.get("appId") else None
 
+    def confluent_keys(self) -> list[dict[str, Any]]:
+        found = []
+        for entry in self._confluent.byok_keys():
+            key = entry.get("key") or {}
+            if isinstance(key, dict) and key.get("key_id") and key.get("application_id"):
+                found.append({"keyId": str(key["key_id"]), "applicationId": str(key["application_id"])})
+        return found
+
 
 @contextmanager
 def inventory(connection: Connection, *, subscription_id: str) -> Iterator[Inventory]:
     endpoints = connection.endpoints
     graph_http = LazyHttp(lambda: new_client(endpoints.graph, plane="graph", ca_bundle=endpoints.ca_bundle))
     astra_http = LazyHttp(lambda: new_client(endpoints.astra, plane="astra", ca_bundle=endpoints.ca_bundle))
+    confluent_http = LazyHttp(lambda: new_client(endpoints.confluent, plane="confluent", ca_bundle=endpoints.ca_bundle))
     session = AzureSession(connection, subscription_id=subscription_id)
+    confluent = ConfluentClient(confluent_http.get, connection.confluent_api_key, connection.confluent_api_secret)
     try:
         yield Inventory(session, GraphClient(graph_http.get, session, base_url=endpoints.graph),
-                        AstraClient(astra_http.get, connection.astra_token), subscription_id)
+                        AstraClient(astra_http.get, connection.astra_token), confluent, subscription_id)
     finally:
-        graph_http.close()
-        astra_http.close()
+        for http in (graph_http, astra_http, confluent_http):
+            http.close()
         session.close()
