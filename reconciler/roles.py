@@ -32,3 +32,19 @@ def role_name(guid: str) -> str:
 
 def role_definition_id(subscription_id: str, guid: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+# Roles whose data actions include get, wrapKey and unwrapKey on keys: what a service needs to
+# wrap its data keys. Crypto Service Encryption User is the one to grant; the others also suffice.
+KEY_USE_ROLES = frozenset({
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6",  # Key Vault Crypto Service Encryption User
+    "12338af0-0e69-4776-bea7-57ae8d297424",  # Key Vault Crypto User
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",  # Key Vault Crypto Officer
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483",  # Key Vault Administrator
+})
+# The same, as vault access-policy key permissions.
+KEY_USE_PERMISSIONS = ("get", "wrapKey", "unwrapKey")
+
+
+def permits_key_use(permissions: tuple[str, ...] | list[str]) -> bool:
+    return "all" in permissions or set(KEY_USE_PERMISSIONS) <= set(permissions)

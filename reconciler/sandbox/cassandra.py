@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from reconciler.roles import KEY_USE_ROLES
 from reconciler.sandbox import graph
 from reconciler.sandbox.access_policies import has_key_permissions
 from reconciler.sandbox.arm_common import (
@@ -40,14 +41,6 @@ CLUSTER_TYPE = "Microsoft.DocumentDB/cassandraClusters"
 DATA_CENTER_TYPE = "Microsoft.DocumentDB/cassandraClusters/dataCenters"
 COSMOS_DB_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
-# Roles holding get, wrapKey and unwrapKey on keys: Crypto Service Encryption User, Crypto User,
-# Crypto Officer, Administrator.
-KEY_ROLES = frozenset({
-    "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-    "12338af0-0e69-4776-bea7-57ae8d297424",
-    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-})
 KEY_PERMISSIONS = ("get", "wrapKey", "unwrapKey")
 PURGE_PROTECTION_REQUIRED = "Make sure that the key vault has purge protection turned on. Datacenter deployments " \
     "will fail without it."
@@ -328,7 +321,7 @@ def _may_use_key(state: State, vault: dict[str, Any], key: str, principal: str) 
         return has_key_permissions(vault, principal, KEY_PERMISSIONS)
     vault_scope = normal_scope(vault["resource"]["id"])
     scopes = {vault_scope, f"{vault_scope}/keys/{key.lower()}"}
-    return any(normal_scope(a["scope"]) in scopes and role_guid(a["roleDefinitionId"]) in KEY_ROLES
+    return any(normal_scope(a["scope"]) in scopes and role_guid(a["roleDefinitionId"]) in KEY_USE_ROLES
                and a["principalId"].lower() == principal.lower()
                for a in arm_section(state)["roleAssignments"].values())
 

@@ -18,6 +18,7 @@ import re
 import uuid
 from typing import Any
 
+from reconciler.roles import KEY_USE_ROLES
 from reconciler.sandbox import msi, rbac
 from reconciler.sandbox.arm_common import (
     POLL_NOW,
@@ -40,13 +41,6 @@ KEY_URL = re.compile(r"^https://(?P<vault>[A-Za-z0-9-]+)\.vault\.azure\.net(:443
 MODE_FIXED = ("The data encryption mode of a cluster (service-managed or customer-managed key) is chosen at cluster "
               "creation and cannot be changed. Create a replica cluster or restore the cluster with the new "
               "encryption mode instead.")
-# Key Vault roles whose data actions include get, wrapKey and unwrapKey.
-KEY_ROLES = frozenset({
-    "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-    "12338af0-0e69-4776-bea7-57ae8d297424",
-    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-})
 KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
 
 
@@ -132,7 +126,7 @@ def _role_covers(assignment: dict[str, Any], vault_id: str, principal_id: str) -
     scope = rbac.normal_scope(assignment["scope"])
     at_or_above = rbac.normal_scope(vault_id).startswith(scope) or scope.startswith(rbac.normal_scope(vault_id))
     return (assignment["principalId"].lower() == principal_id.lower() and at_or_above
-            and rbac.role_guid(assignment["roleDefinitionId"]) in KEY_ROLES)
+            and rbac.role_guid(assignment["roleDefinitionId"]) in KEY_USE_ROLES)
 
 
 def _policy_covers(policy: dict[str, Any], principal_id: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from reconciler.errors import Diagnostic
 from reconciler.kinds import KindSpec
 from reconciler.manifest.context import ResolveContext
+from reconciler.manifest.grants import can_use_key, environment_reference
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import (
     AccessPolicy,
@@ -38,15 +39,6 @@ from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
 COSMOS_DB_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
-# Roles whose data actions include get, wrapKey and unwrapKey on keys (the RBAC equivalent of the
-# procedure's access policy): Crypto Service Encryption User, Crypto User, Crypto Officer, Administrator.
-KEY_ROLES = frozenset({
-    "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-    "12338af0-0e69-4776-bea7-57ae8d297424",
-    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-})
-KEY_PERMISSIONS_NEEDED = ("get", "wrapKey", "unwrapKey")
 LATEST = "latest"
 PURGE_PROTECTION_REASON = "Datacenter deployments will fail without it"
 VNET_GRANT_DESCRIPTION = ("cmkctl: prerequisite of Managed Instance for Apache Cassandra: the Azure Cosmos DB service "
@@ -54,7 +46,6 @@ VNET_GRANT_DESCRIPTION = ("cmkctl: prerequisite of Managed Instance for Apache C
 
 _SUBNET = re.compile(r"^(?P<vnet>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/"
                      r"virtualNetworks/(?P<name>[^/]+))/subnets/[^/]+/?$", re.IGNORECASE)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 CASSANDRA_CLUSTER = KindSpec(
     # identity: subscriptionId, resourceGroup, name
@@ -216,12 +207,7 @@ def _password_env(context: ResolveContext, source: Source, raw: Mapping[str, Any
     given = raw.get("initialAdminPasswordFrom")
     if given is None:
         return None
-    name = given.get("env") if isinstance(given, dict) and set(given) == {"env"} else None
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
-        context.problem(source, "initialAdminPasswordFrom", "expected {env: NAME}, NAME being an environment "
-                        "variable (letters, digits, underscores) that holds the password", "E-SCHEMA")
-        return None
-    return name
+    return environment_reference(context, source, "initialAdminPasswordFrom", given, "the password")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +416,7 @@ def _cluster_can_use_keys(key_set: KeySet) -> Iterator[Diagnostic]:
     for region, registration in _registered(key_set):
         principal = Principal("cassandraCluster", registration.cluster)
         for key_name, vault in _vaults_of(region, registration):
-            if _granted(region, vault.name, key_name, principal):
+            if can_use_key(region, vault.name, key_name, principal):
                 continue
             how = (f"an access policy on vault {vault.name!r} with keys [get, wrapKey, unwrapKey]"
                    if vault.authorization == "accessPolicies" else
@@ -440,13 +426,3 @@ def _cluster_can_use_keys(key_set: KeySet) -> Iterator[Diagnostic]:
                                          f"{registration.cluster}}}", "R-CASSANDRA-GRANT")
 
 
-def _granted(region: Region, vault: str, key: str, principal: Principal) -> bool:
-    by_policy = any(p.vault == vault and p.principal == principal and _permits_key_use(p.key_permissions)
-                    for p in region.access_policies)
-    by_role = any(a.vault == vault and a.key in (None, key) and a.principal == principal and a.role.guid in KEY_ROLES
-                  for a in region.role_assignments)
-    return by_policy or by_role
-
-
-def _permits_key_use(permissions: tuple[str, ...]) -> bool:
-    return "all" in permissions or set(KEY_PERMISSIONS_NEEDED) <= set(permissions)

@@ -11,7 +11,6 @@ or a restore created with the new mode).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from reconciler.errors import Diagnostic
 from reconciler.kinds import KindSpec
 from reconciler.manifest.context import ResolveContext
+from reconciler.manifest.grants import can_use_key, environment_reference
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
@@ -37,16 +37,6 @@ CREATED_WITH_CMK = (
     "the cluster's encryption mode (customer-managed key) is fixed at creation: it can never switch to "
     "service-managed encryption; only a replica or a restore can change it"
 )
-# Roles whose data actions include get, wrapKey and unwrapKey on keys: Crypto Service Encryption
-# User (the one to grant), Crypto User, Crypto Officer, Administrator.
-KEY_ROLES = frozenset({
-    "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-    "12338af0-0e69-4776-bea7-57ae8d297424",
-    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-})
-KEY_PERMISSIONS_NEEDED = ("get", "wrapKey", "unwrapKey")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 MONGO_CLUSTER = KindSpec(
     # identity: subscriptionId, resourceGroup, name
@@ -158,13 +148,7 @@ def _password_env(context: ResolveContext, source: Source, raw: Mapping[str, Any
                         "variable that holds it (passwordFrom: {env: NAME})", "E-INLINE-SECRET")
         return None
     given = raw.get("passwordFrom")
-    name = given.get("env") if isinstance(given, dict) and set(given) == {"env"} else None
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
-        context.problem(source, "passwordFrom", "expected passwordFrom: {env: NAME}, NAME being an environment "
-                        "variable (letters, digits, underscores) that holds the administrator password",
-                        "E-SCHEMA")
-        return None
-    return name
+    return environment_reference(context, source, "passwordFrom", given, "the administrator password")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,7 +284,7 @@ def _identity_can_use_key(key_set: KeySet) -> Iterator[Diagnostic]:
         if key is None or vault is None:
             continue
         principal = Principal("identity", registration.identity)
-        if _granted(region, vault.name, key.name, principal):
+        if can_use_key(region, vault.name, key.name, principal):
             continue
         how = (f"an access policy on vault {vault.name!r} with keys [get, wrapKey, unwrapKey]"
                if vault.authorization == "accessPolicies" else
@@ -310,13 +294,3 @@ def _identity_can_use_key(key_set: KeySet) -> Iterator[Diagnostic]:
                                      f"{{identity: {registration.identity}}}", "R-MONGO-GRANT")
 
 
-def _granted(region: Region, vault: str, key: str, principal: Principal) -> bool:
-    by_role = any(a.vault == vault and a.key in (None, key) and a.principal == principal and a.role.guid in KEY_ROLES
-                  for a in region.role_assignments)
-    by_policy = any(p.vault == vault and p.principal == principal and _permits_key_use(p.key_permissions)
-                    for p in region.access_policies)
-    return by_role or by_policy
-
-
-def _permits_key_use(permissions: tuple[str, ...]) -> bool:
-    return "all" in permissions or set(KEY_PERMISSIONS_NEEDED) <= set(permissions)

@@ -49,7 +49,7 @@ def test_an_inline_password_is_refused_without_echoing_it(cmkctl: Callable[..., 
 def test_a_password_in_place_of_the_variable_is_not_echoed(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     text = GOOD.replace("{env: CASSANDRA_ADMIN_PASSWORD}", "Hunter2-inline")
     result = invalid(cmkctl, tmp_path, text)
-    assert "initialAdminPasswordFrom: expected {env: NAME}" in result.err
+    assert "initialAdminPasswordFrom: expected initialAdminPasswordFrom: {env: NAME}" in result.err
     assert "Hunter2-inline" not in result.err + result.out
 
 
