@@ -38,3 +38,16 @@ def test_all_systems_converge(cmkctl: Callable[..., Result], tmp_path: Path) -> 
     everything = first.out + applied.out + after.out + "".join(p.read_text(errors="replace")
                                                               for p in sandbox.rglob("*") if p.is_file())
     assert "canary-cassandra-7d1f" not in everything and "canary-mongo-93ab" not in everything
+
+
+def test_sandbox_show_lists_every_system(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    assert cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve").code == 0
+    shown = cmkctl("sandbox", "show", sandbox).out
+    for expected in ("acme-cass-eus: ", "keys [get, unwrapKey, wrapKey]", "acme-mongo-cmk-eus  (eastus)",
+                     "data center dc-eastus  3 nodes  disk key https://acme-cass-eus.vault.azure.net/keys/cass-eus/",
+                     "acme-orders  (eastus)  customer-managed key",
+                     "key https://acme-mongo-eus.vault.azure.net/keys/mongo-eus  identity acme-mongo-cmk-eus",
+                     "https://acme-kafka-eus.vault.azure.net/keys/kafka-eus  application", "orders  (eastus)  byok cck-",
+                     "AWS KMS"):
+        assert expected in shown, expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.sandbox import show_services
 from reconciler.sandbox.astra import provider_ids
 from reconciler.sandbox.keys import key_resource
 from reconciler.sandbox.rbac import ROLE_NAMES, role_guid
@@ -15,7 +16,9 @@ __all__ = ["describe", "load_state"]
 
 
 def describe(state: State) -> str:
-    sections = (_arm(state), _graph(state), _astra(state), _kms(state))
+    services = [*show_services.access_policies(state), *show_services.identities(state),
+                *show_services.cassandra(state), *show_services.mongo(state)]
+    sections = (_arm(state) + services, _graph(state), _astra(state), _kms(state), show_services.confluent(state))
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
 
