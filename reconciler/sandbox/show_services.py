@@ -22,7 +22,7 @@ def access_policies(state: State) -> list[str]:
         for policy in record["resource"]["properties"].get("accessPolicies") or []:
             keys = ", ".join(sorted(policy.get("permissions", {}).get("keys", [])))
             lines.append(f"    {record['resource']['name']}: {policy['objectId']} keys [{keys}]")
-    return (["  vault access policies:"] + lines) if lines else ["  vault access policies: none"]
+    return ["  vault access policies:", *lines] if lines else ["  vault access policies: none"]
 
 
 def cassandra(state: State) -> list[str]:
