@@ -244,3 +244,34 @@ def test_a_bug_prints_one_line_and_where_the_traceback_is(
     assert "cmkctl hit a bug (RuntimeError)" in result.err
     log = Path(result.err.split("the full traceback is in ")[1].split(". Please")[0])
     assert "something internal" in log.read_text()
+
+
+def test_a_saved_plan_is_stale_once_one_live_object_changed(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = tmp_path / "sandbox", tmp_path / "plan.json"
+    assert cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve", "--target", "azure_vault").code == 0
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--out", saved).code == 0
+    # Someone changes one vault by hand between the review and the merge.
+    state_file = sandbox / "state.json"
+    state = json.loads(state_file.read_text())
+    state["arm"]["vaults"]["acme-astra-westus2"]["resource"]["tags"]["owner"] = "someone-else"
+    state_file.write_text(json.dumps(state))
+    before = len(mutating_calls(sandbox))
+    result = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert result.code == 1
+    assert "the plan is stale" in result.err
+    assert "azure_vault.westus2.acme-astra-westus2 changed since the plan was made" in result.err
+    assert "acme-astra-eastus" not in result.err
+    assert len(mutating_calls(sandbox)) == before
+
+
+def test_a_plan_with_one_byte_changed_is_refused_as_altered(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = tmp_path / "sandbox", tmp_path / "plan.json"
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--out", saved).code == 0
+    data = bytearray(saved.read_bytes())
+    where = data.index(b'"keySize": 3072') + len(b'"keySize": 307')
+    data[where] = ord("4")  # 3072 -> 3074: one byte
+    saved.write_bytes(bytes(data))
+    result = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert result.code == 1
+    assert "altered after it was written" in result.err
+    assert mutating_calls(sandbox) == []
