@@ -83,6 +83,17 @@ def _make_plan(key_set: KeySet, loaded: LoadedManifests, handlers: Any, options:
     return planner.plan(key_set, loaded, targets)
 
 
+def _with_unmanaged(key_set: KeySet, made: Plan, lists: Any) -> Plan:
+    """The plan, with what the key set created but no longer declares (a targeted plan looks no further)."""
+    import dataclasses
+
+    from reconciler.unmanaged import unmanaged_notices
+
+    if made.targets:
+        return made
+    return dataclasses.replace(made, notices=made.notices + tuple(unmanaged_notices(key_set, made, lists)))
+
+
 def _refuse_forbidden(plan: Plan) -> None:
     if plan.forbidden:
         lines = "\n".join(f"  - {step.address}: {step.reason}" for step in plan.forbidden)
@@ -102,12 +113,12 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     """Read live state and print the ordered steps that would reconcile it."""
     from reconciler import plandoc
     from reconciler.manifest.loader import load_one
-    from reconciler.session import handlers_for
+    from reconciler.session import run_for
 
     key_set, loaded = load_one(paths)
     options = _options(sandbox, parallelism)
-    with handlers_for(key_set, options) as handlers:
-        made = _make_plan(key_set, loaded, handlers, options, targets)
+    with run_for(key_set, options) as (handlers, lists):
+        made = _with_unmanaged(key_set, _make_plan(key_set, loaded, handlers, options, targets), lists)
     document = plandoc.to_document(made)
     if out is not None:
         _write_atomically(out, plandoc.dumps(made))

@@ -93,6 +93,20 @@ def inventory_for(key_set: KeySet, options: RunOptions) -> Iterator[Inventory]:
 
 
 @contextmanager
+def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, Inventory]]:
+    """The handlers, and the listings that find what the key set no longer declares, on one connection."""
+    from reconciler.providers.inventory import inventory
+    from reconciler.providers.registry import build_handlers
+
+    with connection(key_set, options) as conn, build_handlers(
+        conn,
+        subscription_id=key_set.accounts.azure_subscription_id,
+        organization_id=key_set.accounts.astra_organization_id,
+    ) as handlers, inventory(conn, subscription_id=key_set.accounts.azure_subscription_id or "") as lists:
+        yield handlers, lists
+
+
+@contextmanager
 def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
     from reconciler.providers.registry import build_handlers
 

@@ -28,19 +28,26 @@ class Inventory:
         self.astra = astra
         self._confluent = confluent
         self._subscription = subscription_id
+        self._vaults: list[dict[str, Any]] | None = None
 
     def _client(self, name: str) -> Any:
         return self._session.client(name, self._subscription)
 
+    def all_vaults(self) -> list[dict[str, Any]]:
+        """Every vault of the subscription, with its resource group and name; listed once per run."""
+        if self._vaults is None:
+            try:
+                listed = self._client(KEYVAULT_CLIENT).vaults.list_by_subscription()
+                found = [v.as_dict() for v in listed]
+            except sdk_errors() as e:
+                raise translate(e, "list the subscription's vaults") from e
+            self._vaults = [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4]}
+                            for v in found]
+        return self._vaults
+
     def vaults(self, location: str) -> list[dict[str, Any]]:
-        """Vaults of the subscription in `location`, with their resource group and name."""
-        try:
-            listed = self._client(KEYVAULT_CLIENT).vaults.list_by_subscription()
-            found = [v.as_dict() for v in listed]
-        except sdk_errors() as e:
-            raise translate(e, "list the subscription's vaults") from e
-        return [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4]}
-                for v in found if str(v.get("location", "")).lower() == location.lower()]
+        """Vaults of the subscription in `location`."""
+        return [v for v in self.all_vaults() if str(v.get("location", "")).lower() == location.lower()]
 
     def keys(self, resource_group: str, vault: str) -> list[dict[str, Any]]:
         try:
@@ -65,6 +72,9 @@ class Inventory:
         response = self._graph.request("GET", f"/servicePrincipals/{object_id}")
         body = json_body(response) if response.is_success else None
         return str(body["appId"]) if isinstance(body, dict) and body.get("appId") else None
+
+    def astra_registrations(self, product: str) -> list[dict[str, Any]]:
+        return self.astra.registrations(product)
 
     def confluent_keys(self) -> list[dict[str, Any]]:
         found = []

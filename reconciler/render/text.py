@@ -18,11 +18,13 @@ def render_text(document: dict[str, Any], *, color: bool = False) -> str:
         if action == "no-op":
             continue
         lines += _step_block(step, paint)
-    notices = document["notices"]
-    if notices:
-        lines.append(paint("Warnings:", "yellow"))
-        lines += [f"  - [{n['region']}] {n['message']} ({n['code']})" for n in notices]
-        lines.append("")
+    for heading, level, style in (("Warnings:", "warning", "yellow"), ("Errors:", "error", "red"),
+                                  ("Unmanaged (no longer declared, left in place):", "info", "")):
+        notices = [n for n in document["notices"] if n["level"] == level]
+        if notices:
+            lines.append(paint(heading, style))
+            lines += [f"  - [{n['region']}] {n['message']} ({n['code']})" for n in notices]
+            lines.append("")
     lines.append(paint(summary_line(document["summary"]), "bold"))
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,83 @@
+"""What this key set once created but no longer declares: reported, never removed.
+
+cmkctl never deletes a vault, a key or a registration. When one leaves the manifest, the plan says
+so, so that a reviewer sees the object is left in place on purpose. Found by cmkctl's tags
+(`cmkctl-set: NAME`) on vaults and keys, and by the key a registration names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from reconciler.manifest.keyref import KEY_IDENTIFIER
+from reconciler.manifest.model import KeySet
+from reconciler.plan import Notice, Plan
+
+CODE = "I-UNMANAGED"
+PRODUCTS = ("serverless", "managed-clusters")
+
+
+class UnmanagedLists(Protocol):
+    def all_vaults(self) -> list[dict[str, Any]]: ...
+
+    def keys(self, resource_group: str, vault: str) -> list[dict[str, Any]]: ...
+
+    def astra_registrations(self, product: str) -> list[dict[str, Any]]: ...
+
+    def confluent_keys(self) -> list[dict[str, Any]]: ...
+
+
+def _ours(tags: Mapping[str, str] | None, key_set: KeySet) -> bool:
+    return tags is not None and tags.get("cmkctl-set") == key_set.name
+
+
+def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists) -> list[Notice]:
+    declared_vaults = {v.name.lower(): r.name for r in key_set.regions for v in r.vaults}
+    declared_keys = {(k.vault.lower(), k.name.lower()) for r in key_set.regions for k in r.keys}
+    listed = lists.all_vaults() if key_set.accounts.azure_subscription_id else []
+    vaults = [v for v in listed if v["name"].lower() in declared_vaults or _ours(v.get("tags"), key_set)]
+    ours = {v["name"].lower(): v for v in vaults}
+    notices = [_notice(v["location"], f"vault {v['name']} carries cmkctl-set: {key_set.name} but is no longer "
+                       "declared; cmkctl leaves it and its keys in place")
+               for v in vaults if v["name"].lower() not in declared_vaults]
+    for vault in vaults:
+        if vault["name"].lower() in declared_vaults:
+            notices += [_notice(vault["location"], f"key {key['name']} in vault {vault['name']} carries cmkctl-set: "
+                                f"{key_set.name} but is no longer declared; cmkctl leaves it in place")
+                        for key in lists.keys(vault["resourceGroup"], vault["name"])
+                        if _ours(key.get("tags"), key_set) and (vault["name"].lower(), key["name"].lower())
+                        not in declared_keys]
+    notices += _registrations(key_set, plan, lists, ours)
+    return sorted(notices, key=lambda n: (n.region, n.message))
+
+
+def _registrations(key_set: KeySet, plan: Plan, lists: UnmanagedLists,
+                   ours: Mapping[str, Any]) -> Iterable[Notice]:
+    registered = {(s.identity.get("product"), s.identity.get("region")) for s in plan.steps
+                  if s.kind == "astra_registration"}
+    if key_set.accounts.astra_organization_id:
+        for product in PRODUCTS:
+            for entry in lists.astra_registrations(product):
+                fields = {k.lower(): v for k, v in entry.items()}
+                key_id, region = str(fields.get("keyid", "")), str(fields.get("region", ""))
+                if _our_vault(key_id, ours) is not None and (product, region) not in registered:
+                    yield _notice(region, f"Astra {product} registration of {key_id} is no longer declared; "
+                                  "cmkctl leaves it registered (only a support ticket removes it)")
+    byok = {str(s.identity.get("keyId", "")).lower() for s in plan.steps if s.kind == "confluent_byok_key"}
+    if key_set.accounts.confluent_environment_id:
+        for entry in lists.confluent_keys():
+            vault = _our_vault(entry["keyId"], ours)
+            if vault is not None and entry["keyId"].lower() not in byok:
+                yield _notice(vault["location"], f"Confluent BYOK key for {entry['keyId']} is no longer declared; "
+                              "cmkctl leaves it in place")
+
+
+def _our_vault(key_id: str, ours: Mapping[str, Any]) -> Any:
+    """The vault of ours that holds the key `key_id` identifies, or None."""
+    match = KEY_IDENTIFIER.match(key_id)
+    return ours.get(match["vault"].lower()) if match is not None else None
+
+
+def _notice(region: str, message: str) -> Notice:
+    return Notice(CODE, region, message, level="info")
