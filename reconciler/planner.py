@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import expand, graph
 from reconciler.diff import choose_action
-from reconciler.errors import ProviderError
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
+from reconciler.refresh import Refresh
 from reconciler.retry import RetryPolicy
 from reconciler.systems import KINDS
 from reconciler.targets import select
@@ -28,7 +27,7 @@ class Planner:
     handlers: Mapping[str, ResourceHandler]
     # Lists the Astra databases of (cloud, region); None when Astra is not in play.
     astra_databases: Any = None
-    parallelism: int = 8
+    parallelism: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
@@ -50,33 +49,20 @@ class Planner:
         )
 
     def refresh(self, resources: Iterable[Resource], known: LiveState) -> LiveState:
-        """Read every resource, parents before children, independent ones in parallel."""
-        by_address = {r.address: r for r in resources}
-        live: LiveState = dict(known)
-        lock = threading.Lock()
-        failures: list[str] = []
+        """Read every resource once what its read needs is known, independent ones in parallel."""
+        return Refresh(self.handlers, self.parallelism, self.retry, read=self._read,
+                       identity=self._identity).run(resources, known)
 
-        def visit(address: str) -> None:
-            obj = self._read(by_address[address], live)
-            with lock:
-                live[address] = obj
-
-        graph.walk(
-            {a: r.depends_on for a, r in by_address.items()},
-            visit,
-            parallelism=self.parallelism,
-            on_failure=lambda address, error: failures.append(f"reading {address}: {error}"),
-            on_skip=lambda address, because: failures.append(f"{address} not read: {because} failed"),
-        )
-        if failures:
-            raise ProviderError("could not read live state:\n  " + "\n  ".join(failures))
-        return live
-
-    def _read(self, resource: Resource, live: LiveState) -> Live | None:
+    def _identity(self, resource: Resource, live: LiveState) -> Mapping[str, Any] | None:
+        """The identity to read `resource` by; None when its parent is absent or it is not known yet."""
         if resource.parent and live.get(resource.parent) is None:
             return None
         identity = substitute(resource.identity, live)
-        if contains_unknown(identity):
+        return None if contains_unknown(identity) else identity
+
+    def _read(self, resource: Resource, live: LiveState) -> Live | None:
+        identity = self._identity(resource, live)
+        if identity is None:
             return None
         handler = self.handlers[resource.kind]
         return self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.providers.azure_common import AzureSession, azure_errors, sdk_errors, translate
+from reconciler.providers.azure_common import AzureSession, azure_errors
+from reconciler.providers.azure_keyvault import forget_group, vault_in_group
 from reconciler.providers.base import Live
 
 PLANE = "arm"
@@ -56,6 +57,11 @@ def _object_id(identity: Mapping[str, Any]) -> str:
     return value
 
 
+def _vault_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
+    return {"subscriptionId": identity["subscriptionId"], "resourceGroup": identity["resourceGroup"],
+            "name": identity["vault"]}
+
+
 class AccessPolicyHandler:
     kind = "azure_access_policy"
 
@@ -66,18 +72,14 @@ class AccessPolicyHandler:
         return self._session.client(KEYVAULT_CLIENT, self._session.check_subscription(identity["subscriptionId"]))
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
         if not isinstance(identity["objectId"], str):
             return None  # the principal does not exist yet (its ID is known only after apply)
         object_id = _object_id(identity)
-        try:
-            vault = self._client(identity).vaults.get(identity["resourceGroup"], identity["vault"])
-        except sdk_errors() as e:
-            if isinstance(e, ResourceNotFoundError):
-                return None
-            raise translate(e, f"read access policies of vault {identity['vault']}") from e
-        entries = (vault.as_dict().get("properties") or {}).get("accessPolicies") or []
+        # The vault as its resource group's list gave it: the vault's own read already paid for it.
+        vault = vault_in_group(self._session, _vault_identity(identity))
+        if vault is None:
+            return None
+        entries = (vault.get("properties") or {}).get("accessPolicies") or []
         return permissions_live(entries, object_id)
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
@@ -92,8 +94,12 @@ class AccessPolicyHandler:
         object_id = _object_id(identity)
         wanted = [name for name, on in (attributes.get("keyPermissions") or {}).items() if on]
         body = add_parameters(identity["tenantId"], object_id, wanted)
-        with azure_errors(f"add access policy for {object_id} on vault {identity['vault']}"):
-            self._client(identity).vaults.update_access_policy(identity["resourceGroup"], identity["vault"], ADD, body)
+        try:
+            with azure_errors(f"add access policy for {object_id} on vault {identity['vault']}"):
+                self._client(identity).vaults.update_access_policy(identity["resourceGroup"], identity["vault"],
+                                                                   ADD, body)
+        finally:
+            forget_group(self._session, _vault_identity(identity))
         live = self.read(identity=identity)
         if live is None:
             raise ProviderError(f"vault {identity['vault']} does not list the access policy for {object_id} "

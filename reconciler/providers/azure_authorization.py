@@ -24,6 +24,7 @@ AUTHORIZATION_CLIENT = "azure.mgmt.authorization:AuthorizationManagementClient"
 # name, so a re-run after a crash PUTs the same assignment instead of a duplicate.
 ASSIGNMENT_NAMESPACE = uuid.UUID("6f1c3f0e-5b7e-4d52-9a39-2c1c8f3b7a11")
 
+_KEY_SCOPE = re.compile(r"/keys/[^/]+$", re.IGNORECASE)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -69,14 +70,26 @@ class RoleAssignmentHandler:
         scope, role = identity["scope"], identity["roleDefinitionId"]
         if not isinstance(identity["principalId"], str):
             return None  # the principal is not created yet (its ID is known only after apply)
-        principal = _principal_id(identity)
+        principal = _principal_id(identity).lower()
+        matches = [a for a in self._listed(scope) if same_scope(a.scope or "", scope) and _same_role(a, role)
+                   and str(a.principal_id or "").lower() == principal]
+        return assignment_live(matches[0]) if matches else None
+
+    def _listed(self, scope: str) -> list[Any]:
+        """Every assignment at, above and below the vault (or VNet) holding `scope`, listed once per
+        run: the assignments of every principal on a vault and on its keys then cost one call."""
+        listed = listing_scope(scope)
+        return self._session.lists.get(("roleAssignments", listed.lower()), lambda: self._list(listed))
+
+    def _list(self, scope: str) -> list[Any]:
         try:
-            # The filter returns the principal's assignments at, above and below the scope.
-            found = self._client(scope).role_assignments.list_for_scope(scope, filter=f"principalId eq '{principal}'")
-            matches = [a for a in found if same_scope(a.scope or "", scope) and _same_role(a, role)]
+            # Unfiltered, ARM answers the assignments at, above and below the scope.
+            return list(self._client(scope).role_assignments.list_for_scope(scope))
         except sdk_errors() as e:
             raise translate(e, f"list role assignments on {scope}") from e
-        return assignment_live(matches[0]) if matches else None
+
+    def _forget(self, scope: str) -> None:
+        self._session.lists.forget(("roleAssignments", listing_scope(scope).lower()))
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         scope, role = identity["scope"], identity["roleDefinitionId"]
@@ -89,7 +102,9 @@ class RoleAssignmentHandler:
                 _create_parameters(role, principal, attributes),
             )
         except sdk_errors() as e:
+            self._forget(scope)  # the assignment may exist now; a read must list again
             return self._after_create_error(e, identity, what)
+        self._forget(scope)
         return assignment_live(created)
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
@@ -114,6 +129,11 @@ class RoleAssignmentHandler:
                 f"{what}: ARM says the assignment exists but does not list it yet", plane=PLANE, code=code
             ) from e
         raise translate(e, what) from e
+
+
+def listing_scope(scope: str) -> str:
+    """The vault of a key scope (`.../vaults/V/keys/K` -> `.../vaults/V`); any other scope itself."""
+    return _KEY_SCOPE.sub("", scope.rstrip("/"))
 
 
 def _same_role(assignment: Any, role_definition_id: str) -> bool:

@@ -156,7 +156,7 @@ class VaultHandler:
         self._session = session
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
-        raw = self._get(identity)
+        raw = vault_in_group(self._session, identity)
         return None if raw is None else vault_live(raw)
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
@@ -169,6 +169,8 @@ class VaultHandler:
             vault = poller.result()
         except sdk_errors() as e:
             raise (_soft_deleted_error(identity["name"], e) or translate(e, what)) from e
+        finally:
+            forget_group(self._session, identity)
         return vault_live(vault.as_dict())
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
@@ -177,8 +179,11 @@ class VaultHandler:
             raise ProviderError(f"azure_vault {identity['name']} disappeared before its update", plane="arm")
         body = vault_patch_body(attributes, live, current)
         client = _keyvault_client(self._session, identity["subscriptionId"])
-        with azure_errors(f"update vault {identity['name']}"):
-            vault = client.vaults.update(identity["resourceGroup"], identity["name"], body)
+        try:
+            with azure_errors(f"update vault {identity['name']}"):
+                vault = client.vaults.update(identity["resourceGroup"], identity["name"], body)
+        finally:
+            forget_group(self._session, identity)
         return vault_live(vault.as_dict())
 
     def _get(self, identity: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -191,6 +196,34 @@ class VaultHandler:
             raise translate(e, f"read vault {identity['name']}") from e
         raw: dict[str, Any] = vault.as_dict()
         return raw
+
+
+def _group_key(identity: Mapping[str, Any]) -> tuple[str, str, str]:
+    return ("vaults", str(identity["subscriptionId"]).lower(), str(identity["resourceGroup"]).lower())
+
+
+def vault_in_group(session: AzureSession, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The vault in wire form, from one list of its resource group per run (vaults and access
+    policies of a whole fleet then cost a call per resource group), or None when it does not exist."""
+    vaults = session.lists.get(_group_key(identity), lambda: _list_group(session, identity))
+    return vaults.get(str(identity["name"]).lower())
+
+
+def forget_group(session: AzureSession, identity: Mapping[str, Any]) -> None:
+    """After a write to a vault of the group: the next read lists it again."""
+    session.lists.forget(_group_key(identity))
+
+
+def _list_group(session: AzureSession, identity: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    client = _keyvault_client(session, identity["subscriptionId"])
+    group = identity["resourceGroup"]
+    try:
+        found = {str(v.name).lower(): v.as_dict() for v in client.vaults.list_by_resource_group(group)}
+    except sdk_errors() as e:
+        if _is_not_found(e):
+            return {}  # no resource group yet: no vault in it either
+        raise translate(e, f"list vaults of resource group {group}") from e
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import httpx
 
 from reconciler.errors import CredentialError, ProviderError, TransientError
 from reconciler.providers.base import Live
+from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
 from reconciler.secrets import Secret
 
@@ -83,6 +84,8 @@ class ConfluentClient:
         self._http = http
         self._api_key = api_key
         self._api_secret = api_secret
+        # The organisation's BYOK keys and each environment's clusters, listed once per run.
+        self.lists = RunCache()
 
     def request(self, method: str, path: str, *, what: str, json: Any = None,
                 params: Mapping[str, str | int] | None = None) -> httpx.Response:
@@ -115,28 +118,45 @@ class ConfluentClient:
         raise ProviderError(f"{what}: more than {MAX_PAGES} pages; giving up", plane=PLANE)
 
     def byok_keys(self) -> list[dict[str, Any]]:
-        return list(self.pages(BYOK_KEYS, what="list Confluent BYOK keys", params={"provider": "AZURE"}))
+        return self.lists.get("byok", lambda: list(self.pages(BYOK_KEYS, what="list Confluent BYOK keys",
+                                                              params={"provider": "AZURE"})))
 
     def byok_key(self, key_id: str) -> dict[str, Any]:
         path = f"{BYOK_KEYS}/{checked_id(key_id, 'BYOK key')}"
         return _object(self.request("GET", path, what=f"read Confluent BYOK key {key_id}"), "BYOK key")
 
     def create_byok_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        response = self.request("POST", BYOK_KEYS, what="register the key with Confluent (BYOK)", json=dict(body))
+        try:
+            response = self.request("POST", BYOK_KEYS, what="register the key with Confluent (BYOK)", json=dict(body))
+        finally:
+            self.lists.forget("byok")  # even a failed POST may have registered it
         return _object(response, "BYOK key")
 
     def clusters(self, environment: str) -> list[dict[str, Any]]:
         params = {"environment": checked_id(environment, "environment")}
-        return list(self.pages(CLUSTERS, what=f"list Kafka clusters in {environment}", params=params))
+        return self.lists.get(("clusters", environment), lambda: list(
+            self.pages(CLUSTERS, what=f"list Kafka clusters in {environment}", params=params)))
 
     def create_cluster(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        response = self.request("POST", CLUSTERS, what="create the Dedicated Kafka cluster", json=dict(body))
+        try:
+            response = self.request("POST", CLUSTERS, what="create the Dedicated Kafka cluster", json=dict(body))
+        finally:
+            self.forget_clusters(str(((body.get("spec") or {}).get("environment") or {}).get("id", "")))
         return _object(response, "cluster")
 
     def update_cluster(self, cluster_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         path = f"{CLUSTERS}/{checked_id(cluster_id, 'cluster')}"
-        return _object(self.request("PATCH", path, what=f"update Kafka cluster {cluster_id}", json=dict(body)),
-                       "cluster")
+        try:
+            response = self.request("PATCH", path, what=f"update Kafka cluster {cluster_id}", json=dict(body))
+        finally:
+            self.forget_clusters(str(((body.get("spec") or {}).get("environment") or {}).get("id", "")))
+        return _object(response, "cluster")
+
+    def forget_byok_keys(self) -> None:
+        self.lists.forget("byok")
+
+    def forget_clusters(self, environment: str) -> None:
+        self.lists.forget(("clusters", environment))
 
 
 def _object(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -198,7 +218,9 @@ class ByokKeyHandler:
         return byok_live(found) if found else None
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
-        # POST is not idempotent: a run killed after it must not register the key twice.
+        # POST is not idempotent: a run killed after it must not register the key twice, so look
+        # afresh (the plan's list may predate an earlier attempt of this very create).
+        self._client.forget_byok_keys()
         existing = self.read(identity=identity)
         if existing is not None:
             return existing
@@ -272,7 +294,8 @@ class ClusterHandler:
         return cluster_live(found[0]) if found else None
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
-        existing = self.read(identity=identity)  # POST is not idempotent
+        self._client.forget_clusters(self._environment(identity))  # look afresh: POST is not idempotent
+        existing = self.read(identity=identity)
         if existing is not None:
             return existing
         self._wait_until_valid(str(attributes["byokKeyId"]))

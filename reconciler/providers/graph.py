@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -11,6 +11,7 @@ import httpx
 from reconciler.errors import CredentialError, ProviderError, TransientError
 from reconciler.providers.azure_common import AzureSession
 from reconciler.providers.base import Live
+from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
 
 PLANE = "graph"
@@ -27,9 +28,10 @@ class GraphClient:
         # Sovereign clouds have their own Graph; the token must be for the one called.
         self._scope = base_url.rstrip("/") + "/.default"
 
-    def request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+    def request(self, method: str, path: str, *, json: Any = None,
+                params: Mapping[str, str] | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token()}"}
-        return send(self._http(), method, f"/v1.0{path}", plane=PLANE, headers=headers, json=json)
+        return send(self._http(), method, f"/v1.0{path}", plane=PLANE, headers=headers, json=json, params=params)
 
     def _token(self) -> str:
         credential = self._session.credential()  # first: it loads the azure SDKs safely
@@ -67,14 +69,45 @@ def _app_id(identity: Mapping[str, Any]) -> str:
     return app_id
 
 
+# Graph refuses more than 15 expressions in one `in` clause.
+IN_CLAUSE_LIMIT = 15
+
+
+def app_id_filter(app_ids: Sequence[str]) -> str:
+    return "appId in (" + ",".join(f"'{a}'" for a in app_ids) + ")"
+
+
 class ServicePrincipalHandler:
+    """Service principals by appId. `prefetch` looks up 15 at a time (`$filter=appId in (...)`);
+    a read answered by a look-up this run costs no call, and a create records what it made."""
+
     kind = "azuread_service_principal"
 
     def __init__(self, graph: GraphClient) -> None:
         self._graph = graph
+        self._found = RunCache()
+
+    def prefetch(self, *, identities: Sequence[Mapping[str, Any]]) -> None:
+        wanted = sorted(a for a in {_app_id(i).lower() for i in identities} if not self._found.peek(a)[0])
+        for start in range(0, len(wanted), IN_CLAUSE_LIMIT):
+            self._look_up(wanted[start:start + IN_CLAUSE_LIMIT])
+
+    def _look_up(self, app_ids: Sequence[str]) -> None:
+        what = f"look up {len(app_ids)} service principals"
+        response = self._graph.request("GET", "/servicePrincipals", params={"$filter": app_id_filter(app_ids)})
+        if response.status_code != 200:
+            raise graph_error(response, what)
+        body = json_body(response)
+        entries = body.get("value") if isinstance(body, dict) else None
+        found = {str(e.get("appId", "")).lower(): principal_live(e) for e in entries or [] if isinstance(e, dict)}
+        for app_id in app_ids:
+            self._found.put(app_id, found.get(app_id))  # None: looked up, and absent
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
         app_id = _app_id(identity)
+        cached, live = self._found.peek(app_id.lower())
+        if cached:
+            return dict(live) if live is not None else None
         what = f"read service principal for app {app_id}"
         response = self._graph.request("GET", f"/servicePrincipals(appId='{app_id}')")
         if response.status_code == 404:
@@ -86,6 +119,7 @@ class ServicePrincipalHandler:
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         app_id = _app_id(identity)
         what = f"create service principal for app {app_id}"
+        self._found.forget(app_id.lower())  # a retried create, or the 409 path, must read afresh
         response = self._graph.request("POST", "/servicePrincipals", json={"appId": app_id})
         if response.status_code == 409:
             # Already there (created by hand, or by a run that crashed before recording it).

@@ -12,6 +12,9 @@ from reconciler.sandbox.wire import Refusal, Reply, Request, State
 
 METADATA = "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals"
 APP_ID_FILTER = re.compile(r"^\s*appId\s+eq\s+'(?P<value>[^']*)'\s*$", re.IGNORECASE)
+# `appId in ('a','b')`: Graph allows at most 15 expressions in an `in` clause.
+APP_IDS_FILTER = re.compile(r"^\s*appId\s+in\s*\((?P<values>[^)]*)\)\s*$", re.IGNORECASE)
+IN_CLAUSE_LIMIT = 15
 NAMES_FILTER = re.compile(r"^\s*servicePrincipalNames/any\(\w+:\w+\s+eq\s+'(?P<value>[^']*)'\)\s*$", re.IGNORECASE)
 
 
@@ -128,11 +131,21 @@ def list_principals(request: Request, state: State, params: Params) -> Reply:
         matching = everything
     elif found := APP_ID_FILTER.match(query):
         matching = [sp for sp in everything if sp["appId"].lower() == found.group("value").lower()]
+    elif found := APP_IDS_FILTER.match(query):
+        matching = _with_app_ids(everything, found.group("values"))
     elif found := NAMES_FILTER.match(query):
         matching = [sp for sp in everything if found.group("value") in sp["servicePrincipalNames"]]
     else:
         _refuse(400, "Request_UnsupportedQuery", f"The sandbox does not support the filter '{query}'.")
     return Reply(200, {"@odata.context": METADATA, "value": matching})
+
+
+def _with_app_ids(principals: list[dict[str, Any]], values: str) -> list[dict[str, Any]]:
+    wanted = {v.strip().strip("'").lower() for v in values.split(",") if v.strip()}
+    if len(wanted) > IN_CLAUSE_LIMIT:
+        _refuse(400, "Request_UnsupportedQuery",
+                f"Too many expressions in the 'in' clause (at most {IN_CLAUSE_LIMIT}).")
+    return [sp for sp in principals if sp["appId"].lower() in wanted]
 
 
 ROUTES: tuple[Route, ...] = (

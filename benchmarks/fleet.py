@@ -1,0 +1,163 @@
+"""Benchmark: a fleet of 1,000+ objects against the sandbox with 100 ms per request.
+
+    .venv/bin/python benchmarks/fleet.py            # ~4 minutes; prints a markdown table
+
+Generates `fleet.yaml` (every system, 18 Azure and 8 AWS regions, 3 environments; see
+fleet_manifest.py) in a fresh directory, then runs the real `cmkctl` as a child process for:
+validate, fresh plan, apply, no-op plan, each at the default parallelism and at --parallelism 1,
+and `cmkctl --help`. Wall time, peak memory (the child's ru_maxrss) and the API calls the sandbox
+journalled (DIR/calls.jsonl), by plane and per declared object, go into one table.
+
+Bounded: an apply at --parallelism 1 of the whole fleet would take ~5 minutes, so the apply pair
+runs on a slice of the fleet (2 Azure regions, 1 AWS region) in a sandbox of its own; the plans
+at --parallelism 1 run on the whole fleet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fleet_manifest import fleet
+
+CMKCTL = [sys.executable, "-m", "reconciler"]
+PLANES = ("arm", "graph", "astra", "confluent", "aws")
+
+
+@dataclass
+class Run:
+    name: str
+    parallelism: str
+    seconds: float
+    peak_mb: float
+    calls: dict[str, int] = field(default_factory=dict)
+    objects: int = 0
+
+    def row(self) -> str:
+        total = sum(self.calls.values())
+        by_plane = ", ".join(f"{p} {self.calls[p]}" for p in PLANES if self.calls.get(p))
+        per_object = f"{total / self.objects:.2f}" if self.objects and total else "-"
+        return (f"| {self.name} | {self.parallelism} | {self.seconds:.2f} | {total or '-'} | {by_plane or '-'} | "
+                f"{per_object} | {self.peak_mb:.0f} |")
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS (MB) and exit code of one cmkctl child process, and its output."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen([*CMKCTL, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return seconds, usage.ru_maxrss / 1024, child.returncode, text
+
+
+def journal_length(sandbox: Path) -> int:
+    path = sandbox / "calls.jsonl"
+    return sum(1 for _ in path.open()) if path.exists() else 0
+
+
+def calls_since(sandbox: Path, start: int) -> dict[str, int]:
+    lines = (sandbox / "calls.jsonl").read_text().splitlines()[start:]
+    return dict(collections.Counter(json.loads(line)["plane"] for line in lines if line.strip()))
+
+
+def measure(name: str, parallelism: str, args: list[str], env: dict[str, str], sandbox: Path | None,
+            objects: int, expect: tuple[int, ...] = (0,)) -> Run:
+    before = journal_length(sandbox) if sandbox else 0
+    seconds, peak, code, text = run(args, env)
+    if code not in expect:
+        raise SystemExit(f"{name}: cmkctl exited {code}:\n{text[-3000:]}")
+    calls = calls_since(sandbox, before) if sandbox else {}
+    return Run(name, parallelism, seconds, peak, calls, objects)
+
+
+def count_objects(manifest: Path, env: dict[str, str]) -> int:
+    """Managed objects: the steps of a plan (what the manifest declares, expanded), lookups excluded."""
+    with tempfile.TemporaryDirectory() as scratch:
+        _, _, _, text = run(["plan", "-f", str(manifest), "--sandbox", scratch, "--format", "json"],
+                            {**env, "CMKCTL_SANDBOX_LATENCY_MS": "0"})
+    steps = json.loads(text)["steps"]
+    return sum(1 for s in steps if s["kind"] != "astra_provider_accounts")
+
+
+def read_floor(latency_ms: float) -> tuple[int, float]:
+    """The longest chain of dependent requests a no-op plan must make, and that times the latency.
+
+    Lookups first (their answers decide what is declared), then the longest chain of reads whose
+    identity needs another read's output: vault -> key -> Confluent BYOK key -> service principal
+    -> role assignment; an AWS key is STS, then DescribeKey, then its policy, rotation and tags.
+    """
+    chain = 1 + 5  # lookups, then the five dependent reads of the Confluent chain (or STS + 4 KMS)
+    return chain, chain * latency_ms / 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--azure-regions", type=int, default=18)
+    parser.add_argument("--aws-regions", type=int, default=8)
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--parallelism", default="", help="default: cmkctl's own default")
+    parser.add_argument("--directory", type=Path, help="keep the manifests and sandboxes here")
+    options = parser.parse_args()
+    work = options.directory or Path(tempfile.mkdtemp(prefix="cmkctl-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    manifest, slice_manifest = work / "fleet.yaml", work / "slice.yaml"
+    manifest.write_text(yaml.safe_dump(fleet(options.azure_regions, options.aws_regions), sort_keys=False))
+    slice_manifest.write_text(yaml.safe_dump(fleet(2, 1), sort_keys=False))
+    env = {**os.environ, "CMKCTL_SANDBOX_LATENCY_MS": f"{options.latency_ms:g}", "NO_COLOR": "1",
+           "CASSANDRA_ADMIN_PASSWORD": "bench-Cassandra-1", "MONGO_ADMIN_PASSWORD": "bench-Mongo-1"}
+    default = ["--parallelism", options.parallelism] if options.parallelism else []
+    label = options.parallelism or "default"
+    objects, slice_objects = count_objects(manifest, env), count_objects(slice_manifest, env)
+    sandbox, slice_box = work / "sandbox", work / "slice-sandbox"
+    fleet_args, slice_args = ["-f", str(manifest), "--sandbox", str(sandbox)], ["-f", str(slice_manifest)]
+    runs = [
+        measure("`--help`", "-", ["--help"], env, None, 0),
+        measure("validate", "-", ["validate", str(manifest)], env, None, objects),
+        measure("plan, fresh", label, ["plan", *fleet_args, *default], env, sandbox, objects),
+        measure("plan, fresh", "1", ["plan", *fleet_args, "--parallelism", "1"], env, sandbox, objects),
+        measure("apply", label, ["apply", *fleet_args, "--auto-approve", *default], env, sandbox, objects),
+        measure("plan, no-op", label, ["plan", *fleet_args, *default], env, sandbox, objects),
+        measure("plan, no-op", "1", ["plan", *fleet_args, "--parallelism", "1"], env, sandbox, objects),
+        measure("apply (slice)", label, ["apply", *slice_args, "--sandbox", str(slice_box), "--auto-approve",
+                                         *default], env, slice_box, slice_objects),
+        measure("apply (slice)", "1", ["apply", *slice_args, "--sandbox", str(slice_box / "p1"), "--auto-approve",
+                                       "--parallelism", "1"], env, slice_box / "p1", slice_objects),
+    ]
+    print(report(runs, objects, slice_objects, options.latency_ms))
+
+
+def report(runs: list[Run], objects: int, slice_objects: int, latency_ms: float) -> str:
+    chain, floor = read_floor(latency_ms)
+    noop = {r.parallelism: r for r in runs if r.name == "plan, no-op"}
+    fast = next(r for p, r in noop.items() if p != "1")
+    lines = [
+        f"{objects} managed objects (slice: {slice_objects}); {latency_ms:g} ms per request on every plane.",
+        "",
+        "| command | parallelism | wall s | API calls | by plane | calls per object | peak MB |",
+        "|---|---|---|---|---|---|---|",
+        *(r.row() for r in runs),
+        "",
+        f"No-op plan: --parallelism 1 / {fast.parallelism} = {noop['1'].seconds / fast.seconds:.1f}x; "
+        f"floor = {chain} dependent requests x {latency_ms:g} ms = {floor:.1f} s, "
+        f"the plan took {fast.seconds / floor:.1f}x the floor (wall time of the whole command).",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Regression guards on how many calls a plan makes (counts, never times: see benchmarks/)."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.manifest.loader import load_one
+from reconciler.plan import Resource, Unknown
+from reconciler.planner import Planner
+from reconciler.providers.cache import RunCache
+from reconciler.refresh import Refresh
+from reconciler.retry import RetryPolicy
+from reconciler.sandbox.state import read_calls
+from reconciler.session import RunOptions, handlers_for
+from tests.conftest import EXAMPLES, Result
+
+ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
+
+# The refresh of a no-op plan of all-systems.yaml (45 declared objects): Astra's 5 provider-ID
+# look-ups and one key list per product; one Confluent BYOK list and one cluster list; Graph's
+# 7 service principals in 3 batched look-ups (the Astra and Cosmos DB ones together, then each
+# Confluent application as its BYOK key is read); ARM: 1 vault list for the resource group (it
+# also answers the access policy), 6 keys, 5 role-assignment lists (4 vaults, 1 VNet), the
+# identity, the Mongo cluster, the Cassandra cluster and data center; AWS: STS once, then
+# DescribeKey, GetKeyPolicy, GetKeyRotationStatus and ListResourceTags for each of 3 keys.
+NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 3, "arm": 17, "aws": 13}
+
+
+@pytest.fixture(autouse=True)
+def passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "canary-cassandra-7d1f")
+    monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "canary-mongo-93ab")
+
+
+def _plan_calls(sandbox: Path, parallelism: int) -> list[dict[str, Any]]:
+    key_set, loaded = load_one([str(ALL_SYSTEMS)])
+    before = len(read_calls(sandbox))
+    with handlers_for(key_set, RunOptions(sandbox=sandbox, parallelism=parallelism)) as handlers:
+        plan = Planner(handlers.by_kind, parallelism=parallelism).plan(key_set, loaded)
+    assert not plan.has_changes
+    return read_calls(sandbox)[before:]
+
+
+def test_a_no_op_plan_reads_each_scope_once(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    assert cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve").code == 0
+    for parallelism in (1, 16):
+        calls = _plan_calls(sandbox, parallelism)
+        assert dict(collections.Counter(c["plane"] for c in calls)) == NO_OP_REFRESH, parallelism
+        assert sum(NO_OP_REFRESH.values()) <= 45  # at most one call per declared object
+        https = collections.Counter((c["method"], c["path"]) for c in calls if c["plane"] != "aws")
+        assert [path for path, count in https.items() if count > 1] == []  # nothing read twice
+        assert not any(c["mutating"] for c in calls)
+
+
+# ---- the per-run cache ----------------------------------------------------------------------
+
+
+def test_concurrent_askers_share_one_fetch() -> None:
+    cache, fetches, release = RunCache(), [], threading.Event()
+
+    def fetch() -> str:
+        fetches.append(1)
+        release.wait(timeout=30)
+        return "listed"
+
+    answers: list[str] = []
+    first = threading.Thread(target=lambda: answers.append(cache.get("scope", fetch)))
+    first.start()
+    while "scope" not in cache._gates or not cache._gates["scope"].locked():
+        pass  # until the first fetch is in flight
+    others = [threading.Thread(target=lambda: answers.append(cache.get("scope", fetch))) for _ in range(7)]
+    for thread in others:
+        thread.start()
+    release.set()
+    for thread in [first, *others]:
+        thread.join()
+    assert answers == ["listed"] * 8
+    assert len(fetches) == 1
+
+
+def test_a_write_during_a_fetch_is_not_hidden_by_it() -> None:
+    cache = RunCache()
+
+    def stale_fetch() -> str:
+        cache.forget("scope")  # a write to the scope lands while the list is in flight
+        return "before the write"
+
+    assert cache.get("scope", stale_fetch) == "before the write"
+    assert cache.get("scope", lambda: "after the write") == "after the write"
+
+
+# ---- reads wait only for what they need ---------------------------------------------------
+
+
+class _Recorder:
+    kind = "thing"
+
+    def __init__(self, failing: str = "") -> None:
+        self.order: list[str] = []
+        self.failing = failing
+
+    def read(self, *, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+        if identity["name"] == self.failing:
+            raise RuntimeError("boom")
+        self.order.append(identity["name"])
+        return {"id": identity["name"] + "-id"}
+
+    def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> dict[str, Any]:
+        raise AssertionError("must not be called")
+
+    def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any],
+               live: Mapping[str, Any]) -> dict[str, Any]:
+        raise AssertionError("must not be called")
+
+
+def _resource(name: str, **kwargs: Any) -> Resource:
+    return Resource(address=name, kind="thing", region="r", identity={"name": name, **kwargs.pop("extra", {})},
+                    attributes={}, **kwargs)
+
+
+def _refresh(handler: _Recorder, resources: list[Resource]) -> Refresh:
+    planner = Planner({"thing": handler}, parallelism=1)
+    return Refresh(planner.handlers, 1, RetryPolicy(sleep=lambda _: None), read=planner._read,
+                   identity=planner._identity)
+
+
+def test_apply_order_does_not_hold_reads_back() -> None:
+    handler = _Recorder()
+    # "registration" is applied after "grant", but reading it needs nothing from "grant".
+    resources = [_resource("grant", extra={"principal": Unknown("principal", "id")}),
+                 _resource("principal"), _resource("registration", depends_on=("grant",))]
+    live = _refresh(handler, resources).run(resources, {})
+    assert handler.order.index("registration") < handler.order.index("grant")
+    assert live["grant"] == {"id": "grant-id"}
+
+
+def test_a_failed_read_skips_only_what_needs_it() -> None:
+    handler = _Recorder(failing="principal")
+    resources = [_resource("principal"), _resource("grant", extra={"principal": Unknown("principal", "id")}),
+                 _resource("vault")]
+    with pytest.raises(Exception, match="grant not read: principal failed") as raised:
+        _refresh(handler, resources).run(resources, {})
+    assert "reading principal: boom" in str(raised.value)
+    assert handler.order == ["vault"]
