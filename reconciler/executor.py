@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler import graph
-from reconciler.errors import CmkError, ForbiddenError
+from reconciler import graph, wirelog
+from reconciler.diff import choose_action
+from reconciler.errors import CmkError, ForbiddenError, ProviderError
 from reconciler.plan import Action, Plan, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.retry import RetryPolicy
+from reconciler.systems import KINDS
 
 
 class Listener(Protocol):
@@ -56,7 +58,7 @@ class ApplyResult:
 @dataclass
 class Executor:
     handlers: Mapping[str, ResourceHandler]
-    parallelism: int = 8
+    parallelism: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     listener: Listener = field(default_factory=SilentListener)
 
@@ -75,7 +77,14 @@ class Executor:
             self.listener.step_started(step)
             with lock:
                 identity, attributes = resolve(step.identity, outputs), resolve(step.attributes, outputs)
-            live = self._carry_out(step, identity, attributes)
+            with wirelog.step(step.address, step.kind, step.action.value):
+                try:
+                    live = self._carry_out(step, identity, attributes)
+                except BaseException as error:
+                    wirelog.LOG.step_result(address=address, kind=step.kind, action=step.action.value,
+                                            result=f"failed: {error}" if isinstance(error, CmkError) else "failed")
+                    raise
+            wirelog.LOG.step_result(address=address, kind=step.kind, action=step.action.value, result="done")
             with lock:
                 outputs[address] = live
                 result.done.append(address)
@@ -87,6 +96,8 @@ class Executor:
 
         def skipped(address: str, because: str) -> None:
             if steps[address].mutates:
+                wirelog.LOG.step_result(address=address, kind=steps[address].kind,
+                                        action=steps[address].action.value, result=f"skipped: {because} failed")
                 result.skipped[address] = because
                 self.listener.step_skipped(steps[address], because)
 
@@ -97,11 +108,44 @@ class Executor:
     def _carry_out(self, step: Step, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         handler = self.handlers[step.kind]
         if step.action is Action.CREATE:
-            return self.retry.call(lambda: handler.create(identity=identity, attributes=attributes),
-                                   what=f"creating {step.address}")
+            return self.retry.call(_Create(step, handler, identity, attributes), what=f"creating {step.address}")
         changed = {c.name: attributes[c.name] for c in step.changes}
         return self.retry.call(lambda: handler.update(identity=identity, attributes=changed, live=step.live),
                                what=f"updating {step.address}")
+
+
+@dataclass
+class _Create:
+    """One create, retried: after a transient failure the object is read again before another try.
+
+    A dropped connection or a timeout can hide a create the plane carried out; creating again
+    would then fail (409) or, where POST is not idempotent, make a duplicate. What the earlier
+    attempt made is adopted instead, and brought to the declared attributes by an update.
+    """
+
+    step: Step
+    handler: ResourceHandler
+    identity: Mapping[str, Any]
+    attributes: Mapping[str, Any]
+    attempts: int = 0
+
+    def __call__(self) -> Live:
+        self.attempts += 1
+        if self.attempts > 1:
+            live = self.handler.read(identity=self.identity)
+            if live is not None:
+                return self._adopt(live)
+        return self.handler.create(identity=self.identity, attributes=self.attributes)
+
+    def _adopt(self, live: Live) -> Live:
+        decision = choose_action(KINDS[self.step.kind], self.attributes, live)
+        if decision.action is Action.NOOP:
+            return live
+        if decision.action is Action.UPDATE:
+            changed = {c.name: self.attributes[c.name] for c in decision.changes}
+            return self.handler.update(identity=self.identity, attributes=changed, live=live)
+        raise ProviderError(f"{self.step.address}: an earlier attempt left an object that cannot be brought to the "
+                            f"declared state ({decision.action.value}: {decision.reason})")
 
 
 def resolve(value: Any, outputs: Mapping[str, Mapping[str, Any]]) -> Any:

@@ -6,11 +6,16 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reconciler.errors import ProviderError, TransientError
 
 T = TypeVar("T")
+
+
+def sleep(seconds: float) -> None:
+    """The one place cmkctl's own retries wait; tests replace it to run without real waiting."""
+    time.sleep(seconds)
 
 
 @dataclass
@@ -20,7 +25,7 @@ class RetryPolicy:
     max_delay: float = 30.0
     # Past this, waiting longer is unlikely to help and the user deserves an answer.
     max_total: float = 300.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = field(default=lambda seconds: sleep(seconds))
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
 
@@ -43,3 +48,21 @@ class RetryPolicy:
                     ) from error
                 self.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+class Retrying:
+    """Every method of `target` called through `policy` (for listings made outside the planner's walk)."""
+
+    def __init__(self, target: Any, policy: RetryPolicy) -> None:
+        self._target = target
+        self._policy = policy
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if not callable(attribute):
+            return attribute
+
+        def called(*args: Any, **kwargs: Any) -> Any:
+            return self._policy.call(lambda: attribute(*args, **kwargs), what=name.replace("_", " "))
+
+        return called

@@ -55,8 +55,10 @@ def load(paths: Sequence[str | Path]) -> LoadedManifests:
     digest = hashlib.sha256()
     for file in files:
         documents, problems = read_documents(file)
-        digest.update(str(file).encode() + b"\0" + _bytes_of(file))
         diagnostics.extend(problems)
+        if problems:
+            continue  # unreadable, too big, not UTF-8: the digest is never used then, and the file never read
+        digest.update(str(file).encode() + b"\0" + _bytes_of(file))
         for document in documents:
             key_set, problems = _load_document(document)
             diagnostics.extend(problems)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from reconciler.errors import ProviderError, TransientError
+from reconciler.wirelog import LOG
 
 # Connect fast, but allow a slow control plane a while to answer.
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -42,12 +43,18 @@ def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
 
 def new_client(base_url: str, *, plane: str, ca_bundle: str | None) -> httpx.Client:
     # Redirects stay off: a redirect could carry the bearer token to another host.
+    def logged(response: httpx.Response) -> None:
+        request = response.request
+        LOG.exchange(plane=plane, method=request.method, url=str(request.url), status=response.status_code,
+                     request_headers=request.headers, response_headers=response.headers, request_body=request.content)
+
     return httpx.Client(
         base_url=require_https(base_url, plane=plane),
         verify=tls_verify(ca_bundle),
         timeout=TIMEOUT,
         follow_redirects=False,
         headers={"Accept": "application/json", "User-Agent": "cmkctl"},
+        event_hooks={"response": [logged]},
     )
 
 
@@ -65,6 +72,7 @@ def send(
     try:
         return client.request(method, path, headers=dict(headers), json=json, params=params)
     except httpx.TransportError as e:
+        LOG.exchange(plane=plane, method=method, url=path, status=None, error=type(e).__name__)
         # The message names the error class only: httpx texts can hold the URL, never headers,
         # but keep it short and predictable anyway.
         raise TransientError(

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from reconciler.sandbox.faults import FaultInjector
+from reconciler.sandbox.halt import Halt
 from reconciler.sandbox.planes import Plane, plane_for
 from reconciler.sandbox.state import StateStore
 from reconciler.sandbox.wire import Refusal, Reply, Request
@@ -14,34 +15,48 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, store: StateStore, faults: Mapping[str, FaultInjector] | None = None) -> None:
+    def __init__(self, store: StateStore, faults: Mapping[str, FaultInjector] | None = None,
+                 halt: Halt | None = None) -> None:
         self.store = store
         self.faults = dict(faults or {})
+        self.halt = halt or Halt(store.directory, "")
         self.closed = False
 
     def respond(self, request: Request) -> Reply:
+        self.halt.gate()
         plane = plane_for(request.path)
-        reply = self._reply(plane, request)
+        reply, fault = self._reply(plane, request)
         self.store.record_call(
             method=request.method,
             path=request.path,
             plane=plane.name if plane else "unknown",
             status=reply.status,
             mutating=request.mutating,
+            fault=fault,
         )
+        if fault in ("", "drop_after_write"):
+            self.halt.carried_out(f"{request.method} {request.path}", request.mutating)
         return reply
 
-    def _reply(self, plane: Plane | None, request: Request) -> Reply:
+    def _reply(self, plane: Plane | None, request: Request) -> tuple[Reply, str]:
+        """The reply, and the kind of fault injected ('' when the plane answered)."""
         if self.closed:
             # A kept-alive connection may outlive the session; the world must not change after it.
-            return Reply(503, {"error": {"code": "SandboxStopped", "message": "The sandbox has stopped."}})
+            return Reply(503, {"error": {"code": "SandboxStopped", "message": "The sandbox has stopped."}}), "stopped"
         if plane is None:
-            return Reply(404, {"error": {"code": "NotFound", "message": f"No sandbox plane serves {request.path}"}})
+            return Reply(404, {"error": {"code": "NotFound", "message": f"No sandbox plane serves {request.path}"}}), ""
         if not plane.authenticated(request):
-            return plane.unauthorized(request)
+            return plane.unauthorized(request), ""
         injector = self.faults.get(plane.name)
         injected = injector.before(plane.name, request) if injector else None
-        return injected or self._handle(plane, request)
+        if injected is not None:
+            return injected, injected.fault or "injected"
+        reply = self._handle(plane, request)
+        after = getattr(injector, "after", None)
+        if after is None:
+            return reply, ""
+        final: Reply = after(plane.name, request, reply)
+        return final, final.fault
 
     def _handle(self, plane: Plane, request: Request) -> Reply:
         with self.store.lock:

@@ -101,6 +101,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send(self, reply: Reply) -> None:
+        if reply.dropped:
+            # An injected dropped connection: no status line, no headers, the socket closed.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         payload = reply.encoded()
         self.send_response(reply.status)
         if reply.body is not None:

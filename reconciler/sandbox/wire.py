@@ -40,6 +40,13 @@ class Reply:
     # A JSON-serialisable document, or None for an empty body.
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Set on replies the fault injector made: its kind, for calls.jsonl. "drop" and
+    # "drop_after_write" close the connection without any reply.
+    fault: str = ""
+
+    @property
+    def dropped(self) -> bool:
+        return self.fault in ("drop", "drop_after_write")
 
     def encoded(self) -> bytes:
         return b"" if self.body is None else json.dumps(self.body).encode()
