@@ -9,7 +9,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -41,8 +41,54 @@ def _target_option(function: Any) -> Any:
                              "depends on. Repeatable.")(function)
 
 
+def _debug_options(function: Any) -> Any:
+    function = click.option("--debug-file", type=click.Path(dir_okay=False, path_type=Path),
+                            help="Write the --debug log to this file instead of stderr.")(function)
+    return click.option("--debug", is_flag=True,
+                        help="Log every HTTP exchange (method, path, status, request id; Authorization headers "
+                             "and secret fields redacted).")(function)
+
+
+def _configure_wire(debug: bool, debug_file: Path | None, audit_log: Path | None) -> None:
+    from reconciler.wirelog import LOG
+
+    stream: TextIO | None = None
+    if debug_file is not None:
+        stream = open(debug_file, "a", encoding="utf-8")  # noqa: SIM115 - for the process's lifetime
+    elif debug:
+        stream = sys.stderr
+    LOG.configure(debug=stream, audit=audit_log)
+
+
+def _lock_options(function: Any) -> Any:
+    function = click.option("--lock-region", metavar="REGION", help="The region of --lock-table.")(function)
+    function = click.option("--lock-table", metavar="TABLE",
+                            help="Lock in this DynamoDB table (shared by many machines) instead of the manifest's "
+                                 "lock setting or the local lock file.")(function)
+    return click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
+                        help="How long to wait for another apply of the key set to finish.")(function)
+
+
+def _lock_for(key_set: KeySet, sandbox: Path | None, table: str | None, region: str | None) -> Any:
+    from reconciler.lock import LocalLock, default_directory
+
+    if table is None and key_set.lock is not None:
+        table, region = key_set.lock.dynamodb_table, region or key_set.lock.dynamodb_region
+    if table is None:
+        if region is not None:
+            raise click.UsageError("--lock-region goes with --lock-table")
+        return LocalLock(default_directory(sandbox), key_set.name)
+    if region is None:
+        raise click.UsageError("--lock-table needs --lock-region (or the manifest's lock.dynamodb.region)")
+    from reconciler.providers.aws_lock import DynamoDbLock
+
+    return DynamoDbLock(table, region, key_set.name)
+
+
 def _parallelism_option(function: Any) -> Any:
-    return click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
+    # 16: measured by benchmarks/fleet.py (within ~10% of 32 on a 1,000-object no-op plan, half the burst
+    # against ARM's per-subscription read limits); see README "Performance".
+    return click.option("--parallelism", type=click.IntRange(1, 64), default=16, show_default=True,
                         help="How many objects are read or changed at once.")(function)
 
 
@@ -77,13 +123,21 @@ def _options(sandbox: Path | None, parallelism: int) -> RunOptions:
 def _make_plan(key_set: KeySet, loaded: LoadedManifests, handlers: Any, options: RunOptions,
                targets: Sequence[str]) -> Plan:
     from reconciler.planner import Planner
+    from reconciler.session import retry_policy
 
     planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
-                      parallelism=options.parallelism)
+                      parallelism=options.parallelism, retry=retry_policy(options))
     return planner.plan(key_set, loaded, targets)
 
 
-def _with_unmanaged(key_set: KeySet, made: Plan, lists: Any) -> Plan:
+def _retrying(lists: Any, options: RunOptions) -> Any:
+    from reconciler.retry import Retrying
+    from reconciler.session import retry_policy
+
+    return Retrying(lists, retry_policy(options))
+
+
+def _with_unmanaged(key_set: KeySet, made: Plan, lists: Any, parallelism: int) -> Plan:
     """The plan, with what the key set created but no longer declares (a targeted plan looks no further)."""
     import dataclasses
 
@@ -91,7 +145,8 @@ def _with_unmanaged(key_set: KeySet, made: Plan, lists: Any) -> Plan:
 
     if made.targets:
         return made
-    return dataclasses.replace(made, notices=made.notices + tuple(unmanaged_notices(key_set, made, lists)))
+    found = unmanaged_notices(key_set, made, lists, parallelism=parallelism)
+    return dataclasses.replace(made, notices=made.notices + tuple(found))
 
 
 def _refuse_forbidden(plan: Plan) -> None:
@@ -108,9 +163,11 @@ def _refuse_forbidden(plan: Plan) -> None:
 @_target_option
 @_sandbox_option
 @_parallelism_option
+@_debug_options
 def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, targets: Sequence[str],
-         sandbox: Path | None, parallelism: int) -> int:
+         sandbox: Path | None, parallelism: int, debug: bool, debug_file: Path | None) -> int:
     """Read live state and print the ordered steps that would reconcile it."""
+    _configure_wire(debug, debug_file, None)
     from reconciler import plandoc
     from reconciler.manifest.loader import load_one
     from reconciler.session import run_for
@@ -118,7 +175,8 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     key_set, loaded = load_one(paths)
     options = _options(sandbox, parallelism)
     with run_for(key_set, options) as (handlers, lists):
-        made = _with_unmanaged(key_set, _make_plan(key_set, loaded, handlers, options, targets), lists)
+        made = _with_unmanaged(key_set, _make_plan(key_set, loaded, handlers, options, targets),
+                               _retrying(lists, options), options.parallelism)
     document = plandoc.to_document(made)
     if out is not None:
         _write_atomically(out, plandoc.dumps(made))
@@ -134,11 +192,17 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 @_target_option
 @_sandbox_option
 @_parallelism_option
+@_lock_options
+@_debug_options
+@click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append every mutating call (and each step's result) to this file, one JSON line each.")
 def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
-          sandbox: Path | None, parallelism: int) -> int:
+          sandbox: Path | None, parallelism: int, lock_timeout: float, lock_table: str | None,
+          lock_region: str | None, debug: bool, debug_file: Path | None, audit_log: Path | None) -> int:
     """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
+    _configure_wire(debug, debug_file, audit_log)
+    from reconciler.lock import held
     from reconciler.manifest.loader import load_one
-    from reconciler.session import handlers_for
 
     if (plan_file is None) == (not paths):
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
@@ -146,7 +210,21 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
     saved = _read_plan(plan_file) if plan_file is not None else None
     key_set, loaded = load_one(saved.manifest_files if saved else paths)
-    options = _options(sandbox, parallelism)
+    lock = _lock_for(key_set, sandbox, lock_table, lock_region)
+
+    def waiting(holder: Any) -> None:
+        click.echo(f"Waiting up to {lock_timeout:g}s for the lock on {key_set.name}, held by {holder.describe()} "
+                   f"({lock.where})...", err=True)
+
+    # Taken before the sandbox starts or anything is read: the plan itself must not interleave.
+    with held(lock, key_set.name, timeout=lock_timeout, on_wait=waiting):
+        return _apply_locked(plan_file, saved, key_set, loaded, auto_approve, targets, _options(sandbox, parallelism))
+
+
+def _apply_locked(plan_file: Path | None, saved: Plan | None, key_set: KeySet, loaded: LoadedManifests,
+                  auto_approve: bool, targets: Sequence[str], options: RunOptions) -> int:
+    from reconciler.session import handlers_for
+
     with handlers_for(key_set, options) as handlers:
         fresh = _make_plan(key_set, loaded, handlers, options, saved.targets if saved else targets)
         if saved is not None:
@@ -196,9 +274,11 @@ def _confirm() -> None:
 def _execute(made: Plan, handlers: Any, options: RunOptions) -> int:
     from reconciler.executor import Executor
     from reconciler.render.progress import listener_for
+    from reconciler.session import retry_policy
 
     listener = listener_for(made, interactive=sys.stdout.isatty(), color=_color())
-    result = Executor(handlers.by_kind, parallelism=options.parallelism, listener=listener).apply(made)
+    result = Executor(handlers.by_kind, parallelism=options.parallelism, listener=listener,
+                      retry=retry_policy(options)).apply(made)
     listener.close()
     click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "
                f"{len(result.failed)} failed, {len(result.skipped)} skipped.")
@@ -254,6 +334,43 @@ def schema(of_plan: bool) -> int:
 
     name = "plan.v1.json" if of_plan else "manifest.v1.json"
     click.echo(resources.files("reconciler").joinpath("schemas", name).read_text("utf-8"), nl=False)
+    return EXIT_OK
+
+
+@cli.group("lock")
+def lock_group() -> None:
+    """The lock that keeps two applies of one key set apart."""
+
+
+@lock_group.command("break")
+@click.option("-f", "--file", "paths", multiple=True, required=True, help="The manifest of the key set.")
+@click.option("--id", "lock_id", help="Break it only if this is still its lock id (printed by the waiting apply).")
+@_sandbox_option
+@click.option("--lock-table", metavar="TABLE", help="The DynamoDB table (default: the manifest's lock setting).")
+@click.option("--lock-region", metavar="REGION")
+def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_table: str | None,
+               lock_region: str | None) -> int:
+    """Remove a stale lock left by an apply that died holding it. Never done implicitly."""
+    from reconciler.lock import Holder, LockError
+    from reconciler.manifest.loader import load_one
+
+    key_set, _ = load_one(paths)
+    lock = _lock_for(key_set, sandbox, lock_table, lock_region)
+    if not hasattr(lock, "break_lock"):
+        probe = Holder.me(key_set.name)
+        holder = lock.try_acquire(probe)
+        if holder is None:
+            lock.release(probe)
+            click.echo(f"{key_set.name} is not locked ({lock.where}).")
+            return EXIT_OK
+        raise LockError(f"{key_set.name} is locked by a running apply: {holder.describe()}. A local lock is "
+                        "released by the system when its holder exits, however it exits; it cannot be stale, "
+                        "and cmkctl does not break it")
+    broken = lock.break_lock(lock_id)
+    if broken is None:
+        click.echo(f"{key_set.name} is not locked ({lock.where}).")
+    else:
+        click.echo(f"Broke the lock on {key_set.name} in {lock.where}, held by {broken.describe()}.")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.manifest.model import KeySet
 from reconciler.providers.base import Connection, Endpoints
+from reconciler.retry import RetryPolicy
 from reconciler.secrets import Secret
 
 if TYPE_CHECKING:
@@ -36,7 +37,14 @@ ENDPOINT_VARIABLES = {
 @dataclass(frozen=True)
 class RunOptions:
     sandbox: Path | None = None
-    parallelism: int = 8
+    parallelism: int = 16
+
+
+def retry_policy(options: RunOptions) -> RetryPolicy:
+    """The engine's retries: bounded backoff; against the sandbox, short waits (it throttles nobody)."""
+    if options.sandbox is not None:
+        return RetryPolicy(max_attempts=12, base_delay=0.02, max_delay=0.5, max_total=60.0)
+    return RetryPolicy()
 
 
 def _secret(variable: str, default: str | None = None) -> Secret | None:
@@ -56,12 +64,17 @@ def real_connection() -> Connection:
                       azure_credential=default_azure_credential)
 
 
+def _sandbox_aws_keys() -> tuple[str, Secret]:
+    # moto takes any secret; a real one in the environment is used (and never shown), as the canary test does.
+    return SANDBOX_AWS_ACCESS_KEY, _secret("AWS_SECRET_ACCESS_KEY", "sandbox-secret") or Secret("sandbox-secret")
+
+
 def sandbox_connection(endpoints: Endpoints) -> Connection:
     # A real token in the environment is still never shown: the canary tests run this way.
     return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE, "sandbox-token"),
                       confluent_api_key=_secret(CONFLUENT_KEY_VARIABLE, "sandbox-key"),
                       confluent_api_secret=_secret(CONFLUENT_SECRET_VARIABLE, "sandbox-secret"),
-                      aws_static_keys=(SANDBOX_AWS_ACCESS_KEY, Secret("sandbox-secret")) if endpoints.aws else None,
+                      aws_static_keys=_sandbox_aws_keys() if endpoints.aws else None,
                       polling_interval=0.0, sandbox=True)
 
 

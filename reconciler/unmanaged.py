@@ -8,6 +8,7 @@ so, so that a reviewer sees the object is left in place on purpose. Found by cmk
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from reconciler.manifest.keyref import KEY_IDENTIFIER
@@ -32,7 +33,7 @@ def _ours(tags: Mapping[str, str] | None, key_set: KeySet) -> bool:
     return tags is not None and tags.get("cmkctl-set") == key_set.name
 
 
-def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists) -> list[Notice]:
+def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists, *, parallelism: int = 16) -> list[Notice]:
     declared_vaults = {v.name.lower(): r.name for r in key_set.regions for v in r.vaults}
     declared_keys = {(k.vault.lower(), k.name.lower()) for r in key_set.regions for k in r.keys}
     listed = lists.all_vaults() if key_set.accounts.azure_subscription_id else []
@@ -41,13 +42,16 @@ def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists) -> lis
     notices = [_notice(v["location"], f"vault {v['name']} carries cmkctl-set: {key_set.name} but is no longer "
                        "declared; cmkctl leaves it and its keys in place")
                for v in vaults if v["name"].lower() not in declared_vaults]
-    for vault in vaults:
-        if vault["name"].lower() in declared_vaults:
-            notices += [_notice(vault["location"], f"key {key['name']} in vault {vault['name']} carries cmkctl-set: "
-                                f"{key_set.name} but is no longer declared; cmkctl leaves it in place")
-                        for key in lists.keys(vault["resourceGroup"], vault["name"])
-                        if _ours(key.get("tags"), key_set) and (vault["name"].lower(), key["name"].lower())
-                        not in declared_keys]
+    declared_here = [v for v in vaults if v["name"].lower() in declared_vaults]
+    # One list per vault, so independent: read them side by side like the refresh does.
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="cmkctl-unmanaged") as pool:
+        listed_keys = list(pool.map(lambda v: lists.keys(v["resourceGroup"], v["name"]), declared_here))
+    for vault, keys in zip(declared_here, listed_keys, strict=True):
+        notices += [_notice(vault["location"], f"key {key['name']} in vault {vault['name']} carries cmkctl-set: "
+                            f"{key_set.name} but is no longer declared; cmkctl leaves it in place")
+                    for key in keys
+                    if _ours(key.get("tags"), key_set) and (vault["name"].lower(), key["name"].lower())
+                    not in declared_keys]
     notices += _registrations(key_set, plan, lists, ours)
     return sorted(notices, key=lambda n: (n.region, n.message))
 

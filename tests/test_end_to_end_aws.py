@@ -188,7 +188,9 @@ def test_an_apply_killed_right_after_create_key_is_finished_with_one_key(cmkctl:
     sandbox = tmp_path / "sandbox"
     env = {**os.environ, HALT_VARIABLE: "kms:CreateKey", "CMKCTL_LOG_DIR": str(tmp_path)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "-f", str(CLASSIC), "--sandbox", str(sandbox), "--auto-approve"],
+        # One step at a time: the other region's CreateKey must not race past the halt.
+        [sys.executable, "-m", "reconciler", "apply", "-f", str(CLASSIC), "--sandbox", str(sandbox), "--auto-approve",
+         "--parallelism", "1"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:

@@ -172,12 +172,21 @@ class Accounts:
 
 
 @dataclass(frozen=True)
+class LockSetting:
+    """`lock:` of the manifest: a DynamoDB table shared by many machines (None: the local lock)."""
+
+    dynamodb_table: str
+    dynamodb_region: str
+
+
+@dataclass(frozen=True)
 class KeySet:
     name: str
     accounts: Accounts
     regions: tuple[Region, ...]
     file: str
     source: Source
+    lock: LockSetting | None = None
 
     def region(self, name: str) -> Region | None:
         return next((r for r in self.regions if r.name == name), None)

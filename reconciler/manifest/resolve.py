@@ -19,6 +19,7 @@ from reconciler.manifest.model import (
     Accounts,
     Key,
     KeySet,
+    LockSetting,
     Principal,
     Region,
     Registration,
@@ -44,7 +45,8 @@ def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]
     data = document.data
     accounts = _accounts(data.get("accounts", {}))
     regions = tuple(_region(context, data, index) for index in range(len(data["regions"])))
-    key_set = KeySet(data["metadata"]["name"], accounts, regions, document.file, context.source(("metadata",)))
+    key_set = KeySet(data["metadata"]["name"], accounts, regions, document.file, context.source(("metadata",)),
+                     lock=_lock(data.get("lock") or {}))
     _check_region_names(context, key_set)
     _check_references(context, key_set)
     check_access_policy_references(context, key_set)
@@ -52,6 +54,11 @@ def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]
         for region in key_set.regions:
             system.check_references(context, key_set, region)
     return key_set, context.problems
+
+
+def _lock(data: dict[str, Any]) -> LockSetting | None:
+    dynamodb = data.get("dynamodb")
+    return LockSetting(dynamodb["table"], dynamodb["region"]) if dynamodb else None
 
 
 def _accounts(data: dict[str, Any]) -> Accounts:

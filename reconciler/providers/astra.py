@@ -175,6 +175,7 @@ class RegistrationHandler:
         self._client = client
         self._organization_id = organization_id
         self._lock = threading.Lock()
+        self._listing = threading.Lock()
         self._cache: dict[str, list[dict[str, Any]]] = {}
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
@@ -193,9 +194,12 @@ class RegistrationHandler:
         region, key_id = checked_region(identity["region"]), str(attributes["keyId"])
         if cloud == "azure" and _VERSIONED_AZURE_KEY.search(key_id):
             raise ProviderError(f"refusing to register a versioned key ID with Astra: {key_id}", plane=PLANE)
-        self._client.register(product, registration_body(self._organization(identity), cloud, region, key_id))
-        with self._lock:
-            self._cache.pop(product, None)
+        try:
+            self._client.register(product, registration_body(self._organization(identity), cloud, region, key_id))
+        finally:
+            # Even a failed POST may have registered the key (a dropped connection): read afresh.
+            with self._lock:
+                self._cache.pop(product, None)
         return {"keyId": key_id}
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
@@ -214,7 +218,12 @@ class RegistrationHandler:
         with self._lock:
             cached = self._cache.get(product)
         if cached is None:
-            cached = self._client.registrations(product)
-            with self._lock:
-                self._cache[product] = cached
+            # One list per product per run, even when every region asks at once.
+            with self._listing:
+                with self._lock:
+                    cached = self._cache.get(product)
+                if cached is None:
+                    cached = self._client.registrations(product)
+                    with self._lock:
+                        self._cache[product] = cached
         return cached

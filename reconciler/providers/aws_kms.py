@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler import kms_policy
+from reconciler import kms_policy, retry
 from reconciler.errors import CredentialError, GuardError, ProviderError, TransientError
 from reconciler.providers.base import Connection, Live
 from reconciler.providers.https import require_https
+from reconciler.wirelog import LOG
 
 PLANE = "aws"
 TRANSIENT_CODES = frozenset({
@@ -71,13 +72,53 @@ def translate(error: Exception, what: str) -> Exception:
     return ProviderError(f"{what}: {type(error).__name__}", plane=PLANE)
 
 
+# KMS calls that are not idempotent: never tried again by the call itself (see KmsKeyHandler.create).
+NOT_IDEMPOTENT = frozenset({"create_key"})
+CALL_ATTEMPTS = 3
+
+
 def call(what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+    """One KMS/STS call; SDK errors translated.
+
+    botocore retries a call itself, except in the sandbox, where its real backoff would slow the
+    fault tests: there this does what botocore would (a few attempts of an idempotent call), waiting
+    through the engine's sleeper.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    try:
-        return function(**kwargs)
-    except (ClientError, BotoCoreError) as error:
-        raise translate(error, what) from error
+    attempts = CALL_ATTEMPTS if _sdk_does_not_retry(function) else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return function(**kwargs)
+        except (ClientError, BotoCoreError) as error:
+            translated = translate(error, what)
+            if attempt == attempts or not isinstance(translated, TransientError):
+                raise translated from error
+            retry.sleep(0.01 * attempt)
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _sdk_does_not_retry(function: Callable[..., Any]) -> bool:
+    client = getattr(function, "__self__", None)
+    config = getattr(getattr(client, "meta", None), "config", None)
+    retries = getattr(config, "retries", None) or {}
+    return retries.get("total_max_attempts") == 1 and getattr(function, "__name__", "") not in NOT_IDEMPOTENT
+
+
+def _logged_call(http_response: Any, model: Any, **kwargs: Any) -> None:
+    LOG.exchange(plane=PLANE, method="POST", url=f"{model.service_model.service_name}:{model.name}",
+                 status=http_response.status_code, response_headers=dict(http_response.headers),
+                 mutating=not model.name.startswith(READ_OPERATIONS))
+
+
+def _logged_error(exception: Exception, **kwargs: Any) -> None:
+    model = kwargs.get("model")
+    name = getattr(model, "name", "?")
+    LOG.exchange(plane=PLANE, method="POST", url=f"kms:{name}", status=None, error=type(exception).__name__,
+                 mutating=not str(name).startswith(READ_OPERATIONS))
+
+
+READ_OPERATIONS = ("Describe", "List", "Get")
 
 
 def iam_principal(caller_arn: str) -> str:
@@ -99,6 +140,7 @@ class AwsSession:
                 if os.environ.get(variable):
                     require_https(os.environ[variable], plane=f"{PLANE} ({variable})")
         self._keys = connection.aws_static_keys
+        self._sandbox = connection.sandbox
         self._account_id = account_id
         self._lock = threading.Lock()
         self._guard_lock = threading.Lock()
@@ -143,10 +185,16 @@ class AwsSession:
                                                       aws_secret_access_key=self._keys[1].reveal())
             else:
                 self._session = boto3.session.Session()
-        # The engine retries transient errors with its own backoff; botocore tries a little itself.
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, user_agent_extra="cmkctl",
+        # The engine retries transient errors with its own backoff; botocore tries a little itself
+        # (not in the sandbox, where its real sleeps would slow the fault tests: the engine owns them).
+        retries = {"total_max_attempts": 1} if self._sandbox else {"max_attempts": 3}
+        config = Config(retries={**retries, "mode": "standard"}, user_agent_extra="cmkctl",
                         connect_timeout=10, read_timeout=60)
-        return self._session.client(service, region_name=region, endpoint_url=self._endpoint, config=config)
+        client = self._session.client(service, region_name=region, endpoint_url=self._endpoint, config=config)
+        if LOG.active:
+            client.meta.events.register("after-call", _logged_call)
+            client.meta.events.register("after-call-error", _logged_error)
+        return client
 
     def close(self) -> None:
         with self._lock:

@@ -7,7 +7,9 @@ touches only Astra never load them.
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +19,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import CredentialError, GuardError, ProviderError, TransientError
 from reconciler.providers.base import Connection
+from reconciler.providers.cache import RunCache
 from reconciler.providers.https import TRANSIENT_STATUSES, require_https
 from reconciler.secrets import Secret
+from reconciler.wirelog import LOG
 
 PLANE = "arm"
+# The sandbox's static Azure token; the secret-canary test sets it to a canary.
+SANDBOX_TOKEN_VARIABLE = "CMKCTL_SANDBOX_AZURE_TOKEN"
 
 # azure-core retries throttling and 5xx itself (honouring Retry-After); keep that short so the
 # engine's bounded backoff, which knows about the whole plan, stays in charge.
@@ -126,6 +132,8 @@ class AzureSession:
         self._lock = threading.Lock()
         self._credential: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
+        # Lists read once per run and shared by the handlers (see reconciler.providers.cache).
+        self.lists = RunCache()
 
     @property
     def connection(self) -> Connection:
@@ -177,7 +185,7 @@ def _build_credential(connection: Connection) -> Any:
         return connection.azure_credential()
     if connection.sandbox:
         # The sandbox checks only that a bearer token is present.
-        return StaticTokenCredential(Secret("sandbox-token"))
+        return StaticTokenCredential(Secret(os.environ.get(SANDBOX_TOKEN_VARIABLE) or "sandbox-token"))
     raise CredentialError("no Azure credential configured (DefaultAzureCredential was not set up)")
 
 
@@ -196,7 +204,31 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
     }
     if endpoints.ca_bundle is not None:
         kwargs["connection_verify"] = endpoints.ca_bundle
+    if LOG.active:
+        kwargs["per_retry_policies"] = [_wire_policy()]
+    if connection.sandbox:
+        # The sandbox's faults are retried at once by azure-core (Retry-After aside), then by the
+        # engine's policy, whose sleeper tests replace: no test waits on a real backoff.
+        kwargs["retry_backoff_factor"] = 0
     return kwargs
+
+
+def _wire_policy() -> Any:
+    """An azure-core policy reporting each attempt to `reconciler.wirelog` (redacted there)."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class WirePolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+        def on_response(self, request: Any, response: Any) -> None:
+            sent, answer = request.http_request, response.http_response
+            LOG.exchange(plane=PLANE, method=sent.method, url=sent.url, status=answer.status_code,
+                         request_headers=sent.headers, response_headers=answer.headers, request_body=sent.body)
+
+        def on_exception(self, request: Any) -> None:
+            sent = request.http_request
+            LOG.exchange(plane=PLANE, method=sent.method, url=sent.url, status=None,
+                         error=type(sys.exc_info()[1]).__name__)
+
+    return WirePolicy()
 
 
 def sdk_errors() -> tuple[type[Exception], ...]:

@@ -10,26 +10,28 @@ moto answers plain http: cmkctl allows that for the sandbox on loopback only. Th
 manifest's (moto's `x-moto-account-id`), so the STS account guard passes. One AWS plane runs per
 process at a time: moto's backends are process-wide.
 
-Test hook: with CMKCTL_SANDBOX_HALT_AFTER=kms:ACTION (e.g. kms:CreateKey) in the environment, the
-first ACTION is carried out and saved, DIR/halted is written, and the reply never leaves: the
-caller hangs there until it is killed. Tests use it to kill a real apply at a known point.
+Faults (faults.py) are injected here too, shaped as KMS errors; the test hook that halts the world
+after a chosen mutating request (halt.py) counts KMS writes with the HTTPS planes'.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-import os
 import pickle
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from reconciler.sandbox.faults import FaultInjector
+from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE, Halt
 from reconciler.sandbox.state import write_atomically_bytes
+from reconciler.sandbox.wire import Reply, Request
 
 KMS_FILE = "kms.pickle"
-HALT_VARIABLE = "CMKCTL_SANDBOX_HALT_AFTER"
-HALT_MARKER = "halted"
+__all__ = ["HALT_MARKER", "HALT_VARIABLE", "AwsPlane"]
 # KMS actions that change nothing worth saving (cryptographic operations read the key only).
 READ_PREFIXES = ("Describe", "List", "Get", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateRandom",
                  "Sign", "Verify", "GenerateMac", "VerifyMac")
@@ -136,7 +138,16 @@ class _Persisting:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = self._plane.account_id
         service, action = _action(environ)
+        label = f"{service}:{action or 'GetCallerIdentity'}"
         mutating = service == "kms" and not action.startswith(READ_PREFIXES)
+        self._plane.halt.gate()
+        request = _request(environ, label, mutating)
+        faults = self._plane.faults
+        # Outside the lock: an injected delay slows only its own request.
+        injected = faults.before("aws", request) if faults is not None else None
+        if injected is not None:
+            self._plane.record(label, injected.status, mutating, injected.fault or "injected")
+            return _answer(injected, environ, start_response, xml=service == "sts")
         with self._lock:
             replied: list[Any] = []
             answer = self._app(environ, lambda status, headers, *_: replied.append((status, headers)))
@@ -145,21 +156,61 @@ class _Persisting:
             finally:
                 getattr(answer, "close", lambda: None)()
             status, headers = replied[0]
-            self._plane.record(f"{service}:{action or 'GetCallerIdentity'}", int(status.split()[0]), mutating)
+            after = getattr(faults, "after", None)
+            final = after("aws", request, Reply(int(status.split()[0]))) if after else None
+            fault = final.fault if final is not None else ""
+            self._plane.record(label, int(status.split()[0]), mutating, fault)
             if mutating:
                 self._plane.persist()
-            if action and os.environ.get(HALT_VARIABLE) == f"{service}:{action}":
-                self._plane.halt(f"{service}:{action}")
+        self._plane.halt.carried_out(label, mutating)
+        if final is not None and final.dropped:
+            return _answer(final, environ, start_response)
         start_response(status, headers)
         return [body]
+
+
+def _request(environ: dict[str, Any], label: str, mutating: bool) -> Request:
+    """The request as the fault injector sees it (its body kept for the app to read again)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    # The region (from the signature's scope) tells apart the same call made in two regions.
+    scope = str(environ.get("HTTP_AUTHORIZATION", "")).split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+    region = scope[2] if len(scope) > 2 else ""
+    return Request(method="POST" if mutating else "GET", path=label, query={"region": region}, headers={},
+                   body=body)
+
+
+def _answer(reply: Reply, environ: dict[str, Any], start_response: Callable[..., Any], *,
+            xml: bool = False) -> Iterable[bytes]:
+    if reply.dropped:
+        connection = environ.get("werkzeug.socket")
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        start_response("500 Dropped", [("Content-Length", "0")])
+        return [b""]
+    if xml:  # STS speaks the query protocol: errors are XML
+        code, message = reply.body["__type"], reply.body["message"]
+        payload = (f"<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message>"
+                   "</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>").encode()
+        content_type = "text/xml"
+    else:
+        payload, content_type = reply.encoded(), "application/x-amz-json-1.1"
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(payload))), *reply.headers.items()]
+    start_response(f"{reply.status} Injected", headers)
+    return [payload]
 
 
 class AwsPlane:
     """moto in a thread on 127.0.0.1 (an ephemeral port), KMS state loaded from and saved to DIR."""
 
     def __init__(self, directory: Path, account_id: str, *, on_change: Callable[[dict[str, Any]], None],
-                 record: Callable[[str, int, bool], None]) -> None:
+                 record: Callable[[str, int, bool, str], None], faults: FaultInjector | None = None,
+                 halt: Halt | None = None) -> None:
         self.directory = directory
+        self.faults = faults
+        self.halt = halt or Halt(directory)
         self.account_id = account_id
         self._on_change = on_change
         self._record = record
@@ -207,9 +258,5 @@ class AwsPlane:
         save_kms(self.directory)
         self._on_change(kms_view())
 
-    def record(self, path: str, status: int, mutating: bool) -> None:
-        self._record(path, status, mutating)
-
-    def halt(self, action: str) -> None:
-        (self.directory / HALT_MARKER).write_text(action + "\n")
-        threading.Event().wait()
+    def record(self, path: str, status: int, mutating: bool, fault: str = "") -> None:
+        self._record(path, status, mutating, fault)

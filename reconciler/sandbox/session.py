@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.providers.base import Endpoints
 from reconciler.sandbox.dispatcher import Dispatcher
-from reconciler.sandbox.faults import FaultInjector
+from reconciler.sandbox.faults import PLANES, ConfiguredFaults, FaultInjector, load_config
+from reconciler.sandbox.halt import Halt
 from reconciler.sandbox.server import SandboxServer
 from reconciler.sandbox.state import StateStore, read_calls
 from reconciler.sandbox.tls import HOST, server_context
@@ -38,7 +39,10 @@ class Sandbox:
         aws_account_id: str | None = None,
     ) -> None:
         self.directory = Path(directory)
+        # Explicit injectors (tests) take precedence over DIR/faults.yaml and CMKCTL_SANDBOX_FAULTS.
         self._faults = faults
+        self.configured: ConfiguredFaults | None = None
+        self._halt: Halt | None = None
         # Whom the caller's credentials belong to when the world is new (see world.load_state).
         self._tenant_id = tenant_id
         self._organization_id = organization_id
@@ -55,8 +59,10 @@ class Sandbox:
         self.directory.mkdir(parents=True, exist_ok=True)
         state = load_state(self.directory, tenant_id=self._tenant_id, org_id=self._organization_id)
         self._store = StateStore(self.directory, state)
+        injectors = self._faults if self._faults is not None else self._configured_faults(self._store.state)
+        self._halt = Halt(self.directory)
         context, self._ca_bundle = server_context(self.directory)
-        self._server = SandboxServer(HOST, context, Dispatcher(self._store, self._faults))
+        self._server = SandboxServer(HOST, context, Dispatcher(self._store, injectors, self._halt))
         # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="cmkctl-sandbox", daemon=True
@@ -65,6 +71,15 @@ class Sandbox:
         if self._aws_account_id is not None:
             self._start_aws(self._aws_account_id)
         return self
+
+    def _configured_faults(self, state: State) -> dict[str, FaultInjector]:
+        config = load_config(self.directory)
+        if not config.active:
+            return {}
+        if config.principal_lag is not None:
+            state["graph"]["replication"]["servicePrincipalAttempts"] = config.principal_lag
+        self.configured = ConfiguredFaults(config)
+        return dict.fromkeys(PLANES, self.configured)
 
     def _start_aws(self, account_id: str) -> None:
         from reconciler.sandbox.aws import AwsPlane
@@ -77,10 +92,13 @@ class Sandbox:
                 store.state["kms"] = view
                 store.commit()
 
-        def record(path: str, status: int, mutating: bool) -> None:
-            store.record_call(method="POST", path=path, plane="aws", status=status, mutating=mutating)
+        def record(path: str, status: int, mutating: bool, fault: str = "") -> None:
+            store.record_call(method="POST", path=path, plane="aws", status=status, mutating=mutating, fault=fault)
 
-        self._aws = AwsPlane(self.directory, account_id, on_change=changed, record=record)
+        aws_faults = self._faults.get("aws") if self._faults is not None else self.configured
+        assert self._halt is not None
+        self._aws = AwsPlane(self.directory, account_id, on_change=changed, record=record, faults=aws_faults,
+                             halt=self._halt)
         try:
             self._aws_url = self._aws.start()
         except BaseException:
