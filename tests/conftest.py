@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,13 @@ def cmkctl(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
+    """The calls the sandbox journalled that could have changed something."""
+    from reconciler.sandbox.state import read_calls
+
+    return [c for c in read_calls(sandbox) if c["mutating"]]
 
 
 def write(path: Path, text: str | bytes) -> Path:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import load_state
-from reconciler.sandbox.state import read_calls
-from tests.conftest import EXAMPLES, Result, write
+from tests.conftest import EXAMPLES, Result, mutating_calls, write
 
 EXAMPLE = EXAMPLES / "cassandra-managed-instance.yaml"
 SUB = "22222222-2222-2222-2222-222222222222"
@@ -41,10 +40,6 @@ def password(monkeypatch: pytest.MonkeyPatch) -> str:
     secret = "canary-cassandra-password-7d41"
     monkeypatch.setenv(PASSWORD_VARIABLE, secret)
     return secret
-
-
-def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
-    return [c for c in read_calls(sandbox) if c["mutating"]]
 
 
 def plan_steps(cmkctl: Callable[..., Result], manifest: Path, sandbox: Path) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.sandbox import load_state
 from reconciler.sandbox.state import read_calls
-from tests.conftest import EXAMPLES, Result, write
+from tests.conftest import EXAMPLES, Result, mutating_calls, write
 
 EXAMPLE = EXAMPLES / "confluent-azure-byok.yaml"
 VAULT_ID = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/cmk-prod/providers/"
@@ -23,10 +23,6 @@ READER = "21090545-7ca7-4776-b22c-e363652d74d2"
 BYOK = "confluent_byok_key.eastus.acme-kafka-eastus/kafka-eastus"
 PRINCIPAL = "azuread_service_principal.eastus.confluent-kafka-eastus"
 CLUSTER = "confluent_cluster.eastus.orders"
-
-
-def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
-    return [c for c in read_calls(sandbox) if c["mutating"]]
 
 
 def changed(tmp_path: Path, *replacements: tuple[str, str], text: str = "", name: str = "changed.yaml") -> Path:

@@ -11,14 +11,10 @@ import pytest
 
 from reconciler.sandbox import load_state
 from reconciler.sandbox.state import read_calls
-from tests.conftest import EXAMPLES, Result, write
+from tests.conftest import EXAMPLES, Result, mutating_calls, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
 ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
-
-
-def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
-    return [c for c in read_calls(sandbox) if c["mutating"]]
 
 
 def assignments_by_vault(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import load_state
-from reconciler.sandbox.state import read_calls
-from tests.conftest import EXAMPLES, Result, write
+from tests.conftest import EXAMPLES, Result, mutating_calls, write
 
 EXAMPLE = EXAMPLES / "mongo-vcore.yaml"
 SUBSCRIPTION = "22222222-2222-2222-2222-222222222222"
@@ -24,10 +23,6 @@ PASSWORD = "canary-3f9e1b7c-mongo-admin-password"
 @pytest.fixture(autouse=True)
 def admin_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MONGO_ADMIN_PASSWORD", PASSWORD)
-
-
-def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
-    return [c for c in read_calls(sandbox) if c["mutating"]]
 
 
 def cluster_in(sandbox: Path) -> dict[str, Any]:
