@@ -42,6 +42,26 @@ class TransientError(ProviderError):
         self.retry_after = retry_after
 
 
+class KeyAccessPendingError(TransientError):
+    """A key vault refused a service access to a key (403), most likely while a new grant propagates.
+
+    A missing grant looks the same on the wire, so the retry policy waits for these a shorter time
+    than for other transient errors.
+    """
+
+
+# Codes a consuming service answers with when the key vault refuses it (ARM; Confluent).
+KEY_ACCESS_CODES = frozenset({"KeyVaultAccessForbidden", "key_vault_access_forbidden"})
+
+
+def is_key_access_refusal(status: int | None, code: str, message: str) -> bool:
+    """A 403 that says the key vault refused a service access, not that the caller lacks a role."""
+    if status != 403:
+        return False
+    text = message.lower()
+    return code in KEY_ACCESS_CODES or (code == "Forbidden" and "key vault" in text and "not accessible" in text)
+
+
 class CredentialError(CmkError):
     """Credentials are missing or rejected."""
 

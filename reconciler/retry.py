@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from reconciler.errors import ProviderError, TransientError
+from reconciler.errors import KeyAccessPendingError, ProviderError, TransientError
 
 T = TypeVar("T")
 
@@ -25,6 +25,9 @@ class RetryPolicy:
     max_delay: float = 30.0
     # Past this, waiting longer is unlikely to help and the user deserves an answer.
     max_total: float = 300.0
+    # A key vault refusing a service (403) is usually a grant propagating, which takes a minute or
+    # two; a grant that is missing looks the same and must not be waited on for the full bound.
+    access_max_total: float = 120.0
     sleep: Callable[[float], None] = field(default=lambda seconds: sleep(seconds))
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
@@ -41,13 +44,24 @@ class RetryPolicy:
             except TransientError as error:
                 delay = self.delay(attempt, error.retry_after)
                 spent = self.clock() - started
-                if attempt + 1 == self.max_attempts or spent + delay > self.max_total:
-                    raise ProviderError(
-                        f"{what}: gave up after {attempt + 1} attempts over {spent:.0f}s: {error}",
-                        plane=error.plane, code=error.code, status=error.status,
-                    ) from error
+                if attempt + 1 == self.max_attempts or spent + delay > self._bound(error):
+                    raise _gave_up(error, what, attempt + 1, spent) from error
                 self.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
+
+    def _bound(self, error: TransientError) -> float:
+        return min(self.access_max_total, self.max_total) if isinstance(error, KeyAccessPendingError) \
+            else self.max_total
+
+
+def _gave_up(error: TransientError, what: str, attempts: int, spent: float) -> ProviderError:
+    if isinstance(error, KeyAccessPendingError):
+        text = (f"{what}: the key vault still refuses access to the key after {attempts} attempts over "
+                f"{spent:.0f}s: check the grant (a role assignment or access policy for the service's "
+                f"identity). Last answer: {error}")
+    else:
+        text = f"{what}: gave up after {attempts} attempts over {spent:.0f}s: {error}"
+    return ProviderError(text, plane=error.plane, code=error.code, status=error.status)
 
 
 class Retrying:

@@ -17,7 +17,14 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler.errors import CredentialError, GuardError, ProviderError, TransientError
+from reconciler.errors import (
+    CredentialError,
+    GuardError,
+    KeyAccessPendingError,
+    ProviderError,
+    TransientError,
+    is_key_access_refusal,
+)
 from reconciler.providers.base import Connection
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import TRANSIENT_STATUSES, require_https
@@ -285,6 +292,9 @@ def _status_error(e: Any, what: str) -> Exception:
         return CredentialError(f"{text} (Azure rejected the credential)")
     if status in TRANSIENT_STATUSES:
         return TransientError(text, plane=PLANE, code=code, status=status, retry_after=_retry_after(e))
+    if is_key_access_refusal(status, code, message):
+        # A consuming service (Mongo, Cassandra) cannot use the key yet: usually a grant propagating.
+        return KeyAccessPendingError(text, plane=PLANE, code=code, status=status)
     return ProviderError(text, plane=PLANE, code=code, status=status)
 
 

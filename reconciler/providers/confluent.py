@@ -14,7 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from reconciler.errors import CredentialError, ProviderError, TransientError
+from reconciler.errors import (
+    CredentialError,
+    KeyAccessPendingError,
+    ProviderError,
+    TransientError,
+    is_key_access_refusal,
+)
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
@@ -49,6 +55,9 @@ def confluent_error(response: httpx.Response, what: str) -> Exception:
     if response.status_code == 401:
         return CredentialError(f"{what}: Confluent Cloud rejected the API key in {KEY_VARIABLE} / "
                                f"{SECRET_VARIABLE}: {message or 'HTTP 401'}")
+    if is_key_access_refusal(response.status_code, code, message):
+        # Confluent cannot use the BYOK key yet: usually the new role assignments still propagating.
+        return KeyAccessPendingError(f"{what}: HTTP 403 {code}: {message}", plane=PLANE, code=code, status=403)
     if response.status_code == 403:
         hint = "the API key's principal lacks the role this call needs (OrganizationAdmin or EnvironmentAdmin)"
         message = f"{message}; {hint}" if message else hint

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.sandbox.arm_common import bad_request, json_object
+from reconciler.sandbox.propagation import granted
 from reconciler.sandbox.routes import Params, Route, route
 from reconciler.sandbox.vaults import vault_in_group
 from reconciler.sandbox.wire import Reply, Request, State
@@ -78,6 +79,8 @@ def update_access_policy(request: Request, state: State, params: Params) -> Repl
     policies = list(properties.get("accessPolicies") or [])
     for entry in _entries(request):
         policies = apply_operation(policies, entry, operation)
+        if operation != "remove":
+            granted(state, entry["objectId"])
     properties["accessPolicies"] = policies
     resource = record["resource"]
     return Reply(200, {

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from reconciler.roles import KEY_USE_ROLES
-from reconciler.sandbox import graph
+from reconciler.sandbox import graph, propagation
 from reconciler.sandbox.access_policies import has_key_permissions
 from reconciler.sandbox.arm_common import (
     POLL_NOW,
@@ -313,6 +313,7 @@ def _check_key(state: State, cluster: dict[str, Any], field: str, uri: str) -> N
     if not _may_use_key(state, vault, match["key"], principal):
         bad_request(f"The cluster's identity {principal} cannot get, wrap and unwrap key '{uri}' ('{field}'): "
                     "give it those key permissions in the vault's access policies (or a key role on an RBAC vault).")
+    propagation.check_arm(state, vault["resource"]["name"], principal)
 
 
 def _may_use_key(state: State, vault: dict[str, Any], key: str, principal: str) -> bool:

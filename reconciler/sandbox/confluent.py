@@ -16,6 +16,7 @@ import uuid
 from typing import Any, NoReturn
 
 from reconciler.sandbox import confluent_checks as checks
+from reconciler.sandbox import graph, propagation
 from reconciler.sandbox.ids import stable_uuid
 from reconciler.sandbox.routes import Params, Route, dispatch, route
 from reconciler.sandbox.wire import Refusal, Reply, Request, State
@@ -325,7 +326,20 @@ def _check_byok(state: State, spec: dict[str, Any]) -> None:
     _settle(state, record, reason)
     if reason:
         _refuse(400, f"BYOK key {record['id']} is not valid: {reason}", pointer="/spec/byok/id")
+    _check_propagated(state, record)
     record["state"] = "IN_USE"
+
+
+def _check_propagated(state: State, record: dict[str, Any]) -> None:
+    """403 while the grants to Confluent's application propagate (the key validated against our own view)."""
+    principal = graph.by_app_id(state, record["key"].get("application_id", ""))
+    if principal is None or propagation.propagated(state, principal["id"]):
+        return
+    vault = record["key"]["key_vault_id"].rstrip("/").rsplit("/", 1)[-1]
+    refusal = confluent_error(403, f"BYOK key {record['id']}: " + propagation.message(vault, principal["id"]),
+                              pointer="/spec/byok/id")
+    refusal.body["errors"][0]["code"] = propagation.CONFLUENT_CODE
+    raise Refusal(refusal)
 
 
 IMMUTABLE_SPEC = {

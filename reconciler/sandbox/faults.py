@@ -71,13 +71,16 @@ class FaultConfig:
     planes: Mapping[str, PlaneFaults] = field(default_factory=dict)
     # Role-assignment PUTs a new service principal fails with PrincipalNotFound (None: the world's).
     principal_lag: int | None = None
+    # Key uses by a consuming service refused with 403 after each new grant (propagation.py).
+    grant_lag: int = 0
 
     def for_plane(self, plane: str) -> PlaneFaults:
         return self.planes.get(plane, PlaneFaults())
 
     @property
     def active(self) -> bool:
-        return any(p != PlaneFaults() for p in self.planes.values()) or self.principal_lag is not None
+        return (any(p != PlaneFaults() for p in self.planes.values()) or self.principal_lag is not None
+                or self.grant_lag > 0)
 
 
 # ---- configuration --------------------------------------------------------------------------
@@ -140,13 +143,13 @@ def _plane_section(base: PlaneFaults, section: Any, where: str) -> PlaneFaults:
 
 
 def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
-    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {principals: N}}` as a FaultConfig.
+    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {principals: N}, grantLag: {attempts: N}}`.
 
     `all` applies to every plane; a plane's own section then overrides it key by key.
     """
     if document is None:
         return FaultConfig()
-    top = _mapping(document, where, {"seed", "all", "replicationLag", *PLANES})
+    top = _mapping(document, where, {"seed", "all", "replicationLag", "grantLag", *PLANES})
     seed = top.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise FaultConfigError(f"{where}.seed: an integer is expected")
@@ -154,7 +157,9 @@ def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
     planes = {p: _plane_section(common, top.get(p, {}), f"{where}.{p}") for p in PLANES}
     lag = _mapping(top.get("replicationLag", {}), f"{where}.replicationLag", {"principals"})
     principals = int(_number(lag["principals"], f"{where}.replicationLag.principals")) if "principals" in lag else None
-    return FaultConfig(seed=seed, planes=planes, principal_lag=principals)
+    grants = _mapping(top.get("grantLag", {}), f"{where}.grantLag", {"attempts"})
+    grant_lag = int(_number(grants.get("attempts", 0), f"{where}.grantLag.attempts"))
+    return FaultConfig(seed=seed, planes=planes, principal_lag=principals, grant_lag=grant_lag)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> FaultConfig:

@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from reconciler.roles import KEY_USE_ROLES
-from reconciler.sandbox import msi, rbac
+from reconciler.sandbox import msi, propagation, rbac
 from reconciler.sandbox.arm_common import (
     POLL_NOW,
     api_version,
@@ -120,6 +120,7 @@ def _check_key_access(state: State, vault: dict[str, Any], url: str, principal_i
     if not allowed:
         refuse(400, "KeyEncryptionKeyAccessDenied", f"The user-assigned identity (principal {principal_id}) cannot "
                f"get, wrap and unwrap the key '{url}'.")
+    propagation.check_arm(state, resource["name"], principal_id)
 
 
 def _role_covers(assignment: dict[str, Any], vault_id: str, principal_id: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 from reconciler.sandbox.arm_common import arm_section, json_object, now_iso, refuse, tenant_id
 from reconciler.sandbox.ids import CALLER_OBJECT_ID
+from reconciler.sandbox.propagation import granted
 from reconciler.sandbox.routes import Params
 from reconciler.sandbox.wire import Reply, Request, State
 
@@ -132,6 +133,7 @@ def put_assignment(request: Request, state: State, params: Params) -> Reply:
         "description": None,
     }
     _assignments(state)[record["name"]] = record
+    granted(state, record["principalId"])
     return Reply(201, assignment_resource(record))
 
 
