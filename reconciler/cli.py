@@ -86,8 +86,8 @@ def _lock_for(key_set: KeySet, sandbox: Path | None, table: str | None, region: 
 
 
 def _parallelism_option(function: Any) -> Any:
-    # 16: measured by benchmarks/fleet.py (within ~10% of 32 on a 1,000-object no-op plan, half the burst
-    # against ARM's per-subscription read limits); see README "Performance".
+    # 16: measured by benchmarks/fleet.py (a 1,099-object no-op plan against a served sandbox: 10.1 s, vs
+    # 7.8 s at 32, not worth twice the burst against ARM's per-subscription read limits); see README "Performance".
     return click.option("--parallelism", type=click.IntRange(1, 64), default=16, show_default=True,
                         help="How many objects are read or changed at once.")(function)
 
@@ -387,6 +387,37 @@ def sandbox_show(directory: Path) -> int:
 
     click.echo(describe(load_state(directory)), nl=False)
     return EXIT_OK
+
+
+@sandbox_group.command("serve")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-f", "--file", "paths", multiple=True,
+              help="A manifest whose accounts a new world belongs to (and whose AWS account moto answers in; "
+                   "without one: the defaults, AWS included).")
+def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
+    """Serve the sandbox in DIRECTORY in the foreground until SIGTERM or Ctrl-C.
+
+    Writes DIRECTORY/endpoints.json; `plan`/`apply --sandbox DIRECTORY` then connect to this
+    server instead of starting one in their own process. Faults and latency are read at start.
+    """
+    from reconciler.sandbox.served import serve
+
+    serve(_sandbox_to_serve(directory, paths),
+          lambda path: click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in {path}. "
+                                  "Stop with Ctrl-C or SIGTERM."))
+    return EXIT_OK
+
+
+def _sandbox_to_serve(directory: Path, paths: Sequence[str]) -> Any:
+    if paths:
+        from reconciler.manifest.loader import load_one
+        from reconciler.session import sandbox_for
+
+        return sandbox_for(load_one(paths)[0], directory)
+    from reconciler.sandbox import Sandbox
+    from reconciler.session import DEFAULT_AWS_ACCOUNT
+
+    return Sandbox(directory, aws_account_id=DEFAULT_AWS_ACCOUNT)
 
 
 @sandbox_group.command("rotate-key")

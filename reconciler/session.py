@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.errors import CmkError
 from reconciler.manifest.model import KeySet
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.retry import RetryPolicy
@@ -17,6 +18,7 @@ from reconciler.secrets import Secret
 if TYPE_CHECKING:
     from reconciler.providers.inventory import Inventory
     from reconciler.providers.registry import Handlers
+    from reconciler.sandbox import Sandbox
 
 ASTRA_TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
 # The sandbox's moto takes any key; the account comes from the manifest (see reconciler.sandbox.aws).
@@ -43,7 +45,7 @@ class RunOptions:
 def retry_policy(options: RunOptions) -> RetryPolicy:
     """The engine's retries: bounded backoff; against the sandbox, short waits (it throttles nobody)."""
     if options.sandbox is not None:
-        return RetryPolicy(max_attempts=12, base_delay=0.02, max_delay=0.5, max_total=60.0)
+        return RetryPolicy(max_attempts=12, base_delay=0.02, max_delay=0.5, max_total=60.0, access_max_total=20.0)
     return RetryPolicy()
 
 
@@ -83,16 +85,40 @@ def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
     if options.sandbox is None:
         yield real_connection()
         return
+    from reconciler.sandbox.served import running
+
+    # A `cmkctl sandbox serve DIR` already running is used as is: a second server on its state is refused.
+    served = running(options.sandbox)
+    if served is not None:
+        _check_served_aws(key_set, options.sandbox, served.endpoints.aws, served.aws_account_id)
+        yield sandbox_connection(served.endpoints)
+        return
+    with sandbox_for(key_set, options.sandbox) as sandbox:
+        yield sandbox_connection(sandbox.endpoints)
+
+
+def sandbox_aws_account(key_set: KeySet) -> str | None:
+    """The account moto answers in for this key set; None when it has no AWS region (moto is slow to start)."""
+    uses_aws = any(region.cloud == "aws" for region in key_set.regions)
+    return (key_set.accounts.aws_account_id or DEFAULT_AWS_ACCOUNT) if uses_aws else None
+
+
+def sandbox_for(key_set: KeySet, directory: Path) -> Sandbox:
+    """A sandbox in DIR (not started) whose new world belongs to the key set's accounts."""
     from reconciler.sandbox import Sandbox
 
     accounts = key_set.accounts
-    # moto starts only for key sets with AWS regions: it is the slowest plane to start.
-    uses_aws = any(region.cloud == "aws" for region in key_set.regions)
-    sandbox = Sandbox(options.sandbox, tenant_id=accounts.azure_tenant_id,
-                      organization_id=accounts.astra_organization_id,
-                      aws_account_id=(accounts.aws_account_id or DEFAULT_AWS_ACCOUNT) if uses_aws else None)
-    with sandbox:
-        yield sandbox_connection(sandbox.endpoints)
+    return Sandbox(directory, tenant_id=accounts.azure_tenant_id, organization_id=accounts.astra_organization_id,
+                   aws_account_id=sandbox_aws_account(key_set))
+
+
+def _check_served_aws(key_set: KeySet, directory: Path, url: str | None, account: str | None) -> None:
+    wanted = sandbox_aws_account(key_set)
+    if wanted is None or (url is not None and account == wanted):
+        return
+    serving = f"serves AWS as account {account}" if url else "serves no AWS plane"
+    raise CmkError(f"the sandbox serving {directory} {serving}; this key set needs account {wanted}. "
+                   f"Stop it and start it with the manifest: cmkctl sandbox serve {directory} -f MANIFEST")
 
 
 @contextmanager

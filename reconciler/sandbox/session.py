@@ -8,10 +8,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from reconciler.lock import Holder, LocalLock
 from reconciler.providers.base import Endpoints
+from reconciler.sandbox import propagation
 from reconciler.sandbox.dispatcher import Dispatcher
 from reconciler.sandbox.faults import PLANES, ConfiguredFaults, FaultInjector, load_config
 from reconciler.sandbox.halt import Halt
+from reconciler.sandbox.served import LOCK_NAME, claim
 from reconciler.sandbox.server import SandboxServer
 from reconciler.sandbox.state import StateStore, read_calls
 from reconciler.sandbox.tls import HOST, server_context
@@ -54,9 +57,19 @@ class Sandbox:
         self._aws_account_id = aws_account_id
         self._aws: AwsPlane | None = None
         self._aws_url: str | None = None
+        self._lock: LocalLock | None = None
 
     def start(self) -> Sandbox:
         self.directory.mkdir(parents=True, exist_ok=True)
+        # Before anything is read or written (state.json, ca.pem): one sandbox per DIR.
+        self._lock = claim(self.directory)
+        try:
+            return self._start_planes()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_planes(self) -> Sandbox:
         state = load_state(self.directory, tenant_id=self._tenant_id, org_id=self._organization_id)
         self._store = StateStore(self.directory, state)
         injectors = self._faults if self._faults is not None else self._configured_faults(self._store.state)
@@ -78,6 +91,8 @@ class Sandbox:
             return {}
         if config.principal_lag is not None:
             state["graph"]["replication"]["servicePrincipalAttempts"] = config.principal_lag
+        if config.grant_lag:
+            propagation.configure(state, config.grant_lag)
         self.configured = ConfiguredFaults(config)
         return dict.fromkeys(PLANES, self.configured)
 
@@ -107,6 +122,14 @@ class Sandbox:
             raise
 
     def stop(self) -> None:
+        try:
+            self._stop_planes()
+        finally:
+            if self._lock is not None:
+                self._lock.release(Holder.me(LOCK_NAME))
+                self._lock = None
+
+    def _stop_planes(self) -> None:
         if self._server is None or self._store is None:
             return
         if self._aws is not None:
@@ -139,6 +162,11 @@ class Sandbox:
         url = self.url
         return Endpoints(arm=url, graph=url, astra=url, confluent=url, aws=self._aws_url,
                          ca_bundle=str(self._ca_bundle))
+
+    @property
+    def aws_account_id(self) -> str | None:
+        """The account moto answers in, when this sandbox serves AWS."""
+        return self._aws_account_id if self._aws_url is not None else None
 
     @property
     def state(self) -> State:
