@@ -113,7 +113,7 @@ def test_cosmos_db_gets_network_contributor_on_the_vnet_before_the_cluster(appli
 
 def test_the_plan_explains_the_network_grant(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", tmp_path / "s")
-    assert "azure_role_assignment.eastus.vnet/cassandra-vnet/network-contributor/cosmos-db will be created" in result.out
+    assert "azure_role_assignment.eastus.vnet/cassandra-prod/cassandra-vnet/network-contributor/cosmos-db will be created" in result.out
     assert "prerequisite of Managed Instance for Apache Cassandra: the Azure Cosmos DB service principal" in result.out
 
 
@@ -231,3 +231,12 @@ def test_a_missing_password_variable_fails_the_cluster_step_only(
     assert f"skipped {DC1}" in result.err
     assert "Traceback" not in result.err
     assert not load_state(sandbox)["arm"].get("cassandraClusters")
+
+
+def test_two_vnets_of_one_name_in_different_groups_get_a_grant_each(cmkctl: Callable[..., Result],
+                                                                    tmp_path: Path) -> None:
+    other_vnet = VNET.replace("resourceGroups/cassandra-prod", "resourceGroups/cassandra-dr")
+    text = with_second_data_center(EXAMPLE.read_text()).replace(f"{VNET}/subnets/dc2", f"{other_vnet}/subnets/dc2")
+    result = cmkctl("plan", "-f", write(tmp_path / "m.yaml", text), "--sandbox", tmp_path / "s", "--format", "json")
+    grants = [s["identity"]["scope"] for s in json.loads(result.out)["steps"] if "/network-contributor/" in s["address"]]
+    assert sorted(grants) == sorted([VNET, other_vnet])

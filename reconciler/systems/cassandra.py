@@ -44,7 +44,7 @@ PURGE_PROTECTION_REASON = "Datacenter deployments will fail without it"
 VNET_GRANT_DESCRIPTION = ("cmkctl: prerequisite of Managed Instance for Apache Cassandra: the Azure Cosmos DB service "
                           f"principal ({COSMOS_DB_APP_ID}) manages the cluster's network in this virtual network")
 
-_SUBNET = re.compile(r"^(?P<vnet>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+_SUBNET = re.compile(r"^(?P<vnet>/subscriptions/[^/]+/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.Network/"
                      r"virtualNetworks/(?P<name>[^/]+))/subnets/[^/]+/?$", re.IGNORECASE)
 
 CASSANDRA_CLUSTER = KindSpec(
@@ -115,9 +115,10 @@ def normal_location(location: str) -> str:
 
 
 def vnet_of(subnet_id: str) -> tuple[str, str] | None:
-    """(VNet resource ID, VNet name) of a subnet ID."""
+    """(VNet resource ID, RESOURCE_GROUP/VNET label) of a subnet ID."""
     match = _SUBNET.match(subnet_id)
-    return (match["vnet"], match["name"]) if match else None
+    # A VNet's name is unique only within its resource group, and the grant's address must be unique.
+    return (match["vnet"], f"{match['group']}/{match['name']}") if match else None
 
 
 def _registered(key_set: KeySet) -> Iterator[tuple[Region, CassandraRegistration]]:
@@ -306,11 +307,11 @@ def _vnet_grant(context: ExpandContext, region: Region, registration: CassandraR
     """
     found = vnet_of(subnet_id)
     assert found is not None, "the rules checked every subnet ID"
-    vnet_id, vnet_name = found
+    vnet_id, vnet_label = found
     principal = azure_ad.service_principal(context, region.name, COSMOS_DB_APP_ID, str(registration.source))
     subscription = context.key_set.accounts.azure_subscription_id or ""
     resource = context.share(Resource(
-        address=f"azure_role_assignment.{region.name}.vnet/{vnet_name}/network-contributor/cosmos-db",
+        address=f"azure_role_assignment.{region.name}.vnet/{vnet_label}/network-contributor/cosmos-db",
         kind="azure_role_assignment",
         region=region.name,
         identity={"scope": vnet_id, "roleDefinitionId": role_definition_id(subscription, NETWORK_CONTRIBUTOR),
