@@ -363,7 +363,8 @@ class KmsKeyHandler:
             "enableKeyRotation": bool(rotation.get("KeyRotationEnabled")),
             "keySpec": meta.get("KeySpec", meta.get("CustomerMasterKeySpec")),
             "keyUsage": meta.get("KeyUsage"),
-            "tags": self._tags(client, key_id),
+            # Tags are set at creation and never compared (create-only), so a read does not list them:
+            # one request fewer per key. Only the search for a key a killed run made reads tags.
             "policyDocument": policy,
             **kms_policy.by_sid(policy),
         }
