@@ -69,10 +69,6 @@ class Planner:
 
     def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
         for step in steps:
-            if step.kind == "astra_provider_accounts" and not step.live.get("providerIds"):
-                yield Notice("E-ASTRA-REGION", step.region, f"Astra lists no {step.identity['product']} provider "
-                             f"ID for {step.identity['cloud']} region {step.region}: the region is not enabled "
-                             "for this organization", level="error")
             if step.kind == "astra_registration" and step.action is Action.CREATE and self.astra_databases:
                 yield from self._database_notice(step)
 
@@ -93,7 +89,9 @@ def make_step(resource: Resource, live: LiveState) -> Step:
     decision = choose_action(spec, attributes, current)
     action, reason = decision.action, decision.reason
     if spec.read_only and current is not None and not current.get("providerIds", True):
-        action, reason = Action.FORBIDDEN, "Astra lists no provider ID for this region"
+        action, reason = Action.FORBIDDEN, (
+            f"Astra lists no {resource.identity['product']} provider ID for {resource.identity['cloud']} region "
+            f"{resource.region}: the region is not enabled for this organization (ask DataStax to unlock it)")
     return Step(
         address=resource.address,
         kind=resource.kind,

@@ -271,3 +271,14 @@ def test_a_plan_with_one_byte_changed_is_refused_as_altered(cmkctl: Callable[...
     assert result.code == 1
     assert "altered after it was written" in result.err
     assert mutating_calls(sandbox) == []
+
+
+def test_a_region_astra_has_not_enabled_is_forbidden_at_plan(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "world.yaml", "astra:\n  accounts:\n"
+          "    - {product: serverless, provider: azure, region: westus2, providerIds: []}\n")
+    result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox)
+    assert result.code == 3, result.out + result.err
+    assert ("astra_provider_accounts.westus2.serverless: Astra lists no serverless provider ID for azure region "
+            "westus2: the region is not enabled for this organization") in result.err
+    assert mutating_calls(sandbox) == []

@@ -208,10 +208,11 @@ def astra_accounts(state: State, azure: Section, astra: Section) -> None:
         where = f"astra.accounts[{index}]"
         _check_product_provider(entry, where)
         ids = entry["providerIds"]
+        # An empty list is a region Astra has not unlocked for the organization.
         _require(
-            isinstance(ids, list) and bool(ids) and all(isinstance(i, str) for i in ids),
+            isinstance(ids, list) and all(isinstance(i, str) for i in ids),
             f"{where}.providerIds",
-            "expected a non-empty list of strings",
+            "expected a list of strings (empty: a region not enabled for the organization)",
         )
         state["astra"]["accounts"].append(
             {
