@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -190,3 +190,9 @@ class KeySet:
 
     def region(self, name: str) -> Region | None:
         return next((r for r in self.regions if r.name == name), None)
+
+    def registered(self, kind: type[R]) -> Iterator[tuple[Region, R]]:
+        """Every registration of one system, with the region it stands in."""
+        for region in self.regions:
+            for registration in region.registrations_of(kind):
+                yield region, registration

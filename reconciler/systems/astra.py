@@ -37,11 +37,7 @@ def lookup_address(region: str, product: str) -> str:
 
 
 def _registered(key_set: KeySet, cloud: str = "azure") -> Iterator[tuple[Region, AstraRegistration]]:
-    for region in key_set.regions:
-        if region.cloud != cloud:
-            continue
-        for registration in region.registrations_of(AstraRegistration):
-            yield region, registration
+    return ((region, r) for region, r in key_set.registered(AstraRegistration) if region.cloud == cloud)
 
 
 def _all_registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration]]:

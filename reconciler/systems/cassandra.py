@@ -121,12 +121,6 @@ def vnet_of(subnet_id: str) -> tuple[str, str] | None:
     return (match["vnet"], f"{match['group']}/{match['name']}") if match else None
 
 
-def _registered(key_set: KeySet) -> Iterator[tuple[Region, CassandraRegistration]]:
-    for region in key_set.regions:
-        for registration in region.registrations_of(CassandraRegistration):
-            yield region, registration
-
-
 class Cassandra(System):
     name = "cassandra"
     registration_key = "cassandra"
@@ -338,7 +332,7 @@ def _vaults_of(region: Region, registration: CassandraRegistration) -> Iterator[
 
 def _accounts_declared(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-ACCOUNTS: clusters are created only in the subscription the manifest names."""
-    if any(True for _ in _registered(key_set)) and key_set.accounts.azure_subscription_id is None:
+    if any(True for _ in key_set.registered(CassandraRegistration)) and key_set.accounts.azure_subscription_id is None:
         yield key_set.source.at("", "Cassandra registrations are declared but accounts.azure (tenantId, "
                                 "subscriptionId) is missing", "R-ACCOUNTS")
 
@@ -346,7 +340,7 @@ def _accounts_declared(key_set: KeySet) -> Iterator[Diagnostic]:
 def _one_registration_per_cluster(key_set: KeySet) -> Iterator[Diagnostic]:
     """E-DUPLICATE: a cluster is declared once; two declarations would fight over its data centers."""
     seen: dict[tuple[str, str], CassandraRegistration] = {}
-    for _region, registration in _registered(key_set):
+    for _region, registration in key_set.registered(CassandraRegistration):
         key = (registration.resource_group.lower(), registration.cluster.lower())
         first = seen.setdefault(key, registration)
         if first is not registration:
@@ -361,7 +355,7 @@ def _one_registration_per_cluster(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _purge_protection(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-CASSANDRA-PURGE: the procedure's warning, "Datacenter deployments will fail without it"."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(CassandraRegistration):
         for key_name, vault in _vaults_of(region, registration):
             if not vault.purge_protection:
                 yield vault.source.at("purgeProtection", f"vault {vault.name!r} holds key {key_name!r} of Cassandra "
@@ -371,7 +365,7 @@ def _purge_protection(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-CASSANDRA-KEY-TYPE: managed disks and backup storage are encrypted with RSA keys."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(CassandraRegistration):
         for reference in dict.fromkeys((registration.key, registration.backup_key)):
             key = region.key(reference.name)
             if key is not None and not key.is_rsa:
@@ -382,7 +376,7 @@ def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _data_center_in_region(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-SAME-REGION: a data center's keys are in the region it encrypts."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(CassandraRegistration):
         for dc in registration.data_centers:
             if dc.location != region.name:
                 yield dc.source.at("location", f"data center {dc.name!r} is in {dc.location!r} but its keys are in "
@@ -392,7 +386,7 @@ def _data_center_in_region(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _subnets_in_a_vnet(key_set: KeySet) -> Iterator[Diagnostic]:
     """E-SCHEMA: subnet IDs name a VNet, on which Cosmos DB gets Network Contributor."""
-    for _region, registration in _registered(key_set):
+    for _region, registration in key_set.registered(CassandraRegistration):
         subnets = [(registration.source, "delegatedManagementSubnetId", registration.management_subnet_id)]
         subnets += [(dc.source, "delegatedSubnetId", dc.delegated_subnet_id) for dc in registration.data_centers]
         for source, field, subnet in subnets:
@@ -414,7 +408,7 @@ def _principal_is_a_declared_cluster(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _cluster_can_use_keys(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-CASSANDRA-GRANT: the cluster's identity may get, wrap and unwrap each of its keys."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(CassandraRegistration):
         principal = Principal("cassandraCluster", registration.cluster)
         for key_name, vault in _vaults_of(region, registration):
             if can_use_key(region, vault.name, key_name, principal):

@@ -84,12 +84,6 @@ def cluster_address(region: str, cluster: str) -> str:
     return f"mongo_cluster.{region}.{cluster}"
 
 
-def _registered(key_set: KeySet) -> Iterator[tuple[Region, MongoRegistration]]:
-    for region in key_set.regions:
-        for registration in region.registrations_of(MongoRegistration):
-            yield region, registration
-
-
 class Mongo(System):
     name = "mongo"
     registration_key = "mongo"
@@ -230,7 +224,7 @@ def _vault_of(region: Region, registration: MongoRegistration) -> Vault | None:
 def _accounts_declared(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-ACCOUNTS: clusters are created only in the tenant and subscription the manifest names."""
     accounts = key_set.accounts
-    if any(True for _ in _registered(key_set)) and (accounts.azure_subscription_id is None
+    if any(True for _ in key_set.registered(MongoRegistration)) and (accounts.azure_subscription_id is None
                                                     or accounts.azure_tenant_id is None):
         yield key_set.source.at("", "Mongo vCore registrations are declared but accounts.azure (tenantId, "
                                 "subscriptionId) is missing", "R-ACCOUNTS")
@@ -239,7 +233,7 @@ def _accounts_declared(key_set: KeySet) -> Iterator[Diagnostic]:
 def _one_registration_per_cluster(key_set: KeySet) -> Iterator[Diagnostic]:
     """E-DUPLICATE: a cluster has one key; two declarations would fight over it."""
     seen: dict[tuple[str, str], MongoRegistration] = {}
-    for _region, registration in _registered(key_set):
+    for _region, registration in key_set.registered(MongoRegistration):
         first = seen.setdefault((registration.resource_group.lower(), registration.cluster), registration)
         if first is not registration:
             yield registration.source.at("cluster", f"cluster {registration.cluster!r} is declared twice (first at "
@@ -248,7 +242,7 @@ def _one_registration_per_cluster(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-MONGO-KEY-TYPE: the cluster wraps its data key with the key: an RSA key."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(MongoRegistration):
         key = region.key(registration.key.name)
         if key is not None and not key.is_rsa:
             yield key.source.at("type", f"key {key.name!r} is {key.type}; Mongo vCore wraps its data key with an RSA "
@@ -257,7 +251,7 @@ def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _purge_protection(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-MONGO-PURGE: Cosmos DB requires soft delete and purge protection on a vault holding its keys."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(MongoRegistration):
         vault = _vault_of(region, registration)
         if vault is not None and not vault.purge_protection:
             yield vault.source.at("purgeProtection", f"vault {vault.name!r} holds the key of Mongo vCore cluster "
@@ -267,7 +261,7 @@ def _purge_protection(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _vault_reachable(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-MONGO-BYPASS: a vault closed to public networks must let trusted Microsoft services through."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(MongoRegistration):
         vault = _vault_of(region, registration)
         if vault is not None and vault.public_network == "Deny" and not vault.trusted_services_bypass:
             yield vault.source.at("trustedServicesBypass", f"vault {vault.name!r} denies public networks and does "
@@ -278,7 +272,7 @@ def _vault_reachable(key_set: KeySet) -> Iterator[Diagnostic]:
 
 def _identity_can_use_key(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-MONGO-GRANT: the cluster's identity may get, wrap and unwrap its key (a role or an access policy)."""
-    for region, registration in _registered(key_set):
+    for region, registration in key_set.registered(MongoRegistration):
         key = region.key(registration.key.name)
         vault = _vault_of(region, registration)
         if key is None or vault is None:
