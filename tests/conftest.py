@@ -52,6 +52,24 @@ def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
     return [c for c in read_calls(sandbox) if c["mutating"]]
 
 
+def apply_ok(cmkctl: Callable[..., Result], manifest: Path, sandbox: Path) -> Result:
+    result = cmkctl("apply", "-f", manifest, "--sandbox", sandbox, "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    return result
+
+
+def plan_apply_plan(cmkctl: Callable[..., Result], manifest: Path, sandbox: Path) -> tuple[Result, Result]:
+    """Plan (changes pending, nothing touched), apply, plan again (no changes); the first plan and the apply."""
+    before = cmkctl("plan", "-f", manifest, "--sandbox", sandbox, "--detailed-exitcode")
+    assert before.code == 2, before.out + before.err
+    assert mutating_calls(sandbox) == []
+    applied = apply_ok(cmkctl, manifest, sandbox)
+    after = cmkctl("plan", "-f", manifest, "--sandbox", sandbox, "--detailed-exitcode")
+    assert after.code == 0, after.out + after.err
+    assert "No changes. Live state matches the manifests." in after.out
+    return before, applied
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(text, bytes):

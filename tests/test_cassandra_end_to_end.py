@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import load_state
-from tests.conftest import EXAMPLES, Result, mutating_calls, write
+from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
 
 EXAMPLE = EXAMPLES / "cassandra-managed-instance.yaml"
 SUB = "22222222-2222-2222-2222-222222222222"
@@ -62,27 +62,16 @@ def with_second_data_center(text: str, key_version: str = "latest") -> str:
 
 @pytest.fixture
 def applied(cmkctl: Callable[..., Result], tmp_path: Path) -> Path:
-    sandbox = tmp_path / "sandbox"
-    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
-    assert result.code == 0, result.out + result.err
-    return sandbox
+    apply_ok(cmkctl, EXAMPLE, tmp_path / "sandbox")
+    return tmp_path / "sandbox"
 
 
 def test_fresh_sandbox_plan_apply_plan_converges(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
-    before = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
-    assert before.code == 2, before.err
+    before, applied = plan_apply_plan(cmkctl, EXAMPLE, sandbox)
     assert "Plan: 7 to create, 0 to update, 0 unchanged, 1 irreversible." in before.out
     assert "objectId       = (known after apply)" in before.out
-    assert mutating_calls(sandbox) == []
-
-    applied = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
-    assert applied.code == 0, applied.out + applied.err
     assert "Apply complete: 7 changed, 0 failed, 0 skipped." in applied.out
-
-    after = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
-    assert after.code == 0, after.out + after.err
-    assert "No changes. Live state matches the manifests." in after.out
 
 
 def test_the_cluster_has_its_identity_and_the_data_center_the_versioned_key(applied: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.sandbox import load_state
 from reconciler.sandbox.state import read_calls
-from tests.conftest import EXAMPLES, Result, mutating_calls, write
+from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
 
 EXAMPLE = EXAMPLES / "confluent-azure-byok.yaml"
 VAULT_ID = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/cmk-prod/providers/"
@@ -40,10 +40,8 @@ ANOTHER_KEY = (("name: kafka-eastus\n", "name: kafka-eastus-v2\n"), ("key: kafka
 
 @pytest.fixture
 def applied(cmkctl: Callable[..., Result], tmp_path: Path) -> Path:
-    sandbox = tmp_path / "sandbox"
-    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
-    assert result.code == 0, result.out + result.err
-    return sandbox
+    apply_ok(cmkctl, EXAMPLE, tmp_path / "sandbox")
+    return tmp_path / "sandbox"
 
 
 def test_first_plan_shows_the_application_and_its_grants_as_known_after_apply(
@@ -67,15 +65,9 @@ def test_first_plan_shows_the_application_and_its_grants_as_known_after_apply(
 
 def test_plan_apply_plan_converges(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
-    before = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
-    assert before.code == 2, before.err
+    before, applied = plan_apply_plan(cmkctl, EXAMPLE, sandbox)
     assert "Plan: 7 to create, 0 to update, 0 unchanged, 3 irreversible." in before.out
-    applied = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
-    assert applied.code == 0, applied.out + applied.err
     assert "Apply complete: 7 changed, 0 failed, 0 skipped." in applied.out
-    after = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
-    assert after.code == 0, after.out + after.err
-    assert "No changes. Live state matches the manifests." in after.out
 
 
 def test_the_chain_is_key_registration_principal_grants_then_cluster(applied: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.sandbox import load_state
 from reconciler.sandbox.state import read_calls
-from tests.conftest import EXAMPLES, Result, mutating_calls, write
+from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
 ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
@@ -27,27 +27,16 @@ def assignments_by_vault(state: dict[str, Any]) -> dict[str, list[dict[str, Any]
 
 @pytest.fixture
 def applied(cmkctl: Callable[..., Result], tmp_path: Path) -> Path:
-    sandbox = tmp_path / "sandbox"
-    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
-    assert result.code == 0, result.out + result.err
-    return sandbox
+    apply_ok(cmkctl, EXAMPLE, tmp_path / "sandbox")
+    return tmp_path / "sandbox"
 
 
 def test_plan_apply_plan_converges(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
-    before = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
-    assert before.code == 2, before.err
+    before, applied = plan_apply_plan(cmkctl, EXAMPLE, sandbox)
     assert "Plan: 12 to create, 0 to update, 0 unchanged, 4 irreversible." in before.out
     assert "principalId      = (known after apply)" in before.out
-    assert mutating_calls(sandbox) == []
-
-    applied = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
-    assert applied.code == 0, applied.out + applied.err
     assert "Apply complete: 12 changed, 0 failed, 0 skipped." in applied.out
-
-    after = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode")
-    assert after.code == 0, after.out + after.err
-    assert "No changes. Live state matches the manifests." in after.out
 
 
 def test_two_provider_ids_in_eastus_one_in_westus2(cmkctl: Callable[..., Result], applied: Path) -> None:
