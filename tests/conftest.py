@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,11 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
+from reconciler.sandbox.dispatcher import VERIFY_READS_VARIABLE
+
+# Every sandbox of the suite (in-process or served) checks that reads which say they changed
+# nothing changed nothing: the sandbox saves its state only after writes and such reads.
+os.environ[VERIFY_READS_VARIABLE] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "manifests" / "examples"

@@ -12,6 +12,31 @@ from reconciler.sandbox.wire import Refusal, Reply, Request, State
 POLL_NOW = {"Retry-After": "0"}
 
 
+SUCCEEDED = {"provisioningState": "Succeeded"}
+
+
+def settle(resource: dict[str, Any], done: dict[str, str] = SUCCEEDED) -> bool:
+    """Complete a resource's operation, as the first read after the write sees it in ARM; True when
+    this read was the one that completed it (the state changed and must be saved)."""
+    properties = resource["properties"]
+    advanced = any(properties.get(name) != value for name, value in done.items())
+    properties.update(done)
+    return advanced
+
+
+def settled_reply(resource: dict[str, Any], done: dict[str, str] = SUCCEEDED,
+                  headers: dict[str, str] | None = None) -> Reply:
+    """200 with the resource, its operation completed by this read (see `settle`)."""
+    advanced = settle(resource, done)
+    return Reply(200, resource, dict(headers or {}), advanced=advanced)
+
+
+def in_group(records: dict[str, Any], params: dict[str, str]) -> list[Any]:
+    """The records of one resource group, by the `sub/rg/name` keys ARM sections are stored under."""
+    prefix = f"{params['sub']}/{params['rg']}/".lower()
+    return [record for key, record in records.items() if key.startswith(prefix)]
+
+
 def arm_error(status: int, code: str, message: str) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}})
 

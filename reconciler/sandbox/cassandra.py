@@ -26,9 +26,12 @@ from reconciler.sandbox.arm_common import (
     POLL_NOW,
     arm_section,
     bad_request,
+    in_group,
     json_object,
     refuse,
     resource_not_found,
+    settle,
+    settled_reply,
     tenant_id,
 )
 from reconciler.sandbox.ids import stable_uuid
@@ -54,8 +57,9 @@ CLUSTER_FIXED = ("delegatedManagementSubnetId",)
 DATA_CENTER_FIXED = ("dataCenterLocation", "delegatedSubnetId")
 KEY_FIELDS = ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri")
 
-_CLUSTER = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DocumentDB/"
-            r"cassandraClusters/(?P<cluster>[^/]+)")
+_CLUSTERS = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DocumentDB/"
+             r"cassandraClusters")
+_CLUSTER = _CLUSTERS + r"/(?P<cluster>[^/]+)"
 _DATA_CENTERS = _CLUSTER + r"/dataCenters"
 
 
@@ -83,10 +87,9 @@ def _existing(state: State, params: Params) -> dict[str, Any]:
     return record
 
 
-def _settled(resource: dict[str, Any]) -> dict[str, Any]:
+def _settled_reply(resource: dict[str, Any]) -> Reply:
     # The operation completes on the first poll after the write.
-    resource["properties"]["provisioningState"] = "Succeeded"
-    return resource
+    return settled_reply(resource, headers=POLL_NOW)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +141,14 @@ def check_network_role(state: State, subnet_id: str, what: str) -> None:
 
 
 def get_cluster(request: Request, state: State, params: Params) -> Reply:
-    return Reply(200, _settled(_existing(state, params)["resource"]), dict(POLL_NOW))
+    return _settled_reply(_existing(state, params)["resource"])
+
+
+def list_clusters(request: Request, state: State, params: Params) -> Reply:
+    """The clusters of a resource group (ARM's ListByResourceGroup), each read as a GET would."""
+    resources = [record["resource"] for record in in_group(clusters(state), params)]
+    advanced = [settle(resource) for resource in resources]
+    return Reply(200, {"value": resources}, advanced=any(advanced))
 
 
 def put_cluster(request: Request, state: State, params: Params) -> Reply:
@@ -234,12 +244,13 @@ def get_data_center(request: Request, state: State, params: Params) -> Reply:
     found = cluster["dataCenters"].get(params["dc"].lower())
     if found is None:
         resource_not_found(DATA_CENTER_TYPE, f"{params['cluster']}/{params['dc']}", params["rg"])
-    return Reply(200, _settled(found), dict(POLL_NOW))
+    return _settled_reply(found)
 
 
 def list_data_centers(request: Request, state: State, params: Params) -> Reply:
     cluster = _existing(state, params)
-    return Reply(200, {"value": [_settled(dc) for dc in cluster["dataCenters"].values()]})
+    advanced = [settle(dc) for dc in cluster["dataCenters"].values()]
+    return Reply(200, {"value": list(cluster["dataCenters"].values())}, advanced=any(advanced))
 
 
 def put_data_center(request: Request, state: State, params: Params) -> Reply:
@@ -328,6 +339,7 @@ def _may_use_key(state: State, vault: dict[str, Any], key: str, principal: str) 
 
 
 ROUTES: tuple[Route, ...] = (
+    route(_CLUSTERS, {"GET": list_clusters}),
     route(_CLUSTER, {"GET": get_cluster, "PUT": put_cluster, "PATCH": patch_cluster}),
     route(_DATA_CENTERS, {"GET": list_data_centers}),
     route(_DATA_CENTERS + r"/(?P<dc>[^/]+)", {"GET": get_data_center, "PUT": put_data_center,

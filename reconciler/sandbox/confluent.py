@@ -146,16 +146,18 @@ def create_key(request: Request, state: State, params: Params) -> Reply:
     return Reply(201, key_document(record))
 
 
-def observe(state: State, record: dict[str, Any]) -> None:
+def observe(state: State, record: dict[str, Any]) -> bool:
     """A read moves validation on: INITIALIZING for the first reads, then VALID once usable.
 
     VALID stays VALID; INVALID is re-checked on every read, so fixing the vault or the grants helps.
+    True when the read changed the record (see `Reply.advanced`).
     """
+    if record["validation"]["phase"] == "VALID":
+        return False
     record["reads"] += 1
-    validation = record["validation"]
-    if validation["phase"] == "VALID" or record["reads"] <= section(state)["validationReads"]:
-        return
-    _settle(state, record, checks.problem(state, record["key"]))
+    if record["reads"] > section(state)["validationReads"]:
+        _settle(state, record, checks.problem(state, record["key"]))
+    return True
 
 
 def _settle(state: State, record: dict[str, Any], reason: str) -> None:
@@ -189,8 +191,8 @@ def _key(state: State, key_id: str) -> dict[str, Any]:
 
 def get_key(request: Request, state: State, params: Params) -> Reply:
     record = _key(state, params["id"])
-    observe(state, record)
-    return Reply(200, key_document(record))
+    advanced = observe(state, record)
+    return Reply(200, key_document(record), advanced=advanced)
 
 
 def list_keys(request: Request, state: State, params: Params) -> Reply:
@@ -200,10 +202,9 @@ def list_keys(request: Request, state: State, params: Params) -> Reply:
     matching = [r for r in section(state)["keys"].values()
                 if provider in ("", r["provider"]) and wanted_state in ("", r["state"])]
     page = _page(matching, request, "/byok/v1/keys")
-    for record in page["data"]:
-        observe(state, record)
+    advanced = [observe(state, record) for record in page["data"]]
     return Reply(200, {"api_version": "byok/v1", "kind": "KeyList", "metadata": page["metadata"],
-                       "data": [key_document(r) for r in page["data"]]})
+                       "data": [key_document(r) for r in page["data"]]}, advanced=any(advanced))
 
 
 def delete_key(request: Request, state: State, params: Params) -> Reply:
@@ -228,8 +229,11 @@ def list_clusters(request: Request, state: State, params: Params) -> Reply:
     environment = _environment(request)
     matching = [c for c in section(state)["clusters"].values() if c["spec"]["environment"]["id"] == environment]
     page = _page(matching, request, "/cmk/v2/clusters")
+    advanced = [_provisioning(c) for c in page["data"]]
     return Reply(200, {"api_version": "cmk/v2", "kind": "ClusterList", "metadata": page["metadata"],
-                       "data": [_observed_cluster(c) for c in page["data"]]})
+                       "data": [_observed_cluster(c, was_provisioning)
+                                for c, was_provisioning in zip(page["data"], advanced, strict=True)]},
+                 advanced=any(advanced))
 
 
 def _cluster(state: State, request: Request, cluster_id: str) -> dict[str, Any]:
@@ -240,13 +244,22 @@ def _cluster(state: State, request: Request, cluster_id: str) -> dict[str, Any]:
 
 
 def get_cluster(request: Request, state: State, params: Params) -> Reply:
-    return Reply(200, _observed_cluster(_cluster(state, request, params["id"])))
+    record = _cluster(state, request, params["id"])
+    was_provisioning = _provisioning(record)
+    return Reply(200, _observed_cluster(record, was_provisioning), advanced=was_provisioning)
 
 
-def _observed_cluster(record: dict[str, Any]) -> dict[str, Any]:
-    # Provisioning a Dedicated cluster takes hours in life; here it is done by the second read.
-    if record["status"]["phase"] == "PROVISIONING":
-        record["status"]["phase"] = "PROVISIONED"
+def _provisioning(record: dict[str, Any]) -> bool:
+    """Provisioning a Dedicated cluster takes hours in life; here it is done by the second read.
+    True when this read is the first (it still sees PROVISIONING, and moves the cluster on)."""
+    if record["status"]["phase"] != "PROVISIONING":
+        return False
+    record["status"]["phase"] = "PROVISIONED"
+    return True
+
+
+def _observed_cluster(record: dict[str, Any], was_provisioning: bool) -> dict[str, Any]:
+    if was_provisioning:
         return {**copy.deepcopy(record), "status": {**record["status"], "phase": "PROVISIONING"}}
     return copy.deepcopy(record)
 

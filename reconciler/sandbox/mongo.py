@@ -25,10 +25,13 @@ from reconciler.sandbox.arm_common import (
     api_version,
     arm_section,
     bad_request,
+    in_group,
     json_object,
     now_iso,
     refuse,
     resource_not_found,
+    settle,
+    settled_reply,
 )
 from reconciler.sandbox.routes import Params, Route, route
 from reconciler.sandbox.vaults import find_vault
@@ -182,12 +185,23 @@ def _accepted(request: Request, state: State, params: Params, resource: dict[str
     }
 
 
+# The operation completes on the first read, as the vault's does.
+SETTLED = {"provisioningState": "Succeeded", "clusterStatus": "Ready"}
+
+
+def _settled_reply(resource: dict[str, Any]) -> Reply:
+    return settled_reply(resource, SETTLED)
+
+
 def get_cluster(request: Request, state: State, params: Params) -> Reply:
-    resource = _cluster_in_group(state, params)
-    # The operation completes on the first read, as the vault's does.
-    resource["properties"]["provisioningState"] = "Succeeded"
-    resource["properties"]["clusterStatus"] = "Ready"
-    return Reply(200, resource)
+    return _settled_reply(_cluster_in_group(state, params))
+
+
+def list_clusters(request: Request, state: State, params: Params) -> Reply:
+    """The clusters of a resource group (ARM's ListByResourceGroup), each read as a GET would."""
+    resources = in_group(clusters(state), params)
+    advanced = [settle(resource, SETTLED) for resource in resources]
+    return Reply(200, {"value": resources}, advanced=any(advanced))
 
 
 def put_cluster(request: Request, state: State, params: Params) -> Reply:
@@ -287,15 +301,14 @@ def get_operation_result(request: Request, state: State, params: Params) -> Repl
     resource = clusters(state).get(operation["cluster"]) if operation else None
     if resource is None:
         refuse(404, "OperationNotFound", f"The operation '{params['operation']}' was not found.")
-    resource["properties"]["provisioningState"] = "Succeeded"
-    resource["properties"]["clusterStatus"] = "Ready"
-    return Reply(200, resource)
+    return _settled_reply(resource)
 
 
-_CLUSTER = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DocumentDB/"
-            r"mongoClusters/(?P<name>[^/]+)")
+_CLUSTERS = r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DocumentDB/mongoClusters"
+_CLUSTER = _CLUSTERS + r"/(?P<name>[^/]+)"
 _OPERATIONS = r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.DocumentDB/locations/(?P<location>[^/]+)"
 ROUTES: tuple[Route, ...] = (
+    route(_CLUSTERS, {"GET": list_clusters}),
     route(_CLUSTER, {"GET": get_cluster, "PUT": put_cluster, "PATCH": patch_cluster}),
     route(_OPERATIONS + r"/mongoClusterAzureAsyncOperation/(?P<operation>[^/]+)", {"GET": get_async_operation}),
     route(_OPERATIONS + r"/mongoClusterOperationResults/(?P<operation>[^/]+)", {"GET": get_operation_result}),

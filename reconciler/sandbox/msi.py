@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from reconciler.sandbox import graph
-from reconciler.sandbox.arm_common import arm_section, json_object, refuse, resource_not_found, tenant_id
+from reconciler.sandbox.arm_common import arm_section, in_group, json_object, refuse, resource_not_found, tenant_id
 from reconciler.sandbox.ids import stable_uuid
 from reconciler.sandbox.routes import Params, Route, route
 from reconciler.sandbox.wire import Reply, Request, State
@@ -98,6 +98,15 @@ def put_identity(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, existing)
 
 
-_IDENTITY = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.ManagedIdentity/"
-             r"userAssignedIdentities/(?P<name>[^/]+)")
-ROUTES: tuple[Route, ...] = (route(_IDENTITY, {"GET": get_identity, "PUT": put_identity}),)
+def list_identities(request: Request, state: State, params: Params) -> Reply:
+    """The identities of a resource group (ARM's ListByResourceGroup)."""
+    return Reply(200, {"value": in_group(identities(state), params)})
+
+
+_IDENTITIES = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.ManagedIdentity/"
+               r"userAssignedIdentities")
+_IDENTITY = _IDENTITIES + r"/(?P<name>[^/]+)"
+ROUTES: tuple[Route, ...] = (
+    route(_IDENTITIES, {"GET": list_identities}),
+    route(_IDENTITY, {"GET": get_identity, "PUT": put_identity}),
+)

@@ -62,8 +62,8 @@ class StateStore:
     """Holds the live state behind one lock and persists it whenever it changes.
 
     Handlers mutate `state` in place while holding `lock`; `commit` writes the file if the
-    serialised state differs from what was last written, so a GET that advances an LRO is saved
-    too, and `rollback` restores the last written state after a handler crashed half-way.
+    serialised state differs from what was last written (a read that advances an LRO says so,
+    see `Reply.advanced`), and `rollback` restores the last written state after a handler crashed half-way.
     """
 
     def __init__(self, directory: Path, state: State) -> None:
@@ -74,6 +74,10 @@ class StateStore:
         self._written = b""
         self._seq = len(read_calls(directory))
         self.commit()
+
+    def changed(self) -> bool:
+        """Whether the state differs from what was last written."""
+        return _fingerprint(self.state) != self._written
 
     def commit(self) -> None:
         # This runs on every request, under the lock, in the process of the cmkctl it serves, and a

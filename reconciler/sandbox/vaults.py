@@ -14,6 +14,7 @@ from reconciler.sandbox.arm_common import (
     now_iso,
     refuse,
     resource_not_found,
+    settled_reply,
 )
 from reconciler.sandbox.routes import Params
 from reconciler.sandbox.wire import Reply, Request, State
@@ -153,10 +154,8 @@ def list_subscription_vaults(request: Request, state: State, params: Params) -> 
 
 
 def get_vault(request: Request, state: State, params: Params) -> Reply:
-    resource = vault_in_group(state, params)["resource"]
     # The LRO completes on the first poll: the creating PUT answered RegisteringDns.
-    resource["properties"]["provisioningState"] = "Succeeded"
-    return Reply(200, resource, dict(POLL_NOW))
+    return settled_reply(vault_in_group(state, params)["resource"], headers=POLL_NOW)
 
 
 def put_vault(request: Request, state: State, params: Params) -> Reply:

@@ -43,6 +43,9 @@ class Reply:
     # Set on replies the fault injector made: its kind, for calls.jsonl. "drop" and
     # "drop_after_write" close the connection without any reply.
     fault: str = ""
+    # A read that moved the world on (an LRO finishing, a replication counter) says so, so that
+    # the state is saved; other reads are not compared with the saved state (see Dispatcher).
+    advanced: bool = False
 
     @property
     def dropped(self) -> bool:

@@ -86,7 +86,9 @@ class WorldError(CmkError):
 def default_state(*, tenant_id: str = DEFAULT_TENANT_ID, org_id: str = DEFAULT_ORG_ID) -> State:
     return {
         "version": STATE_VERSION,
-        "arm": {"vaults": {}, "deletedVaults": {}, "roleAssignments": {}},
+        # Every section is here from the start: a read finding one missing would have to add it.
+        "arm": {"vaults": {}, "deletedVaults": {}, "roleAssignments": {}, "userAssignedIdentities": {},
+                "cassandraClusters": {}, "mongoClusters": {}, "mongoOperations": {}},
         "graph": {
             "tenantId": tenant_id,
             "servicePrincipals": {},
@@ -114,9 +116,11 @@ def load_state(directory: Path | str, *, tenant_id: str | None = None, org_id: s
     saved = read_state_file(directory)
     if saved is None:
         return initial_state(directory, tenant_id=tenant_id or DEFAULT_TENANT_ID, org_id=org_id or DEFAULT_ORG_ID)
-    # A state saved before a plane was emulated gains that plane's empty section.
+    # A state saved before a plane (or an ARM resource type) was emulated gains its empty section.
     for section, empty in default_state().items():
         saved.setdefault(section, empty)
+    for section, empty in default_state()["arm"].items():
+        saved["arm"].setdefault(section, empty)
     return saved
 
 
