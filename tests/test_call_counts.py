@@ -26,10 +26,11 @@ ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 # look-ups and one key list per product; one Confluent BYOK list and one cluster list; Graph's
 # 7 service principals in 3 batched look-ups (the Astra and Cosmos DB ones together, then each
 # Confluent application as its BYOK key is read); ARM: 1 vault list for the resource group (it
-# also answers the access policy), 6 keys, 5 role-assignment lists (4 vaults, 1 VNet), the
-# identity, the Mongo cluster, the Cassandra cluster and data center; AWS: STS once, then
-# DescribeKey, GetKeyPolicy and GetKeyRotationStatus for each of 3 keys (tags are create-only: not read).
-NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 3, "arm": 17, "aws": 10}
+# also answers the access policy), 6 keys, 2 role-assignment lists (one per resource group: the
+# vaults' and the VNet's), one list each of the group's identities, Mongo clusters and Cassandra
+# clusters, and the data center; AWS: STS once, then DescribeKey, GetKeyPolicy and
+# GetKeyRotationStatus for each of 3 keys (tags are create-only: not read).
+NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 3, "arm": 13, "aws": 10}
 
 
 @pytest.fixture(autouse=True)

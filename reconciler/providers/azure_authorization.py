@@ -24,7 +24,7 @@ AUTHORIZATION_CLIENT = "azure.mgmt.authorization:AuthorizationManagementClient"
 # name, so a re-run after a crash PUTs the same assignment instead of a duplicate.
 ASSIGNMENT_NAMESPACE = uuid.UUID("6f1c3f0e-5b7e-4d52-9a39-2c1c8f3b7a11")
 
-_KEY_SCOPE = re.compile(r"/keys/[^/]+$", re.IGNORECASE)
+_RESOURCE_GROUP_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+", re.IGNORECASE)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -76,8 +76,9 @@ class RoleAssignmentHandler:
         return assignment_live(matches[0]) if matches else None
 
     def _listed(self, scope: str) -> list[Any]:
-        """Every assignment at, above and below the vault (or VNet) holding `scope`, listed once per
-        run: the assignments of every principal on a vault and on its keys then cost one call."""
+        """Every assignment at, above and below the resource group holding `scope`, listed once per
+        run: the assignments of every principal on every vault, key and VNet of a resource group
+        then cost one list (and its pages), not one per vault."""
         listed = listing_scope(scope)
         return self._session.lists.get(("roleAssignments", listed.lower()), lambda: self._list(listed))
 
@@ -132,8 +133,10 @@ class RoleAssignmentHandler:
 
 
 def listing_scope(scope: str) -> str:
-    """The vault of a key scope (`.../vaults/V/keys/K` -> `.../vaults/V`); any other scope itself."""
-    return _KEY_SCOPE.sub("", scope.rstrip("/"))
+    """The resource group of a scope (`/subscriptions/S/resourceGroups/G/...` -> that prefix); a
+    scope above any resource group, itself."""
+    found = _RESOURCE_GROUP_SCOPE.match(scope)
+    return found.group(0) if found else scope.rstrip("/")
 
 
 def _same_role(assignment: Any, role_definition_id: str) -> bool:

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.providers.azure_common import AzureSession, azure_errors, normalize_uri, sdk_errors, translate
+from reconciler.providers.azure_common import (
+    AzureSession,
+    GroupListing,
+    azure_errors,
+    normalize_uri,
+    sdk_errors,
+    translate,
+)
 from reconciler.providers.base import Live
 from reconciler.secrets import Secret
 
@@ -116,31 +124,31 @@ class ClusterHandler:
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
+        self._listing = GroupListing(
+            session, "Cassandra clusters",
+            lambda sub, group: _client(session, sub).cassandra_clusters.list_by_resource_group(group))
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
-        client = _client(self._session, identity["subscriptionId"])
-        try:
-            cluster = client.cassandra_clusters.get(identity["resourceGroup"], identity["name"])
-        except sdk_errors() as e:
-            if _is_not_found(e):
-                return None
-            raise translate(e, f"read Cassandra cluster {identity['name']}") from e
-        return cluster_live(cluster.as_dict())
+        found = self._listing.find(identity["subscriptionId"], identity["resourceGroup"], identity["name"])
+        return cluster_live(found.as_dict()) if found is not None else None
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         body = cluster_create_body(attributes, initial_password(attributes))
         client = _client(self._session, identity["subscriptionId"])
-        with azure_errors(f"create Cassandra cluster {identity['name']}"):
+        with self._writing(identity), azure_errors(f"create Cassandra cluster {identity['name']}"):
             cluster = client.cassandra_clusters.begin_create_update(
                 identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
         client = _client(self._session, identity["subscriptionId"])
-        with azure_errors(f"update Cassandra cluster {identity['name']}"):
+        with self._writing(identity), azure_errors(f"update Cassandra cluster {identity['name']}"):
             cluster = client.cassandra_clusters.begin_update(
                 identity["resourceGroup"], identity["name"], cluster_patch_body(attributes)).result()
         return cluster_live(cluster.as_dict())
+
+    def _writing(self, identity: Mapping[str, Any]) -> AbstractContextManager[None]:
+        return self._listing.writing(identity["subscriptionId"], identity["resourceGroup"])
 
 
 # ---------------------------------------------------------------------------------------------

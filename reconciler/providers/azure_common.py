@@ -12,7 +12,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -185,6 +185,50 @@ class AzureSession:
             close = getattr(held, "close", None)
             if callable(close):
                 close()
+
+
+class GroupListing:
+    """One resource type's resources in a resource group: listed once per run (ARM's
+    ListByResourceGroup), shared by every reader, forgotten around each write of that type.
+
+    A fleet has a Mongo cluster, a Cassandra cluster and an identity per region and environment,
+    mostly in a few resource groups: a list per group instead of a GET per resource.
+    """
+
+    def __init__(self, session: AzureSession, what: str, list_group: Callable[[str, str], Iterable[Any]]) -> None:
+        self._session = session
+        self._what = what  # "Mongo clusters": for the cache key and error messages
+        self._list_group = list_group  # (subscription, resource group) -> SDK models
+
+    def find(self, subscription_id: str, resource_group: str, name: str) -> Any | None:
+        """The SDK model of `name`, or None when the resource group holds no such resource."""
+        listed = self._session.lists.get(self._key(subscription_id, resource_group),
+                                         lambda: self._fetch(subscription_id, resource_group))
+        return listed.get(name.lower())
+
+    @contextmanager
+    def writing(self, subscription_id: str, resource_group: str) -> Iterator[None]:
+        """Around a write: forgotten before (a retried create must see an earlier attempt's
+        resource) and after (however the write ended, the group has changed)."""
+        key = self._key(subscription_id, resource_group)
+        self._session.lists.forget(key)
+        try:
+            yield
+        finally:
+            self._session.lists.forget(key)
+
+    def _key(self, subscription_id: str, resource_group: str) -> tuple[str, str, str]:
+        return (self._what, subscription_id.lower(), resource_group.lower())
+
+    def _fetch(self, subscription_id: str, resource_group: str) -> dict[str, Any]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return {str(item.name).lower(): item for item in self._list_group(subscription_id, resource_group)}
+        except ResourceNotFoundError:
+            return {}  # no such resource group yet: nothing in it exists
+        except sdk_errors() as e:
+            raise translate(e, f"list the {self._what} of resource group {resource_group}") from e
 
 
 def _build_credential(connection: Connection) -> Any:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.providers.azure_common import AzureSession, azure_errors, normalize_uri, sdk_errors, translate
+from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, normalize_uri
 from reconciler.providers.base import Live
 from reconciler.secrets import Secret
 
@@ -31,12 +32,6 @@ FIXED = ("location", "encryptionMode")
 
 def _clusters(session: AzureSession, subscription_id: str) -> Any:
     return session.client(MONGO_CLIENT, session.check_subscription(subscription_id)).mongo_clusters
-
-
-def _is_not_found(e: Exception) -> bool:
-    from azure.core.exceptions import ResourceNotFoundError
-
-    return isinstance(e, ResourceNotFoundError)
 
 
 def normal_location(location: str | None) -> str | None:
@@ -139,28 +134,27 @@ class MongoClusterHandler:
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
+        self._listing = GroupListing(session, "Mongo clusters",
+                                     lambda sub, group: _clusters(session, sub).list_by_resource_group(group))
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
-        clusters = _clusters(self._session, identity["subscriptionId"])
-        try:
-            cluster = clusters.get(identity["resourceGroup"], identity["name"])
-        except sdk_errors() as e:
-            if _is_not_found(e):
-                return None
-            raise translate(e, f"read Mongo cluster {identity['name']}") from e
-        return cluster_live(cluster.as_dict())
+        found = self._listing.find(identity["subscriptionId"], identity["resourceGroup"], identity["name"])
+        return cluster_live(found.as_dict()) if found is not None else None
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         _require_create_settings(identity["name"], attributes)
         body = cluster_create_body(attributes, administrator_password(attributes))
         clusters = _clusters(self._session, identity["subscriptionId"])
-        with azure_errors(f"create Mongo cluster {identity['name']}"):
+        with self._writing(identity), azure_errors(f"create Mongo cluster {identity['name']}"):
             cluster = clusters.begin_create_or_update(identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
         body = cluster_patch_body(attributes, live)
         clusters = _clusters(self._session, identity["subscriptionId"])
-        with azure_errors(f"update Mongo cluster {identity['name']}"):
+        with self._writing(identity), azure_errors(f"update Mongo cluster {identity['name']}"):
             cluster = clusters.begin_update(identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())
+
+    def _writing(self, identity: Mapping[str, Any]) -> AbstractContextManager[None]:
+        return self._listing.writing(identity["subscriptionId"], identity["resourceGroup"])

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.providers.azure_common import AzureSession, azure_errors, sdk_class, sdk_errors, translate
+from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, sdk_class
 from reconciler.providers.base import Live
 
 PLANE = "arm"
@@ -21,12 +21,6 @@ IDENTITY_MODEL = "azure.mgmt.msi.v2024_11_30.models:Identity"
 
 def _identities(session: AzureSession, subscription_id: str) -> Any:
     return session.client(MSI_CLIENT, session.check_subscription(subscription_id)).user_assigned_identities
-
-
-def _is_not_found(e: Exception) -> bool:
-    from azure.core.exceptions import ResourceNotFoundError
-
-    return isinstance(e, ResourceNotFoundError)
 
 
 def normal_location(location: str | None) -> str | None:
@@ -51,21 +45,18 @@ class UserAssignedIdentityHandler:
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
+        self._listing = GroupListing(session, "user-assigned identities",
+                                     lambda sub, group: _identities(session, sub).list_by_resource_group(group))
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
-        operations = _identities(self._session, identity["subscriptionId"])
-        try:
-            found = operations.get(identity["resourceGroup"], identity["name"])
-        except sdk_errors() as e:
-            if _is_not_found(e):
-                return None
-            raise translate(e, f"read identity {identity['name']}") from e
-        return identity_live(found)
+        found = self._listing.find(identity["subscriptionId"], identity["resourceGroup"], identity["name"])
+        return identity_live(found) if found is not None else None
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         operations = _identities(self._session, identity["subscriptionId"])
         body = sdk_class(IDENTITY_MODEL)(location=attributes["location"], tags=dict(attributes.get("tags") or {}))
-        with azure_errors(f"create identity {identity['name']}"):
+        with (self._listing.writing(identity["subscriptionId"], identity["resourceGroup"]),
+              azure_errors(f"create identity {identity['name']}")):
             created = operations.create_or_update(identity["resourceGroup"], identity["name"], body)
         return identity_live(created)
 
