@@ -133,16 +133,18 @@ def inventory_for(key_set: KeySet, options: RunOptions) -> Iterator[Inventory]:
 
 @contextmanager
 def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, Inventory]]:
-    """The handlers, and the listings that find what the key set no longer declares, on one connection."""
-    from reconciler.providers.inventory import inventory
+    """The handlers, and the listings that find what the key set no longer declares, on one connection
+    and one set of clients: a list the plan fetched answers the unmanaged report too."""
+    from reconciler.providers.inventory import shared_inventory
     from reconciler.providers.registry import build_handlers
 
     with connection(key_set, options) as conn, build_handlers(
         conn,
         subscription_id=key_set.accounts.azure_subscription_id,
         organization_id=key_set.accounts.astra_organization_id,
-    ) as handlers, inventory(conn, subscription_id=key_set.accounts.azure_subscription_id or "") as lists:
-        yield handlers, lists
+        aws_account_id=key_set.accounts.aws_account_id,
+    ) as handlers:
+        yield handlers, shared_inventory(handlers.clients, subscription_id=key_set.accounts.azure_subscription_id or "")
 
 
 @contextmanager

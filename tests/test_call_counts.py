@@ -26,11 +26,16 @@ ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 # look-ups and one key list per product; one Confluent BYOK list and one cluster list; Graph's
 # 7 service principals in 3 batched look-ups (the Astra and Cosmos DB ones together, then each
 # Confluent application as its BYOK key is read); ARM: 1 vault list for the resource group (it
-# also answers the access policy), 6 keys, 2 role-assignment lists (one per resource group: the
+# also answers the access policy), for each of the 6 keys its vault's key list (it says whether
+# the key exists, and the unmanaged report reads it too) and the key (ARM's list lacks type, size
+# and versioned URI), 2 role-assignment lists (one per resource group: the
 # vaults' and the VNet's), one list each of the group's identities, Mongo clusters and Cassandra
 # clusters, and the data center; AWS: STS once, then DescribeKey, GetKeyPolicy and
 # GetKeyRotationStatus for each of 3 keys (tags are create-only: not read).
-NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 3, "arm": 13, "aws": 10}
+NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 3, "arm": 19, "aws": 10}
+# What `cmkctl plan` adds for its report of what the key set no longer declares: the
+# subscription's vaults. The vaults' key lists, Astra's and Confluent's are the refresh's.
+UNMANAGED_REPORT = {"arm": 1}
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +63,18 @@ def test_a_no_op_plan_reads_each_scope_once(cmkctl: Callable[..., Result], tmp_p
         https = collections.Counter((c["method"], c["path"]) for c in calls if c["plane"] != "aws")
         assert [path for path, count in https.items() if count > 1] == []  # nothing read twice
         assert not any(c["mutating"] for c in calls)
+
+
+def test_the_unmanaged_report_reuses_the_plans_lists(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    assert cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve").code == 0
+    before = len(read_calls(sandbox))
+    assert cmkctl("plan", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+    calls = read_calls(sandbox)[before:]
+    expected = collections.Counter(NO_OP_REFRESH) + collections.Counter(UNMANAGED_REPORT)
+    assert collections.Counter(c["plane"] for c in calls) == expected
+    https = collections.Counter((c["method"], c["path"]) for c in calls if c["plane"] != "aws")
+    assert [path for path, count in https.items() if count > 1] == []
 
 
 # ---- the per-run cache ----------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ import httpx
 
 from reconciler.errors import CredentialError, GuardError, ProviderError
 from reconciler.providers.base import Live
+from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
 from reconciler.secrets import Secret
 
@@ -88,6 +88,9 @@ class AstraClient:
 
     def __init__(self, http: Callable[[], httpx.Client], token: Secret | None) -> None:
         self._http = http
+        # The registrations of each product, listed once per run (the plan's reads and the
+        # unmanaged report share them) and forgotten by every registration.
+        self.lists = RunCache()
         self._token = token
 
     def request(
@@ -116,12 +119,19 @@ class AstraClient:
         return [str(a["provider_id"]) for a in accounts if isinstance(a, dict) and a.get("provider_id")]
 
     def registrations(self, product: str) -> list[dict[str, Any]]:
+        return self.lists.get(product, lambda: self._list_registrations(product))
+
+    def _list_registrations(self, product: str) -> list[dict[str, Any]]:
         body = json_body(self.request("GET", kms_root(product), what=f"list Astra {product} keys"))
         return [entry for entry in body or [] if isinstance(entry, dict)] if isinstance(body, list) else []
 
     def register(self, product: str, body: Mapping[str, Any]) -> None:
         # Any 2xx is success: the spec says 200, the live service answers 201, neither with a body.
-        self.request("POST", kms_root(product), what=f"register the key with Astra {product}", json=dict(body))
+        try:
+            self.request("POST", kms_root(product), what=f"register the key with Astra {product}", json=dict(body))
+        finally:
+            # Even a failed POST may have registered the key (a dropped connection): list afresh.
+            self.lists.forget(product)
 
     def databases(self, cloud: str, region: str) -> list[dict[str, Any]]:
         """Non-terminated databases in `cloud`/`region`: they keep their key whatever is registered."""
@@ -167,22 +177,19 @@ class ProviderAccountsHandler:
 
 
 class RegistrationHandler:
-    """Key registrations. The org's list is fetched once per product per run and kept."""
+    """Key registrations, read from the org's list (fetched once per product per run)."""
 
     kind = "astra_registration"
 
     def __init__(self, client: AstraClient, *, organization_id: str | None) -> None:
         self._client = client
         self._organization_id = organization_id
-        self._lock = threading.Lock()
-        self._listing = threading.Lock()
-        self._cache: dict[str, list[dict[str, Any]]] = {}
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
         cloud, region = checked_cloud(identity["cloud"]), identity["region"].lower()
         # The list is the token's organization's: no filter on the org ID, whose spelling in the
         # answer ("organizations/...") is not pinned down by the spec.
-        for entry in self._registrations(identity["product"]):
+        for entry in self._client.registrations(identity["product"]):
             entry_cloud = str(_field(entry, "CloudProvider", "cloudProvider") or "").lower()
             entry_region = str(_field(entry, "Region", "region") or "").lower()
             if entry_cloud == cloud and entry_region == region:
@@ -194,12 +201,7 @@ class RegistrationHandler:
         region, key_id = checked_region(identity["region"]), str(attributes["keyId"])
         if cloud == "azure" and _VERSIONED_AZURE_KEY.search(key_id):
             raise ProviderError(f"refusing to register a versioned key ID with Astra: {key_id}", plane=PLANE)
-        try:
-            self._client.register(product, registration_body(self._organization(identity), cloud, region, key_id))
-        finally:
-            # Even a failed POST may have registered the key (a dropped connection): read afresh.
-            with self._lock:
-                self._cache.pop(product, None)
+        self._client.register(product, registration_body(self._organization(identity), cloud, region, key_id))
         return {"keyId": key_id}
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
@@ -213,17 +215,3 @@ class RegistrationHandler:
         if expected is not None and org.lower() != expected.lower():
             raise GuardError(f"refusing to register in Astra organization {org}: the manifest has {expected}")
         return org
-
-    def _registrations(self, product: str) -> list[dict[str, Any]]:
-        with self._lock:
-            cached = self._cache.get(product)
-        if cached is None:
-            # One list per product per run, even when every region asks at once.
-            with self._listing:
-                with self._lock:
-                    cached = self._cache.get(product)
-                if cached is None:
-                    cached = self._client.registrations(product)
-                    with self._lock:
-                        self._cache[product] = cached
-        return cached

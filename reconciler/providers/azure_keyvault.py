@@ -267,6 +267,28 @@ def _check_key_matches(name: str, attributes: Mapping[str, Any], live: Mapping[s
             )
 
 
+def _keys_of_vault(subscription_id: str, resource_group: str, vault: str) -> tuple[str, str, str, str]:
+    return ("vaultKeys", subscription_id.lower(), resource_group.lower(), vault.lower())
+
+
+def vault_keys(session: AzureSession, subscription_id: str, resource_group: str, vault: str) -> list[dict[str, Any]]:
+    """The keys of a vault (name, tags, versionless URI), listed once per run: the plan's key reads
+    and the report of keys the key set no longer declares share the one list."""
+    return session.lists.get(_keys_of_vault(subscription_id, resource_group, vault),
+                             lambda: _list_keys(session, subscription_id, resource_group, vault))
+
+
+def _list_keys(session: AzureSession, subscription_id: str, resource_group: str, vault: str) -> list[dict[str, Any]]:
+    try:
+        listed = _keyvault_client(session, subscription_id).keys.list(resource_group, vault)
+        found = [k.as_dict() for k in listed]
+    except sdk_errors() as e:
+        if _is_not_found(e):
+            return []
+        raise translate(e, f"list the keys of vault {vault}") from e
+    return [{**key_live(k), "name": k["name"]} for k in found]
+
+
 class KeyHandler:
     kind = "azure_key"
 
@@ -274,6 +296,12 @@ class KeyHandler:
         self._session = session
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
+        # The vault's list says whether the key exists (the unmanaged report needs that list
+        # anyway); it lacks type, size and the versioned URI, so an existing key is then read.
+        subscription, group, vault = identity["subscriptionId"], identity["resourceGroup"], identity["vault"]
+        listed = vault_keys(self._session, subscription, group, vault)
+        if not any(k["name"].lower() == identity["name"].lower() for k in listed):
+            return None
         client = _keyvault_client(self._session, identity["subscriptionId"])
         try:
             key = client.keys.get(identity["resourceGroup"], identity["vault"], identity["name"])
@@ -285,13 +313,18 @@ class KeyHandler:
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         client = _keyvault_client(self._session, identity["subscriptionId"])
-        with azure_errors(f"create key {identity['vault']}/{identity['name']}"):
-            key = client.keys.create_if_not_exist(
-                identity["resourceGroup"],
-                identity["vault"],
-                identity["name"],
-                key_create_parameters(attributes),
-            )
+        listing = _keys_of_vault(identity["subscriptionId"], identity["resourceGroup"], identity["vault"])
+        self._session.lists.forget(listing)  # a retried create must see what an earlier attempt made
+        try:
+            with azure_errors(f"create key {identity['vault']}/{identity['name']}"):
+                key = client.keys.create_if_not_exist(
+                    identity["resourceGroup"],
+                    identity["vault"],
+                    identity["name"],
+                    key_create_parameters(attributes),
+                )
+        finally:
+            self._session.lists.forget(listing)
         live = key_live(key.as_dict())
         _check_key_matches(identity["name"], attributes, live)
         return live

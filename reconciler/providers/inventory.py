@@ -12,12 +12,12 @@ from typing import Any
 from reconciler.providers.astra import AstraClient
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_guid, same_scope
 from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
-from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, key_live, vault_live
+from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, vault_keys, vault_live
 from reconciler.providers.base import Connection
 from reconciler.providers.confluent import ConfluentClient
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.https import json_body, new_client
-from reconciler.providers.registry import LazyHttp
+from reconciler.providers.registry import Clients, LazyHttp
 
 
 class Inventory:
@@ -50,12 +50,7 @@ class Inventory:
         return [v for v in self.all_vaults() if str(v.get("location", "")).lower() == location.lower()]
 
     def keys(self, resource_group: str, vault: str) -> list[dict[str, Any]]:
-        try:
-            listed = self._client(KEYVAULT_CLIENT).keys.list(resource_group, vault)
-            found = [k.as_dict() for k in listed]
-        except sdk_errors() as e:
-            raise translate(e, f"list the keys of vault {vault}") from e
-        return [{**key_live(k), "name": k["name"]} for k in found]
+        return vault_keys(self._session, self._subscription, resource_group, vault)
 
     def role_assignments(self, scope: str) -> list[dict[str, Any]]:
         """Assignments made at `scope` itself, not inherited from above it."""
@@ -83,6 +78,11 @@ class Inventory:
             if isinstance(key, dict) and key.get("key_id") and key.get("application_id"):
                 found.append({"keyId": str(key["key_id"]), "applicationId": str(key["application_id"])})
         return found
+
+
+def shared_inventory(clients: Clients, *, subscription_id: str) -> Inventory:
+    """An inventory on a run's own clients: what the plan listed is not listed again."""
+    return Inventory(clients.azure, clients.graph, clients.astra, clients.confluent, subscription_id)
 
 
 @contextmanager

@@ -50,6 +50,18 @@ class LazyHttp:
                 self._client = None
 
 
+@dataclass(frozen=True)
+class Clients:
+    """The run's clients, shared by the handlers and the unmanaged report so that a list one of
+    them fetched (role assignments, Astra registrations, BYOK keys, a vault's keys) is not
+    fetched again by the other."""
+
+    azure: AzureSession
+    graph: GraphClient
+    astra: AstraClient
+    confluent: ConfluentClient
+
+
 @dataclass
 class Handlers:
     """The run's handlers by kind, and the Astra client for the planner's database warning.
@@ -60,6 +72,7 @@ class Handlers:
 
     by_kind: dict[str, ResourceHandler]
     astra: AstraClient | None
+    clients: Clients
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -112,5 +125,6 @@ def build_handlers(connection: Connection, *, subscription_id: str | None, organ
     return Handlers(
         by_kind=by_kind,
         astra=astra if organization_id is not None else None,
+        clients=Clients(azure=session, graph=graph, astra=astra, confluent=confluent),
         _closers=[graph_http.close, astra_http.close, confluent_http.close, session.close, aws.close],
     )
