@@ -24,15 +24,15 @@ ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 
 # The refresh of a no-op plan of all-systems.yaml (45 declared objects): Astra's 5 provider-ID
 # look-ups and one key list per product; one Confluent BYOK list and one cluster list; Graph's
-# 7 service principals in 3 batched look-ups (the Astra and Cosmos DB ones together, then each
-# Confluent application as its BYOK key is read); ARM: 1 vault list for the resource group (it
+# 7 service principals in 1 look-up (the Astra and Cosmos DB ones wait for the 2 Confluent
+# applications, known once their BYOK keys are read: 15 fit in one request); ARM: 1 vault list for the resource group (it
 # also answers the access policy), for each of the 6 keys its vault's key list (it says whether
 # the key exists, and the unmanaged report reads it too) and the key (ARM's list lacks type, size
 # and versioned URI), 2 role-assignment lists (one per resource group: the
 # vaults' and the VNet's), one list each of the group's identities, Mongo clusters and Cassandra
 # clusters, and the data center; AWS: STS once, then DescribeKey, GetKeyPolicy and
 # GetKeyRotationStatus for each of 3 keys (tags are create-only: not read).
-NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 3, "arm": 19, "aws": 10}
+NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 1, "arm": 19, "aws": 10}
 # What `cmkctl plan` adds for its report of what the key set no longer declares: the
 # subscription's vaults. The vaults' key lists, Astra's and Confluent's are the refresh's.
 UNMANAGED_REPORT = {"arm": 1}
@@ -167,3 +167,65 @@ def test_a_failed_read_skips_only_what_needs_it() -> None:
         _refresh(handler, resources).run(resources, {})
     assert "reading principal: boom" in str(raised.value)
     assert handler.order == ["vault"]
+
+
+def test_reads_start_with_the_longest_chain_behind_them() -> None:
+    handler = _Recorder()
+    # "a-cluster" sorts first and nothing waits for it; "vault" heads vault -> key -> grant.
+    resources = [_resource("a-cluster"), _resource("vault"),
+                 _resource("key", parent="vault"),
+                 _resource("grant", extra={"key": Unknown("key", "id")})]
+    _refresh(handler, resources).run(resources, {})
+    assert handler.order[0] == "vault"
+    assert handler.order.index("key") < handler.order.index("grant")
+
+
+class _Batched(_Recorder):
+    """Answers up to `prefetch_batch` reads per look-up, like Graph's `appId in (...)`."""
+
+    prefetch_batch = 15
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups: list[int] = []
+        self.found: set[str] = set()
+
+    def prefetch(self, *, identities: list[Mapping[str, Any]]) -> None:
+        self.lookups.append(len(identities))
+        self.found.update(i["name"] for i in identities)
+
+    def read(self, *, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+        if identity["name"].startswith("principal") and identity["name"] not in self.found:
+            self.lookups.append(1)  # a read the prefetch did not answer costs a call of its own
+        return super().read(identity=identity)
+
+
+def _principal(name: str, app: str) -> Resource:
+    return Resource(address=name, kind="principal", region="r", identity={"name": name, "appId": Unknown(app, "id")},
+                    attributes={})
+
+
+def _batched_refresh(keys: _Recorder, principals: _Batched, parallelism: int) -> Refresh:
+    planner = Planner({"thing": keys, "principal": principals}, parallelism=parallelism)
+    return Refresh(planner.handlers, parallelism, RetryPolicy(sleep=lambda _: None), read=planner._read,
+                   identity=planner._identity)
+
+
+@pytest.mark.parametrize("parallelism", [1, 4, 16])
+def test_principals_that_become_readable_one_by_one_are_looked_up_fifteen_at_a_time(parallelism: int) -> None:
+    keys, principals = _Recorder(), _Batched()
+    # Each principal's app ID is known only once its own BYOK key is read, one after another.
+    resources = [*(_resource(f"byok{i:02}") for i in range(20)),
+                 *(_principal(f"principal{i:02}", f"byok{i:02}") for i in range(20))]
+    _batched_refresh(keys, principals, parallelism).run(resources, {})
+    assert sorted(principals.lookups, reverse=True) == [15, 5]
+    assert len(keys.order) == 20 and len(principals.order) == 20
+
+
+def test_held_reads_are_released_when_what_they_wait_for_fails() -> None:
+    keys, principals = _Recorder(failing="byok01"), _Batched()
+    resources = [_resource("byok00"), _resource("byok01"),
+                 _principal("principal00", "byok00"), _principal("principal01", "byok01")]
+    with pytest.raises(Exception, match="principal01 not read: byok01 failed"):
+        _batched_refresh(keys, principals, 2).run(resources, {})
+    assert principals.order == ["principal00"]  # not left waiting for a batch that cannot fill

@@ -23,9 +23,10 @@ class ResourceHandler(Protocol):
     kind: str
 
     # Optional, not part of the Protocol: `prefetch(*, identities: Sequence[Mapping]) -> None`. A
-    # handler that can answer many reads with one call (Graph's `appId in (...)`) offers it; the
-    # planner calls it with the identities of the reads of that kind that became ready together,
-    # then calls `read` for each, which the handler serves from what it fetched (reconciler.refresh).
+    # handler that can answer many reads with one call (Graph's `appId in (...)`) offers it, and
+    # `prefetch_batch: int`, how many it takes at once; the planner calls it with the identities of
+    # up to that many reads of the kind, then `read` for each, which the handler serves from what it
+    # fetched (reconciler.refresh).
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None: ...
 

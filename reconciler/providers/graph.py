@@ -82,6 +82,8 @@ class ServicePrincipalHandler:
     a read answered by a look-up this run costs no call, and a create records what it made."""
 
     kind = "azuread_service_principal"
+    # The refresh holds ready reads of this kind until this many can be looked up together.
+    prefetch_batch = IN_CLAUSE_LIMIT
 
     def __init__(self, graph: GraphClient) -> None:
         self._graph = graph
