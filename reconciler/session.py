@@ -144,6 +144,7 @@ def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, In
         organization_id=key_set.accounts.astra_organization_id,
         aws_account_id=key_set.accounts.aws_account_id,
     ) as handlers:
+        _warm_up(handlers, key_set)
         yield handlers, shared_inventory(handlers.clients, subscription_id=key_set.accounts.azure_subscription_id or "")
 
 
@@ -157,4 +158,10 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
         organization_id=key_set.accounts.astra_organization_id,
         aws_account_id=key_set.accounts.aws_account_id,
     ) as handlers:
+        _warm_up(handlers, key_set)
         yield handlers
+
+
+def _warm_up(handlers: Handlers, key_set: KeySet) -> None:
+    handlers.warm_up(azure=any(r.cloud == "azure" for r in key_set.regions),
+                     aws_regions=sorted({r.name for r in key_set.regions if r.cloud == "aws"}))

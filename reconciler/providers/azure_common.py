@@ -47,7 +47,6 @@ _SUBSCRIPTION_IN_SCOPE = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 AZURE_MODULES = (
     "azure.core.credentials",
     "azure.core.exceptions",
-    "azure.identity",
     "azure.mgmt.keyvault",
     "azure.mgmt.keyvault.models",
     "azure.mgmt.authorization",
@@ -104,7 +103,9 @@ def default_azure_credential() -> Any:
 
     Passed uncalled as `Connection.azure_credential`, so it is built only when Azure is used.
     """
-    from azure.identity import DefaultAzureCredential
+    # Not among AZURE_MODULES: msal makes it the slowest azure import, and the sandbox needs none.
+    with _IMPORT_LOCK:
+        from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
 
@@ -261,6 +262,8 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
         # The sandbox's faults are retried at once by azure-core (Retry-After aside), then by the
         # engine's policy, whose sleeper tests replace: no test waits on a real backoff.
         kwargs["retry_backoff_factor"] = 0
+        # Proxy settings in the environment are for Azure, never for loopback.
+        kwargs["use_env_settings"] = False
     return kwargs
 
 

@@ -41,7 +41,9 @@ def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=ca_bundle)
 
 
-def new_client(base_url: str, *, plane: str, ca_bundle: str | None) -> httpx.Client:
+def new_client(base_url: str, *, plane: str, ca_bundle: str | None, trust_env: bool = True) -> httpx.Client:
+    """`trust_env=False` for the sandbox: proxy settings in the environment are for real control
+    planes, never for loopback (and reading them costs every request a walk of the environment)."""
     # Redirects stay off: a redirect could carry the bearer token to another host.
     def logged(response: httpx.Response) -> None:
         request = response.request
@@ -55,6 +57,7 @@ def new_client(base_url: str, *, plane: str, ca_bundle: str | None) -> httpx.Cli
         follow_redirects=False,
         headers={"Accept": "application/json", "User-Agent": "cmkctl"},
         event_hooks={"response": [logged]},
+        trust_env=trust_env,
     )
 
 

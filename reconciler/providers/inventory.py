@@ -16,8 +16,8 @@ from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, vault_keys, vau
 from reconciler.providers.base import Connection
 from reconciler.providers.confluent import ConfluentClient
 from reconciler.providers.graph import GraphClient
-from reconciler.providers.https import json_body, new_client
-from reconciler.providers.registry import Clients, LazyHttp
+from reconciler.providers.https import json_body
+from reconciler.providers.registry import Clients, plane_http
 
 
 class Inventory:
@@ -88,9 +88,9 @@ def shared_inventory(clients: Clients, *, subscription_id: str) -> Inventory:
 @contextmanager
 def inventory(connection: Connection, *, subscription_id: str) -> Iterator[Inventory]:
     endpoints = connection.endpoints
-    graph_http = LazyHttp(lambda: new_client(endpoints.graph, plane="graph", ca_bundle=endpoints.ca_bundle))
-    astra_http = LazyHttp(lambda: new_client(endpoints.astra, plane="astra", ca_bundle=endpoints.ca_bundle))
-    confluent_http = LazyHttp(lambda: new_client(endpoints.confluent, plane="confluent", ca_bundle=endpoints.ca_bundle))
+    graph_http = plane_http(connection, "graph", endpoints.graph)
+    astra_http = plane_http(connection, "astra", endpoints.astra)
+    confluent_http = plane_http(connection, "confluent", endpoints.confluent)
     session = AzureSession(connection, subscription_id=subscription_id)
     confluent = ConfluentClient(confluent_http.get, connection.confluent_api_key, connection.confluent_api_secret)
     try:
