@@ -149,6 +149,22 @@ def _with_unmanaged(key_set: KeySet, made: Plan, lists: Any, parallelism: int) -
     return dataclasses.replace(made, notices=made.notices + tuple(found))
 
 
+def _list_ahead(fetch: Any) -> None:
+    """Fetch a list the unmanaged report will need while the plan reads, instead of after it.
+
+    One attempt, in a daemon thread: the report asks the run's cache, which hands it this answer
+    (waiting for it if still in flight), or asks again, with retries, if this attempt failed.
+    """
+    import contextlib
+    import threading
+
+    def attempt() -> None:
+        with contextlib.suppress(Exception):
+            fetch()
+
+    threading.Thread(target=attempt, name="cmkctl-list-ahead", daemon=True).start()
+
+
 def _refuse_forbidden(plan: Plan) -> None:
     if plan.forbidden:
         lines = "\n".join(f"  - {step.address}: {step.reason}" for step in plan.forbidden)
@@ -175,6 +191,8 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     key_set, loaded = load_one(paths)
     options = _options(sandbox, parallelism)
     with run_for(key_set, options) as (handlers, lists):
+        if not targets and key_set.accounts.azure_subscription_id:
+            _list_ahead(lists.all_vaults)
         made = _with_unmanaged(key_set, _make_plan(key_set, loaded, handlers, options, targets),
                                _retrying(lists, options), options.parallelism)
     document = plandoc.to_document(made)

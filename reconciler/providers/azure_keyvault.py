@@ -209,9 +209,15 @@ def vault_in_group(session: AzureSession, identity: Mapping[str, Any]) -> dict[s
     return vaults.get(str(identity["name"]).lower())
 
 
+def subscription_vaults_key(subscription_id: str) -> tuple[str, str]:
+    """Where a run keeps the list of every vault of a subscription (the unmanaged report's)."""
+    return ("subscriptionVaults", subscription_id.lower())
+
+
 def forget_group(session: AzureSession, identity: Mapping[str, Any]) -> None:
-    """After a write to a vault of the group: the next read lists it again."""
+    """After a write to a vault of the group: the next read lists it (and the subscription's) again."""
     session.lists.forget(_group_key(identity))
+    session.lists.forget(subscription_vaults_key(str(identity["subscriptionId"])))
 
 
 def _list_group(session: AzureSession, identity: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.providers.astra import AstraClient
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_guid, same_scope
 from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
-from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, vault_keys, vault_live
+from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, subscription_vaults_key, vault_keys, vault_live
 from reconciler.providers.base import Connection
 from reconciler.providers.confluent import ConfluentClient
 from reconciler.providers.graph import GraphClient
@@ -28,22 +28,21 @@ class Inventory:
         self.astra = astra
         self._confluent = confluent
         self._subscription = subscription_id
-        self._vaults: list[dict[str, Any]] | None = None
 
     def _client(self, name: str) -> Any:
         return self._session.client(name, self._subscription)
 
     def all_vaults(self) -> list[dict[str, Any]]:
         """Every vault of the subscription, with its resource group and name; listed once per run."""
-        if self._vaults is None:
-            try:
-                listed = self._client(KEYVAULT_CLIENT).vaults.list_by_subscription()
-                found = [v.as_dict() for v in listed]
-            except sdk_errors() as e:
-                raise translate(e, "list the subscription's vaults") from e
-            self._vaults = [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4]}
-                            for v in found]
-        return self._vaults
+        return self._session.lists.get(subscription_vaults_key(self._subscription), self._list_vaults)
+
+    def _list_vaults(self) -> list[dict[str, Any]]:
+        try:
+            listed = self._client(KEYVAULT_CLIENT).vaults.list_by_subscription()
+            found = [v.as_dict() for v in listed]
+        except sdk_errors() as e:
+            raise translate(e, "list the subscription's vaults") from e
+        return [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4]} for v in found]
 
     def vaults(self, location: str) -> list[dict[str, Any]]:
         """Vaults of the subscription in `location`."""

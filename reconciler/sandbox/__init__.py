@@ -6,10 +6,27 @@
         sandbox.calls()     # every request made, in order
 
 See README.md in this package for the state and world.yaml layouts.
+
+The names below load on first use: a run against a served sandbox reads only
+`reconciler.sandbox.served`, and must not pay for the emulator (trustme, every plane) at start.
 """
 
-from reconciler.sandbox.faults import FaultInjector
-from reconciler.sandbox.session import Sandbox
-from reconciler.sandbox.world import WorldError, load_state
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.faults import FaultInjector
+    from reconciler.sandbox.session import Sandbox
+    from reconciler.sandbox.world import WorldError, load_state
 
 __all__ = ["FaultInjector", "Sandbox", "WorldError", "load_state"]
+
+_HOMES = {"FaultInjector": "faults", "Sandbox": "session", "WorldError": "world", "load_state": "world"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
