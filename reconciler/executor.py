@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from reconciler import graph, wirelog
 from reconciler.diff import choose_action
 from reconciler.errors import CmkError, ForbiddenError, ProviderError
+from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.plan import Action, Plan, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.retry import RetryPolicy
@@ -58,7 +59,7 @@ class ApplyResult:
 @dataclass
 class Executor:
     handlers: Mapping[str, ResourceHandler]
-    parallelism: int = 16
+    parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     listener: Listener = field(default_factory=SilentListener)
 

@@ -8,6 +8,11 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# Reads and writes in flight at once unless --parallelism says otherwise. Chosen with
+# benchmarks/fleet.py (README "Performance"): a 1,099-object no-op plan at 100 ms per request is
+# bound by cmkctl's own CPU from here on; 16 and 32 left it waiting on the network.
+DEFAULT_PARALLELISM = 64
+
 
 class CycleError(ValueError):
     pass

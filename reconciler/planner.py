@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler import expand, graph
 from reconciler.diff import choose_action
+from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
@@ -27,7 +28,7 @@ class Planner:
     handlers: Mapping[str, ResourceHandler]
     # Lists the Astra databases of (cloud, region); None when Astra is not in play.
     astra_databases: Any = None
-    parallelism: int = 16
+    parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.errors import CmkError
+from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.retry import RetryPolicy
@@ -39,7 +40,7 @@ ENDPOINT_VARIABLES = {
 @dataclass(frozen=True)
 class RunOptions:
     sandbox: Path | None = None
-    parallelism: int = 16
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 def retry_policy(options: RunOptions) -> RetryPolicy:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.keyref import KEY_IDENTIFIER
 from reconciler.manifest.model import KeySet
 from reconciler.plan import Notice, Plan
@@ -33,7 +34,8 @@ def _ours(tags: Mapping[str, str] | None, key_set: KeySet) -> bool:
     return tags is not None and tags.get("cmkctl-set") == key_set.name
 
 
-def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists, *, parallelism: int = 16) -> list[Notice]:
+def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists, *,
+                      parallelism: int = DEFAULT_PARALLELISM) -> list[Notice]:
     declared_vaults = {v.name.lower(): r.name for r in key_set.regions for v in r.vaults}
     declared_keys = {(k.vault.lower(), k.name.lower()) for r in key_set.regions for k in r.keys}
     listed = lists.all_vaults() if key_set.accounts.azure_subscription_id else []

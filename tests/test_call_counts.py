@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.loader import load_one
 from reconciler.plan import Resource, Unknown
 from reconciler.planner import Planner
@@ -56,7 +57,7 @@ def _plan_calls(sandbox: Path, parallelism: int) -> list[dict[str, Any]]:
 def test_a_no_op_plan_reads_each_scope_once(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
     assert cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve").code == 0
-    for parallelism in (1, 16):
+    for parallelism in (1, 16, DEFAULT_PARALLELISM):
         calls = _plan_calls(sandbox, parallelism)
         assert dict(collections.Counter(c["plane"] for c in calls)) == NO_OP_REFRESH, parallelism
         assert sum(NO_OP_REFRESH.values()) <= 45  # at most one call per declared object
