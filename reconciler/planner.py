@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,9 +70,14 @@ class Planner:
         return self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
 
     def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
-        for step in steps:
-            if step.kind == "astra_registration" and step.action is Action.CREATE and self.astra_databases:
-                yield from self._database_notice(step)
+        new_registrations = [s for s in steps if s.kind == "astra_registration" and s.action is Action.CREATE]
+        if not new_registrations or not self.astra_databases:
+            return []
+        # One list of databases per region, each on its own: side by side, like the refresh's reads
+        # (34 regions one after another were 3.4 s of a fleet's first plan).
+        with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="cmkctl-notice") as pool:
+            found = list(pool.map(lambda step: list(self._database_notice(step)), new_registrations))
+        return [notice for notices in found for notice in notices]
 
     def _database_notice(self, step: Step) -> Iterable[Notice]:
         cloud, region = step.identity["cloud"], step.region
