@@ -51,3 +51,16 @@ def test_sandbox_show_lists_every_system(cmkctl: Callable[..., Result], tmp_path
                      "https://acme-kafka-eus.vault.azure.net/keys/kafka-eus  application", "orders  (eastus)  byok cck-",
                      "AWS KMS"):
         assert expected in shown, expected
+
+
+def test_proxy_settings_in_the_environment_never_see_sandbox_traffic(
+    cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy that refuses every connection: any plane that used it would fail to read.
+    for variable in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    result = cmkctl("plan", "-f", ALL_SYSTEMS, "--sandbox", tmp_path / "sandbox", "--detailed-exitcode")
+    assert result.code == 2, result.err
+    assert "Plan: 45 to create" in result.out

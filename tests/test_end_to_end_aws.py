@@ -171,6 +171,26 @@ def test_the_account_guard_refuses_another_account(tmp_path: Path) -> None:
                                                        "alias": "alias/x"})
 
 
+def test_a_plan_guards_the_account_as_an_apply_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plan read in another account would show another account's keys as the manifest's.
+    import reconciler.providers.registry as registry
+    from reconciler.manifest.loader import load_one
+    from reconciler.session import RunOptions, run_for
+
+    given: dict[str, Any] = {}
+    build = registry.build_handlers
+
+    def recording(connection: Any, **kwargs: Any) -> Any:
+        given.update(kwargs)
+        return build(connection, **kwargs)
+
+    monkeypatch.setattr(registry, "build_handlers", recording)
+    key_set, _ = load_one([str(SERVERLESS)])
+    with run_for(key_set, RunOptions(sandbox=tmp_path / "sandbox", parallelism=1)):
+        pass
+    assert given["aws_account_id"] == ACCOUNT
+
+
 def _wait_for(path: Path, process: subprocess.Popen[bytes], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():

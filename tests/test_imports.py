@@ -25,3 +25,12 @@ print('LOADED', loaded, 'EXIT', code, file=sys.stderr)
 def test_no_cloud_sdk_is_imported(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60)
     assert "LOADED [] EXIT 0" in done.stderr, done.stderr
+
+
+def test_finding_a_served_sandbox_loads_no_emulator() -> None:
+    # A run against `cmkctl sandbox serve` reads DIR/endpoints.json; the emulator itself (its TLS
+    # authority, its planes) belongs to the serving process and costs a run nothing at start.
+    probe = ("import sys, reconciler.sandbox.served; "
+             "print(sorted(m for m in sys.modules if m.startswith(('trustme', 'reconciler.sandbox.session'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.sandbox import Sandbox, WorldError, load_state
+from reconciler.sandbox.dispatcher import Dispatcher
 from reconciler.sandbox.show import describe
+from reconciler.sandbox.state import StateStore
+from reconciler.sandbox.wire import Reply, Request
 from tests.sandbox.conftest import API, SUB, client_for, vault_body, vault_path
 
 WORLD = f"""
@@ -148,3 +152,45 @@ def test_describe_lists_every_plane(tmp_path: Path) -> None:
     assert "Key Vault Crypto Service Encryption User -> ServicePrincipal" in text
     assert "managed-clusters" in text and "p1, p2, p3" in text
     assert "kv-deleted" in text and "orders" in text
+
+
+class _Plane:
+    """A plane whose reads change the state, saying so or not."""
+
+    def __init__(self, *, says: bool) -> None:
+        self.says = says
+
+    def handle(self, request: Request, state: dict[str, Any]) -> Reply:
+        state["arm"]["counter"] = state["arm"].get("counter", 0) + 1
+        return Reply(200, {}, advanced=self.says)
+
+
+def _read(dispatcher: Dispatcher, plane: _Plane) -> Reply:
+    return dispatcher._handle(plane, Request(method="GET", path="/anything", query={}, headers={}))  # type: ignore[arg-type]
+
+
+def _saved(directory: Path) -> dict[str, Any]:
+    saved: dict[str, Any] = json.loads((directory / "state.json").read_text())
+    return saved
+
+
+def test_a_read_that_moves_the_world_on_is_saved(tmp_path: Path) -> None:
+    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}))
+    assert _read(dispatcher, _Plane(says=True)).status == 200
+    assert _saved(tmp_path)["arm"]["counter"] == 1
+
+
+def test_reads_are_not_compared_with_the_saved_state(tmp_path: Path) -> None:
+    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}))
+    dispatcher.verify_reads = False
+    assert _read(dispatcher, _Plane(says=False)).status == 200
+    assert "counter" not in _saved(tmp_path)["arm"]  # the cost a read no longer pays
+
+
+def test_a_read_that_changes_the_state_without_saying_so_is_caught_in_the_suite(tmp_path: Path) -> None:
+    store = StateStore(tmp_path, {"arm": {}})
+    dispatcher = Dispatcher(store)
+    assert dispatcher.verify_reads  # tests/conftest.py sets CMKCTL_SANDBOX_VERIFY_READS=1
+    reply = _read(dispatcher, _Plane(says=False))
+    assert reply.status == 500 and reply.body["error"]["code"] == "UnsavedReadChange"
+    assert "counter" not in store.state["arm"]  # rolled back: the state and its file agree
