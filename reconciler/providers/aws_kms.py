@@ -190,7 +190,7 @@ class AwsSession:
         retries = {"total_max_attempts": 1} if self._sandbox else {"max_attempts": 3}
         # Proxy settings in the environment are for AWS, never for the sandbox on loopback ({}:
         # none at all; botocore reads the environment only when no proxies are given).
-        proxies = {"proxies": {}} if self._sandbox else {}
+        proxies: dict[str, Any] = {"proxies": {}} if self._sandbox else {}
         config = Config(retries={**retries, "mode": "standard"}, user_agent_extra="cmkctl",
                         connect_timeout=10, read_timeout=60, **proxies)
         client = self._session.client(service, region_name=region, endpoint_url=self._endpoint, config=config)
