@@ -137,20 +137,14 @@ def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, In
     """The handlers, and the listings that find what the key set no longer declares, on one connection
     and one set of clients: a list the plan fetched answers the unmanaged report too."""
     from reconciler.providers.inventory import shared_inventory
-    from reconciler.providers.registry import build_handlers
 
-    with connection(key_set, options) as conn, build_handlers(
-        conn,
-        subscription_id=key_set.accounts.azure_subscription_id,
-        organization_id=key_set.accounts.astra_organization_id,
-        aws_account_id=key_set.accounts.aws_account_id,
-    ) as handlers:
-        _warm_up(handlers, key_set)
+    with handlers_for(key_set, options) as handlers:
         yield handlers, shared_inventory(handlers.clients, subscription_id=key_set.accounts.azure_subscription_id or "")
 
 
 @contextmanager
 def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
+    """The handlers of a run, guarded to the manifest's accounts, with the cloud SDKs warming up."""
     from reconciler.providers.registry import build_handlers
 
     with connection(key_set, options) as conn, build_handlers(
