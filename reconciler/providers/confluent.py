@@ -36,6 +36,9 @@ CLUSTERS = "/cmk/v2/clusters"
 PAGE_SIZE = 100
 # A server that keeps handing out next pages must not keep us busy forever.
 MAX_PAGES = 1000
+# `key.kind` is the discriminator of the definition's oneOf (byok.v1.AzureKey): what a key is, whatever the
+# `provider` field and filter are spelled.
+AZURE_KEY_KIND = "AzureKey"
 
 # Confluent ids are spliced into paths: cck-..., lkc-..., env-...
 _ID = re.compile(r"^[a-z]{1,8}-[A-Za-z0-9]{1,64}$")
@@ -127,8 +130,17 @@ class ConfluentClient:
         raise ProviderError(f"{what}: more than {MAX_PAGES} pages; giving up", plane=PLANE)
 
     def byok_keys(self) -> list[dict[str, Any]]:
-        return self.lists.get("byok", lambda: list(self.pages(BYOK_KEYS, what="list Confluent BYOK keys",
-                                                              params={"provider": "AZURE"})))
+        """The organisation's Azure BYOK keys.
+
+        Listed unfiltered and selected here: the `provider` filter is an exact match whose spelling
+        changed (AZURE, then Azure), and a filter spelled the old way lists nothing, so every plan
+        would register the key again.
+        """
+        return self.lists.get("byok", self._azure_byok_keys)
+
+    def _azure_byok_keys(self) -> list[dict[str, Any]]:
+        listed = self.pages(BYOK_KEYS, what="list Confluent BYOK keys", params={})
+        return [key for key in listed if is_azure_key(key)]
 
     def byok_key(self, key_id: str) -> dict[str, Any]:
         path = f"{BYOK_KEYS}/{checked_id(key_id, 'BYOK key')}"
@@ -178,6 +190,11 @@ def _object(response: httpx.Response, what: str) -> dict[str, Any]:
 # ---- BYOK keys -------------------------------------------------------------------------------
 
 
+def is_azure_key(entry: Mapping[str, Any]) -> bool:
+    key = entry.get("key")
+    return isinstance(key, dict) and key.get("kind") == AZURE_KEY_KIND
+
+
 def _same_uri(a: Any, b: Any) -> bool:
     return isinstance(a, str) and isinstance(b, str) and a.rstrip("/").lower() == b.rstrip("/").lower()
 
@@ -209,7 +226,7 @@ def byok_body(identity: Mapping[str, Any]) -> dict[str, Any]:
     key_id = str(identity["keyId"]).rstrip("/")
     if re.search(r"/keys/[^/]+/[^/]+$", key_id):
         raise ProviderError(f"refusing to register a versioned key ID with Confluent: {key_id}", plane=PLANE)
-    return {"key": {"kind": "AzureKey", "key_id": key_id, "key_vault_id": str(identity["keyVaultId"]),
+    return {"key": {"kind": AZURE_KEY_KIND, "key_id": key_id, "key_vault_id": str(identity["keyVaultId"]),
                     "tenant_id": str(identity["tenantId"])}}
 
 

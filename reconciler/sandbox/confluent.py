@@ -24,7 +24,9 @@ from reconciler.sandbox.wire import Refusal, Reply, Request, State
 API = "https://api.confluent.cloud"
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+# cmk/v2 spells a cluster's cloud AZURE; byok/v1 spells a key's provider Azure (AZURE until late 2025).
 PROVIDERS = ("AWS", "AZURE", "GCP")
+KEY_PROVIDERS = ("AWS", "Azure", "GCP")
 AVAILABILITIES = ("SINGLE_ZONE", "MULTI_ZONE", "LOW", "HIGH")
 CLUSTER_KINDS = ("Basic", "Standard", "Enterprise", "Dedicated")
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -35,9 +37,10 @@ def empty_state() -> dict[str, Any]:
     return {"validationReads": 1, "keys": {}, "clusters": {}}
 
 
-def confluent_error(status: int, detail: str, *, pointer: str = "", parameter: str = "") -> Reply:
-    entry: dict[str, Any] = {"id": str(uuid.uuid4()), "status": str(status), "code": _code(status),
-                             "title": TITLES.get(status, "Error"), "detail": detail}
+def confluent_error(status: int, detail: str, *, pointer: str = "", parameter: str = "", code: str = "",
+                    title: str = "") -> Reply:
+    entry: dict[str, Any] = {"id": str(uuid.uuid4()), "status": str(status), "code": code or _code(status),
+                             "title": title or TITLES.get(status, "Error"), "detail": detail}
     if pointer or parameter:
         entry["source"] = {"pointer": pointer} if pointer else {"parameter": parameter}
     return Reply(status, {"errors": [entry]})
@@ -114,7 +117,7 @@ def key_record(state: State, key: dict[str, str], *, key_id: str = "", applicati
         "id": key_id,
         "key": {"kind": "AzureKey", **key,
                 "application_id": application_id or stable_uuid("confluent-application", key_id)},
-        "provider": "AZURE",
+        "provider": "Azure",
         "state": "AVAILABLE",
         "display_name": "",
         "created_at": now(),
@@ -195,10 +198,16 @@ def get_key(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, key_document(record), advanced=advanced)
 
 
+def _invalid_filter(parameter: str, allowed: tuple[str, ...]) -> NoReturn:
+    """As the definition's example: 400 `invalid_filter`, naming the parameter."""
+    raise Refusal(confluent_error(400, f"{parameter} must be exactly one of {', '.join(allowed)}",
+                                  parameter=parameter, code="invalid_filter", title="Invalid Filter"))
+
+
 def list_keys(request: Request, state: State, params: Params) -> Reply:
     provider, wanted_state = request.query.get("provider", ""), request.query.get("state", "")
-    if provider and provider not in PROVIDERS:
-        _refuse(400, f"provider must be one of {', '.join(PROVIDERS)}", parameter="provider")
+    if provider and provider not in KEY_PROVIDERS:
+        _invalid_filter("provider", KEY_PROVIDERS)
     matching = [r for r in section(state)["keys"].values()
                 if provider in ("", r["provider"]) and wanted_state in ("", r["state"])]
     page = _page(matching, request, "/byok/v1/keys")
@@ -329,7 +338,7 @@ def _check_byok(state: State, spec: dict[str, Any]) -> None:
     record: dict[str, Any] | None = section(state)["keys"].get(byok["id"])
     if record is None:
         _refuse(400, f"BYOK key {byok['id']} was not found", pointer="/spec/byok/id")
-    if spec["cloud"] != record["provider"]:
+    if spec["cloud"].lower() != record["provider"].lower():
         _refuse(400, f"BYOK key {record['id']} is an {record['provider']} key; the cluster is on {spec['cloud']}",
                 pointer="/spec/byok/id")
     if record["validation"]["phase"] == "INITIALIZING":

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.errors import CredentialError, ProviderError, TransientError
 from reconciler.providers.base import Connection, Endpoints
-from reconciler.providers.confluent import next_page_token
+from reconciler.providers.confluent import ConfluentClient, next_page_token
 from reconciler.providers.registry import Handlers, build_handlers
 from reconciler.secrets import Secret
 
@@ -113,6 +113,46 @@ def test_keys_are_found_across_pages(confluent: Handlers, sandbox: Any) -> None:
     assert confluent.by_kind["confluent_byok_key"].read(identity=wanted) is not None
     pages = [c for c in sandbox.calls() if c["path"] == "/byok/v1/keys"]
     assert len(pages) == 2
+
+
+@pytest.mark.world({"confluent": {"keys": [seeded_key()]}})
+def test_the_key_list_does_not_depend_on_the_provider_filters_spelling(confluent: Handlers, sandbox: Any) -> None:
+    # The sandbox spells `provider` as the current definition does and refuses what it does not list.
+    assert confluent.by_kind["confluent_byok_key"].read(identity=BYOK) is not None
+    with httpx.Client(base_url=sandbox.url, verify=ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle),
+                      headers={"Authorization": "Basic " + base64.b64encode(b"key:secret").decode()}) as client:
+        old_spelling = client.get("/byok/v1/keys", params={"provider": "AZURE"})
+        current = client.get("/byok/v1/keys", params={"provider": "Azure"}).json()
+    (error,) = old_spelling.json()["errors"]
+    assert old_spelling.status_code == 400
+    assert (error["code"], error["source"]) == ("invalid_filter", {"parameter": "provider"})
+    assert [k["provider"] for k in current["data"]] == ["Azure"]
+
+
+def byok_entry(byok_id: str, kind: str, **key: str) -> dict[str, Any]:
+    return {"id": byok_id, "provider": kind.removesuffix("Key"), "state": "AVAILABLE", "key": {"kind": kind, **key}}
+
+
+def test_only_azure_keys_are_selected_locally_across_pages() -> None:
+    azure = {"key_id": KEY_URI, "key_vault_id": VAULT_ID, "tenant_id": TENANT, "application_id": APP_ID}
+    pages = {
+        None: {"metadata": {"next": "https://api.confluent.cloud/byok/v1/keys?page_size=100&page_token=p2"},
+               "data": [byok_entry("cck-aws1", "AwsKey", key_arn="arn:aws:kms:us-east-1:123456789012:key/k"),
+                        byok_entry("cck-azure1", "AzureKey", **azure)]},
+        "p2": {"metadata": {"next": None},
+               "data": [byok_entry("cck-gcp1", "GcpKey", key_id="projects/p/locations/l/keyRings/r/cryptoKeys/k"),
+                        byok_entry("cck-azure2", "AzureKey", **{**azure, "key_id": KEY_URI + "2"})]},
+    }
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=pages[request.url.params.get("page_token")])
+
+    http = httpx.Client(base_url="https://confluent.test", transport=httpx.MockTransport(answer))
+    keys = ConfluentClient(lambda: http, Secret("key"), canary()).byok_keys()
+    assert [k["id"] for k in keys] == ["cck-azure1", "cck-azure2"]
+    assert [dict(r.url.params) for r in sent] == [{"page_size": "100"}, {"page_size": "100", "page_token": "p2"}]
 
 
 def test_the_next_page_token_is_taken_from_the_url_never_the_host() -> None:
