@@ -76,11 +76,19 @@ def registration_body(org: str, cloud: str, region: str, key_id: str) -> dict[st
     return {"orgId": org, cloud: {"keyID": key_id, "region": region}}
 
 
-def in_region(database: Mapping[str, Any], region: str) -> bool:
+def in_region(database: Mapping[str, Any], cloud: str, region: str) -> bool:
+    """Whether the database, or one of its datacenters, runs in `cloud`/`region`.
+
+    A place without a cloudProvider counts: a warning too many beats a database silently left out.
+    """
     info: Mapping[str, Any] = database.get("info") or {}
-    regions = {str(info.get("region", "")).lower()}
-    regions.update(str(dc.get("region", "")).lower() for dc in info.get("datacenters") or [] if isinstance(dc, dict))
-    return region.lower() in regions
+    places = [info, *(dc for dc in info.get("datacenters") or [] if isinstance(dc, dict))]
+    return any(_is_place(place, cloud, region) for place in places)
+
+
+def _is_place(place: Mapping[str, Any], cloud: str, region: str) -> bool:
+    provider = str(place.get("cloudProvider") or cloud)
+    return provider.lower() == cloud and str(place.get("region", "")).lower() == region.lower()
 
 
 class AstraClient:
@@ -134,25 +142,26 @@ class AstraClient:
             self.lists.forget(product)
 
     def databases(self, cloud: str, region: str) -> list[dict[str, Any]]:
-        """Non-terminated databases in `cloud`/`region`: they keep their key whatever is registered."""
-        provider = checked_cloud(cloud).upper()
+        """Non-terminated databases in `cloud`/`region`: they keep their key whatever is registered.
+
+        Listed without a `provider` filter and selected here: Astra's published definitions spell
+        the filter's Azure value differently (Azure, AZURE), and a filter that matches nothing
+        would silently drop the warning.
+        """
+        cloud = checked_cloud(cloud)
         found: list[dict[str, Any]] = []
         after: str | None = None
         while True:
-            page = self._database_page(provider, after)
-            found.extend(db for db in page if in_region(db, region))
+            page = self._database_page(after)
+            found.extend(db for db in page if in_region(db, cloud, region))
             last = str(page[-1].get("id", "")) if page else ""
             # A short page is the last; a server ignoring `starting_after` must not loop forever.
             if len(page) < DATABASE_PAGE or not last or last == after:
                 return found
             after = last
 
-    def _database_page(self, provider: str, after: str | None) -> list[dict[str, Any]]:
-        params: dict[str, str | int] = {
-            "include": "nonterminated",
-            "provider": provider,
-            "limit": DATABASE_PAGE,
-        }
+    def _database_page(self, after: str | None) -> list[dict[str, Any]]:
+        params: dict[str, str | int] = {"include": "nonterminated", "limit": DATABASE_PAGE}
         if after is not None:
             params["starting_after"] = after
         body = json_body(self.request("GET", "/v2/databases", what="list Astra databases", params=params))

@@ -18,6 +18,8 @@ TWO_ACCOUNT_AZURE_REGIONS = ("eastus", "westeurope")
 AZURE_KEY_URI = re.compile(r"^https://[a-zA-Z0-9-]{3,24}\.vault\.azure\.net(:443)?/keys/[a-zA-Z0-9-]{1,127}/?$")
 AWS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$")
 NON_TERMINATED_EXCLUDES = ("TERMINATED", "TERMINATING")
+# GET /v2/databases `provider`, as the official client's definition enumerates it (case as written).
+DATABASE_PROVIDER_FILTERS = ("ALL", "GCP", "AWS", "Azure")
 # Astra error IDs are API-specific integers; these are the sandbox's own.
 ERROR_IDS = {400: 2000400, 401: 340018, 403: 2000403, 404: 2000404, 405: 2000405, 409: 2000409}
 
@@ -146,13 +148,20 @@ def current_org(request: Request, state: State, params: Params) -> Reply:
 
 def list_databases(request: Request, state: State, params: Params) -> Reply:
     include = request.query.get("include", "nonterminated").upper()
-    provider = request.query.get("provider", "ALL").upper()
+    provider = request.query.get("provider", "ALL")
+    if provider not in DATABASE_PROVIDER_FILTERS:
+        _refuse(400, f"provider must be one of {', '.join(DATABASE_PROVIDER_FILTERS)}")
     matching = [
         db
         for db in state["astra"]["databases"]
-        if _status_included(db["status"], include) and provider in ("ALL", db["info"]["cloudProvider"].upper())
+        if _status_included(db["status"], include) and _on_provider(db, provider)
     ]
     return Reply(200, _page(matching, request.query))
+
+
+def _on_provider(database: dict[str, Any], provider: str) -> bool:
+    # The filter says Azure where a database's cloudProvider says AZURE.
+    return provider == "ALL" or database["info"]["cloudProvider"].upper() == provider.upper()
 
 
 def _status_included(status: str, include: str) -> bool:

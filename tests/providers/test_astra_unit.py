@@ -222,8 +222,23 @@ def test_databases_follow_pagination_and_filter_by_region() -> None:
     found = fake.client(canary()).databases("azure", "eastus")
     assert len(found) == 52
     first = fake.requests[0].url.params
-    assert (first["include"], first["provider"]) == ("nonterminated", "AZURE")
+    assert (first["include"], "provider" in first) == ("nonterminated", False)
     assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("spelling", ["AZURE", "Azure", "azure"])
+def test_databases_are_selected_by_cloud_here_whatever_its_spelling(spelling: str) -> None:
+    def database(name: str, cloud: str, region: str = "eastus") -> dict[str, Any]:
+        return {"id": name, "info": {"name": name, "cloudProvider": cloud, "region": region}}
+
+    page = [database("orders", spelling), database("legacy", "AWS"), database("analytics", "GCP"),
+            {"id": "multi", "info": {"cloudProvider": "AWS", "region": "us-east-1",
+                                     "datacenters": [{"cloudProvider": spelling, "region": "EastUS"}]}},
+            database("elsewhere", spelling, "westus2")]
+    fake = FakeAstra(lambda r: httpx.Response(200, json=page))
+    found = fake.client(canary()).databases("azure", "eastus")
+    assert [db["id"] for db in found] == ["orders", "multi"]
+    assert [dict(r.url.params) for r in fake.requests] == [{"include": "nonterminated", "limit": "100"}]
 
 
 def test_databases_stop_when_the_server_ignores_the_cursor() -> None:

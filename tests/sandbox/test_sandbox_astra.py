@@ -75,3 +75,16 @@ def test_astra_needs_token(sandbox: Sandbox) -> None:
     with client_for(sandbox) as client:
         refused = client.get("/v2/kms", headers={"Authorization": ""})
     assert refused.status_code == 401 and "errors" in refused.json()
+
+
+def test_the_database_provider_filter_is_spelled_as_the_definition_lists_it(tmp_path: Path) -> None:
+    (tmp_path / "world.yaml").write_text("astra:\n  databases:\n"
+                                         "    - {name: orders, cloudProvider: AZURE, region: eastus}\n"
+                                         "    - {name: legacy, cloudProvider: AWS, region: us-east-1}\n")
+    with Sandbox(tmp_path) as sandbox, client_for(sandbox) as client:
+        assert [db["info"]["name"] for db in client.get("/v2/databases", params={"provider": "Azure"}).json()] == [
+            "orders"]
+        assert len(client.get("/v2/databases").json()) == 2
+        for unlisted in ("AZURE", "azure", "ORACLE"):
+            refused = client.get("/v2/databases", params={"provider": unlisted})
+            assert refused.status_code == 400 and "ALL, GCP, AWS, Azure" in refused.json()["errors"][0]["message"]
