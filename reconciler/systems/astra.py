@@ -17,7 +17,7 @@ from reconciler.errors import Diagnostic
 from reconciler.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
-from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, Source
+from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, RoleAssignment, Source
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan import Resource, Unknown
 from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
@@ -191,13 +191,19 @@ def _vault_bypass(key_set: KeySet) -> Iterator[Diagnostic]:
                                   "(trustedServicesBypass: true)", "R-ASTRA-BYPASS")
 
 
+# The Azure procedure's own words, quoted by the rules that enforce them.
+SOFTWARE_KEY_STEP = '"Create a software-protected key in your key vault."'
+VAULT_GRANT_STEP = '"Assign the Key Vault Crypto Service Encryption User role to your key vault."'
+
+
 def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:
-    """R-ASTRA-KEY-TYPE: Astra wraps data keys with an RSA key."""
+    """R-ASTRA-KEY-TYPE: Astra's Azure procedure asks for a software-protected key, and Astra wraps with RSA."""
     for region, registration in _registered(key_set):
         key = region.key(registration.key.name)
-        if key is not None and not key.is_rsa:
-            yield key.source.at("type", f"key {key.name!r} is {key.type}; Astra needs an RSA key "
-                                "(software-protected RSA, or RSA-HSM in a premium vault)", "R-ASTRA-KEY-TYPE")
+        if key is not None and key.type != "RSA":
+            yield key.source.at("type", f"key {key.name!r} is {key.type}; Astra's Azure procedure says "
+                                f"{SOFTWARE_KEY_STEP} Astra needs a software-protected RSA key (type: RSA)",
+                                "R-ASTRA-KEY-TYPE")
 
 
 def _one_key_per_region(key_set: KeySet) -> Iterator[Diagnostic]:
@@ -212,22 +218,32 @@ def _one_key_per_region(key_set: KeySet) -> Iterator[Diagnostic]:
 
 
 def _principals_are_granted(key_set: KeySet) -> Iterator[Diagnostic]:
-    """R-ASTRA-GRANT: each Astra provider ID needs the encryption role on the registered key's vault."""
-    wanted = role_guid(CRYPTO_SERVICE_ENCRYPTION_USER)
+    """R-ASTRA-GRANT: each Astra provider ID needs the encryption role on the registered key's vault.
+
+    On the vault itself, as the procedure assigns it: a grant on the key alone does not count.
+    """
     for region, registration in _registered(key_set):
         key = region.key(registration.key.name)
         if key is None:
             continue
-        granted = any(
-            a.role.guid == wanted and a.vault == key.vault and a.key in (None, key.name)
-            and a.principal == Principal("astra", registration.product)
-            for a in region.role_assignments
-        )
-        if not granted:
-            yield registration.source.at(
-                "key", f"Astra's {registration.product} provider IDs cannot use key {key.name!r}: add a role "
-                f"assignment of {CRYPTO_SERVICE_ENCRYPTION_USER!r} on vault {key.vault!r} for principal "
-                f"{{astra: {registration.product}}}", "R-ASTRA-GRANT")
+        grants = [a for a in _astra_encryption_grants(region, registration) if a.vault == key.vault]
+        if any(a.key is None for a in grants):
+            continue
+        wanted = (f"add a role assignment of {CRYPTO_SERVICE_ENCRYPTION_USER!r} on vault {key.vault!r} for "
+                  f"principal {{astra: {registration.product}}}")
+        on_key = next((a for a in grants if a.key is not None), None)
+        if on_key is None:
+            yield registration.source.at("key", f"Astra's {registration.product} provider IDs cannot use key "
+                                         f"{key.name!r}: {wanted}", "R-ASTRA-GRANT")
+        else:
+            yield on_key.source.at("scope", f"this role assignment is scoped to key {on_key.key!r}; Astra's Azure "
+                                   f"procedure says {VAULT_GRANT_STEP} Scope it to the vault (vault: {key.vault})",
+                                   "R-ASTRA-GRANT")
+
+
+def _astra_encryption_grants(region: Region, registration: AstraRegistration) -> list[RoleAssignment]:
+    wanted, principal = role_guid(CRYPTO_SERVICE_ENCRYPTION_USER), Principal("astra", registration.product)
+    return [a for a in region.role_assignments if a.role.guid == wanted and a.principal == principal]
 
 
 def _key_policy_allows_astra(key_set: KeySet) -> Iterator[Diagnostic]:

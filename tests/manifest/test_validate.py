@@ -101,6 +101,25 @@ def test_ec_key_for_astra_is_refused(cmkctl: Callable[..., Result], tmp_path: Pa
     assert "[R-ASTRA-KEY-TYPE]" in invalid(cmkctl, write(tmp_path / "m.yaml", text)).err
 
 
+def test_hsm_key_for_astra_is_refused_in_the_procedures_words(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = GOOD.replace("        trustedServicesBypass: true\n", "        trustedServicesBypass: true\n        sku: premium\n", 1)
+    text = text.replace("        type: RSA\n", "        type: RSA-HSM\n", 1)
+    result = invalid(cmkctl, write(tmp_path / "m.yaml", text))
+    assert "m.yaml:28: regions[0].keys[0].type: key 'astra-eastus' is RSA-HSM" in result.err
+    assert '"Create a software-protected key in your key vault."' in result.err
+    assert "[R-ASTRA-KEY-TYPE]" in result.err and "1 problem" in result.err
+    assert cmkctl("apply", "-f", tmp_path / "m.yaml", "--sandbox", tmp_path / "sb", "--auto-approve").code == 3
+
+
+def test_hsm_key_for_confluent_stays_accepted(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = (EXAMPLES / "confluent-azure-byok.yaml").read_text("utf-8")
+    text = text.replace("        trustedServicesBypass: true\n", "        trustedServicesBypass: true\n        sku: premium\n", 1)
+    text = text.replace("        type: RSA\n", "        type: RSA-HSM\n", 1)
+    assert "type: RSA-HSM" in text
+    result = cmkctl("validate", write(tmp_path / "m.yaml", text))
+    assert result.code == 0, result.err
+
+
 def test_second_astra_key_for_a_region_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     text = GOOD.replace(
         "    keys:\n      - name: astra-eastus\n",
@@ -115,6 +134,18 @@ def test_second_astra_key_for_a_region_is_refused(cmkctl: Callable[..., Result],
 def test_missing_grant_for_astra_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     text = GOOD.replace("        principal: {astra: serverless}\n", "        principal: {objectId: 44444444-4444-4444-4444-444444444444}\n", 1)
     assert "[R-ASTRA-GRANT]" in invalid(cmkctl, write(tmp_path / "m.yaml", text)).err
+
+
+def test_astra_grant_on_the_key_alone_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    scope = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/cmk-prod/providers/"
+             "Microsoft.KeyVault/vaults/acme-astra-eastus/keys/astra-eastus")
+    text = GOOD.replace("        vault: acme-astra-eastus\n        principal", f"        scope: {scope}\n        principal", 1)
+    result = invalid(cmkctl, write(tmp_path / "m.yaml", text))
+    assert "m.yaml:31: regions[0].roleAssignments[0].scope: this role assignment is scoped to key 'astra-eastus'" in (
+        result.err)
+    assert '"Assign the Key Vault Crypto Service Encryption User role to your key vault."' in result.err
+    assert "[R-ASTRA-GRANT]" in result.err and "1 problem" in result.err
+    assert cmkctl("apply", "-f", tmp_path / "m.yaml", "--sandbox", tmp_path / "sb", "--auto-approve").code == 3
 
 
 def test_role_scoped_wider_than_the_vault_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
