@@ -4,10 +4,11 @@ The providers' HTTP clients report every exchange here (httpx event hooks, an az
 botocore event handler); the executor says which step is running (a context variable, so parallel
 steps are told apart). Nothing here imports an SDK.
 
-Redaction: header values of Authorization, cookies and API keys are replaced by `***`; in JSON
-bodies, any field whose name contains password, secret, token, credential or authorization is
-replaced by `***`, whatever its depth. Query strings are dropped (none of cmkctl's carry secrets,
-and none need to be logged).
+Redaction is by exact name (case aside), never by substring: `enableRbacAuthorization` is a
+setting worth seeing, not a credential. The values of the secret headers, of the secret fields of
+JSON bodies (at any depth) and of the secret query parameters are replaced by `***`; everything
+else is logged, the query string included, since the api-version and the filters sent are what a
+wire log is read for.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextvars
 import getpass
 import json
-import re
 import socket
 import sys
 import threading
@@ -25,11 +25,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 MUTATING = frozenset({"PUT", "POST", "PATCH", "DELETE"})
-SECRET_HEADERS = re.compile(r"authorization|cookie|api-key|x-amz-security-token|x-ms-authorization", re.IGNORECASE)
-SECRET_FIELDS = re.compile(r"password|secret|token|credential|authorization", re.IGNORECASE)
+SECRET_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "api-key", "x-api-key",
+    "x-amz-security-token", "x-ms-authorization-auxiliary", "ocp-apim-subscription-key",
+})
+# The secrets cmkctl sends (Mongo vCore's administrator password, Cassandra's initial admin
+# password), and the credential fields of the token and key exchanges an SDK might log through us.
+SECRET_FIELDS = frozenset(name.lower() for name in (
+    "password", "initialCassandraAdminPassword", "administratorLoginPassword", "adminPassword",
+    "secret", "clientSecret", "client_secret", "api_secret", "apiSecret", "api_key", "apiKey",
+    "token", "access_token", "accessToken", "refresh_token", "refreshToken", "id_token", "client_assertion",
+    "sasToken", "connectionString", "primaryKey", "secondaryKey", "privateKey", "private_key",
+))
+SECRET_QUERY_PARAMETERS = frozenset({
+    "sig", "signature", "x-amz-signature", "x-amz-security-token", "x-amz-credential", "code", "token",
+    "access_token", "client_secret", "password", "api_key", "apikey", "api-key", "subscription-key",
+})
 REQUEST_ID_HEADERS = ("x-ms-request-id", "x-amzn-requestid", "x-amz-request-id", "x-request-id", "request-id",
                       "x-ms-correlation-request-id")
 
@@ -54,12 +68,22 @@ def step(address: str, kind: str, action: str) -> Iterator[None]:
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if SECRET_HEADERS.search(k) else v) for k, v in headers.items()}
+    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def redact_query(query: str) -> str | None:
+    """The query as sent (still percent-encoded), each secret parameter's value replaced."""
+    return "&".join(_redact_parameter(pair) for pair in query.split("&")) if query else None
+
+
+def _redact_parameter(pair: str) -> str:
+    name, equals, _ = pair.partition("=")
+    return f"{name}=***" if equals and unquote_plus(name).lower() in SECRET_QUERY_PARAMETERS else pair
 
 
 def redact_body(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: ("***" if SECRET_FIELDS.search(str(k)) else redact_body(v)) for k, v in value.items()}
+        return {k: ("***" if str(k).lower() in SECRET_FIELDS else redact_body(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_body(v) for v in value]
     return value
@@ -108,10 +132,11 @@ class WireLog:
         """One request and its answer (status None: no answer, `error` says why)."""
         if not self.active:
             return
-        path = urlsplit(url).path if "://" in url else url
+        parts = urlsplit(url) if "://" in url else None
+        path, query = (parts.path, parts.query) if parts else (url, "")
         request_id = next((str(v) for k, v in (response_headers or {}).items() if k.lower() in REQUEST_ID_HEADERS), "")
         if self.debug is not None:
-            entry = {"plane": plane, "method": method, "path": path, "status": status,
+            entry = {"plane": plane, "method": method, "path": path, "query": redact_query(query), "status": status,
                      "request": redact_headers(dict(request_headers or {})), "body": _body_text(request_body),
                      "requestId": request_id or None, "error": error or None}
             self._write_debug(entry)

@@ -42,6 +42,10 @@ def test_no_credential_appears_in_anything_cmkctl_writes(cmkctl: Callable[..., R
     ]
     assert results[1].code == 0, results[1].err[-3000:]
     assert "***" in results[1].err  # the debug log ran, and redacted
+    # ... by name, not by substring, and with the query the services were sent.
+    assert 'enableRbacAuthorization\\":true' in results[1].err  # inside the logged body's JSON text
+    assert '"query":"api-version=' in results[1].err and '"query":"include=nonterminated&limit=100"' in results[1].err
+    assert "provider=AZURE" not in results[1].err  # no list depends on a filter's spelling
 
     # Services that refuse everything: their messages reach the user, the credentials do not.
     broken = tmp_path / "broken"
