@@ -24,7 +24,6 @@ AUTHORIZATION_CLIENT = "azure.mgmt.authorization:AuthorizationManagementClient"
 # name, so a re-run after a crash PUTs the same assignment instead of a duplicate.
 ASSIGNMENT_NAMESPACE = uuid.UUID("6f1c3f0e-5b7e-4d52-9a39-2c1c8f3b7a11")
 
-_RESOURCE_GROUP_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+", re.IGNORECASE)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -71,26 +70,29 @@ class RoleAssignmentHandler:
         if not isinstance(identity["principalId"], str):
             return None  # the principal is not created yet (its ID is known only after apply)
         principal = _principal_id(identity).lower()
-        matches = [a for a in self._listed(scope) if same_scope(a.scope or "", scope) and _same_role(a, role)
-                   and str(a.principal_id or "").lower() == principal]
+        matches = [a for a in self._listed(scope, principal) if same_scope(a.scope or "", scope)
+                   and _same_role(a, role)]
         return assignment_live(matches[0]) if matches else None
 
-    def _listed(self, scope: str) -> list[Any]:
-        """Every assignment at, above and below the resource group holding `scope`, listed once per
-        run: the assignments of every principal on every vault, key and VNet of a resource group
-        then cost one list (and its pages), not one per vault."""
+    def _listed(self, scope: str, principal: str) -> list[Any]:
+        """Every assignment of `principal` in the subscription holding `scope`, listed once per run:
+        a principal's grants on every vault, key and VNet of the subscription cost one list (and
+        its pages), and a no-op plan at most one call per assignment it declares."""
         listed = listing_scope(scope)
-        return self._session.lists.get(("roleAssignments", listed.lower()), lambda: self._list(listed))
+        return self._session.lists.get(_listing_key(listed, principal), lambda: self._list(listed, principal))
 
-    def _list(self, scope: str) -> list[Any]:
+    def _list(self, scope: str, principal: str) -> list[Any]:
         try:
-            # Unfiltered, ARM answers the assignments at, above and below the scope.
-            return list(self._client(scope).role_assignments.list_for_scope(scope))
+            # `principalId eq` answers the principal's assignments at, above and below the scope;
+            # unfiltered, ARM answers only those that apply to it, at or above (definition
+            # 2022-04-01, RoleAssignmentFilterParameter), missing every one on a vault or key.
+            found = self._client(scope).role_assignments.list_for_scope(scope, filter=f"principalId eq '{principal}'")
+            return list(found)
         except sdk_errors() as e:
-            raise translate(e, f"list role assignments on {scope}") from e
+            raise translate(e, f"list the role assignments of {principal} on {scope}") from e
 
-    def _forget(self, scope: str) -> None:
-        self._session.lists.forget(("roleAssignments", listing_scope(scope).lower()))
+    def _forget(self, scope: str, principal: str) -> None:
+        self._session.lists.forget(_listing_key(listing_scope(scope), principal))
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         scope, role = identity["scope"], identity["roleDefinitionId"]
@@ -103,9 +105,9 @@ class RoleAssignmentHandler:
                 _create_parameters(role, principal, attributes),
             )
         except sdk_errors() as e:
-            self._forget(scope)  # the assignment may exist now; a read must list again
+            self._forget(scope, principal)  # the assignment may exist now; a read must list again
             return self._after_create_error(e, identity, what)
-        self._forget(scope)
+        self._forget(scope, principal)
         return assignment_live(created)
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
@@ -133,10 +135,14 @@ class RoleAssignmentHandler:
 
 
 def listing_scope(scope: str) -> str:
-    """The resource group of a scope (`/subscriptions/S/resourceGroups/G/...` -> that prefix); a
-    scope above any resource group, itself."""
-    found = _RESOURCE_GROUP_SCOPE.match(scope)
-    return found.group(0) if found else scope.rstrip("/")
+    """The subscription of a scope (`/subscriptions/S/...` -> `/subscriptions/S`); a scope above any
+    subscription, itself."""
+    subscription = subscription_of_scope(scope)
+    return f"/subscriptions/{subscription}" if subscription else scope.rstrip("/")
+
+
+def _listing_key(listed: str, principal: str) -> tuple[str, str, str]:
+    return ("roleAssignments", listed.lower(), principal.lower())
 
 
 def _same_role(assignment: Any, role_definition_id: str) -> bool:
