@@ -29,12 +29,12 @@ ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 # applications, known once their BYOK keys are read: 15 fit in one request); ARM: 1 vault list for the resource group (it
 # also answers the access policy), for each of the 6 keys its vault's key list (it says whether
 # the key exists, and the unmanaged report reads it too) and the key (ARM's list lacks type, size
-# and versioned URI), 8 role-assignment lists (one per principal of the 10 assignments, with
-# `principalId eq`: the only documented filter that reaches assignments below the listed scope),
+# and versioned URI), 6 role-assignment lists (`atScope()` at each scope the 10 assignments are
+# on: the 5 vaults and the VNet; listed at a resource group, ARM answers nothing below it),
 # one list each of the group's identities, Mongo clusters and Cassandra
 # clusters, and the data center; AWS: STS once, then DescribeKey, GetKeyPolicy and
 # GetKeyRotationStatus for each of 3 keys (tags are create-only: not read).
-NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 1, "arm": 25, "aws": 10}
+NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 1, "arm": 23, "aws": 10}
 # What `cmkctl plan` adds for its report of what the key set no longer declares: the
 # subscription's vaults. The vaults' key lists, Astra's and Confluent's are the refresh's.
 UNMANAGED_REPORT = {"arm": 1}

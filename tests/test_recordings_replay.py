@@ -112,20 +112,20 @@ def test_a_recorded_vault_with_network_rules_and_short_retention_reads_as_record
     assert dispatcher.unanswered == []
 
 
-def test_a_recorded_role_assignment_is_found_through_the_principal_filter(
+def test_a_recorded_role_assignment_is_found_in_its_scopes_list(
     replay: tuple[ReplayDispatcher, Connection],
 ) -> None:
     dispatcher, connection = replay
     got = find(load(ASSIGNMENT), "GET", "/roleAssignments/88888888-7000-0000-0000-000000000003")
     properties = got.body["properties"]
-    listing = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleAssignments"
+    listing = f"{properties['scope']}/providers/Microsoft.Authorization/roleAssignments"
     dispatcher.answer("GET", listing, 200, {"value": [got.body]})
     identity = {"scope": properties["scope"], "roleDefinitionId": properties["roleDefinitionId"],
                 "principalId": properties["principalId"]}
     with handlers_for(connection) as handlers:
         live = handlers.by_kind["azure_role_assignment"].read(identity=identity)
     assert live == {"principalType": "ServicePrincipal", "id": got.body["id"], "name": got.body["name"]}
-    assert [r.query.get("$filter") for r in dispatcher.requests] == [f"principalId eq '{properties['principalId']}'"]
+    assert [r.query.get("$filter") for r in dispatcher.requests] == ["atScope()"]
     assert dispatcher.unanswered == []
 
 

@@ -70,29 +70,28 @@ class RoleAssignmentHandler:
         if not isinstance(identity["principalId"], str):
             return None  # the principal is not created yet (its ID is known only after apply)
         principal = _principal_id(identity).lower()
-        matches = [a for a in self._listed(scope, principal) if same_scope(a.scope or "", scope)
-                   and _same_role(a, role)]
+        matches = [a for a in self._listed(scope) if same_scope(a.scope or "", scope) and _same_role(a, role)
+                   and str(a.principal_id or "").lower() == principal]
         return assignment_live(matches[0]) if matches else None
 
-    def _listed(self, scope: str, principal: str) -> list[Any]:
-        """Every assignment of `principal` in the subscription holding `scope`, listed once per run:
-        a principal's grants on every vault, key and VNet of the subscription cost one list (and
-        its pages), and a no-op plan at most one call per assignment it declares."""
-        listed = listing_scope(scope)
-        return self._session.lists.get(_listing_key(listed, principal), lambda: self._list(listed, principal))
+    def _listed(self, scope: str) -> list[Any]:
+        """The assignments at (and above) `scope`, listed once per run: every principal's grants on
+        one vault, key or VNet cost one list (and its pages)."""
+        return self._session.lists.get(_listing_key(scope), lambda: self._list(scope))
 
-    def _list(self, scope: str, principal: str) -> list[Any]:
+    def _list(self, scope: str) -> list[Any]:
         try:
-            # `principalId eq` answers the principal's assignments at, above and below the scope;
-            # unfiltered, ARM answers only those that apply to it, at or above (definition
-            # 2022-04-01, RoleAssignmentFilterParameter), missing every one on a vault or key.
-            found = self._client(scope).role_assignments.list_for_scope(scope, filter=f"principalId eq '{principal}'")
-            return list(found)
+            # atScope(): at or above the scope, as the role-assignments definition (2022-04-01,
+            # RoleAssignmentFilterParameter) documents; listed at the assignment's own scope, since
+            # a list at a resource group never answers what is below it.
+            return list(self._client(scope).role_assignments.list_for_scope(scope, filter="atScope()"))
         except sdk_errors() as e:
-            raise translate(e, f"list the role assignments of {principal} on {scope}") from e
+            if _is_not_found(e):
+                return []  # the vault or VNet does not exist yet: nothing is assigned on it
+            raise translate(e, f"list role assignments on {scope}") from e
 
-    def _forget(self, scope: str, principal: str) -> None:
-        self._session.lists.forget(_listing_key(listing_scope(scope), principal))
+    def _forget(self, scope: str) -> None:
+        self._session.lists.forget(_listing_key(scope))
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         scope, role = identity["scope"], identity["roleDefinitionId"]
@@ -105,9 +104,9 @@ class RoleAssignmentHandler:
                 _create_parameters(role, principal, attributes),
             )
         except sdk_errors() as e:
-            self._forget(scope, principal)  # the assignment may exist now; a read must list again
+            self._forget(scope)  # the assignment may exist now; a read must list again
             return self._after_create_error(e, identity, what)
-        self._forget(scope, principal)
+        self._forget(scope)
         return assignment_live(created)
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
@@ -134,15 +133,14 @@ class RoleAssignmentHandler:
         raise translate(e, what) from e
 
 
-def listing_scope(scope: str) -> str:
-    """The subscription of a scope (`/subscriptions/S/...` -> `/subscriptions/S`); a scope above any
-    subscription, itself."""
-    subscription = subscription_of_scope(scope)
-    return f"/subscriptions/{subscription}" if subscription else scope.rstrip("/")
+def _listing_key(scope: str) -> tuple[str, str]:
+    return ("roleAssignments", scope.rstrip("/").lower())
 
 
-def _listing_key(listed: str, principal: str) -> tuple[str, str, str]:
-    return ("roleAssignments", listed.lower(), principal.lower())
+def _is_not_found(e: Exception) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    return isinstance(e, ResourceNotFoundError)
 
 
 def _same_role(assignment: Any, role_definition_id: str) -> bool:

@@ -132,7 +132,7 @@ def test_an_assignment_made_by_hand_below_the_group_is_read_by_a_new_run(
     handlers: Handlers, connection: Connection, sandbox: Any
 ) -> None:
     # Listed without a filter at its resource group, ARM answers only what applies there (at or
-    # above): an assignment on a vault or key below it is found through `principalId eq`.
+    # above): an assignment on a vault or key below it is found by a list at its own scope.
     principal = new_principal(handlers)
     by_hand = assign_by_hand(connection, principal)
     organization = sandbox.state["astra"]["orgId"]
@@ -140,4 +140,4 @@ def test_an_assignment_made_by_hand_below_the_group_is_read_by_a_new_run(
         found = fresh.by_kind["azure_role_assignment"].read(identity=identity(principal))
     assert found is not None and found["name"] == by_hand
     lists = [c for c in sandbox.calls() if c["method"] == "GET" and c["path"].endswith("/roleAssignments")]
-    assert [c["path"] for c in lists] == [f"/subscriptions/{SUBSCRIPTION}/providers/{ASSIGNMENTS}"]
+    assert [(c["path"], c["query"].get("$filter")) for c in lists] == [(f"{SCOPE}/providers/{ASSIGNMENTS}", "atScope()")]
