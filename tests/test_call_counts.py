@@ -29,11 +29,12 @@ ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 # applications, known once their BYOK keys are read: 15 fit in one request); ARM: 1 vault list for the resource group (it
 # also answers the access policy), for each of the 6 keys its vault's key list (it says whether
 # the key exists, and the unmanaged report reads it too) and the key (ARM's list lacks type, size
-# and versioned URI), 2 role-assignment lists (one per resource group: the
-# vaults' and the VNet's), one list each of the group's identities, Mongo clusters and Cassandra
+# and versioned URI), 6 role-assignment lists (`atScope()` at each scope the 10 assignments are
+# on: the 5 vaults and the VNet; listed at a resource group, ARM answers nothing below it),
+# one list each of the group's identities, Mongo clusters and Cassandra
 # clusters, and the data center; AWS: STS once, then DescribeKey, GetKeyPolicy and
 # GetKeyRotationStatus for each of 3 keys (tags are create-only: not read).
-NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 1, "arm": 19, "aws": 10}
+NO_OP_REFRESH = {"astra": 7, "confluent": 2, "graph": 1, "arm": 23, "aws": 10}
 # What `cmkctl plan` adds for its report of what the key set no longer declares: the
 # subscription's vaults. The vaults' key lists, Astra's and Confluent's are the refresh's.
 UNMANAGED_REPORT = {"arm": 1}
@@ -43,6 +44,10 @@ UNMANAGED_REPORT = {"arm": 1}
 def passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "canary-cassandra-7d1f")
     monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "canary-mongo-93ab")
+
+
+def _query(call: Mapping[str, Any]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted((call.get("query") or {}).items()))
 
 
 def _plan_calls(sandbox: Path, parallelism: int) -> list[dict[str, Any]]:
@@ -61,7 +66,7 @@ def test_a_no_op_plan_reads_each_scope_once(cmkctl: Callable[..., Result], tmp_p
         calls = _plan_calls(sandbox, parallelism)
         assert dict(collections.Counter(c["plane"] for c in calls)) == NO_OP_REFRESH, parallelism
         assert sum(NO_OP_REFRESH.values()) <= 45  # at most one call per declared object
-        https = collections.Counter((c["method"], c["path"]) for c in calls if c["plane"] != "aws")
+        https = collections.Counter((c["method"], c["path"], _query(c)) for c in calls if c["plane"] != "aws")
         assert [path for path, count in https.items() if count > 1] == []  # nothing read twice
         assert not any(c["mutating"] for c in calls)
 
@@ -74,7 +79,7 @@ def test_the_unmanaged_report_reuses_the_plans_lists(cmkctl: Callable[..., Resul
     calls = read_calls(sandbox)[before:]
     expected = collections.Counter(NO_OP_REFRESH) + collections.Counter(UNMANAGED_REPORT)
     assert collections.Counter(c["plane"] for c in calls) == expected
-    https = collections.Counter((c["method"], c["path"]) for c in calls if c["plane"] != "aws")
+    https = collections.Counter((c["method"], c["path"], _query(c)) for c in calls if c["plane"] != "aws")
     assert [path for path, count in https.items() if count > 1] == []
 
 

@@ -67,3 +67,27 @@ def test_export_carries_confluent_registrations_and_their_grants(
     assert {a["principal"]["confluent"] for a in region["roleAssignments"]} == {"kafka-eastus"}
     assert cmkctl("validate", exported).code == 0
     assert cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+
+
+SPARSE_WORLD = """
+azure:
+  vaults:
+    - {subscription: 22222222-2222-2222-2222-222222222222, resourceGroup: by-hand, name: sparse-kv,
+       location: eastus, keys: [{name: cmk, kty: RSA, keySize: 3072}]}
+"""
+
+
+def test_a_vault_made_without_retention_rbac_or_network_rules_is_adopted_without_drift(
+    cmkctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    # ARM answers such a vault without the three properties; each reads as its documented default.
+    sandbox, exported = tmp_path / "s", tmp_path / "exported.yaml"
+    write(sandbox / "world.yaml", SPARSE_WORLD)
+    result = cmkctl("export", "-f", EXAMPLE, "--sandbox", sandbox, "--region", "eastus", "--out", exported)
+    assert result.code == 0, result.err
+    vault = yaml.safe_load(exported.read_text())["regions"][0]["vaults"][0]
+    assert vault["name"] == "sparse-kv"
+    assert vault["softDeleteRetentionDays"] == 90
+    assert vault["authorization"] == "rbac"
+    again = cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err

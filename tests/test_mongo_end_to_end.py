@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import load_state
+from reconciler.sandbox import Sandbox, load_state
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
+from tests.sandbox.conftest import client_for
 
 EXAMPLE = EXAMPLES / "mongo-vcore.yaml"
 SUBSCRIPTION = "22222222-2222-2222-2222-222222222222"
@@ -18,6 +19,8 @@ CLUSTER = f"{SUBSCRIPTION}/data-prod/orders-mongo"
 IDENTITY_ID = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/cmk-prod/providers/Microsoft.ManagedIdentity/"
                "userAssignedIdentities/orders-mongo-cmk")
 PASSWORD = "canary-3f9e1b7c-mongo-admin-password"
+MSI_API = {"api-version": "2024-11-30"}
+MONGO_API = {"api-version": "2026-06-01"}
 
 
 @pytest.fixture(autouse=True)
@@ -195,3 +198,20 @@ def test_an_access_policy_vault_grants_through_its_policy(cmkctl: Callable[..., 
     assert state["arm"]["roleAssignments"] == {}
     assert "customerManagedKeyEncryption" in json.dumps(cluster_in(sandbox))
     assert cmkctl("plan", "-f", manifest, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+
+
+def test_an_identity_someone_else_attached_survives_a_key_update(
+    cmkctl: Callable[..., Result], applied: Path, tmp_path: Path
+) -> None:
+    theirs = IDENTITY_ID.replace("orders-mongo-cmk", "backup-agent")
+    with Sandbox(applied) as sandbox, client_for(sandbox) as client:
+        made = client.put(theirs, params=MSI_API, json={"location": "eastus"})
+        assert made.status_code in (200, 201), made.text
+        attached = {"type": "UserAssigned", "userAssignedIdentities": {IDENTITY_ID: {}, theirs: {}}}
+        cluster = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/data-prod/providers/Microsoft.DocumentDB/" \
+                  "mongoClusters/orders-mongo"
+        assert client.patch(cluster, params=MONGO_API, json={"identity": attached}).status_code == 202
+    result = cmkctl("apply", "-f", with_key(tmp_path, "orders-mongo-v2"), "--sandbox", applied, "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    held = {k.lower() for k in cluster_in(applied)["identity"]["userAssignedIdentities"]}
+    assert held == {IDENTITY_ID.lower(), theirs.lower()}

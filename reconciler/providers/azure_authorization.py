@@ -24,7 +24,6 @@ AUTHORIZATION_CLIENT = "azure.mgmt.authorization:AuthorizationManagementClient"
 # name, so a re-run after a crash PUTs the same assignment instead of a duplicate.
 ASSIGNMENT_NAMESPACE = uuid.UUID("6f1c3f0e-5b7e-4d52-9a39-2c1c8f3b7a11")
 
-_RESOURCE_GROUP_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+", re.IGNORECASE)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -76,21 +75,23 @@ class RoleAssignmentHandler:
         return assignment_live(matches[0]) if matches else None
 
     def _listed(self, scope: str) -> list[Any]:
-        """Every assignment at, above and below the resource group holding `scope`, listed once per
-        run: the assignments of every principal on every vault, key and VNet of a resource group
-        then cost one list (and its pages), not one per vault."""
-        listed = listing_scope(scope)
-        return self._session.lists.get(("roleAssignments", listed.lower()), lambda: self._list(listed))
+        """The assignments at (and above) `scope`, listed once per run: every principal's grants on
+        one vault, key or VNet cost one list (and its pages)."""
+        return self._session.lists.get(_listing_key(scope), lambda: self._list(scope))
 
     def _list(self, scope: str) -> list[Any]:
         try:
-            # Unfiltered, ARM answers the assignments at, above and below the scope.
-            return list(self._client(scope).role_assignments.list_for_scope(scope))
+            # atScope(): at or above the scope, as the role-assignments definition (2022-04-01,
+            # RoleAssignmentFilterParameter) documents; listed at the assignment's own scope, since
+            # a list at a resource group never answers what is below it.
+            return list(self._client(scope).role_assignments.list_for_scope(scope, filter="atScope()"))
         except sdk_errors() as e:
+            if _is_not_found(e):
+                return []  # the vault or VNet does not exist yet: nothing is assigned on it
             raise translate(e, f"list role assignments on {scope}") from e
 
     def _forget(self, scope: str) -> None:
-        self._session.lists.forget(("roleAssignments", listing_scope(scope).lower()))
+        self._session.lists.forget(_listing_key(scope))
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         scope, role = identity["scope"], identity["roleDefinitionId"]
@@ -132,11 +133,14 @@ class RoleAssignmentHandler:
         raise translate(e, what) from e
 
 
-def listing_scope(scope: str) -> str:
-    """The resource group of a scope (`/subscriptions/S/resourceGroups/G/...` -> that prefix); a
-    scope above any resource group, itself."""
-    found = _RESOURCE_GROUP_SCOPE.match(scope)
-    return found.group(0) if found else scope.rstrip("/")
+def _listing_key(scope: str) -> tuple[str, str]:
+    return ("roleAssignments", scope.rstrip("/").lower())
+
+
+def _is_not_found(e: Exception) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    return isinstance(e, ResourceNotFoundError)
 
 
 def _same_role(assignment: Any, role_definition_id: str) -> bool:

@@ -22,8 +22,18 @@ from reconciler.providers.base import Live
 
 KEYVAULT_CLIENT = "azure.mgmt.keyvault:KeyVaultManagementClient"
 
-# What ARM reports when networkAcls is absent: public access, trusted services allowed.
+# ARM leaves out of a vault what was never set on it (a vault made by hand, in the portal or with
+# an older api-version): an absent property means the default the definition of the api-version
+# in use (Key Vault 2026-05-15, VaultProperties and NetworkRuleSet) documents for it.
+# No networkAcls: no rules, so public access; NetworkRuleSet.bypass "If not specified the default
+# is 'AzureServices'".
 DEFAULT_NETWORK_ACLS = {"bypass": "AzureServices", "defaultAction": "Allow"}
+# VaultProperties.softDeleteRetentionInDays `"default": 90`.
+DEFAULT_RETENTION_DAYS = 90
+# VaultProperties.enableRbacAuthorization `"default": true` in 2026-05-15 (as in 2026-02-01; it was
+# false in 2025-05-01). The property's description still says "default value of false": the
+# schema's default is the one this api-version applies.
+DEFAULT_RBAC_AUTHORIZATION = True
 
 # Declared vault attributes ARM cannot change on an existing vault (see kinds.AZURE_VAULT).
 VAULT_FIXED = ("location", "tenantId", "softDeleteRetentionInDays")
@@ -54,9 +64,9 @@ def vault_live(vault: Mapping[str, Any]) -> Live:
         "location": vault.get("location"),
         "tenantId": props.get("tenantId"),
         "sku": (props.get("sku") or {}).get("name"),
-        "enableRbacAuthorization": bool(props.get("enableRbacAuthorization", False)),
+        "enableRbacAuthorization": bool(_given(props, "enableRbacAuthorization", DEFAULT_RBAC_AUTHORIZATION)),
         "enablePurgeProtection": bool(props.get("enablePurgeProtection", False)),
-        "softDeleteRetentionInDays": props.get("softDeleteRetentionInDays"),
+        "softDeleteRetentionInDays": _given(props, "softDeleteRetentionInDays", DEFAULT_RETENTION_DAYS),
         "networkAcls": {
             "bypass": acls.get("bypass", DEFAULT_NETWORK_ACLS["bypass"]),
             "defaultAction": acls.get("defaultAction", DEFAULT_NETWORK_ACLS["defaultAction"]),
@@ -65,6 +75,12 @@ def vault_live(vault: Mapping[str, Any]) -> Live:
         "id": vault.get("id"),
         "vaultUri": normalize_uri(props["vaultUri"]) if props.get("vaultUri") else None,
     }
+
+
+def _given(props: Mapping[str, Any], name: str, default: Any) -> Any:
+    """The property, or its documented default when ARM omits it (or answers null)."""
+    value = props.get(name)
+    return default if value is None else value
 
 
 def vault_create_body(attributes: Mapping[str, Any]) -> dict[str, Any]:

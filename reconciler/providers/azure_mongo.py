@@ -87,10 +87,20 @@ def administrator_password(attributes: Mapping[str, Any]) -> Secret:
     return Secret(value)
 
 
-def identity_block(identity_id: str, live_type: str = "None") -> dict[str, Any]:
-    """The cluster's `identity`: the key's identity attached, a system-assigned one kept if present."""
-    kind = "SystemAssigned,UserAssigned" if "SystemAssigned" in live_type else "UserAssigned"
-    return {"type": kind, "userAssignedIdentities": {identity_id: {}}}
+def identity_block(identity_id: str, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The cluster's `identity`: the identities it has now (`current`, its live `identity`) plus
+    the key's, a system-assigned one kept if present.
+
+    Whether ARM merges or replaces `userAssignedIdentities` on a PATCH is the provider's choice
+    (the definition does not say): sending the whole set detaches nothing under either.
+    """
+    current = current or {}
+    kind = "SystemAssigned,UserAssigned" if "SystemAssigned" in str(current.get("type") or "") else "UserAssigned"
+    held = current.get("userAssignedIdentities") or {}
+    attached: dict[str, dict[str, Any]] = {resource_id: {} for resource_id in held}
+    if identity_id.lower() not in {resource_id.lower() for resource_id in attached}:
+        attached[identity_id] = {}
+    return {"type": kind, "userAssignedIdentities": attached}
 
 
 def cluster_create_body(attributes: Mapping[str, Any], password: Secret) -> dict[str, Any]:
@@ -108,8 +118,9 @@ def cluster_create_body(attributes: Mapping[str, Any], password: Secret) -> dict
     }
 
 
-def cluster_patch_body(attributes: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
-    """The procedure's update: identity and key together, whichever of the two changed."""
+def cluster_patch_body(attributes: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The procedure's update: identity and key together, whichever of the two changed; `current`
+    is the cluster in wire form, read just before."""
     fixed = set(FIXED) & set(attributes)
     if fixed:
         raise ProviderError(f"mongo_cluster: {', '.join(sorted(fixed))} cannot change on an existing cluster",
@@ -117,7 +128,7 @@ def cluster_patch_body(attributes: Mapping[str, Any], live: Mapping[str, Any]) -
     cmk = attributes["customerManagedKeyEncryption"]
     identity_id = cmk["keyEncryptionKeyIdentity"]["userAssignedIdentityResourceId"]
     return {
-        "identity": identity_block(identity_id, str(live.get("identityType") or "None")),
+        "identity": identity_block(identity_id, current.get("identity")),
         "properties": {"encryption": {"customerManagedKeyEncryption": cmk}},
     }
 
@@ -150,8 +161,11 @@ class MongoClusterHandler:
         return cluster_live(cluster.as_dict())
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
-        body = cluster_patch_body(attributes, live)
         clusters = _clusters(self._session, identity["subscriptionId"])
+        with azure_errors(f"read Mongo cluster {identity['name']}"):
+            # Read now, not at plan time: an identity attached since must be sent back too.
+            current = clusters.get(identity["resourceGroup"], identity["name"]).as_dict()
+        body = cluster_patch_body(attributes, current)
         with self._writing(identity), azure_errors(f"update Mongo cluster {identity['name']}"):
             cluster = clusters.begin_update(identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())

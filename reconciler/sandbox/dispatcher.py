@@ -39,6 +39,7 @@ class Dispatcher:
             status=reply.status,
             mutating=request.mutating,
             fault=fault,
+            query=request.query,
         )
         if fault in ("", "drop_after_write"):
             self.halt.carried_out(f"{request.method} {request.path}", request.mutating)

@@ -3,8 +3,12 @@
 PUT answers 201 and PATCH 202, each with `Azure-AsyncOperation` and `Location` (Retry-After: 0);
 the operation is already done when polled, as the vault's is. Rules the service states:
 - the encryption mode (service-managed or customer-managed key) is fixed at creation;
-- the key's identity must exist and be attached to the cluster (`identity.userAssignedIdentities`,
-  after a PATCH merges its identities into the cluster's);
+- the key's identity must exist and be attached to the cluster (`identity.userAssignedIdentities`
+  as the request leaves it);
+- an `identity.userAssignedIdentities` in a PUT or PATCH is the cluster's whole set from then on:
+  an identity it leaves out is detached (a null entry too). The 2026-06-01 definition does not say
+  whether a PATCH merges that map or replaces it (its values are only `x-nullable`); the sandbox
+  takes the reading under which a client that sends only the key's identity loses the others;
 - a customer-key change sends both the identity and the key URL.
 Where the service's answer is unknown the sandbox chooses (codes below; see README.md): the key
 URL must be versionless and name an existing key, and the identity must be able to use the key
@@ -149,22 +153,25 @@ def requested_identities(state: State, body: dict[str, Any]) -> dict[str, Any]:
         bad_request("'identity.userAssignedIdentities' must be an object.")
     if given and identity.get("type") not in ("UserAssigned", "SystemAssigned,UserAssigned"):
         bad_request("identity.type must include UserAssigned when userAssignedIdentities are given.")
-    for resource_id in given:
-        if msi.find_by_id(state, resource_id) is None:
+    for resource_id, value in given.items():
+        if value is not None and msi.find_by_id(state, resource_id) is None:
             refuse(400, "UserAssignedIdentityNotFound", f"The user-assigned identity '{resource_id}' does not exist.")
     return given
 
 
 def _attach(state: State, resource: dict[str, Any], attached: dict[str, Any], kind: str) -> None:
-    """Merge identities into the cluster's, each answered with its principalId and clientId (as ARM does)."""
+    """The identities a request names become the cluster's set (see the module's rules), each
+    answered with its principalId and clientId (as ARM does)."""
     if not attached:
         return
-    current = resource.setdefault("identity", {"type": kind, "userAssignedIdentities": {}})
-    current["type"] = kind
-    for resource_id in attached:
-        found = msi.find_by_id(state, resource_id) or {"properties": {}}
-        current["userAssignedIdentities"][resource_id] = {"principalId": found["properties"].get("principalId"),
-                                                          "clientId": found["properties"].get("clientId")}
+    kept = [resource_id for resource_id, value in attached.items() if value is not None]
+    resource["identity"] = {"type": kind, "userAssignedIdentities": {
+        resource_id: _answered_identity(state, resource_id) for resource_id in kept}}
+
+
+def _answered_identity(state: State, resource_id: str) -> dict[str, Any]:
+    found = msi.find_by_id(state, resource_id) or {"properties": {}}
+    return {"principalId": found["properties"].get("principalId"), "clientId": found["properties"].get("clientId")}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -163,21 +163,34 @@ def delete_assignment(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, assignment_resource(record))
 
 
-def _visible(record_scope: str, scope: str, *, at_scope: bool) -> bool:
-    """ARM's list rule: atScope() gives assignments at or above the scope; without it, below too."""
+def _at_or_above(record_scope: str, scope: str) -> bool:
     mine, asked = normal_scope(record_scope), normal_scope(scope)
-    at_or_above = asked == mine or asked.startswith(mine + "/")
-    return at_or_above or (not at_scope and mine.startswith(asked + "/"))
+    return asked == mine or asked.startswith(mine + "/")
+
+
+def _below(record_scope: str, scope: str) -> bool:
+    return normal_scope(record_scope).startswith(normal_scope(scope) + "/")
+
+
+def _filter_rule(query: str) -> Any:
+    """The definition (role assignments 2022-04-01, RoleAssignmentFilterParameter and each list's
+    "List all role assignments that apply to a ...") documents three forms: none, the assignments
+    that apply to the scope (at or above it); `atScope()`, at or above; `principalId eq '{id}'`, at,
+    above or below, of that principal. Any other filter is refused rather than guessed at."""
+    text = query.strip()
+    if not text or text.lower() == "atscope()":
+        return lambda record, scope: _at_or_above(record["scope"], scope)
+    principal = PRINCIPAL_ID_FILTER.fullmatch(text)
+    if principal is None:
+        refuse(400, "InvalidFilter", f"The filter '{query}' is not supported. Supported filters are atScope() "
+               "and principalId eq '{id}'.")
+    wanted = principal.group("id").lower()
+    return lambda record, scope: record["principalId"].lower() == wanted and (
+        _at_or_above(record["scope"], scope) or _below(record["scope"], scope))
 
 
 def list_assignments(request: Request, state: State, params: Params) -> Reply:
-    query = request.query.get("$filter", "")
-    at_scope = "atscope()" in query.lower()
-    principal = PRINCIPAL_ID_FILTER.search(query)
-    matching = [
-        assignment_resource(record)
-        for record in _assignments(state).values()
-        if _visible(record["scope"], params["scope"], at_scope=at_scope)
-        and (principal is None or record["principalId"].lower() == principal.group("id").lower())
-    ]
+    rule = _filter_rule(request.query.get("$filter", ""))
+    matching = [assignment_resource(record) for record in _assignments(state).values()
+                if rule(record, params["scope"])]
     return Reply(200, {"value": matching})

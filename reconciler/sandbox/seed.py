@@ -79,10 +79,9 @@ def _vault_record(state: State, entry: Section) -> dict[str, Any]:
     given = {
         "tenantId": state["graph"]["tenantId"],
         "sku": {"family": "A", "name": entry.get("sku", "standard")},
-        "enableRbacAuthorization": entry.get("enableRbacAuthorization", True),
-        "networkAcls": entry.get("networkAcls"),
     }
-    for optional in ("enablePurgeProtection", "softDeleteRetentionInDays"):
+    # A vault made by hand carries only what its maker set (see vaults.SPARSE_PROPERTIES).
+    for optional in ("enablePurgeProtection", "softDeleteRetentionInDays", "enableRbacAuthorization", "networkAcls"):
         if optional in entry:
             given[optional] = entry[optional]
     vaults.check_irreversible_flags(given)
@@ -101,6 +100,7 @@ def _vault_record(state: State, entry: Section) -> dict[str, Any]:
         "resourceGroup": str(entry["resourceGroup"]),
         "resource": resource,
         "keys": {},
+        "unset": vaults.never_set(given),
     }
 
 

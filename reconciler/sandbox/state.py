@@ -98,7 +98,7 @@ class StateStore:
             return copy
 
     def record_call(self, *, method: str, path: str, plane: str, status: int, mutating: bool,
-                    fault: str = "") -> None:
+                    fault: str = "", query: dict[str, str] | None = None) -> None:
         # Its own lock, not the state's: the journal must not queue requests behind state handlers.
         with self._journal_lock:
             self._seq += 1
@@ -112,5 +112,8 @@ class StateStore:
             }
             if fault:
                 line["fault"] = fault
+            if query:
+                # Two lists of one collection differ only here (a filter per principal).
+                line["query"] = dict(query)
             with open(self.directory / CALLS_FILE, "a") as handle:
                 handle.write(json.dumps(line) + "\n")

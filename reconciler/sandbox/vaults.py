@@ -39,6 +39,10 @@ NAME_IN_DELETED_STATE = (
 )
 # api-versions from 2026-02-01 on default enableRbacAuthorization to true (azure/NOTES.md §1).
 RBAC_DEFAULT_SINCE = "2026-02-01"
+# Properties live ARM leaves out of its answers until a request sets them (a recorded vault made
+# without them has none of the three): the sandbox keeps their effective value for its own checks
+# and names them in the record's "unset" list, which the wire form leaves out.
+SPARSE_PROPERTIES = ("softDeleteRetentionInDays", "enableRbacAuthorization", "networkAcls")
 
 
 def vault_id(subscription: str, resource_group: str, name: str) -> str:
@@ -48,6 +52,19 @@ def vault_id(subscription: str, resource_group: str, name: str) -> str:
 def find_vault(state: State, name: str) -> dict[str, Any] | None:
     record: dict[str, Any] | None = arm_section(state)["vaults"].get(name.lower())
     return record
+
+
+def wire_vault(record: dict[str, Any]) -> dict[str, Any]:
+    """The vault as ARM answers it: without the properties no request ever set."""
+    resource = record["resource"]
+    unset = set(record.get("unset") or ())
+    properties = {name: value for name, value in resource["properties"].items() if name not in unset}
+    return {**resource, "properties": properties}
+
+
+def never_set(given: dict[str, Any], still_unset: Any = SPARSE_PROPERTIES) -> list[str]:
+    """The sparse properties that neither `given` nor an earlier request set."""
+    return [name for name in SPARSE_PROPERTIES if name not in given and name in still_unset]
 
 
 def vault_in_group(state: State, params: Params) -> dict[str, Any]:
@@ -143,19 +160,22 @@ def _validated_put_body(request: Request) -> dict[str, Any]:
 
 
 def list_vaults(request: Request, state: State, params: Params) -> Reply:
-    matching = [record["resource"] for record in arm_section(state)["vaults"].values() if _same_group(record, params)]
+    matching = [wire_vault(record) for record in arm_section(state)["vaults"].values() if _same_group(record, params)]
     return Reply(200, {"value": matching})
 
 
 def list_subscription_vaults(request: Request, state: State, params: Params) -> Reply:
     records = arm_section(state)["vaults"].values()
-    matching = [r["resource"] for r in records if r["subscriptionId"].lower() == params["sub"].lower()]
+    matching = [wire_vault(r) for r in records if r["subscriptionId"].lower() == params["sub"].lower()]
     return Reply(200, {"value": matching})
 
 
 def get_vault(request: Request, state: State, params: Params) -> Reply:
     # The LRO completes on the first poll: the creating PUT answered RegisteringDns.
-    return settled_reply(vault_in_group(state, params)["resource"], headers=POLL_NOW)
+    record = vault_in_group(state, params)
+    reply = settled_reply(record["resource"], headers=POLL_NOW)
+    reply.body = wire_vault(record)
+    return reply
 
 
 def put_vault(request: Request, state: State, params: Params) -> Reply:
@@ -196,7 +216,7 @@ def _create_vault(request: Request, state: State, params: Params, body: dict[str
         record["keys"] = deleted.get("keys", {})
         del arm["deletedVaults"][name.lower()]
     arm["vaults"][name.lower()] = record
-    return Reply(201, record["resource"], dict(POLL_NOW))
+    return Reply(201, wire_vault(record), dict(POLL_NOW))
 
 
 def _new_record(request: Request, params: Params, body: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +232,8 @@ def _new_record(request: Request, params: Params, body: dict[str, Any]) -> dict[
         "tags": body.get("tags") or {},
         "properties": properties,
     }
-    return {"subscriptionId": params["sub"], "resourceGroup": params["rg"], "resource": resource, "keys": {}}
+    return {"subscriptionId": params["sub"], "resourceGroup": params["rg"], "resource": resource, "keys": {},
+            "unset": never_set(body["properties"])}
 
 
 def _update_vault(request: Request, record: dict[str, Any], body: dict[str, Any]) -> Reply:
@@ -231,7 +252,8 @@ def _update_vault(request: Request, record: dict[str, Any], body: dict[str, Any]
     rbac_default = api_version(request) >= RBAC_DEFAULT_SINCE
     resource["properties"] = vault_properties(resource["name"], given, rbac_default=rbac_default)
     resource["tags"] = body.get("tags") or {}
-    return Reply(200, resource, dict(POLL_NOW))
+    record["unset"] = never_set(body["properties"], record.get("unset") or ())
+    return Reply(200, wire_vault(record), dict(POLL_NOW))
 
 
 def _keep_fixed_settings(old: dict[str, Any], given: dict[str, Any]) -> None:
@@ -260,7 +282,8 @@ def patch_vault(request: Request, state: State, params: Params) -> Reply:
     resource["properties"] = vault_properties(resource["name"], merged, rbac_default=False)
     if "tags" in body:
         resource["tags"] = body["tags"] or {}
-    return Reply(200, resource)
+    record["unset"] = never_set(patch, record.get("unset") or ())
+    return Reply(200, wire_vault(record))
 
 
 def delete_vault(request: Request, state: State, params: Params) -> Reply:

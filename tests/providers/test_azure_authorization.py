@@ -11,7 +11,7 @@ from reconciler.errors import ProviderError, TransientError
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, assignment_name
 from reconciler.providers.azure_common import AzureSession
 from reconciler.providers.base import Connection, Live
-from reconciler.providers.registry import Handlers
+from reconciler.providers.registry import Handlers, build_handlers
 
 from .canary import assert_no_canary
 from .conftest import RESOURCE_GROUP, SUBSCRIPTION
@@ -22,6 +22,7 @@ ROLE_GUID = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 ROLE = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_GUID}"
 APP_ID = "7c5a0f3e-2b1d-4e8f-9a6c-3d2e1f0a9b8c"
 ATTRIBUTES = {"principalType": "ServicePrincipal"}
+ASSIGNMENTS = "Microsoft.Authorization/roleAssignments"
 
 
 def new_principal(handlers: Handlers) -> str:
@@ -125,3 +126,18 @@ def test_principal_id_must_be_an_object_id(handlers: Handlers) -> None:
 def test_assignments_are_never_updated(handlers: Handlers) -> None:
     with pytest.raises(ProviderError):
         handlers.by_kind["azure_role_assignment"].update(identity=identity("p"), attributes=ATTRIBUTES, live={})
+
+
+def test_an_assignment_made_by_hand_below_the_group_is_read_by_a_new_run(
+    handlers: Handlers, connection: Connection, sandbox: Any
+) -> None:
+    # Listed without a filter at its resource group, ARM answers only what applies there (at or
+    # above): an assignment on a vault or key below it is found by a list at its own scope.
+    principal = new_principal(handlers)
+    by_hand = assign_by_hand(connection, principal)
+    organization = sandbox.state["astra"]["orgId"]
+    with build_handlers(connection, subscription_id=SUBSCRIPTION, organization_id=organization) as fresh:
+        found = fresh.by_kind["azure_role_assignment"].read(identity=identity(principal))
+    assert found is not None and found["name"] == by_hand
+    lists = [c for c in sandbox.calls() if c["method"] == "GET" and c["path"].endswith("/roleAssignments")]
+    assert [(c["path"], c["query"].get("$filter")) for c in lists] == [(f"{SCOPE}/providers/{ASSIGNMENTS}", "atScope()")]

@@ -132,14 +132,23 @@ def test_new_key_is_one_patch_with_identity_and_key(handlers: Handlers, sandbox:
 
 
 def test_patch_body_sends_identity_and_key_together() -> None:
-    body = cluster_patch_body({"customerManagedKeyEncryption": cmk("id2")}, {"identityType": "UserAssigned"})
+    body = cluster_patch_body({"customerManagedKeyEncryption": cmk("id2")}, {"identity": {"type": "UserAssigned"}})
     resource_id = identity_resource_id(SUBSCRIPTION, RESOURCE_GROUP, "id2")
     assert body == {"identity": {"type": "UserAssigned", "userAssignedIdentities": {resource_id: {}}},
                     "properties": {"encryption": {"customerManagedKeyEncryption": cmk("id2")}}}
-    kept = cluster_patch_body({"customerManagedKeyEncryption": cmk("id2")}, {"identityType": "SystemAssigned"})
+    kept = cluster_patch_body({"customerManagedKeyEncryption": cmk("id2")},
+                              {"identity": {"type": "SystemAssigned"}})
     assert kept["identity"]["type"] == "SystemAssigned,UserAssigned"
     with pytest.raises(ProviderError, match="encryptionMode cannot change"):
         cluster_patch_body({"encryptionMode": "CustomerManagedKey"}, {})
+
+
+def test_patch_body_keeps_the_identities_the_cluster_has() -> None:
+    theirs, ours = (identity_resource_id(SUBSCRIPTION, RESOURCE_GROUP, name) for name in ("theirs", "id2"))
+    current = {"identity": {"type": "UserAssigned", "userAssignedIdentities": {
+        theirs: {"principalId": "p", "clientId": "c"}, ours.upper(): {"principalId": "q", "clientId": "d"}}}}
+    body = cluster_patch_body({"customerManagedKeyEncryption": cmk("id2")}, current)
+    assert body["identity"]["userAssignedIdentities"] == {theirs: {}, ours.upper(): {}}
 
 
 def test_create_body_carries_the_password_only_on_the_wire() -> None:

@@ -28,8 +28,12 @@ def test_vault_create_is_long_running_then_succeeds(client: httpx.Client, sandbo
     props = created.json()["properties"]
     assert props["provisioningState"] == "RegisteringDns"
     assert props["vaultUri"] == "https://kv-one.vault.azure.net/"
-    assert props["enableSoftDelete"] is True and props["softDeleteRetentionInDays"] == 90
-    assert props["networkAcls"]["bypass"] == "AzureServices"
+    assert props["enableSoftDelete"] is True
+    # Never set by the request: left out, as live ARM answers; the defaults still hold.
+    assert "softDeleteRetentionInDays" not in props and "networkAcls" not in props
+    held = sandbox.state["arm"]["vaults"]["kv-one"]["resource"]["properties"]
+    assert held["softDeleteRetentionInDays"] == 90
+    assert held["networkAcls"]["bypass"] == "AzureServices"
     polled = client.get(vault_path("kv-one"), params=API)
     assert polled.status_code == 200
     assert polled.json()["properties"]["provisioningState"] == "Succeeded"
@@ -39,8 +43,19 @@ def test_vault_create_is_long_running_then_succeeds(client: httpx.Client, sandbo
 def test_purge_protection_omitted_until_on(client: httpx.Client, sandbox: Sandbox) -> None:
     props = create_vault(client, sandbox, "kv-plain").json()["properties"]
     assert "enablePurgeProtection" not in props
-    # api-versions from 2026-02-01 default RBAC authorization to on.
-    assert props["enableRbacAuthorization"] is True
+    # api-versions from 2026-02-01 default RBAC authorization to on; never set, it is not answered.
+    assert "enableRbacAuthorization" not in props
+    assert sandbox.state["arm"]["vaults"]["kv-plain"]["resource"]["properties"]["enableRbacAuthorization"] is True
+
+
+def test_properties_a_request_set_are_answered_from_then_on(client: httpx.Client, sandbox: Sandbox) -> None:
+    create_vault(client, sandbox, "kv-sparse")
+    patched = client.patch(vault_path("kv-sparse"), params=API,
+                           json={"properties": {"networkAcls": {"defaultAction": "Deny"}}}).json()["properties"]
+    assert patched["networkAcls"]["defaultAction"] == "Deny"
+    assert "softDeleteRetentionInDays" not in patched
+    listed = client.get(vault_path("kv-sparse").rsplit("/", 1)[0], params=API).json()["value"][0]["properties"]
+    assert "networkAcls" in listed and "enableRbacAuthorization" not in listed
 
 
 def test_purge_protection_false_is_rejected_on_create_and_patch(client: httpx.Client, sandbox: Sandbox) -> None:

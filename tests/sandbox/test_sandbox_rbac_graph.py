@@ -110,6 +110,14 @@ def test_list_get_delete_assignments(client: httpx.Client) -> None:
     assert [a["name"] for a in at_scope] == [name]
     by_principal = client.get(collection, params={**AUTH_API, "$filter": f"principalId eq '{principal}'"})
     assert len(by_principal.json()["value"]) == 2  # without atScope(), assignments below count too
+    unfiltered = client.get(collection, params=AUTH_API).json()["value"]
+    assert [a["name"] for a in unfiltered] == [name]  # "apply to a scope": at or above, never below
+    group = SCOPE.split("/providers/")[0] + "/providers/Microsoft.Authorization/roleAssignments"
+    assert client.get(group, params=AUTH_API).json()["value"] == []
+    below = client.get(group, params={**AUTH_API, "$filter": f"principalId eq '{principal}'"}).json()["value"]
+    assert len(below) == 2
+    undocumented = client.get(collection, params={**AUTH_API, "$filter": f"assignedTo('{principal}')"})
+    assert undocumented.status_code == 400 and undocumented.json()["error"]["code"] == "InvalidFilter"
     assert client.get(f"{collection}/{name}", params=AUTH_API).status_code == 200
     assert client.delete(f"{collection}/{name}", params=AUTH_API).status_code == 200
     assert client.get(f"{collection}/{name}", params=AUTH_API).status_code == 404
