@@ -107,8 +107,9 @@ def register(request: Request, state: State, params: Params) -> Reply:
     wanted = _registration(body, state["astra"]["orgId"])
     registered = state["astra"]["keys"][_product(params)]
     if any((k["provider"], k["region"]) == (wanted["provider"], wanted["region"]) for k in registered):
+        # 400: the official client's definition declares 400, 403, 404 and 500 for a registration, no 409.
         _refuse(
-            409,
+            400,
             f"a customer key is already registered for {wanted['provider']} region {wanted['region']}; "
             "only one key per provider and region is allowed, and replacing it requires a support ticket",
         )

@@ -210,7 +210,8 @@ def list_keys(request: Request, state: State, params: Params) -> Reply:
 def delete_key(request: Request, state: State, params: Params) -> Reply:
     record = _key(state, params["id"])
     if record["state"] == "IN_USE":
-        _refuse(409, f"BYOK key {record['id']} is in use by a cluster and cannot be deleted")
+        # 400: byok/v1 declares no 409 for a delete (204, 400, 401, 403, 404, 429, 500).
+        _refuse(400, f"BYOK key {record['id']} is in use by a cluster and cannot be deleted")
     del section(state)["keys"][record["id"]]
     return Reply(204)
 

@@ -39,6 +39,8 @@ ALLOWANCES: tuple[Allowance, ...] = (
     # Not in the official client's definition; the Astra DevOps API 2.3.0 as published in the third-party copy
     # tests/contracts/astra/datastax-devops-openapi.json (api-evangelist/datastax) lists it: an array of keys.
     _allow("astra", "GET", "/v2/kms/classic", "Astra DevOps API 2.3.0, GET /v2/kms/classic (datastax-devops-openapi.json)"),
+    _allow("astra", "GET", "/v2/kms/classic/provider/{name}/region/{name}",
+           "Astra DevOps API 2.3.0, GET /v2/kms/classic/provider/{provider}/region/{region} (datastax-devops-openapi.json)"),
     _allow("graph", "POST", "/v1.0/servicePrincipals", _GRAPH),
     _allow("graph", "GET", "/v1.0/servicePrincipals", _GRAPH),
     _allow("graph", "GET", "/v1.0/servicePrincipals(appId='{name}')", _GRAPH),
