@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,31 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.sandbox.dispatcher import VERIFY_READS_VARIABLE
+from reconciler.sandbox.state import EXCHANGES_VARIABLE
+from tests.contracts import conformance
 
 # Every sandbox of the suite (in-process or served) checks that reads which say they changed
 # nothing changed nothing: the sandbox saves its state only after writes and such reads.
 os.environ[VERIFY_READS_VARIABLE] = "1"
+# ... and journals each exchange whole, for the conformance harness (tests/contracts/).
+os.environ[EXCHANGES_VARIABLE] = "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "nonconforming(reason): the test sends, on purpose, calls the published "
+                                       "definitions forbid; the conformance harness does not check its sandboxes")
+
+
+@pytest.fixture(autouse=True)
+def conforms(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """Every exchange with every sandbox a test ran (under its tmp_path) is held to the published definitions."""
+    yield
+    if request.node.get_closest_marker("nonconforming") is None:
+        conformance.assert_conforms(tmp_path)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    conformance.report(terminalreporter)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "manifests" / "examples"

@@ -99,8 +99,11 @@ def test_what_confluent_and_azure_hold_afterwards(applied: Path) -> None:
     assert roles == {(ENCRYPTION_USER, VAULT_ID, principal["id"], "ServicePrincipal"),
                      (READER, VAULT_ID, principal["id"], "ServicePrincipal")}
     (cluster,) = state["confluent"]["clusters"].values()
-    assert cluster["spec"]["byok"] == {"id": key["id"]}
-    assert cluster["spec"]["environment"] == {"id": "env-a1b2c3"}
+    assert cluster["spec"]["byok"] == {"id": key["id"], "related": f"https://api.confluent.cloud/byok/v1/keys/{key['id']}",
+                                       "resource_name": f"crn://confluent.cloud/byok={key['id']}"}
+    assert cluster["spec"]["environment"] == {"id": "env-a1b2c3",
+                                              "related": "https://api.confluent.cloud/org/v2/environments/env-a1b2c3",
+                                              "resource_name": "crn://confluent.cloud/environment=env-a1b2c3"}
     assert (cluster["spec"]["config"], cluster["spec"]["availability"]) == (
         {"kind": "Dedicated", "cku": 2}, "MULTI_ZONE")
 

@@ -62,6 +62,18 @@ AZURE_MODULES = (
 )
 _IMPORT_LOCK = threading.Lock()
 
+# The api-version each client sends, pinned: an SDK upgrade must not change the wire protocol unseen.
+# Each is the version whose published definition tests/contracts/ holds the calls to. Managed Cassandra:
+# azure-mgmt-cosmosdb 10 defaults to 2026-03-15, published only as one combined Cosmos DB file; 2025-10-15
+# is the newest separate managedCassandra.json, and its cassandraClusters and dataCenters are what cmkctl uses.
+API_VERSIONS = {
+    "azure.mgmt.keyvault:KeyVaultManagementClient": "2026-05-15",
+    "azure.mgmt.authorization:AuthorizationManagementClient": "2022-04-01",
+    "azure.mgmt.cosmosdb:CosmosDBManagementClient": "2025-10-15",
+    "azure.mgmt.mongocluster:MongoClusterMgmtClient": "2026-06-01",
+    "azure.mgmt.msi:ManagedServiceIdentityClient": "2024-11-30",
+}
+
 
 def import_azure() -> None:
     """Load the azure SDKs (a no-op once done); call before any other azure import."""
@@ -174,7 +186,8 @@ class AzureSession:
         with self._lock:
             key = (client_class, subscription_id.lower())
             if key not in self._clients:
-                self._clients[key] = factory(credential, subscription_id, **arm_client_kwargs(self._connection))
+                self._clients[key] = factory(credential, subscription_id, api_version=API_VERSIONS[client_class],
+                                             **arm_client_kwargs(self._connection))
             return self._clients[key]
 
     def close(self) -> None:

@@ -219,7 +219,8 @@ def list_keys(request: Request, state: State, params: Params) -> Reply:
 def delete_key(request: Request, state: State, params: Params) -> Reply:
     record = _key(state, params["id"])
     if record["state"] == "IN_USE":
-        _refuse(409, f"BYOK key {record['id']} is in use by a cluster and cannot be deleted")
+        # 400: byok/v1 declares no 409 for a delete (204, 400, 401, 403, 404, 429, 500).
+        _refuse(400, f"BYOK key {record['id']} is in use by a cluster and cannot be deleted")
     del section(state)["keys"][record["id"]]
     return Reply(204)
 
@@ -292,9 +293,28 @@ def cluster_record(state: State, spec: dict[str, Any], cluster_id: str = "") -> 
         "metadata": {"self": f"{API}/cmk/v2/clusters/{cluster_id}", "created_at": now(),
                      "resource_name": f"crn://confluent.cloud/environment={spec['environment']['id']}/"
                      f"cloud-cluster={cluster_id}"},
-        "spec": {**spec, "kafka_bootstrap_endpoint": f"SASL_SSL://{cluster_id}.{spec['region']}.azure.confluent.cloud:9092"},
+        "spec": {**spec, **_references(spec), "kafka_bootstrap_endpoint": f"SASL_SSL://{cluster_id}.{spec['region']}.azure.confluent.cloud:9092"},
         "status": {"phase": "PROVISIONING", "cku": spec["config"].get("cku")},
     }
+
+
+# Where each object a cluster refers to lives: cmk/v2 answers `related` and `resource_name` with every
+# reference (they are required in its EnvScopedObjectReference and GlobalObjectReference).
+_REFERENCED = {
+    "environment": ("org/v2/environments", "environment"),
+    "byok": ("byok/v1/keys", "byok"),
+    "network": ("networking/v1/networks", "network"),
+}
+
+
+def _references(spec: dict[str, Any]) -> dict[str, Any]:
+    found = {}
+    for field, (collection, crn) in _REFERENCED.items():
+        reference = spec.get(field)
+        if isinstance(reference, dict) and isinstance(reference.get("id"), str):
+            found[field] = {**reference, "related": f"{API}/{collection}/{reference['id']}",
+                            "resource_name": f"crn://confluent.cloud/{crn}={reference['id']}"}
+    return found
 
 
 def _cluster_spec(body: dict[str, Any]) -> dict[str, Any]:

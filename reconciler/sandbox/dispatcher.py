@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from reconciler.sandbox.faults import FaultInjector
 from reconciler.sandbox.halt import Halt
@@ -17,6 +18,15 @@ log = logging.getLogger(__name__)
 # Set in the test suite: every read that does not say it `advanced` the world is checked to have
 # left the state exactly as it was, so a handler that forgets to say so fails loudly.
 VERIFY_READS_VARIABLE = "CMKCTL_SANDBOX_VERIFY_READS"
+
+
+def _exchange(request: Request, reply: Reply) -> dict[str, Any]:
+    """What the conformance tests read of one exchange (the journal redacts its secrets)."""
+    try:
+        body = request.json()
+    except ValueError:
+        body = request.body.decode(errors="replace")
+    return {"requestBody": body, "responseBody": reply.body}
 
 
 class Dispatcher:
@@ -40,6 +50,7 @@ class Dispatcher:
             mutating=request.mutating,
             fault=fault,
             query=request.query,
+            exchange=_exchange(request, reply) if self.store.journal_exchanges else None,
         )
         if fault in ("", "drop_after_write"):
             self.halt.carried_out(f"{request.method} {request.path}", request.mutating)

@@ -39,7 +39,8 @@ def normal_scope(scope: str) -> str:
 
 
 def assignment_resource(record: dict[str, Any]) -> dict[str, Any]:
-    properties = {key: value for key, value in record.items() if key != "name"}
+    # Unset properties are omitted, as ARM answers (the 2022-04-01 definition makes none of them nullable).
+    properties = {key: value for key, value in record.items() if key != "name" and value is not None}
     return {
         "properties": properties,
         "id": f"{record['scope']}/providers/{ASSIGNMENT_TYPE}/{record['name']}",
@@ -75,6 +76,7 @@ def _requested(request: Request, params: Params) -> dict[str, Any]:
         "roleDefinitionId": definition,
         "principalId": properties["principalId"],
         "principalType": properties.get("principalType", "User"),
+        "description": properties.get("description"),
     }
 
 
@@ -123,14 +125,10 @@ def put_assignment(request: Request, state: State, params: Params) -> Reply:
     stamp = now_iso()
     record = {
         **wanted,
-        "condition": None,
-        "conditionVersion": None,
         "createdOn": stamp,
         "updatedOn": stamp,
         "createdBy": CALLER_OBJECT_ID,
         "updatedBy": CALLER_OBJECT_ID,
-        "delegatedManagedIdentityResourceId": None,
-        "description": None,
     }
     _assignments(state)[record["name"]] = record
     granted(state, record["principalId"])

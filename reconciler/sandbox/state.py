@@ -16,6 +16,13 @@ STATE_FILE = "state.json"
 CALLS_FILE = "calls.jsonl"
 STATE_VERSION = 1
 
+# Set (to 1) to journal each exchange whole: query, request body, response body. The conformance
+# tests read them; a fleet benchmark's journal stays small without them.
+EXCHANGES_VARIABLE = "CMKCTL_SANDBOX_JOURNAL_EXCHANGES"
+# The write-only secrets cmkctl sends, by exact name: journalled as a placeholder of the same type.
+SECRET_FIELDS = frozenset({"initialCassandraAdminPassword", "password"})
+REDACTED = "<redacted>"
+
 
 def read_state_file(directory: Path) -> State | None:
     """The saved state, or None when the directory has none yet."""
@@ -49,6 +56,15 @@ def read_calls(directory: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def redact_secrets(value: Any) -> Any:
+    """`value` with every secret field's value replaced by a placeholder, at any depth."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if k in SECRET_FIELDS else redact_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
+
+
 def _fingerprint(state: State) -> bytes:
     """The state's content as bytes; equal content, equal bytes (no memo: object identity is ignored)."""
     buffer = io.BytesIO()
@@ -73,6 +89,7 @@ class StateStore:
         self.state = state
         self._written = b""
         self._seq = len(read_calls(directory))
+        self.journal_exchanges = os.environ.get(EXCHANGES_VARIABLE) == "1"
         self.commit()
 
     def changed(self) -> bool:
@@ -98,7 +115,8 @@ class StateStore:
             return copy
 
     def record_call(self, *, method: str, path: str, plane: str, status: int, mutating: bool,
-                    fault: str = "", query: dict[str, str] | None = None) -> None:
+                    fault: str = "", query: dict[str, str] | None = None,
+                    exchange: dict[str, Any] | None = None) -> None:
         # Its own lock, not the state's: the journal must not queue requests behind state handlers.
         with self._journal_lock:
             self._seq += 1
@@ -113,7 +131,9 @@ class StateStore:
             if fault:
                 line["fault"] = fault
             if query:
-                # Two lists of one collection differ only here (a filter per principal).
+                # Two lists of one collection differ only here (a filter per scope).
                 line["query"] = dict(query)
+            if exchange is not None and self.journal_exchanges:
+                line.update(redact_secrets(exchange))
             with open(self.directory / CALLS_FILE, "a") as handle:
                 handle.write(json.dumps(line) + "\n")
