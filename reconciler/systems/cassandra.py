@@ -59,6 +59,7 @@ CASSANDRA_CLUSTER = KindSpec(
         "delegatedManagementSubnetId": "a cluster's management subnet is fixed at creation",
     },
     create_only=frozenset({"tags", "initialAdminPasswordFrom"}),
+    case_insensitive=frozenset({"location", "identityType", "delegatedManagementSubnetId"}),
 )
 
 CASSANDRA_DATA_CENTER = KindSpec(
@@ -72,6 +73,7 @@ CASSANDRA_DATA_CENTER = KindSpec(
         "dataCenterLocation": "a data center cannot move to another region",
         "delegatedSubnetId": "a data center's subnet is fixed at creation",
     },
+    case_insensitive=frozenset({"dataCenterLocation", "delegatedSubnetId"}),
 )
 
 

@@ -55,6 +55,10 @@ MONGO_CLUSTER = KindSpec(
     irreversible_create=CREATED_WITH_CMK,
     create_only=frozenset({"tags", "administrator", "administratorPassword", "compute", "storage", "sharding",
                            "highAvailability", "serverVersion"}),
+    case_insensitive=frozenset({
+        "location", "encryptionMode", "customerManagedKeyEncryption.keyEncryptionKeyIdentity.identityType",
+        "customerManagedKeyEncryption.keyEncryptionKeyIdentity.userAssignedIdentityResourceId",
+    }),
 )
 
 
