@@ -403,9 +403,9 @@ def sandbox_group() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def sandbox_show(directory: Path) -> int:
     """Print what the sandbox in DIRECTORY holds."""
-    from reconciler.sandbox.show import describe, load_state
+    from reconciler.sandbox.show import describe, held_state
 
-    click.echo(describe(load_state(directory)), nl=False)
+    click.echo(describe(held_state(directory)), nl=False)
     return EXIT_OK
 
 

@@ -150,6 +150,8 @@ def _parse(file: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
                 continue
             diagnostics.extend(Diagnostic(file, line, _dotted(p), msg, "E-YAML") for line, p, msg in
                                converter.problems)
+            if data is None and not converter.problems:
+                continue  # `---` with nothing after it, or `~`: a document that declares nothing, as kubectl reads it
             documents.append(Document(file, data, converter.lines, index))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

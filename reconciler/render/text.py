@@ -12,7 +12,8 @@ COLORS = {"create": "green", "update": "yellow", "forbidden": "red", "read": "cy
 
 def render_text(document: dict[str, Any], *, color: bool = False) -> str:
     paint = _painter(color)
-    lines = [f"Key set {document['key_set']}: {len(document['steps'])} objects.", ""]
+    count = len(document["steps"])
+    lines = [f"Key set {document['key_set']}: {count} object{'' if count == 1 else 's'}.", ""]
     for step in document["steps"]:
         action = step["actions"][0]
         if action == "no-op":
