@@ -396,7 +396,19 @@ def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, 
 
 @cli.group("sandbox")
 def sandbox_group() -> None:
-    """The embedded emulator of ARM, Graph and the Astra DevOps API."""
+    """The embedded emulator of every control plane cmkctl talks to, on loopback.
+
+    \b
+    Azure Resource Manager (HTTPS): Key Vault vaults, keys, access policies, soft-deleted
+      vault names; role assignments; user-assigned identities; Cassandra Managed Instance
+      clusters and data centers; Cosmos DB for MongoDB vCore clusters
+    Microsoft Graph (HTTPS): service principals
+    Astra DevOps API (HTTPS): provider accounts, customer keys, databases
+    Confluent Cloud (HTTPS): BYOK keys, Dedicated Kafka clusters
+    AWS KMS and STS (moto, http on 127.0.0.1): keys, aliases, key policies, rotation
+
+    Needs the sandbox extra: pip install 'cmkctl[sandbox]'.
+    """
 
 
 @sandbox_group.command("show")
