@@ -15,6 +15,7 @@ import click
 
 from reconciler import __version__
 from reconciler.errors import CmkError, ForbiddenError, ManifestError, StalePlanError
+from reconciler.paths import OutputFile, StateFolder
 from reconciler.render import FORMATS, render
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def _color() -> bool:
 
 
 def _sandbox_option(function: Any) -> Any:
-    return click.option("--sandbox", type=click.Path(file_okay=False, path_type=Path),
+    return click.option("--sandbox", type=StateFolder(),
                         help="Run against the embedded emulator whose state lives in DIR.")(function)
 
 
@@ -42,7 +43,7 @@ def _target_option(function: Any) -> Any:
 
 
 def _debug_options(function: Any) -> Any:
-    function = click.option("--debug-file", type=click.Path(dir_okay=False, path_type=Path),
+    function = click.option("--debug-file", type=OutputFile(),
                             help="Write the --debug log to this file instead of stderr.")(function)
     return click.option("--debug", is_flag=True,
                         help="Log every HTTP exchange (method, path, status, request id; Authorization headers "
@@ -174,7 +175,7 @@ def _refuse_forbidden(plan: Plan) -> None:
 
 @cli.command()
 @click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for apply.")
+@click.option("--out", type=OutputFile(), help="Save the plan for apply.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @_target_option
@@ -213,7 +214,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 @_parallelism_option
 @_lock_options
 @_debug_options
-@click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--audit-log", type=OutputFile(make_folder=True),
               help="Append every mutating call (and each step's result) to this file, one JSON line each.")
 def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
           sandbox: Path | None, parallelism: int, lock_timeout: float, lock_table: str | None,
@@ -322,7 +323,7 @@ def show(plan_file: Path, fmt: str) -> int:
               help="A manifest naming the accounts (and key set name) to export from.")
 @click.option("--region", "regions", multiple=True, required=True, help="An Azure region to export. Repeatable.")
 @click.option("--resource-group", help="Export only vaults of this resource group.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--out", type=OutputFile(), help="Write here instead of stdout.")
 @_sandbox_option
 def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | None, out: Path | None,
            sandbox: Path | None) -> int:
@@ -395,21 +396,33 @@ def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, 
 
 @cli.group("sandbox")
 def sandbox_group() -> None:
-    """The embedded emulator of ARM, Graph and the Astra DevOps API."""
+    """The embedded emulator of every control plane cmkctl talks to, on loopback.
+
+    \b
+    Azure Resource Manager (HTTPS): Key Vault vaults, keys, access policies, soft-deleted
+      vault names; role assignments; user-assigned identities; Cassandra Managed Instance
+      clusters and data centers; Cosmos DB for MongoDB vCore clusters
+    Microsoft Graph (HTTPS): service principals
+    Astra DevOps API (HTTPS): provider accounts, customer keys, databases
+    Confluent Cloud (HTTPS): BYOK keys, Dedicated Kafka clusters
+    AWS KMS and STS (moto, http on 127.0.0.1): keys, aliases, key policies, rotation
+
+    Needs the sandbox extra: pip install 'cmkctl[sandbox]'.
+    """
 
 
 @sandbox_group.command("show")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def sandbox_show(directory: Path) -> int:
     """Print what the sandbox in DIRECTORY holds."""
-    from reconciler.sandbox.show import describe, load_state
+    from reconciler.sandbox.show import describe, held_state
 
-    click.echo(describe(load_state(directory)), nl=False)
+    click.echo(describe(held_state(directory)), nl=False)
     return EXIT_OK
 
 
 @sandbox_group.command("serve")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=StateFolder())
 @click.option("-f", "--file", "paths", multiple=True,
               help="A manifest whose accounts a new world belongs to (and whose AWS account moto answers in; "
                    "without one: the defaults, AWS included).")
@@ -453,8 +466,11 @@ def sandbox_rotate_key(directory: Path, vault: str, key: str) -> int:
 
 def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, "utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, "utf-8")
+        os.replace(temporary, path)
+    except OSError as error:  # the folder went away since the command line was read, or the disk is full
+        raise CmkError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _report_bug() -> int:

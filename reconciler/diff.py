@@ -18,24 +18,22 @@ class Decision:
     irreversible: bool = False
 
 
-def matches(declared: Any, live: Any) -> bool:
+def matches(declared: Any, live: Any, *, path: str = "", case_insensitive: frozenset[str] = frozenset()) -> bool:
     """Whether the live value satisfies the declared one.
 
     Only what is declared counts: a declared mapping is satisfied by a live mapping holding at
     least those entries, so server defaults and tags added by others never show as changes.
+    Strings are compared exactly, except at the dotted paths in `case_insensitive`.
     """
     if isinstance(declared, Unknown):
         return False
     if isinstance(declared, Mapping):
-        return isinstance(live, Mapping) and all(matches(v, live.get(k)) for k, v in declared.items())
-    if isinstance(declared, str) and isinstance(live, str):
-        return declared.lower() == live.lower() if _case_insensitive(declared) else declared == live
+        return isinstance(live, Mapping) and all(
+            matches(v, live.get(k), path=f"{path}.{k}" if path else str(k), case_insensitive=case_insensitive)
+            for k, v in declared.items())
+    if isinstance(declared, str) and isinstance(live, str) and path in case_insensitive:
+        return declared.casefold() == live.casefold()
     return bool(declared == live)
-
-
-def _case_insensitive(value: str) -> bool:
-    # Azure echoes locations and resource IDs in whatever case it stored them.
-    return value.startswith("/subscriptions/") or value.isalnum()
 
 
 def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str, Any] | None) -> Decision:
@@ -49,7 +47,8 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
     changes = tuple(
         AttributeChange(name, live.get(name), value)
         for name, value in declared.items()
-        if name not in spec.create_only and not matches(value, live.get(name))
+        if name not in spec.create_only
+        and not matches(value, live.get(name), path=name, case_insensitive=spec.case_insensitive)
     )
     if not changes:
         return Decision(Action.NOOP)

@@ -62,6 +62,12 @@ def is_key_access_refusal(status: int | None, code: str, message: str) -> bool:
     return code in KEY_ACCESS_CODES or (code == "Forbidden" and "key vault" in text and "not accessible" in text)
 
 
+def in_context(context: str, error: BaseException) -> str:
+    """`context: error`, unless the error's message already begins with that context (retries add it)."""
+    text = str(error)
+    return text if text.startswith(f"{context}:") else f"{context}: {text}"
+
+
 class CredentialError(CmkError):
     """Credentials are missing or rejected."""
 

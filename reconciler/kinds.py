@@ -26,6 +26,10 @@ class KindSpec:
     # Sent when creating, never compared afterwards: the plane cannot change them and they matter
     # to nobody enough to refuse a plan over (tags of an adopted key, say).
     create_only: frozenset[str] = frozenset()
+    # Attributes, by dotted path, whose strings the plane itself compares without case -- ARM
+    # resource IDs, locations, GUIDs and enum values -- so that its echo ("EastUS") is no drift.
+    # Every other string is compared exactly: a tag or description "ACME" is not "acme".
+    case_insensitive: frozenset[str] = frozenset()
 
 
 AZURE_VAULT = KindSpec(
@@ -45,6 +49,7 @@ AZURE_VAULT = KindSpec(
     },
     # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags.
     create_only=frozenset({"tags"}),
+    case_insensitive=frozenset({"location", "tenantId", "sku", "networkAcls.bypass", "networkAcls.defaultAction"}),
 )
 
 AZURE_KEY = KindSpec(
@@ -59,6 +64,7 @@ AZURE_KEY = KindSpec(
         "curveName": "the curve of an existing key cannot change; declare a new key",
     },
     create_only=frozenset({"tags"}),
+    case_insensitive=frozenset({"kty", "curveName"}),
 )
 
 AZUREAD_SERVICE_PRINCIPAL = KindSpec(
@@ -76,6 +82,7 @@ AZURE_ROLE_ASSIGNMENT = KindSpec(
     plane="arm",
     immutable={"principalType": "a role assignment cannot be updated, only replaced"},
     create_only=frozenset({"description"}),
+    case_insensitive=frozenset({"principalType"}),
 )
 
 ASTRA_PROVIDER_ACCOUNTS = KindSpec(

@@ -54,6 +54,8 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "key_set": plan.key_set,
         "manifest": {"digest": plan.manifest_digest, "files": list(plan.manifest_files)},
         **({"targets": list(plan.targets)} if plan.targets else {}),
+        # As in `terraform show -json`: false when --target left part of the key set unplanned.
+        "complete": not plan.targets,
         "summary": summary(plan),
         "steps": [_step(step) for step in plan.steps],
         "notices": [{"code": n.code, "region": n.region, "level": n.level, "message": n.message}

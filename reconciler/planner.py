@@ -19,7 +19,7 @@ from reconciler.providers.base import Live, ResourceHandler
 from reconciler.refresh import Refresh
 from reconciler.retry import RetryPolicy
 from reconciler.systems import KINDS
-from reconciler.targets import select
+from reconciler.targets import partial_plan_notice, select
 
 LiveState = dict[str, Live | None]
 
@@ -44,7 +44,7 @@ class Planner:
         return Plan(
             key_set=key_set.name,
             steps=steps,
-            notices=tuple(self._notices(steps)),
+            notices=(*([partial_plan_notice(targets)] if targets else []), *self._notices(steps)),
             manifest_digest=manifests.digest,
             manifest_files=manifests.files,
             targets=tuple(targets),

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import CmkError, ProviderError
+from reconciler.errors import CmkError, ProviderError, in_context
 from reconciler.plan import Resource, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.retry import RetryPolicy
@@ -169,7 +169,7 @@ class Refresh:
                 ready: list[str] = []
                 for address, obj, error in finished.get():
                     if error is not None:
-                        failures.append(f"reading {address}: {error}")
+                        failures.append(in_context(f"reading {address}", error))
                         for skipped in self._skip(address, dependents, missing, failures):
                             batches.gone(skipped)
                         continue

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def from_environment(variable: str | None) -> dict[str, Any]:
+    """How a plan shows a secret, for every system alike: the variable holding it, marked sensitive."""
+    return {"env": variable, "sensitive": True}
+
 
 class Secret:
     __slots__ = ("_value",)

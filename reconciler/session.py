@@ -46,7 +46,8 @@ class RunOptions:
 def retry_policy(options: RunOptions) -> RetryPolicy:
     """The engine's retries: bounded backoff; against the sandbox, short waits (it throttles nobody)."""
     if options.sandbox is not None:
-        return RetryPolicy(max_attempts=12, base_delay=0.02, max_delay=0.5, max_total=60.0, access_max_total=20.0)
+        # The same number of attempts as a real run (README: at most 10); only the waits are shorter.
+        return RetryPolicy(base_delay=0.02, max_delay=0.5, max_total=60.0, access_max_total=20.0)
     return RetryPolicy()
 
 

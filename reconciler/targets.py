@@ -6,7 +6,9 @@ import difflib
 from collections.abc import Iterable, Sequence
 
 from reconciler.errors import CmkError
-from reconciler.plan import Resource
+from reconciler.plan import Notice, Resource
+
+PARTIAL_PLAN = "W-PARTIAL-PLAN"
 
 
 class TargetError(CmkError):
@@ -16,6 +18,13 @@ class TargetError(CmkError):
 def _named_by(target: str, address: str) -> bool:
     # A target names an address or everything below it: `azure_vault.eastus` takes every vault there.
     return address == target or address.startswith((f"{target}.", f"{target}/"))
+
+
+def partial_plan_notice(targets: Sequence[str]) -> Notice:
+    """What a targeted plan must say of itself, as Terraform's does: it is not the whole key set."""
+    return Notice(PARTIAL_PLAN, "", f"the plan is partial: --target limits it to {', '.join(targets)} and what "
+                  "that depends on, so it may not show every change the manifests call for; plan without --target "
+                  "to see them all (--target is for exceptional cases, not routine use)")
 
 
 def select(resources: Sequence[Resource], targets: Iterable[str]) -> list[Resource]:

@@ -58,6 +58,10 @@ def load(paths: Sequence[str | Path]) -> LoadedManifests:
         diagnostics.extend(problems)
         if problems:
             continue  # unreadable, too big, not UTF-8: the digest is never used then, and the file never read
+        if not documents:
+            # validate and plan must agree: a file meant as a manifest that says nothing is an error to both.
+            diagnostics.append(Diagnostic(str(file), None, "", "holds no key set (the file is empty or only "
+                                          "comments)", "E-EMPTY"))
         digest.update(str(file).encode() + b"\0" + _bytes_of(file))
         for document in documents:
             key_set, problems = _load_document(document)
@@ -80,11 +84,11 @@ def _bytes_of(file: Path) -> bytes:
 def load_one(paths: Sequence[str | Path]) -> tuple[KeySet, LoadedManifests]:
     loaded = load(paths)
     if len(loaded.key_sets) != 1:
-        names = ", ".join(k.name for k in loaded.key_sets) or "none"
-        where = loaded.files[0] if loaded.files else ", ".join(map(str, paths))
-        raise ManifestError([Diagnostic(where, None, "", f"plan and apply take exactly one key set; found "
-                                        f"{len(loaded.key_sets)} ({names}). Run cmkctl once per key set.",
-                                        "E-KEYSETS")])
+        # Said of the paths given, not of one file among them: no file is at fault.
+        names = ", ".join(f"{k.name} in {Path(k.source.file).name}" for k in loaded.key_sets) or "none"
+        raise ManifestError([Diagnostic(", ".join(map(str, paths)), None, "", f"plan and apply take exactly one "
+                                        f"key set; found {len(loaded.key_sets)} ({names}). Run cmkctl once per "
+                                        "key set.", "E-KEYSETS")])
     return loaded.key_sets[0], loaded
 
 

@@ -1,4 +1,4 @@
-"""Strict YAML: safe tags only, no duplicate keys, bounded size, and a line for every field.
+"""Strict YAML: the core schema's tags only, no duplicate keys, bounded size, and a line for every field.
 
 PyYAML's safe loader silently keeps the last of two duplicate keys and forgets where values came
 from, so documents are composed into nodes and converted here, recording each value's line.
@@ -21,6 +21,20 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 
 JsonPath = tuple[str | int, ...]
+
+_YAML = "tag:yaml.org,2002:"
+# YAML 1.2's core schema: every tag a manifest can mean. Any other -- `!!python/...`, `!!set`,
+# `!!omap`, `!!binary`, `!!timestamp`, an application's `!Foo` -- is refused on any node, scalar,
+# mapping or sequence, even where the value it tags would pass the schema: a tag must never
+# change what a value is.
+CORE_TAGS = {
+    yaml.ScalarNode: frozenset(f"{_YAML}{name}" for name in ("null", "bool", "int", "float", "str")),
+    yaml.MappingNode: frozenset({f"{_YAML}map"}),
+    yaml.SequenceNode: frozenset({f"{_YAML}seq"}),
+}
+# Plain scalars PyYAML types by their look beyond the core schema: `2026-01-01` (a timestamp) and
+# `=` (a "value", which no safe constructor takes). The core schema reads both as strings.
+_NOT_IMPLICIT = frozenset({f"{_YAML}timestamp", f"{_YAML}value"})
 
 
 @dataclass
@@ -57,6 +71,8 @@ class _Converter:
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
             raise _LimitExceeded(node.start_mark.line + 1)
         self.lines[path] = node.start_mark.line + 1
+        if not self._core_tagged(node, path):
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -70,6 +86,8 @@ class _Converter:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 self.problems.append((line, path, "only plain keys are allowed (no merge keys or complex keys)"))
                 continue
+            if not self._core_tagged(key_node, path):
+                continue
             key = str(key_node.value)
             if key in result:
                 first = self.lines.get((*path, key))
@@ -79,6 +97,13 @@ class _Converter:
             self.lines[(*path, key)] = line
         return result
 
+    def _core_tagged(self, node: yaml.Node, path: JsonPath) -> bool:
+        if node.tag in CORE_TAGS[type(node)]:
+            return True
+        self.problems.append((node.start_mark.line + 1, path, f"YAML tag {_as_written(node.tag)} is not allowed: "
+                              "manifests use YAML's core schema (null, bool, int, float, str, map, seq)"))
+        return False
+
     def _scalar(self, node: yaml.Node, path: JsonPath) -> Any:
         try:
             return self._scalars.construct_object(node, deep=True)
@@ -86,6 +111,10 @@ class _Converter:
             line = node.start_mark.line + 1
             self.problems.append((line, path, f"unsupported YAML tag {node.tag!r}: {error.problem}"))
             return None
+
+
+def _as_written(tag: str) -> str:
+    return f"!!{tag.removeprefix(_YAML)}" if tag.startswith(_YAML) else (tag if tag.startswith("!") else f"!<{tag}>")
 
 
 def read_documents(path: Path) -> tuple[list[Document], list[Diagnostic]]:
@@ -121,6 +150,8 @@ def _parse(file: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
                 continue
             diagnostics.extend(Diagnostic(file, line, _dotted(p), msg, "E-YAML") for line, p, msg in
                                converter.problems)
+            if data is None and not converter.problems:
+                continue  # `---` with nothing after it, or `~`: a document that declares nothing, as kubectl reads it
             documents.append(Document(file, data, converter.lines, index))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -150,25 +181,36 @@ def _too_deep_line(text: str) -> int | None:
     return None
 
 
+def _core_resolvers(loader: type[Any]) -> type[yaml.SafeLoader]:
+    """`loader`, typing plain scalars as the core schema does (see _NOT_IMPLICIT)."""
+    resolvers = {first: [(tag, pattern) for tag, pattern in found if tag not in _NOT_IMPLICIT]
+                 for first, found in loader.yaml_implicit_resolvers.items()}
+    return type(f"Core{loader.__name__}", (loader,), {"yaml_implicit_resolvers": resolvers})
+
+
+_SAFE_LOADER = _core_resolvers(yaml.SafeLoader)
+_FAST_LOADER = _core_resolvers(yaml.CSafeLoader) if hasattr(yaml, "CSafeLoader") else None
+
+
 def _loader_for(text: str) -> type[yaml.SafeLoader]:
     """libyaml's loader when PyYAML has it (a 1,000-object manifest composes ~10x faster), unless the
     text is invalid (the pure-Python loader words the error) or nested past MAX_DEPTH (libyaml's
     composer recurses in C, where Python's recursion limit does not guard the stack)."""
-    fast = getattr(yaml, "CSafeLoader", None)
+    fast = _FAST_LOADER
     if fast is None:
-        return yaml.SafeLoader
+        return _SAFE_LOADER
     depth = 0
     try:
         for event in yaml.parse(text, Loader=fast):  # iterative, in C
             if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    return yaml.SafeLoader
+                    return _SAFE_LOADER
             elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                 depth -= 1
     except yaml.YAMLError:
-        return yaml.SafeLoader
-    return fast  # type: ignore[no-any-return]
+        return _SAFE_LOADER
+    return fast
 
 
 def _compose_all(text: str) -> Iterator[yaml.Node | None]:

@@ -111,7 +111,9 @@ def json_body(response: httpx.Response) -> Any:
 
 def status_error(response: httpx.Response, *, plane: str, what: str, code: str, message: str) -> ProviderError:
     """The error type for a failed status: transient statuses are retried by the engine."""
-    text = f"{what}: HTTP {response.status_code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    # Astra's error ID is often the status itself: "HTTP 503 503" says nothing twice.
+    shown = code if code and code != str(response.status_code) else ""
+    text = f"{what}: HTTP {response.status_code}" + (f" {shown}" if shown else "") + (f": {message}" if message else "")
     if response.status_code in TRANSIENT_STATUSES:
         return TransientError(
             text, plane=plane, code=code, status=response.status_code, retry_after=retry_after(response)

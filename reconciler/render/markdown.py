@@ -29,6 +29,9 @@ def _callouts(steps: list[dict[str, Any]], notices: list[dict[str, Any]]) -> lis
         elif step["irreversible"] and action in ("create", "update"):
             lines.append(f"> [!WARNING]\n> **Irreversible** `{step['address']}`: {step['reason'] or VERBS[action]}\n")
     for notice in notices:
+        if not notice["region"]:  # about the plan as a whole
+            lines.append(f"> [!WARNING]\n> **Partial plan**: {notice['message']} (`{notice['code']}`)\n")
+            continue
         label = "Unmanaged, left in place" if notice["level"] == "info" else notice["region"]
         lines.append(f"> [!NOTE]\n> **{label}** ({notice['region']}): {notice['message']} (`{notice['code']}`)\n")
     return lines

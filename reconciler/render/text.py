@@ -12,7 +12,8 @@ COLORS = {"create": "green", "update": "yellow", "forbidden": "red", "read": "cy
 
 def render_text(document: dict[str, Any], *, color: bool = False) -> str:
     paint = _painter(color)
-    lines = [f"Key set {document['key_set']}: {len(document['steps'])} objects.", ""]
+    count = len(document["steps"])
+    lines = [f"Key set {document['key_set']}: {count} object{'' if count == 1 else 's'}.", ""]
     for step in document["steps"]:
         action = step["actions"][0]
         if action == "no-op":
@@ -23,10 +24,14 @@ def render_text(document: dict[str, Any], *, color: bool = False) -> str:
         notices = [n for n in document["notices"] if n["level"] == level]
         if notices:
             lines.append(paint(heading, style))
-            lines += [f"  - [{n['region']}] {n['message']} ({n['code']})" for n in notices]
+            lines += [f"  - {_where(n)}{n['message']} ({n['code']})" for n in notices]
             lines.append("")
     lines.append(paint(summary_line(document["summary"]), "bold"))
     return "\n".join(lines) + "\n"
+
+
+def _where(notice: dict[str, Any]) -> str:
+    return f"[{notice['region']}] " if notice["region"] else ""
 
 
 def _step_block(step: dict[str, Any], paint: Callable[[str, str], str]) -> list[str]:

@@ -29,4 +29,7 @@ _HOMES = {"FaultInjector": "faults", "Sandbox": "session", "WorldError": "world"
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    from reconciler.sandbox.extra import needs_extra
+
+    with needs_extra():
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

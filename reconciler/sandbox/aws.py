@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from reconciler.sandbox.extra import needs_extra
 from reconciler.sandbox.faults import FaultInjector
 from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE, Halt
 from reconciler.sandbox.state import write_atomically_bytes
@@ -217,9 +218,10 @@ class AwsPlane:
         self._server: Any = None
 
     def start(self) -> str:
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import WSGIRequestHandler, make_server
+        with needs_extra():
+            from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+            from werkzeug.serving import WSGIRequestHandler, make_server
 
         if not _running.acquire(blocking=False):
             raise RuntimeError("another sandbox in this process already runs the AWS plane (moto is process-wide)")

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from reconciler.errors import CmkError
 from reconciler.sandbox import show_services
 from reconciler.sandbox.astra import provider_ids
 from reconciler.sandbox.keys import key_resource
 from reconciler.sandbox.rbac import ROLE_NAMES, role_guid
+from reconciler.sandbox.state import STATE_FILE
 from reconciler.sandbox.wire import State
-from reconciler.sandbox.world import load_state
+from reconciler.sandbox.world import WORLD_FILE, load_state
 
-__all__ = ["describe", "load_state"]
+__all__ = ["describe", "held_state", "load_state"]
+
+
+def held_state(directory: Path) -> State:
+    """What the sandbox in DIR holds; refused for a folder no sandbox ever ran in or was seeded for."""
+    if not (directory / STATE_FILE).exists() and not (directory / WORLD_FILE).exists():
+        raise CmkError(f"{directory} holds no sandbox (no {STATE_FILE}, no {WORLD_FILE}): plan or apply with "
+                       f"--sandbox {directory} first, or give the folder of one")
+    return load_state(directory)
 
 
 def describe(state: State) -> str:

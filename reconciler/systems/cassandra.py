@@ -32,6 +32,7 @@ from reconciler.manifest.model import (
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan import Resource, Unknown
 from reconciler.roles import role_definition_id
+from reconciler.secrets import from_environment
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
@@ -59,6 +60,7 @@ CASSANDRA_CLUSTER = KindSpec(
         "delegatedManagementSubnetId": "a cluster's management subnet is fixed at creation",
     },
     create_only=frozenset({"tags", "initialAdminPasswordFrom"}),
+    case_insensitive=frozenset({"location", "identityType", "delegatedManagementSubnetId"}),
 )
 
 CASSANDRA_DATA_CENTER = KindSpec(
@@ -72,6 +74,7 @@ CASSANDRA_DATA_CENTER = KindSpec(
         "dataCenterLocation": "a data center cannot move to another region",
         "delegatedSubnetId": "a data center's subnet is fixed at creation",
     },
+    case_insensitive=frozenset({"dataCenterLocation", "delegatedSubnetId"}),
 )
 
 
@@ -221,7 +224,7 @@ def _cluster(context: ExpandContext, region: Region, registration: CassandraRegi
         attributes["cassandraVersion"] = registration.cassandra_version
     attributes["tags"] = tags(context.key_set)
     if registration.password_env is not None:
-        attributes["initialAdminPasswordFrom"] = {"env": registration.password_env}
+        attributes["initialAdminPasswordFrom"] = from_environment(registration.password_env)
     # The cluster deploys into the management subnet: Cosmos DB must hold its network role first.
     grant = _vnet_grant(context, region, registration, registration.management_subnet_id)
     return Resource(

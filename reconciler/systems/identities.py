@@ -34,6 +34,7 @@ AZURE_USER_ASSIGNED_IDENTITY = KindSpec(
         "tenantId": "an identity belongs to its subscription's tenant for good",
     },
     create_only=frozenset({"tags"}),
+    case_insensitive=frozenset({"location", "tenantId"}),
 )
 
 

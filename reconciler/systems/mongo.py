@@ -23,6 +23,7 @@ from reconciler.manifest.keyref import KeyReference, find_key, parse_key_referen
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan import Resource, Unknown
+from reconciler.secrets import from_environment
 from reconciler.systems.base import ExpandContext, System
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
 
@@ -55,6 +56,10 @@ MONGO_CLUSTER = KindSpec(
     irreversible_create=CREATED_WITH_CMK,
     create_only=frozenset({"tags", "administrator", "administratorPassword", "compute", "storage", "sharding",
                            "highAvailability", "serverVersion"}),
+    case_insensitive=frozenset({
+        "location", "encryptionMode", "customerManagedKeyEncryption.keyEncryptionKeyIdentity.identityType",
+        "customerManagedKeyEncryption.keyEncryptionKeyIdentity.userAssignedIdentityResourceId",
+    }),
 )
 
 
@@ -191,7 +196,7 @@ def create_attributes(create: MongoCreate) -> dict[str, Any]:
     """The settings a new cluster needs; the password only as the variable that holds it."""
     attributes: dict[str, Any] = {
         "administrator": {"userName": create.user_name},
-        "administratorPassword": {"env": create.password_env, "sensitive": True},
+        "administratorPassword": from_environment(create.password_env),
         "compute": {"tier": create.compute_tier},
         "storage": {"sizeGb": create.storage_gb},
     }
