@@ -242,6 +242,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
 
 def _apply_locked(plan_file: Path | None, saved: Plan | None, key_set: KeySet, loaded: LoadedManifests,
                   auto_approve: bool, targets: Sequence[str], options: RunOptions) -> int:
+    from reconciler.executor import require_variables
     from reconciler.session import handlers_for
 
     with handlers_for(key_set, options) as handlers:
@@ -253,6 +254,7 @@ def _apply_locked(plan_file: Path | None, saved: Plan | None, key_set: KeySet, l
             _refuse_forbidden(fresh)
             if not fresh.has_changes:
                 return EXIT_OK
+            require_variables(fresh, os.environ)  # before asking: the answer would be wasted
             if not auto_approve:
                 _confirm()
         return _execute(saved or fresh, handlers, options)

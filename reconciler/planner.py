@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.refresh import Refresh
 from reconciler.retry import RetryPolicy
+from reconciler.secrets import describe_unset, unset_variables
 from reconciler.systems import KINDS
 from reconciler.targets import select
 
@@ -31,6 +33,8 @@ class Planner:
     astra_databases: Any = None
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Where the create-time secrets will be read from at apply (the process's environment).
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
         lookups = expand.lookups(key_set)
@@ -44,7 +48,7 @@ class Planner:
         return Plan(
             key_set=key_set.name,
             steps=steps,
-            notices=tuple(self._notices(steps)),
+            notices=(*self._variable_notices(steps), *self._notices(steps)),
             manifest_digest=manifests.digest,
             manifest_files=manifests.files,
             targets=tuple(targets),
@@ -68,6 +72,12 @@ class Planner:
             return None
         handler = self.handlers[resource.kind]
         return self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+
+    def _variable_notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
+        """Say at plan what apply would only find out after its first changes (some irreversible)."""
+        for step, attribute, variable in unset_variables(steps, self.environ):
+            yield Notice("W-VARIABLE-UNSET", step.region, f"{describe_unset(step, attribute, variable)}: apply "
+                         "reads it to create the object, and refuses to start without it")
 
     def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
         new_registrations = [s for s in steps if s.kind == "astra_registration" and s.action is Action.CREATE]
