@@ -26,6 +26,10 @@ class KindSpec:
     # Sent when creating, never compared afterwards: the plane cannot change them and they matter
     # to nobody enough to refuse a plan over (tags of an adopted key, say).
     create_only: frozenset[str] = frozenset()
+    # attribute -> the rule a refused change of it breaks; others break R-IMMUTABLE.
+    rules: Mapping[str, str] = field(default_factory=dict)
+    # attribute -> what the control plane means by a live null (Confluent: its own key, "Automatic").
+    live_null: Mapping[str, str] = field(default_factory=dict)
 
 
 AZURE_VAULT = KindSpec(
@@ -43,6 +47,7 @@ AZURE_VAULT = KindSpec(
     irreversible_attributes={
         "enablePurgeProtection": "purge protection, once on, can never be turned off",
     },
+    rules={"enablePurgeProtection": "R-PURGE-PROTECTION"},
     # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags.
     create_only=frozenset({"tags"}),
 )
@@ -94,6 +99,7 @@ ASTRA_REGISTRATION = KindSpec(
         "keyId": "Astra keeps one key per provider and region; replacing it takes a support ticket",
     },
     irreversible_create="Astra cannot unregister a key: removing it takes a support ticket",
+    rules={"keyId": "R-ASTRA-ONE-KEY"},
 )
 
 AWS_KMS_KEY = KindSpec(

@@ -24,6 +24,7 @@ from reconciler.systems import KINDS
 from reconciler.targets import select
 
 LiveState = dict[str, Live | None]
+REGION_NOT_ENABLED = "R-ASTRA-REGION"
 
 
 @dataclass
@@ -103,12 +104,13 @@ def make_step(resource: Resource, live: LiveState) -> Step:
     spec = KINDS[resource.kind]
     current = live.get(resource.address)
     attributes = substitute(resource.attributes, live)
-    decision = choose_action(spec, attributes, current)
-    action, reason = decision.action, decision.reason
+    decision = choose_action(spec, attributes, current, resource.declared, resource.source)
+    action, reason, rules = decision.action, decision.reason, decision.rules
     if spec.read_only and current is not None and not current.get("providerIds", True):
-        action, reason = Action.FORBIDDEN, (
+        action, reason, rules = Action.FORBIDDEN, (
             f"Astra lists no {resource.identity['product']} provider ID for {resource.identity['cloud']} region "
-            f"{resource.region}: the region is not enabled for this organization (ask DataStax to unlock it)")
+            f"{resource.region}: the region is not enabled for this organization (ask DataStax to unlock it; "
+            f"declared at {resource.source}) [{REGION_NOT_ENABLED}]"), (REGION_NOT_ENABLED,)
     return Step(
         address=resource.address,
         kind=resource.kind,
@@ -123,6 +125,7 @@ def make_step(resource: Resource, live: LiveState) -> Step:
         live=current or {},
         fingerprint=fingerprint(current),
         source=resource.source,
+        rules=rules,
     )
 
 
