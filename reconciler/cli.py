@@ -50,7 +50,7 @@ def _debug_options(function: Any) -> Any:
 
 
 def _configure_wire(debug: bool, debug_file: Path | None, audit_log: Path | None) -> None:
-    from reconciler.wirelog import LOG
+    from reconciler.wirelog import LOG, route_logging
 
     stream: TextIO | None = None
     if debug_file is not None:
@@ -58,6 +58,7 @@ def _configure_wire(debug: bool, debug_file: Path | None, audit_log: Path | None
     elif debug:
         stream = sys.stderr
     LOG.configure(debug=stream, audit=audit_log)
+    route_logging(stream)
 
 
 def _lock_options(function: Any) -> Any:
@@ -484,6 +485,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         import gc
 
         gc.set_threshold(*GC_THRESHOLD)
+    from reconciler.wirelog import route_logging
+
+    route_logging(None)  # silent until --debug says where
     try:
         code = cli.main(args=argv, prog_name="cmkctl", standalone_mode=False)
     except ManifestError as error:
