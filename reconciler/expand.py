@@ -72,6 +72,8 @@ def _vault(key_set: KeySet, vault: Vault) -> Resource:
         },
         "tags": tags(key_set),
     }
+    if vault.recover:
+        attributes["recover"] = True
     return Resource(
         address=vault_address(vault.region, vault.name),
         kind="azure_vault",

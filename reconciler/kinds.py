@@ -48,8 +48,9 @@ AZURE_VAULT = KindSpec(
         "enablePurgeProtection": "purge protection, once on, can never be turned off",
     },
     rules={"enablePurgeProtection": "R-PURGE-PROTECTION"},
-    # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags.
-    create_only=frozenset({"tags"}),
+    # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags. `recover`
+    # (declared only when true) says to recover a soft-deleted vault of the name instead of failing.
+    create_only=frozenset({"tags", "recover"}),
 )
 
 AZURE_KEY = KindSpec(

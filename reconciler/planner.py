@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -11,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import expand, graph
-from reconciler.diff import choose_action
+from reconciler.diff import Decision, choose_action
 from reconciler.graph import DEFAULT_PARALLELISM
+from reconciler.kinds import KindSpec
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
@@ -25,6 +27,9 @@ from reconciler.targets import select
 
 LiveState = dict[str, Live | None]
 REGION_NOT_ENABLED = "R-ASTRA-REGION"
+# What the plan reads for an absent object whose name something else holds (a soft-deleted vault).
+HELD = "heldBy"
+NAME_HELD = "R-VAULT-SOFT-DELETED"
 
 
 @dataclass
@@ -62,7 +67,7 @@ class Planner:
 
     def _identity(self, resource: Resource, live: LiveState) -> Mapping[str, Any] | None:
         """The identity to read `resource` by; None when its parent is absent or it is not known yet."""
-        if resource.parent and live.get(resource.parent) is None:
+        if resource.parent and not exists(live.get(resource.parent)):
             return None
         identity = substitute(resource.identity, live)
         return None if contains_unknown(identity) else identity
@@ -72,7 +77,12 @@ class Planner:
         if identity is None:
             return None
         handler = self.handlers[resource.kind]
-        return self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+        found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+        holds = getattr(handler, "held", None)
+        if found is None and holds is not None:
+            holder = self.retry.call(lambda: holds(identity=identity), what=f"looking up {resource.address}'s name")
+            return {HELD: holder} if holder else None
+        return found
 
     def _variable_notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
         """Say at plan what apply would only find out after its first changes (some irreversible)."""
@@ -104,7 +114,8 @@ def make_step(resource: Resource, live: LiveState) -> Step:
     spec = KINDS[resource.kind]
     current = live.get(resource.address)
     attributes = substitute(resource.attributes, live)
-    decision = choose_action(spec, attributes, current, resource.declared, resource.source)
+    decision = (held_decision(spec, resource, attributes, current[HELD]) if current and HELD in current
+                else choose_action(spec, attributes, current, resource.declared, resource.source))
     action, reason, rules = decision.action, decision.reason, decision.rules
     if spec.read_only and current is not None and not current.get("providerIds", True):
         action, reason, rules = Action.FORBIDDEN, (
@@ -127,6 +138,24 @@ def make_step(resource: Resource, live: LiveState) -> Step:
         source=resource.source,
         rules=rules,
     )
+
+
+def exists(live: Live | None) -> bool:
+    return live is not None and HELD not in live
+
+
+def held_decision(spec: KindSpec, resource: Resource, attributes: Mapping[str, Any],
+                  holder: Mapping[str, Any]) -> Decision:
+    """An absent object whose name a soft-deleted one holds: recovered when declared so, else refused."""
+    deleted = (f"the name {resource.identity['name']} is held by a soft-deleted vault (deleted "
+               f"{holder.get('deletionDate') or 'at an unknown date'} in {holder.get('location')}, purge scheduled "
+               f"{holder.get('scheduledPurgeDate') or 'at an unknown date'})")
+    if attributes.get("recover"):
+        created = choose_action(spec, attributes, None)
+        why = f"{deleted}: recovered with createMode: recover, its keys with it"
+        return dataclasses.replace(created, reason="; ".join(filter(None, (why, created.reason))))
+    return Decision(Action.FORBIDDEN, (), f"{deleted}: declare `recover: true` on the vault to recover it; "
+                    f"cmkctl never purges a vault (declared at {resource.source}) [{NAME_HELD}]", rules=(NAME_HELD,))
 
 
 def order_steps(steps: list[Step]) -> tuple[Step, ...]:

@@ -42,6 +42,8 @@ class Vault:
     trusted_services_bypass: bool
     public_network: str
     source: Source
+    # Recover a soft-deleted vault that holds the name, instead of refusing the plan.
+    recover: bool = False
 
 
 @dataclass(frozen=True)
