@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from tests.conftest import EXAMPLES, Result, apply_ok, write
+from tests.conftest import EXAMPLES, ROOT, Result, apply_ok, write
 
 ASTRA = EXAMPLES / "astra-serverless-azure.yaml"
 CONFLUENT = EXAMPLES / "confluent-azure-byok.yaml"
@@ -50,6 +51,8 @@ def test_a_second_astra_key_names_the_declared_key(cmkctl: Callable[..., Result]
     refused = [s for s in document["steps"] if s["actions"] == ["forbidden"]]
     assert [(s["address"], s["rules"]) for s in refused] == [("astra_registration.eastus.serverless",
                                                               ["R-ASTRA-ONE-KEY"])]
+    schema = json.loads((ROOT / "schemas" / "plan.v1.json").read_text())
+    assert list(Draft202012Validator(schema).iter_errors(document)) == []
 
 
 def test_an_automatic_confluent_cluster_says_automatic(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
