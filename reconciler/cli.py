@@ -51,7 +51,7 @@ def _debug_options(function: Any) -> Any:
 
 
 def _configure_wire(debug: bool, debug_file: Path | None, audit_log: Path | None) -> None:
-    from reconciler.wirelog import LOG
+    from reconciler.wirelog import LOG, route_logging
 
     stream: TextIO | None = None
     if debug_file is not None:
@@ -59,6 +59,7 @@ def _configure_wire(debug: bool, debug_file: Path | None, audit_log: Path | None
     elif debug:
         stream = sys.stderr
     LOG.configure(debug=stream, audit=audit_log)
+    route_logging(stream)
 
 
 def _lock_options(function: Any) -> Any:
@@ -243,6 +244,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
 
 def _apply_locked(plan_file: Path | None, saved: Plan | None, key_set: KeySet, loaded: LoadedManifests,
                   auto_approve: bool, targets: Sequence[str], options: RunOptions) -> int:
+    from reconciler.executor import require_variables
     from reconciler.session import handlers_for
 
     with handlers_for(key_set, options) as handlers:
@@ -254,6 +256,7 @@ def _apply_locked(plan_file: Path | None, saved: Plan | None, key_set: KeySet, l
             _refuse_forbidden(fresh)
             if not fresh.has_changes:
                 return EXIT_OK
+            require_variables(fresh, os.environ)  # before asking: the answer would be wasted
             if not auto_approve:
                 _confirm()
         return _execute(saved or fresh, handlers, options)
@@ -498,6 +501,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         import gc
 
         gc.set_threshold(*GC_THRESHOLD)
+    from reconciler.wirelog import route_logging
+
+    route_logging(None)  # silent until --debug says where
     try:
         code = cli.main(args=argv, prog_name="cmkctl", standalone_mode=False)
     except ManifestError as error:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.kinds import KindSpec
-from reconciler.plan import Action, AttributeChange, Unknown
+from reconciler.plan import Action, AttributeChange, Declared, Unknown
+
+IMMUTABLE_RULE = "R-IMMUTABLE"
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,7 @@ class Decision:
     changes: tuple[AttributeChange, ...] = ()
     reason: str = ""
     irreversible: bool = False
+    rules: tuple[str, ...] = ()
 
 
 def matches(declared: Any, live: Any, *, path: str = "", case_insensitive: frozenset[str] = frozenset()) -> bool:
@@ -36,7 +40,9 @@ def matches(declared: Any, live: Any, *, path: str = "", case_insensitive: froze
     return bool(declared == live)
 
 
-def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str, Any] | None) -> Decision:
+def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str, Any] | None,
+                  words: Mapping[str, Declared] | None = None, source: str = "") -> Decision:
+    """`words` and `source` say how and where the manifest declares each attribute, for refusals."""
     if spec.read_only:
         return Decision(Action.READ)
     if live is None:
@@ -52,21 +58,29 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
     )
     if not changes:
         return Decision(Action.NOOP)
-    refusals = [_refusal(spec, change) for change in changes]
-    if any(refusals):
-        return Decision(Action.FORBIDDEN, changes, "; ".join(r for r in refusals if r))
+    refused = [c for c in changes if _refused(spec, c)]
+    if refused:
+        rules = tuple(dict.fromkeys(spec.rules.get(c.name, IMMUTABLE_RULE) for c in refused))
+        reasons = [_refusal(spec, c, (words or {}).get(c.name), source) for c in refused]
+        return Decision(Action.FORBIDDEN, changes, "; ".join(reasons), rules=rules)
     irreversible = [spec.irreversible_attributes[c.name] for c in changes if c.name in spec.irreversible_attributes]
     return Decision(Action.UPDATE, changes, "; ".join(irreversible), bool(irreversible))
 
 
-def _refusal(spec: KindSpec, change: AttributeChange) -> str:
-    if change.name in spec.immutable:
-        return f"{change.name}: {spec.immutable[change.name]} ({_was_and_wanted(change)})"
-    if change.name in spec.irreversible_attributes and change.before:
-        return f"{change.name}: {spec.irreversible_attributes[change.name]} ({_was_and_wanted(change)})"
-    return ""
+def _refused(spec: KindSpec, change: AttributeChange) -> bool:
+    return change.name in spec.immutable or bool(change.name in spec.irreversible_attributes and change.before)
 
 
-def _was_and_wanted(change: AttributeChange) -> str:
-    wanted = "a value known only after apply" if isinstance(change.after, Unknown) else repr(change.after)
-    return f"live: {change.before!r}, declared: {wanted}"
+def _refusal(spec: KindSpec, change: AttributeChange, words: Declared | None, source: str) -> str:
+    why = spec.immutable.get(change.name) or spec.irreversible_attributes[change.name]
+    rule = spec.rules.get(change.name, IMMUTABLE_RULE)
+    return f"{change.name}: {why} ({_live_and_declared(spec, change, words, source)}) [{rule}]"
+
+
+def _live_and_declared(spec: KindSpec, change: AttributeChange, words: Declared | None, source: str) -> str:
+    """Both values as JSON, the declared one in the manifest's own field and words, with its line."""
+    live = spec.live_null.get(change.name) if change.before is None else None
+    words = words or Declared(change.name, change.after, source)
+    declared = "(known after apply)" if isinstance(words.value, Unknown) else json.dumps(words.value, default=str)
+    where = f" at {words.location}" if words.location else ""
+    return f"live: {json.dumps(live or change.before, default=str)}; declared{where} as {words.field}: {declared}"

@@ -6,6 +6,7 @@ they are skipped and reported, everything else still runs.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.plan import Action, Plan, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.retry import RetryPolicy
+from reconciler.secrets import describe_unset, unset_variables
 from reconciler.systems import KINDS
 
 
@@ -62,10 +64,12 @@ class Executor:
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     listener: Listener = field(default_factory=SilentListener)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def apply(self, plan: Plan) -> ApplyResult:
         if plan.forbidden:
             raise ForbiddenError("the plan has forbidden steps; nothing was changed")
+        require_variables(plan, self.environ)
         steps = {s.address: s for s in plan.steps}
         outputs: dict[str, Live] = {s.address: dict(s.live) for s in plan.steps if s.live}
         result = ApplyResult()
@@ -147,6 +151,14 @@ class _Create:
             return self.handler.update(identity=self.identity, attributes=changed, live=live)
         raise ProviderError(f"{self.step.address}: an earlier attempt left an object that cannot be brought to the "
                             f"declared state ({decision.action.value}: {decision.reason})")
+
+
+def require_variables(plan: Plan, environ: Mapping[str, str]) -> None:
+    """Refuse the whole apply, before its first change, when a create would miss its secret."""
+    missing = unset_variables(plan.steps, environ)
+    if missing:
+        lines = "\n".join(f"  - {describe_unset(*needed)}" for needed in missing)
+        raise CmkError(f"apply needs environment variables that are not set; nothing was changed:\n{lines}")
 
 
 def resolve(value: Any, outputs: Mapping[str, Mapping[str, Any]]) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.manifest.model import Key, KeySet, Region, RoleAssignment, Vault
-from reconciler.plan import Resource
+from reconciler.plan import Declared, Resource
 from reconciler.roles import role_definition_id
 from reconciler.systems import SYSTEMS, by_principal_kind
 from reconciler.systems.base import ExpandContext, Grant
@@ -72,6 +72,8 @@ def _vault(key_set: KeySet, vault: Vault) -> Resource:
         },
         "tags": tags(key_set),
     }
+    if vault.recover:
+        attributes["recover"] = True
     return Resource(
         address=vault_address(vault.region, vault.name),
         kind="azure_vault",
@@ -80,6 +82,12 @@ def _vault(key_set: KeySet, vault: Vault) -> Resource:
                   "name": vault.name},
         attributes=attributes,
         source=str(vault.source),
+        declared={
+            "enablePurgeProtection": Declared("purgeProtection", vault.purge_protection,
+                                              vault.source.location("purgeProtection")),
+            "softDeleteRetentionInDays": Declared("softDeleteRetentionDays", vault.soft_delete_retention_days,
+                                                  vault.source.location("softDeleteRetentionDays")),
+        },
     )
 
 
@@ -101,6 +109,9 @@ def _key(key_set: KeySet, region: Region, key: Key) -> Resource:
         depends_on=(vault_address(region.name, vault.name),),
         parent=vault_address(region.name, vault.name),
         source=str(key.source),
+        declared={"kty": Declared("type", key.type, key.source.location("type")),
+                  "keySize": Declared("size", key.size, key.source.location("size")),
+                  "curveName": Declared("curve", key.curve, key.source.location("curve"))},
     )
 
 

@@ -30,6 +30,10 @@ class KindSpec:
     # resource IDs, locations, GUIDs and enum values -- so that its echo ("EastUS") is no drift.
     # Every other string is compared exactly: a tag or description "ACME" is not "acme".
     case_insensitive: frozenset[str] = frozenset()
+    # attribute -> the rule a refused change of it breaks; others break R-IMMUTABLE.
+    rules: Mapping[str, str] = field(default_factory=dict)
+    # attribute -> what the control plane means by a live null (Confluent: its own key, "Automatic").
+    live_null: Mapping[str, str] = field(default_factory=dict)
 
 
 AZURE_VAULT = KindSpec(
@@ -47,8 +51,10 @@ AZURE_VAULT = KindSpec(
     irreversible_attributes={
         "enablePurgeProtection": "purge protection, once on, can never be turned off",
     },
-    # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags.
-    create_only=frozenset({"tags"}),
+    rules={"enablePurgeProtection": "R-PURGE-PROTECTION"},
+    # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags. `recover`
+    # (declared only when true) says to recover a soft-deleted vault of the name instead of failing.
+    create_only=frozenset({"tags", "recover"}),
     case_insensitive=frozenset({"location", "tenantId", "sku", "networkAcls.bypass", "networkAcls.defaultAction"}),
 )
 
@@ -101,6 +107,7 @@ ASTRA_REGISTRATION = KindSpec(
         "keyId": "Astra keeps one key per provider and region; replacing it takes a support ticket",
     },
     irreversible_create="Astra cannot unregister a key: removing it takes a support ticket",
+    rules={"keyId": "R-ASTRA-ONE-KEY"},
 )
 
 AWS_KMS_KEY = KindSpec(

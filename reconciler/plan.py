@@ -27,6 +27,19 @@ class Unknown:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """How the manifest says one attribute: its field, its value as written, and FILE:LINE.
+
+    A refusal quotes these, not the control plane's names: `purgeProtection: false`, `key: "k2"`
+    where the attribute itself is only known after apply.
+    """
+
+    field: str
+    value: Any
+    location: str
+
+
+@dataclass(frozen=True)
 class Resource:
     """One object the manifests declare, in the shape the planner diffs.
 
@@ -43,6 +56,8 @@ class Resource:
     # The object this one lives in: when the parent does not exist, neither can this one.
     parent: str = ""
     source: str = ""
+    # attribute -> how the manifest declares it, where its field or value differs from the attribute.
+    declared: Mapping[str, Declared] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,8 @@ class Step:
     live: Mapping[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
     source: str = ""
+    # The rules a forbidden step breaks (R-...), each also named in `reason`.
+    rules: tuple[str, ...] = ()
 
     @property
     def mutates(self) -> bool:

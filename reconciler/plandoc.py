@@ -81,6 +81,7 @@ def _step(step: Step) -> dict[str, Any]:
         "live": encode(step.live),
         "fingerprint": step.fingerprint,
         "source": step.source,
+        **({"rules": list(step.rules)} if step.rules else {}),
     }
 
 
@@ -130,6 +131,7 @@ def _read_step(raw: Mapping[str, Any]) -> Step:
         live=decode(raw["live"]),
         fingerprint=raw["fingerprint"],
         source=raw["source"],
+        rules=tuple(raw.get("rules", ())),
     )
 
 

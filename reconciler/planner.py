@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import expand, graph
-from reconciler.diff import choose_action
+from reconciler.diff import Decision, choose_action
 from reconciler.graph import DEFAULT_PARALLELISM
+from reconciler.kinds import KindSpec
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.refresh import Refresh
 from reconciler.retry import RetryPolicy
+from reconciler.secrets import describe_unset, unset_variables
 from reconciler.systems import KINDS
 from reconciler.targets import partial_plan_notice, select
 
 LiveState = dict[str, Live | None]
+REGION_NOT_ENABLED = "R-ASTRA-REGION"
+# What the plan reads for an absent object whose name something else holds (a soft-deleted vault).
+HELD = "heldBy"
+NAME_HELD = "R-VAULT-SOFT-DELETED"
 
 
 @dataclass
@@ -31,6 +39,8 @@ class Planner:
     astra_databases: Any = None
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Where the create-time secrets will be read from at apply (the process's environment).
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
         lookups = expand.lookups(key_set)
@@ -44,7 +54,8 @@ class Planner:
         return Plan(
             key_set=key_set.name,
             steps=steps,
-            notices=(*([partial_plan_notice(targets)] if targets else []), *self._notices(steps)),
+            notices=(*([partial_plan_notice(targets)] if targets else []), *self._variable_notices(steps),
+                     *self._notices(steps)),
             manifest_digest=manifests.digest,
             manifest_files=manifests.files,
             targets=tuple(targets),
@@ -57,7 +68,7 @@ class Planner:
 
     def _identity(self, resource: Resource, live: LiveState) -> Mapping[str, Any] | None:
         """The identity to read `resource` by; None when its parent is absent or it is not known yet."""
-        if resource.parent and live.get(resource.parent) is None:
+        if resource.parent and not exists(live.get(resource.parent)):
             return None
         identity = substitute(resource.identity, live)
         return None if contains_unknown(identity) else identity
@@ -67,7 +78,18 @@ class Planner:
         if identity is None:
             return None
         handler = self.handlers[resource.kind]
-        return self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+        found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+        holds = getattr(handler, "held", None)
+        if found is None and holds is not None:
+            holder = self.retry.call(lambda: holds(identity=identity), what=f"looking up {resource.address}'s name")
+            return {HELD: holder} if holder else None
+        return found
+
+    def _variable_notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
+        """Say at plan what apply would only find out after its first changes (some irreversible)."""
+        for step, attribute, variable in unset_variables(steps, self.environ):
+            yield Notice("W-VARIABLE-UNSET", step.region, f"{describe_unset(step, attribute, variable)}: apply "
+                         "reads it to create the object, and refuses to start without it")
 
     def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
         new_registrations = [s for s in steps if s.kind == "astra_registration" and s.action is Action.CREATE]
@@ -93,12 +115,14 @@ def make_step(resource: Resource, live: LiveState) -> Step:
     spec = KINDS[resource.kind]
     current = live.get(resource.address)
     attributes = substitute(resource.attributes, live)
-    decision = choose_action(spec, attributes, current)
-    action, reason = decision.action, decision.reason
+    decision = (held_decision(spec, resource, attributes, current[HELD]) if current and HELD in current
+                else choose_action(spec, attributes, current, resource.declared, resource.source))
+    action, reason, rules = decision.action, decision.reason, decision.rules
     if spec.read_only and current is not None and not current.get("providerIds", True):
-        action, reason = Action.FORBIDDEN, (
+        action, reason, rules = Action.FORBIDDEN, (
             f"Astra lists no {resource.identity['product']} provider ID for {resource.identity['cloud']} region "
-            f"{resource.region}: the region is not enabled for this organization (ask DataStax to unlock it)")
+            f"{resource.region}: the region is not enabled for this organization (ask DataStax to unlock it; "
+            f"declared at {resource.source}) [{REGION_NOT_ENABLED}]"), (REGION_NOT_ENABLED,)
     return Step(
         address=resource.address,
         kind=resource.kind,
@@ -113,7 +137,26 @@ def make_step(resource: Resource, live: LiveState) -> Step:
         live=current or {},
         fingerprint=fingerprint(current),
         source=resource.source,
+        rules=rules,
     )
+
+
+def exists(live: Live | None) -> bool:
+    return live is not None and HELD not in live
+
+
+def held_decision(spec: KindSpec, resource: Resource, attributes: Mapping[str, Any],
+                  holder: Mapping[str, Any]) -> Decision:
+    """An absent object whose name a soft-deleted one holds: recovered when declared so, else refused."""
+    deleted = (f"the name {resource.identity['name']} is held by a soft-deleted vault (deleted "
+               f"{holder.get('deletionDate') or 'at an unknown date'} in {holder.get('location')}, purge scheduled "
+               f"{holder.get('scheduledPurgeDate') or 'at an unknown date'})")
+    if attributes.get("recover"):
+        created = choose_action(spec, attributes, None)
+        why = f"{deleted}: recovered with createMode: recover, its keys with it"
+        return dataclasses.replace(created, reason="; ".join(filter(None, (why, created.reason))))
+    return Decision(Action.FORBIDDEN, (), f"{deleted}: declare `recover: true` on the vault to recover it; "
+                    f"cmkctl never purges a vault (declared at {resource.source}) [{NAME_HELD}]", rules=(NAME_HELD,))
 
 
 def order_steps(steps: list[Step]) -> tuple[Step, ...]:

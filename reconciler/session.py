@@ -155,7 +155,18 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
         aws_account_id=key_set.accounts.aws_account_id,
     ) as handlers:
         _warm_up(handlers, key_set)
+        if not conn.sandbox:  # the sandbox's credentials are cmkctl's own, always there
+            handlers.check_credentials(credential_planes(key_set))
         yield handlers
+
+
+def credential_planes(key_set: KeySet) -> set[str]:
+    """The credentials a run of the key set needs: Graph's are Azure's."""
+    from reconciler import expand
+    from reconciler.systems import KINDS
+
+    planes = {KINDS[resource.kind].plane for resource in expand.resources(key_set, {})}
+    return {"azure" if plane in ("arm", "graph") else plane for plane in planes}
 
 
 def _warm_up(handlers: Handlers, key_set: KeySet) -> None:

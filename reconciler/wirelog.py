@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextvars
 import getpass
 import json
+import logging
+import re
 import socket
 import sys
 import threading
@@ -171,3 +173,40 @@ class WireLog:
 
 
 LOG = WireLog()
+
+# The SDKs' loggers: azure-identity reports a failed credential chain there (34 lines, twice).
+SDK_LOGGERS = ("azure", "msal", "botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore")
+_CREDENTIAL_IN_TEXT = re.compile(r"\b(bearer|basic)\s+[\w.~+/=-]+", re.IGNORECASE)
+
+
+class DebugHandler(logging.Handler):
+    """Log records on the --debug stream, one line each, tokens in them masked."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(logging.DEBUG)
+        self._stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = " | ".join(line.strip() for line in record.getMessage().splitlines() if line.strip())
+            self._stream.write(f"cmkctl log {record.name} {record.levelname}: "
+                               f"{_CREDENTIAL_IN_TEXT.sub(lambda m: m.group(1) + ' ***', text)}\n")
+            self._stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def route_logging(debug: TextIO | None) -> None:
+    """cmkctl's logger, and the SDKs' through it: on the --debug stream, else silent.
+
+    Without this, Python prints the SDKs' warnings on stderr by itself, beside the one message
+    cmkctl gives for the same failure.
+    """
+    handler: logging.Handler = DebugHandler(debug) if debug is not None else logging.NullHandler()
+    for name in ("cmkctl", *SDK_LOGGERS):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+        # Warnings only from the SDKs: their INFO repeats every exchange the wire log already shows.
+        level = logging.DEBUG if name == "cmkctl" else logging.WARNING
+        logger.setLevel(level if debug is not None else logging.CRITICAL + 1)

@@ -209,15 +209,16 @@ def test_the_password_never_leaves(cmkctl: Callable[..., Result], tmp_path: Path
     assert not [text for text in written if password in text]
 
 
-def test_a_missing_password_variable_fails_the_cluster_step_only(
+def test_a_missing_password_variable_fails_the_apply_before_any_change(
     cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Failing only the cluster step (and skipping its data centers) left a purge-protected vault behind.
     monkeypatch.delenv(PASSWORD_VARIABLE)
     sandbox = tmp_path / "sandbox"
     result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
     assert result.code == 1
     assert f"the environment variable {PASSWORD_VARIABLE} (initialAdminPasswordFrom) is not set" in result.err
-    assert f"skipped {DC1}" in result.err
+    assert mutating_calls(sandbox) == []
     assert "Traceback" not in result.err
     assert not load_state(sandbox)["arm"].get("cassandraClusters")
 

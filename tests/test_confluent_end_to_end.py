@@ -152,7 +152,7 @@ def test_another_key_for_an_existing_cluster_is_forbidden_at_plan(
         result = cmkctl(*command, "-f", rotated, "--sandbox", applied)
         assert result.code == 3, result.out + result.err
         assert f"{CLUSTER}: byokKeyId: a Dedicated cluster's encryption mode" in result.err
-        assert "declared: a value known only after apply" in result.err
+        assert '; declared at ' in result.err and ' as key: "kafka-eastus-v2") [R-CONFLUENT-ENCRYPTION-MODE]' in result.err
         assert "Traceback" not in result.err
     assert len(mutating_calls(applied)) == before
 
@@ -172,7 +172,7 @@ def test_an_automatic_cluster_cannot_switch_to_a_self_managed_key(
     result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox)
     assert result.code == 3, result.out + result.err
     assert f"{CLUSTER}: byokKeyId: a Dedicated cluster's encryption mode (Automatic or Self-managed)" in result.err
-    assert "live: None" in result.err
+    assert '(live: "Automatic"; declared at ' in result.err
     assert mutating_calls(sandbox) == []
 
 

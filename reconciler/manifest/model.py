@@ -22,6 +22,10 @@ class Source:
         line = self.field_lines.get(name, self.line)
         return Diagnostic(self.file, line, f"{self.path}.{name}" if name else self.path, summary, rule)
 
+    def location(self, name: str) -> str:
+        """FILE:LINE of field `name`, or of the declaration when the field is not written (a default)."""
+        return f"{self.file}:{self.field_lines.get(name) or self.line}"
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
 
@@ -38,6 +42,8 @@ class Vault:
     trusted_services_bypass: bool
     public_network: str
     source: Source
+    # Recover a soft-deleted vault that holds the name, instead of refusing the plan.
+    recover: bool = False
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ def _vault(context: ResolveContext, region: str, path: JsonPath, raw: dict[str, 
         trusted_services_bypass=raw.get("trustedServicesBypass", True),
         public_network=raw.get("publicNetwork", "Allow"),
         source=context.source(path),
+        recover=raw.get("recover", False),
     )
 
 

@@ -115,6 +115,12 @@ class AstraClient:
             raise astra_error(response, what)
         return response
 
+    def check_credentials(self) -> None:
+        """Before a real run reads anything: a missing token is said once, with the fix."""
+        if self._token is None:
+            raise CredentialError(f"Astra: {TOKEN_VARIABLE} is not set. Fix: set it to an Astra application "
+                                  "token whose role grants org-cmk-read (plan) and org-cmk-write (apply)")
+
     def _headers(self) -> dict[str, str]:
         if self._token is None:
             raise CredentialError(f"{TOKEN_VARIABLE} is not set; the Astra DevOps API needs an application token")

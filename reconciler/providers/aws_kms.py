@@ -72,6 +72,16 @@ def translate(error: Exception, what: str) -> Exception:
     return ProviderError(f"{what}: {type(error).__name__}", plane=PLANE)
 
 
+AWS_CHAIN = ("AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared config and credentials files, "
+             "SSO, web identity, container and instance metadata")
+AWS_FIX = ("set AWS_PROFILE to a configured profile (`aws configure`, or `aws sso login --profile NAME`), or "
+           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no usable credentials"
+
+
 # KMS calls that are not idempotent: never tried again by the call itself (see KmsKeyHandler.create).
 NOT_IDEMPOTENT = frozenset({"create_key"})
 CALL_ATTEMPTS = 3
@@ -175,9 +185,22 @@ class AwsSession:
                 self._clients[(service, region)] = client
             return client
 
-    def _new_client(self, service: str, region: str) -> Any:
+    def check_credentials(self) -> None:
+        """Before a real run reads anything: resolve the default chain once (locally, but for the
+        instance metadata it may ask), and say what to do when it finds nothing."""
+        from botocore.exceptions import BotoCoreError
+
+        with self._lock:
+            session = self._boto_session()
+        try:
+            found = session.get_credentials()
+        except BotoCoreError as error:  # a named profile missing, an SSO token expired...
+            raise CredentialError(f"AWS: {_first_line(str(error))}. Fix: {AWS_FIX}") from None
+        if found is None:
+            raise CredentialError(f"AWS: no credentials in the default chain (tried: {AWS_CHAIN}). Fix: {AWS_FIX}")
+
+    def _boto_session(self) -> Any:
         import boto3
-        from botocore.config import Config
 
         if self._session is None:
             if self._keys is not None:
@@ -185,6 +208,12 @@ class AwsSession:
                                                       aws_secret_access_key=self._keys[1].reveal())
             else:
                 self._session = boto3.session.Session()
+        return self._session
+
+    def _new_client(self, service: str, region: str) -> Any:
+        from botocore.config import Config
+
+        self._boto_session()
         # The engine retries transient errors with its own backoff; botocore tries a little itself
         # (not in the sandbox, where its real sleeps would slow the fault tests: the engine owns them).
         retries = {"total_max_attempts": 1} if self._sandbox else {"max_attempts": 3}

@@ -122,6 +122,26 @@ def default_azure_credential() -> Any:
     return DefaultAzureCredential()
 
 
+# DefaultAzureCredential's chain, as its error lists it ("\tAzureCliCredential: ..."), in a user's words.
+CREDENTIAL_NAMES = {
+    "EnvironmentCredential": "environment variables", "WorkloadIdentityCredential": "workload identity",
+    "ManagedIdentityCredential": "managed identity", "SharedTokenCacheCredential": "shared token cache",
+    "VisualStudioCodeCredential": "VS Code", "AzureCliCredential": "Azure CLI",
+    "AzurePowerShellCredential": "Azure PowerShell", "AzureDeveloperCliCredential": "Azure Developer CLI",
+    "BrokerCredential": "broker", "InteractiveBrowserCredential": "browser",
+}
+_ATTEMPTED = re.compile(r"^\s+(\w+Credential):", re.MULTILINE)
+AZURE_FIX = ("run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (a service "
+             "principal), or AZURE_FEDERATED_TOKEN_FILE with the first two (workload identity)")
+
+
+def no_login_message(error: str) -> str:
+    """One line for a credential chain that found nothing: what it tried, and what to do."""
+    tried = [CREDENTIAL_NAMES.get(name, name) for name in _ATTEMPTED.findall(error)]
+    what = f"tried: {', '.join(dict.fromkeys(tried))}" if tried else _first_line(error)
+    return f"Azure: no credential is signed in ({what}). Fix: {AZURE_FIX}"
+
+
 def normalize_uri(uri: str) -> str:
     """A Key Vault URI as users write it: no default `:443` port, lower-case host, no trailing slash.
 
@@ -178,6 +198,17 @@ class AzureSession:
             if self._credential is None:
                 self._credential = _build_credential(self._connection)
             return self._credential
+
+    def check_credential(self) -> None:
+        """Before a real run reads anything: get one token now. A missing login is permanent,
+        and found here once, instead of by every read of the plan (each trying the whole chain)."""
+        from azure.core.exceptions import ClientAuthenticationError
+
+        arm = self._connection.endpoints.arm
+        try:
+            self.credential().get_token(f"{arm}/.default")
+        except ClientAuthenticationError as error:
+            raise CredentialError(no_login_message(str(error))) from None
 
     def client(self, client_class: str, subscription_id: str) -> Any:
         """The cached SDK client (`module:Class`) for `subscription_id`, made on first use."""

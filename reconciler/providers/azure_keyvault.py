@@ -157,8 +157,8 @@ def _soft_deleted_error(name: str, e: Exception) -> ProviderError | None:
     if "deleted state" not in str(getattr(getattr(e, "error", None), "message", "")):
         return None
     return ProviderError(
-        f"azure_vault {name}: the name is held by a soft-deleted vault; recover it (createMode: recover) "
-        "or purge it, then apply again. cmkctl never purges a vault.",
+        f"azure_vault {name}: the name is held by a soft-deleted vault; declare `recover: true` on the vault "
+        "to recover it (createMode: recover), or purge it, then apply again. cmkctl never purges a vault.",
         plane="arm",
         code="ConflictError",
         status=409,
@@ -175,18 +175,28 @@ class VaultHandler:
         raw = vault_in_group(self._session, identity)
         return None if raw is None else vault_live(raw)
 
+    def held(self, *, identity: Mapping[str, Any]) -> Live | None:
+        """The soft-deleted vault holding the name of an absent one (ARM's deleted-vaults list,
+        fetched once per run and only when a declared vault is absent), or None."""
+        deleted = self._session.lists.get(("deletedVaults", str(identity["subscriptionId"]).lower()),
+                                          lambda: _list_deleted(self._session, identity))
+        return deleted.get(str(identity["name"]).lower())
+
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         client = _keyvault_client(self._session, identity["subscriptionId"])
         what = f"create vault {identity['name']}"
+        body = vault_create_body(attributes)
+        # Asked again at apply: `recover: true` recovers the vault only while it is soft-deleted.
+        if attributes.get("recover") and self.held(identity=identity) is not None:
+            body["properties"]["createMode"] = "recover"
         try:
-            poller = client.vaults.begin_create_or_update(
-                identity["resourceGroup"], identity["name"], vault_create_body(attributes)
-            )
+            poller = client.vaults.begin_create_or_update(identity["resourceGroup"], identity["name"], body)
             vault = poller.result()
         except sdk_errors() as e:
             raise (_soft_deleted_error(identity["name"], e) or translate(e, what)) from e
         finally:
             forget_group(self._session, identity)
+            self._session.lists.forget(("deletedVaults", str(identity["subscriptionId"]).lower()))
         return vault_live(vault.as_dict())
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
@@ -212,6 +222,25 @@ class VaultHandler:
             raise translate(e, f"read vault {identity['name']}") from e
         raw: dict[str, Any] = vault.as_dict()
         return raw
+
+
+def deleted_vault_live(deleted: Mapping[str, Any]) -> Live:
+    props: Mapping[str, Any] = deleted.get("properties") or {}
+    return {"name": deleted.get("name"), "location": props.get("location"), "vaultId": props.get("vaultId"),
+            "deletionDate": _text(props.get("deletionDate")),
+            "scheduledPurgeDate": _text(props.get("scheduledPurgeDate")),
+            "purgeProtectionEnabled": bool(props.get("purgeProtectionEnabled", False))}
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _list_deleted(session: AzureSession, identity: Mapping[str, Any]) -> dict[str, Live]:
+    client = _keyvault_client(session, identity["subscriptionId"])
+    with azure_errors("list the subscription's soft-deleted vaults"):
+        listed = [deleted_vault_live(v.as_dict()) for v in client.vaults.list_deleted()]
+    return {str(v["name"]).lower(): v for v in listed}
 
 
 def _group_key(identity: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -106,6 +106,15 @@ class ConfluentClient:
             raise confluent_error(response, what)
         return response
 
+    def check_credentials(self) -> None:
+        """Before a real run reads anything: a missing key pair is said once, with the fix."""
+        missing = [name for name, value in ((KEY_VARIABLE, self._api_key), (SECRET_VARIABLE, self._api_secret))
+                   if value is None]
+        if missing:
+            raise CredentialError(f"Confluent: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+                                  f"set. Fix: set {KEY_VARIABLE} and {SECRET_VARIABLE} to a Cloud API key and its "
+                                  "secret (OrganizationAdmin, or EnvironmentAdmin with the right to manage BYOK keys)")
+
     def _headers(self) -> dict[str, str]:
         if self._api_key is None or self._api_secret is None:
             raise CredentialError(f"{KEY_VARIABLE} and {SECRET_VARIABLE} must be set; the Confluent Cloud API "

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 
 import httpx
 
+from reconciler.errors import CredentialError
 from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
 from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
 from reconciler.providers.azure_access_policy import AccessPolicyHandler
@@ -102,6 +104,20 @@ class Handlers:
             thread.start()
             self._warming.append(thread)
 
+    def check_credentials(self, planes: Collection[str]) -> None:
+        """Fail at once, one line per plane, when a plane the run needs has no credentials: an
+        authentication failure is permanent, and retrying every read of a plan only hides it."""
+        checks = {"azure": self.clients.azure.check_credential, "astra": self.clients.astra.check_credentials,
+                  "confluent": self.clients.confluent.check_credentials}
+        if self.aws is not None:
+            checks["aws"] = self.aws.check_credentials
+        wanted = [check for plane, check in checks.items() if plane in planes]
+        with ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="cmkctl-credentials") as pool:
+            failures = [message for message in pool.map(_failure_of, wanted) if message]
+        if failures:
+            lines = "\n".join(f"  - {message}" for message in failures)
+            raise CredentialError(f"no usable credentials; nothing was read or changed:\n{lines}")
+
     def close(self) -> None:
         for thread in self._warming:
             thread.join()
@@ -113,6 +129,14 @@ class Handlers:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def _failure_of(check: Callable[[], None]) -> str:
+    try:
+        check()
+    except CredentialError as error:
+        return str(error)
+    return ""
 
 
 def build_handlers(connection: Connection, *, subscription_id: str | None, organization_id: str | None,

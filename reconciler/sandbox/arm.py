@@ -22,6 +22,10 @@ ROUTES: tuple[Route, ...] = (
     route(_VAULTS, {"GET": vaults.list_vaults}),
     route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.KeyVault/vaults",
           {"GET": vaults.list_subscription_vaults}),
+    route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.KeyVault/deletedVaults",
+          {"GET": vaults.list_deleted_vaults}),
+    route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.KeyVault/locations/(?P<location>[^/]+)/"
+          r"deletedVaults/(?P<vault>[^/]+)", {"GET": vaults.get_deleted_vault}),
     route(
         _VAULT,
         {

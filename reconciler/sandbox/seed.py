@@ -48,8 +48,9 @@ def soft_deleted_vaults(state: State, azure: Section, astra: Section) -> None:
         state["arm"]["deletedVaults"][name.lower()] = {
             "name": name,
             "location": item.get("location", ""),
-            "deletionDate": "",
-            "purgeProtectionEnabled": False,
+            "deletionDate": str(item.get("deletionDate", "")),
+            "scheduledPurgeDate": str(item.get("scheduledPurgeDate", "")),
+            "purgeProtectionEnabled": bool(item.get("purgeProtectionEnabled", False)),
             "keys": {},
         }
         _require(

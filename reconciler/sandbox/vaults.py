@@ -286,6 +286,32 @@ def patch_vault(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, wire_vault(record))
 
 
+def deleted_vault(subscription: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A soft-deleted vault as Vaults_GetDeleted answers (the spec's getDeletedVault example)."""
+    location = record.get("location", "")
+    properties = {"location": location, "deletionDate": record.get("deletionDate", ""),
+                  "scheduledPurgeDate": record.get("scheduledPurgeDate", ""),
+                  "purgeProtectionEnabled": bool(record.get("purgeProtectionEnabled")),
+                  "tags": record.get("tags", {})}
+    if record.get("vaultId"):
+        properties["vaultId"] = record["vaultId"]
+    return {"id": f"/subscriptions/{subscription}/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/"
+                  f"{record['name']}",
+            "name": record["name"], "type": "Microsoft.KeyVault/deletedVaults", "properties": properties}
+
+
+def list_deleted_vaults(request: Request, state: State, params: Params) -> Reply:
+    records = arm_section(state)["deletedVaults"].values()
+    return Reply(200, {"value": [deleted_vault(params["sub"], record) for record in records]})
+
+
+def get_deleted_vault(request: Request, state: State, params: Params) -> Reply:
+    record = arm_section(state)["deletedVaults"].get(params["vault"].lower())
+    if record is None or record.get("location", "").lower() != params["location"].lower():
+        refuse(404, "ResourceNotFound", f"The deleted vault '{params['vault']}' was not found.")
+    return Reply(200, deleted_vault(params["sub"], record))
+
+
 def delete_vault(request: Request, state: State, params: Params) -> Reply:
     arm = arm_section(state)
     record = find_vault(state, params["vault"])
@@ -298,6 +324,8 @@ def delete_vault(request: Request, state: State, params: Params) -> Reply:
         "location": resource["location"],
         "deletionDate": now_iso(),
         "purgeProtectionEnabled": bool(resource["properties"].get("enablePurgeProtection")),
+        "vaultId": resource["id"],
+        "tags": resource.get("tags") or {},
         "keys": record["keys"],
     }
     del arm["vaults"][resource["name"].lower()]

@@ -45,7 +45,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "keys",
     ),
     "azure.vaults.keys": ("name", "kty", "keySize", "curveName", "keyOps", "tags"),
-    "azure.softDeletedVaults": ("name", "location"),
+    "azure.softDeletedVaults": ("name", "location", "deletionDate", "scheduledPurgeDate", "purgeProtectionEnabled"),
     "azure.servicePrincipals": ("appId", "objectId", "displayName"),
     "azure.roleAssignments": ("name", "scope", "role", "principalId", "principalType"),
     "astra": ("orgId", "registrations", "accounts", "databases"),

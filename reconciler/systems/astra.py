@@ -19,7 +19,7 @@ from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, RoleAssignment, Source
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource, Unknown
+from reconciler.plan import Declared, Resource, Unknown
 from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.systems import azure_ad
 from reconciler.systems.aws_kms import kms_key_address
@@ -123,6 +123,7 @@ def _registration(context: ExpandContext, region: Region, registration: AstraReg
         attributes={"keyId": Unknown(key_at, "keyUri")},
         depends_on=(key_at, lookup_address(region.name, registration.product), *grants),
         source=str(registration.source),
+        declared={"keyId": Declared("key", registration.key.name, registration.source.location("key"))},
     )
 
 
@@ -138,6 +139,7 @@ def _kms_registration(context: ExpandContext, region: Region, registration: Astr
         attributes={"keyId": Unknown(key_at, "arn")},
         depends_on=(key_at, lookup_address(region.name, registration.product)),
         source=str(registration.source),
+        declared={"keyId": Declared("key", registration.key.name, registration.source.location("key"))},
     )
 
 

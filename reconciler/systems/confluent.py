@@ -22,7 +22,7 @@ from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import Key, KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource, Unknown
+from reconciler.plan import Declared, Resource, Unknown
 from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
@@ -57,6 +57,8 @@ CONFLUENT_CLUSTER = KindSpec(
         "network": "the network of a Dedicated cluster is fixed at creation",
     },
     irreversible_create="the cluster's encryption mode (Self-managed, with this key) is fixed at creation",
+    rules={"byokKeyId": "R-CONFLUENT-ENCRYPTION-MODE"},
+    live_null={"byokKeyId": "Automatic"},
 )
 
 
@@ -152,7 +154,7 @@ class Confluent(System):
             assert key is not None, "the loader resolved every registration's key"
             found.append(_byok_key(context, region, registration, key))
             if registration.cluster is not None:
-                found.append(_cluster_resource(context, region, registration.cluster, key))
+                found.append(_cluster_resource(context, region, registration, key))
         return found
 
 
@@ -200,7 +202,10 @@ def _byok_key(context: ExpandContext, region: Region, registration: ConfluentReg
     )
 
 
-def _cluster_resource(context: ExpandContext, region: Region, cluster: ConfluentCluster, key: Key) -> Resource:
+def _cluster_resource(context: ExpandContext, region: Region, registration: ConfluentRegistration,
+                      key: Key) -> Resource:
+    cluster = registration.cluster
+    assert cluster is not None, "only a registration naming a cluster declares one"
     byok_at = byok_address(region.name, key.vault, key.name)
     # The cluster is created with the key only once Confluent's application can use it.
     grants = context.grants_to(region.name, key.vault, Principal("confluent", key.name))
@@ -223,6 +228,7 @@ def _cluster_resource(context: ExpandContext, region: Region, cluster: Confluent
         attributes=attributes,
         depends_on=(byok_at, *grants),
         source=str(cluster.source),
+        declared={"byokKeyId": Declared("key", key.name, registration.source.location("key"))},
     )
 
 

@@ -54,6 +54,7 @@ MONGO_CLUSTER = KindSpec(
         "encryptionMode": ENCRYPTION_MODE_FIXED,
     },
     irreversible_create=CREATED_WITH_CMK,
+    rules={"encryptionMode": "R-MONGO-ENCRYPTION-MODE"},
     create_only=frozenset({"tags", "administrator", "administratorPassword", "compute", "storage", "sharding",
                            "highAvailability", "serverVersion"}),
     case_insensitive=frozenset({

@@ -29,7 +29,11 @@ def golden(name: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
-def test_markdown_of_each_example_is_golden(cmkctl: Callable[..., Result], tmp_path: Path, example: str) -> None:
+def test_markdown_of_each_example_is_golden(cmkctl: Callable[..., Result], tmp_path: Path, example: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Set, so the plans do not depend on the runner's environment (an unset one is warned of).
+    monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "canary-cassandra-7d1f")
+    monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "canary-mongo-93ab")
     sandbox = tmp_path / "sandbox"
     fresh = cmkctl("plan", "-f", EXAMPLES / example, "--sandbox", sandbox, "--format", "markdown")
     assert fresh.code == 0, fresh.err
