@@ -108,10 +108,14 @@ def cli() -> None:
 def validate(paths: Sequence[str]) -> int:
     """Check manifests offline: YAML, schema, references, vendor rules. No credentials, no network."""
     from reconciler.manifest.loader import load
+    from reconciler.manifest.rotation import expiry_warnings
 
     loaded = load(paths)
     names = ", ".join(k.name for k in loaded.key_sets)
     click.echo(f"{len(loaded.files)} file(s), {len(loaded.key_sets)} key set(s) valid: {names}")
+    for key_set in loaded.key_sets:
+        for _, warning in expiry_warnings(key_set):
+            click.echo(f"Warning: {warning.render()}", err=True)
     return EXIT_OK
 
 

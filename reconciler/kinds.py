@@ -49,8 +49,11 @@ AZURE_VAULT = KindSpec(
 
 AZURE_KEY = KindSpec(
     # identity: subscriptionId, resourceGroup, vault, name
-    # attributes: kty, keySize (RSA) or curveName (EC), tags
-    # outputs: id, keyUri (versionless), keyUriWithVersion
+    # attributes: kty, keySize (RSA) or curveName (EC), tags,
+    #   rotationPolicy {rotateAfter, rotateBeforeExpiry, expiresAfter, notifyBefore} (ISO 8601; read from
+    #   Key Vault's data plane only when declared)
+    # outputs: id, keyUri (versionless), keyUriWithVersion, enabled, notBefore, expires (the current
+    #   version's attributes, unix seconds or None), versionCreated
     kind="azure_key",
     plane="arm",
     immutable={

@@ -14,6 +14,7 @@ from reconciler.diff import choose_action
 from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
+from reconciler.manifest.rotation import expiry_warnings
 from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.refresh import Refresh
@@ -44,7 +45,7 @@ class Planner:
         return Plan(
             key_set=key_set.name,
             steps=steps,
-            notices=tuple(self._notices(steps)),
+            notices=(*self._notices(steps), *rotation_notices(key_set)),
             manifest_digest=manifests.digest,
             manifest_files=manifests.files,
             targets=tuple(targets),
@@ -67,6 +68,11 @@ class Planner:
         if identity is None:
             return None
         handler = self.handlers[resource.kind]
+        declared = getattr(handler, "read_declared", None)
+        if declared is not None:
+            found: Live | None = self.retry.call(lambda: declared(identity=identity, attributes=resource.attributes),
+                                                 what=f"reading {resource.address}")
+            return found
         return self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
 
     def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
@@ -87,6 +93,10 @@ class Planner:
             yield Notice("W-ASTRA-EXISTING-DATABASES", region, f"{len(databases)} Astra database(s) already "
                          f"deployed in {cloud} {region} ({names}) keep their current key; the key registered "
                          "now protects only databases deployed after it")
+
+
+def rotation_notices(key_set: KeySet) -> list[Notice]:
+    return [Notice(warning.rule, region, warning.summary) for region, warning in expiry_warnings(key_set)]
 
 
 def make_step(resource: Resource, live: LiveState) -> Step:

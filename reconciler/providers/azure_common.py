@@ -6,7 +6,9 @@ touches only Astra never load them.
 
 from __future__ import annotations
 
+import base64
 import importlib
+import json
 import os
 import re
 import sys
@@ -59,6 +61,7 @@ AZURE_MODULES = (
     "azure.mgmt.msi.v2024_11_30.operations",
     "azure.mgmt.mongocluster",
     "azure.mgmt.mongocluster.models",
+    "azure.keyvault.keys",
 )
 _IMPORT_LOCK = threading.Lock()
 
@@ -87,12 +90,19 @@ class StaticTokenCredential:
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         from azure.core.credentials import AccessToken
 
-        return AccessToken(self._token.reveal(), int(time.time()) + self._lifetime)
+        return AccessToken(self._for(scopes), int(time.time()) + self._lifetime)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         from azure.core.credentials import AccessTokenInfo
 
-        return AccessTokenInfo(self._token.reveal(), int(time.time()) + self._lifetime)
+        return AccessTokenInfo(self._for(scopes), int(time.time()) + self._lifetime)
+
+    def _for(self, scopes: tuple[str, ...]) -> str:
+        """The token shaped as a JWT whose `aud` is the scope's resource, as Entra ID's are: Key
+        Vault's emulation refuses a token meant for another audience. The secret is the signature."""
+        audience = scopes[0].removesuffix("/.default") if scopes else ""
+        claims = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).rstrip(b"=").decode()
+        return f"eyJhbGciOiJub25lIn0.{claims}.{self._token.reveal()}"
 
     def __repr__(self) -> str:
         return "StaticTokenCredential(***)"
@@ -175,6 +185,16 @@ class AzureSession:
             key = (client_class, subscription_id.lower())
             if key not in self._clients:
                 self._clients[key] = factory(credential, subscription_id, **arm_client_kwargs(self._connection))
+            return self._clients[key]
+
+    def data_client(self, client_class: str, url: str, **kwargs: Any) -> Any:
+        """The cached data-plane SDK client (`module:Class`) for the endpoint `url` (a vault)."""
+        credential = self.credential()
+        factory = sdk_class(client_class)
+        with self._lock:
+            key = (client_class, url.lower())
+            if key not in self._clients:
+                self._clients[key] = factory(url, credential, **kwargs)
             return self._clients[key]
 
     def close(self) -> None:
