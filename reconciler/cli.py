@@ -455,6 +455,19 @@ def sandbox_rotate_key(directory: Path, vault: str, key: str) -> int:
     return EXIT_OK
 
 
+@sandbox_group.command("advance-clock")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--days", type=click.FloatRange(min=0), required=True, help="How far to move the clock on.")
+def sandbox_advance_clock(directory: Path, days: float) -> int:
+    """Move the sandbox's clock on by DAYS and rotate every key its policy says is due; prints each new
+    versioned URI."""
+    from reconciler.sandbox.rotation import advance_clock
+
+    for uri in advance_clock(directory, days * 86400):
+        click.echo(uri)
+    return EXIT_OK
+
+
 def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, "utf-8")

@@ -57,7 +57,8 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
     if any(refusals):
         return Decision(Action.FORBIDDEN, changes, "; ".join(r for r in refusals if r))
     irreversible = [spec.irreversible_attributes[c.name] for c in changes if c.name in spec.irreversible_attributes]
-    return Decision(Action.UPDATE, changes, "; ".join(irreversible), bool(irreversible))
+    notes = dict.fromkeys(spec.change_notes[c.name] for c in changes if c.name in spec.change_notes)
+    return Decision(Action.UPDATE, changes, "; ".join([*irreversible, *notes]), bool(irreversible))
 
 
 def _refusal(spec: KindSpec, change: AttributeChange) -> str:

@@ -26,6 +26,9 @@ class KindSpec:
     # Sent when creating, never compared afterwards: the plane cannot change them and they matter
     # to nobody enough to refuse a plan over (tags of an adopted key, say).
     create_only: frozenset[str] = frozenset()
+    # attribute -> what an update of it means, said on the plan's step (a key rotation moving a
+    # Cassandra data center, say)
+    change_notes: Mapping[str, str] = field(default_factory=dict)
 
 
 AZURE_VAULT = KindSpec(

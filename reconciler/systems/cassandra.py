@@ -72,6 +72,11 @@ CASSANDRA_DATA_CENTER = KindSpec(
         "dataCenterLocation": "a data center cannot move to another region",
         "delegatedSubnetId": "a data center's subnet is fixed at creation",
     },
+    change_notes=dict.fromkeys(
+        ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri"),
+        "the data center moves to another key version: with keyVersion: latest, the key's current one "
+        "after a rotation (the procedure's 'Rotate the key')",
+    ),
 )
 
 
