@@ -160,3 +160,21 @@ def test_rotate_after_and_before_expiry_together_are_refused(cmkctl: Callable[..
         "rotateAfter: P1Y", "rotateAfter: P1Y\n          rotateBeforeExpiry: P60D"))
     result = cmkctl("validate", both)
     assert result.code == 3 and "rotation" in result.err
+
+
+def test_only_a_declared_policy_costs_a_data_plane_read(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    apply_ok(cmkctl, EXAMPLE, sandbox)
+    before = len(read_calls(sandbox))
+    assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+    data_plane = [c for c in read_calls(sandbox)[before:] if c["plane"] == "keyvault"]
+    assert [(c["method"], c["path"]) for c in data_plane if c["status"] == 200] == [("GET", POLICY_PATH)]
+    # Besides, at most the one challenge azure-keyvault-keys asks for per vault host.
+    assert [c["status"] for c in data_plane if c["status"] != 200] in ([], [401])
+    kept = [line for line in EXAMPLE.read_text().splitlines(keepends=True)
+            if "rotation:" not in line and not line.startswith(("          rotate", "          expires",
+                                                                 "          notify"))]
+    plain = write(tmp_path / "plain.yaml", "".join(kept))
+    before = len(read_calls(sandbox))
+    assert cmkctl("plan", "-f", plain, "--sandbox", sandbox, "--detailed-exitcode").code == 0
+    assert [c for c in read_calls(sandbox)[before:] if c["plane"] == "keyvault"] == []

@@ -90,22 +90,39 @@ class StaticTokenCredential:
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         from azure.core.credentials import AccessToken
 
-        return AccessToken(self._for(scopes), int(time.time()) + self._lifetime)
+        return AccessToken(self._token.reveal(), int(time.time()) + self._lifetime)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         from azure.core.credentials import AccessTokenInfo
 
-        return AccessTokenInfo(self._for(scopes), int(time.time()) + self._lifetime)
-
-    def _for(self, scopes: tuple[str, ...]) -> str:
-        """The token shaped as a JWT whose `aud` is the scope's resource, as Entra ID's are: Key
-        Vault's emulation refuses a token meant for another audience. The secret is the signature."""
-        audience = scopes[0].removesuffix("/.default") if scopes else ""
-        claims = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).rstrip(b"=").decode()
-        return f"eyJhbGciOiJub25lIn0.{claims}.{self._token.reveal()}"
+        return AccessTokenInfo(self._token.reveal(), int(time.time()) + self._lifetime)
 
     def __repr__(self) -> str:
         return "StaticTokenCredential(***)"
+
+
+class AudienceClaimCredential:
+    """The sandbox's token shaped as a JWT whose `aud` is the scope's resource, as Entra ID's are,
+    for the planes that check it (Key Vault's data plane refuses a token meant for ARM)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        token = self._inner.get_token(*scopes, **kwargs)
+        return AccessToken(_with_audience(token.token, scopes), token.expires_on)
+
+    def __repr__(self) -> str:
+        return "AudienceClaimCredential(***)"
+
+
+def _with_audience(token: str, scopes: tuple[str, ...]) -> str:
+    audience = scopes[0].removesuffix("/.default") if scopes else ""
+    claims = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).rstrip(b"=").decode()
+    # An unsigned JWT: {"alg": "none"}, the claims, and the sandbox's secret where a signature goes.
+    return f"eyJhbGciOiJub25lIn0.{claims}.{token}"
 
 
 def default_azure_credential() -> Any:
@@ -190,6 +207,8 @@ class AzureSession:
     def data_client(self, client_class: str, url: str, **kwargs: Any) -> Any:
         """The cached data-plane SDK client (`module:Class`) for the endpoint `url` (a vault)."""
         credential = self.credential()
+        if self._connection.sandbox and self._connection.azure_credential is None:
+            credential = AudienceClaimCredential(credential)
         factory = sdk_class(client_class)
         with self._lock:
             key = (client_class, url.lower())
