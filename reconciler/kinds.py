@@ -29,6 +29,9 @@ class KindSpec:
     # attribute -> what an update of it means, said on the plan's step (a key rotation moving a
     # Cassandra data center, say)
     change_notes: Mapping[str, str] = field(default_factory=dict)
+    # Outputs that say where a plane answers for the object, not what it is: left out of the
+    # fingerprint a saved plan is checked by (the sandbox's vault endpoint moves with its port).
+    endpoints: frozenset[str] = frozenset()
 
 
 AZURE_VAULT = KindSpec(
@@ -48,6 +51,7 @@ AZURE_VAULT = KindSpec(
     },
     # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags.
     create_only=frozenset({"tags"}),
+    endpoints=frozenset({"vaultUri"}),
 )
 
 AZURE_KEY = KindSpec(

@@ -121,7 +121,7 @@ def make_step(resource: Resource, live: LiveState) -> Step:
         irreversible=decision.irreversible,
         reason=reason,
         live=current or {},
-        fingerprint=fingerprint(current),
+        fingerprint=fingerprint(current, spec.endpoints),
         source=resource.source,
     )
 
@@ -132,10 +132,11 @@ def order_steps(steps: list[Step]) -> tuple[Step, ...]:
     return tuple(by_address[address] for layer in layers for address in layer)
 
 
-def fingerprint(live: Mapping[str, Any] | None) -> str:
+def fingerprint(live: Mapping[str, Any] | None, endpoints: frozenset[str] = frozenset()) -> str:
     if live is None:
         return "absent"
-    canonical = json.dumps(live, sort_keys=True, default=str, separators=(",", ":"))
+    compared = {name: value for name, value in live.items() if name not in endpoints}
+    canonical = json.dumps(compared, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

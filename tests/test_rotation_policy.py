@@ -178,3 +178,16 @@ def test_only_a_declared_policy_costs_a_data_plane_read(cmkctl: Callable[..., Re
     before = len(read_calls(sandbox))
     assert cmkctl("plan", "-f", plain, "--sandbox", sandbox, "--detailed-exitcode").code == 0
     assert [c for c in read_calls(sandbox)[before:] if c["plane"] == "keyvault"] == []
+
+
+def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable[..., Result],
+                                                                 tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    apply_ok(cmkctl, EXAMPLE, sandbox)
+    changed = write(tmp_path / "changed.yaml", EXAMPLE.read_text().replace("rotateAfter: P1Y", "rotateAfter: P200D"))
+    saved = tmp_path / "plan.json"
+    assert cmkctl("plan", "-f", changed, "--sandbox", sandbox, "--out", saved).code == 0
+    # The next run's sandbox listens on another port, so the vault's vaultUri differs: not a change.
+    applied = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert applied.code == 0 and "Apply complete: 1 changed" in applied.out, applied.out + applied.err
+    assert key_record(sandbox)["rotationPolicy"]["lifetimeActions"][0]["trigger"] == {"timeAfterCreate": "P200D"}
