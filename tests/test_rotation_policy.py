@@ -155,11 +155,17 @@ def test_a_bad_duration_is_refused_with_its_line(cmkctl: Callable[..., Result], 
     assert "Traceback" not in result.err
 
 
-def test_rotate_after_and_before_expiry_together_are_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+def test_rotation_fields_that_contradict_are_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     both = write(tmp_path / "both.yaml", EXAMPLE.read_text().replace(
         "rotateAfter: P1Y", "rotateAfter: P1Y\n          rotateBeforeExpiry: P60D"))
     result = cmkctl("validate", both)
-    assert result.code == 3 and "rotation" in result.err
+    assert result.code == 3
+    assert "regions[0].keys[0].rotation: rotateAfter and rotateBeforeExpiry exclude each other: declare one" \
+        in result.err
+    kept = [line for line in EXAMPLE.read_text().splitlines(keepends=True) if "expiresAfter:" not in line]
+    orphan = write(tmp_path / "orphan.yaml", "".join(kept))
+    refused = cmkctl("validate", orphan)
+    assert refused.code == 3 and "regions[0].keys[0].rotation: notifyBefore needs expiresAfter" in refused.err
 
 
 def test_only_a_declared_policy_costs_a_data_plane_read(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
