@@ -120,6 +120,8 @@ def test_rotate_key_keeps_working_and_new_versions_expire_by_policy(cmkctl: Call
     versions = key_record(sandbox)["versions"]
     assert rotated.out.strip().endswith(versions[-1]["version"]) and len(versions) == 2
     assert 729 * DAY <= versions[-1]["exp"] - versions[-1]["created"] <= 731 * DAY
+    shown = cmkctl("sandbox", "show", sandbox).out
+    assert "(2 versions)  policy: Rotate after P1Y, Notify before expiry P30D, versions expire after P2Y" in shown
 
 
 def test_an_expiry_without_a_rotation_before_it_is_warned(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
