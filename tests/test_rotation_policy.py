@@ -188,6 +188,22 @@ def test_only_a_declared_policy_costs_a_data_plane_read(cmkctl: Callable[..., Re
     assert [c for c in read_calls(sandbox)[before:] if c["plane"] == "keyvault"] == []
 
 
+def test_the_data_plane_token_never_shows(cmkctl: Callable[..., Result], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMKCTL_SANDBOX_AZURE_TOKEN", "canary-azure-token-51c9")
+    sandbox, log = tmp_path / "sandbox", tmp_path / "debug.log"
+    apply_ok(cmkctl, EXAMPLE, sandbox)
+    planned = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--debug-file", log)
+    assert planned.code == 0
+    exchanges = [json.loads(line.split(" ", 2)[2]) for line in log.read_text().splitlines()
+                 if line.startswith("cmkctl http ")]
+    policy = [e for e in exchanges if e["path"] == POLICY_PATH]
+    assert [(e["plane"], e["request"]["Authorization"]) for e in policy] == [("keyvault", "***")]
+    everything = planned.out + planned.err + log.read_text() + "".join(
+        p.read_text(errors="replace") for p in sandbox.rglob("*") if p.is_file())
+    assert "canary-azure-token-51c9" not in everything
+
+
 def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable[..., Result],
                                                                  tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"

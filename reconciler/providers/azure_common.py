@@ -296,7 +296,7 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
     if endpoints.ca_bundle is not None:
         kwargs["connection_verify"] = endpoints.ca_bundle
     if LOG.active:
-        kwargs["per_retry_policies"] = [_wire_policy()]
+        kwargs["per_retry_policies"] = [wire_policy(PLANE)]
     if connection.sandbox:
         # The sandbox's faults are retried at once by azure-core (Retry-After aside), then by the
         # engine's policy, whose sleeper tests replace: no test waits on a real backoff.
@@ -306,19 +306,19 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
     return kwargs
 
 
-def _wire_policy() -> Any:
-    """An azure-core policy reporting each attempt to `reconciler.wirelog` (redacted there)."""
+def wire_policy(plane: str) -> Any:
+    """An azure-core policy reporting each attempt on `plane` to `reconciler.wirelog` (redacted there)."""
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
     class WirePolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
         def on_response(self, request: Any, response: Any) -> None:
             sent, answer = request.http_request, response.http_response
-            LOG.exchange(plane=PLANE, method=sent.method, url=sent.url, status=answer.status_code,
+            LOG.exchange(plane=plane, method=sent.method, url=sent.url, status=answer.status_code,
                          request_headers=sent.headers, response_headers=answer.headers, request_body=sent.body)
 
         def on_exception(self, request: Any) -> None:
             sent = request.http_request
-            LOG.exchange(plane=PLANE, method=sent.method, url=sent.url, status=None,
+            LOG.exchange(plane=plane, method=sent.method, url=sent.url, status=None,
                          error=type(sys.exc_info()[1]).__name__)
 
     return WirePolicy()

@@ -20,6 +20,7 @@ from reconciler.providers.azure_common import (
     normalize_uri,
     sdk_errors,
     translate,
+    wire_policy,
 )
 from reconciler.providers.base import Connection, Live
 from reconciler.providers.https import require_https
@@ -433,8 +434,10 @@ def key_client_kwargs(connection: Connection) -> dict[str, Any]:
     """What the data-plane client shares with the ARM clients (trust, retries, wire log), and its own."""
     shared = arm_client_kwargs(connection)
     kwargs: dict[str, Any] = {name: shared[name] for name in ("retry_total", "connection_timeout", "read_timeout",
-                                              "connection_verify", "per_retry_policies", "retry_backoff_factor",
-                                              "use_env_settings") if name in shared}
+                                                              "connection_verify", "retry_backoff_factor",
+                                                              "use_env_settings") if name in shared}
+    if "per_retry_policies" in shared:
+        kwargs["per_retry_policies"] = [wire_policy(DATA_PLANE)]
     kwargs["api_version"] = KEY_VAULT_API_VERSION
     # The sandbox serves vaults on 127.0.0.1 yet challenges for Key Vault's audience, which the SDK
     # would refuse as a foreign domain; anywhere else the challenge's resource must match the host.
