@@ -110,10 +110,14 @@ def cli() -> None:
 def validate(paths: Sequence[str]) -> int:
     """Check manifests offline: YAML, schema, references, vendor rules. No credentials, no network."""
     from reconciler.manifest.loader import load
+    from reconciler.manifest.rotation import expiry_warnings
 
     loaded = load(paths)
     names = ", ".join(k.name for k in loaded.key_sets)
     click.echo(f"{len(loaded.files)} file(s), {len(loaded.key_sets)} key set(s) valid: {names}")
+    for key_set in loaded.key_sets:
+        for _, warning in expiry_warnings(key_set):
+            click.echo(f"Warning: {warning.render()}", err=True)
     return EXIT_OK
 
 
@@ -464,6 +468,19 @@ def sandbox_rotate_key(directory: Path, vault: str, key: str) -> int:
     from reconciler.sandbox.rotation import rotate_key
 
     click.echo(rotate_key(directory, vault, key))
+    return EXIT_OK
+
+
+@sandbox_group.command("advance-clock")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--days", type=click.FloatRange(min=0), required=True, help="How far to move the clock on.")
+def sandbox_advance_clock(directory: Path, days: float) -> int:
+    """Move the sandbox's clock on by DAYS and rotate every key its policy says is due; prints each new
+    versioned URI."""
+    from reconciler.sandbox.rotation import advance_clock
+
+    for uri in advance_clock(directory, days * 86400):
+        click.echo(uri)
     return EXIT_OK
 
 

@@ -64,7 +64,8 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
         reasons = [_refusal(spec, c, (words or {}).get(c.name), source) for c in refused]
         return Decision(Action.FORBIDDEN, changes, "; ".join(reasons), rules=rules)
     irreversible = [spec.irreversible_attributes[c.name] for c in changes if c.name in spec.irreversible_attributes]
-    return Decision(Action.UPDATE, changes, "; ".join(irreversible), bool(irreversible))
+    notes = dict.fromkeys(spec.change_notes[c.name] for c in changes if c.name in spec.change_notes)
+    return Decision(Action.UPDATE, changes, "; ".join([*irreversible, *notes]), bool(irreversible))
 
 
 def _refused(spec: KindSpec, change: AttributeChange) -> bool:

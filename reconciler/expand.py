@@ -99,6 +99,9 @@ def _key(key_set: KeySet, region: Region, key: Key) -> Resource:
         attributes["keySize"] = key.size
     if key.curve is not None:
         attributes["curveName"] = key.curve
+    if key.rotation is not None:
+        # Only a declared policy is read (one data-plane call) and compared.
+        attributes["rotationPolicy"] = key.rotation.canonical()
     return Resource(
         address=key_address(region.name, vault.name, key.name),
         kind="azure_key",

@@ -34,6 +34,12 @@ class KindSpec:
     rules: Mapping[str, str] = field(default_factory=dict)
     # attribute -> what the control plane means by a live null (Confluent: its own key, "Automatic").
     live_null: Mapping[str, str] = field(default_factory=dict)
+    # attribute -> what an update of it means, said on the plan's step (a key rotation moving a
+    # Cassandra data center, say)
+    change_notes: Mapping[str, str] = field(default_factory=dict)
+    # Outputs that say where a plane answers for the object, not what it is: left out of the
+    # fingerprint a saved plan is checked by (the sandbox's vault endpoint moves with its port).
+    endpoints: frozenset[str] = frozenset()
 
 
 AZURE_VAULT = KindSpec(
@@ -55,13 +61,17 @@ AZURE_VAULT = KindSpec(
     # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags. `recover`
     # (declared only when true) says to recover a soft-deleted vault of the name instead of failing.
     create_only=frozenset({"tags", "recover"}),
+    endpoints=frozenset({"vaultUri"}),
     case_insensitive=frozenset({"location", "tenantId", "sku", "networkAcls.bypass", "networkAcls.defaultAction"}),
 )
 
 AZURE_KEY = KindSpec(
     # identity: subscriptionId, resourceGroup, vault, name
-    # attributes: kty, keySize (RSA) or curveName (EC), tags
-    # outputs: id, keyUri (versionless), keyUriWithVersion
+    # attributes: kty, keySize (RSA) or curveName (EC), tags,
+    #   rotationPolicy {rotateAfter, rotateBeforeExpiry, expiresAfter, notifyBefore} (ISO 8601; read from
+    #   Key Vault's data plane only when declared)
+    # outputs: id, keyUri (versionless), keyUriWithVersion, enabled, notBefore, expires (the current
+    #   version's attributes, unix seconds or None), versionCreated
     kind="azure_key",
     plane="arm",
     immutable={

@@ -17,6 +17,7 @@ from reconciler.graph import DEFAULT_PARALLELISM
 from reconciler.kinds import KindSpec
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
+from reconciler.manifest.rotation import expiry_warnings
 from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.refresh import Refresh
@@ -55,7 +56,7 @@ class Planner:
             key_set=key_set.name,
             steps=steps,
             notices=(*([partial_plan_notice(targets)] if targets else []), *self._variable_notices(steps),
-                     *self._notices(steps)),
+                     *self._notices(steps), *rotation_notices(key_set)),
             manifest_digest=manifests.digest,
             manifest_files=manifests.files,
             targets=tuple(targets),
@@ -78,7 +79,12 @@ class Planner:
         if identity is None:
             return None
         handler = self.handlers[resource.kind]
-        found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+        declared = getattr(handler, "read_declared", None)
+        if declared is not None:
+            found: Live | None = self.retry.call(lambda: declared(identity=identity, attributes=resource.attributes),
+                                                 what=f"reading {resource.address}")
+        else:
+            found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
         holds = getattr(handler, "held", None)
         if found is None and holds is not None:
             holder = self.retry.call(lambda: holds(identity=identity), what=f"looking up {resource.address}'s name")
@@ -111,6 +117,10 @@ class Planner:
                          "now protects only databases deployed after it")
 
 
+def rotation_notices(key_set: KeySet) -> list[Notice]:
+    return [Notice(warning.rule, region, warning.summary) for region, warning in expiry_warnings(key_set)]
+
+
 def make_step(resource: Resource, live: LiveState) -> Step:
     spec = KINDS[resource.kind]
     current = live.get(resource.address)
@@ -135,7 +145,7 @@ def make_step(resource: Resource, live: LiveState) -> Step:
         irreversible=decision.irreversible,
         reason=reason,
         live=current or {},
-        fingerprint=fingerprint(current),
+        fingerprint=fingerprint(current, spec.endpoints),
         source=resource.source,
         rules=rules,
     )
@@ -165,10 +175,11 @@ def order_steps(steps: list[Step]) -> tuple[Step, ...]:
     return tuple(by_address[address] for layer in layers for address in layer)
 
 
-def fingerprint(live: Mapping[str, Any] | None) -> str:
+def fingerprint(live: Mapping[str, Any] | None, endpoints: frozenset[str] = frozenset()) -> str:
     if live is None:
         return "absent"
-    canonical = json.dumps(live, sort_keys=True, default=str, separators=(",", ":"))
+    compared = {name: value for name, value in live.items() if name not in endpoints}
+    canonical = json.dumps(compared, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

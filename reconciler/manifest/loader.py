@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -143,6 +144,12 @@ def _message(error: Any) -> str:
         return f"{error.instance!r} does not match {error.validator_value}"
     if error.validator == "oneOf" and isinstance(error.instance, dict):
         return "give exactly one of the alternatives (for a role assignment: vault or scope)"
+    if error.validator == "not" and set(error.validator_value) == {"required"}:
+        return f"{' and '.join(error.validator_value['required'])} exclude each other: declare one"
+    if error.validator == "dependentRequired":
+        # jsonschema reports one missing dependency per error: "'B' is a dependency of 'A'".
+        names = re.findall(r"'([^']+)'", error.message)
+        return f"{names[1]} needs {names[0]}" if len(names) == 2 else str(error.message)
     message: str = error.message
     return message
 

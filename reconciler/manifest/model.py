@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reconciler.errors import Diagnostic
+from reconciler.manifest.rotation import RotationPolicy
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Key:
     size: int | None
     curve: str | None
     source: Source
+    # Key Vault's rotation policy; None: none declared, and none read or compared.
+    rotation: RotationPolicy | None = None
 
     @property
     def is_rsa(self) -> bool:

@@ -28,6 +28,7 @@ from reconciler.manifest.model import (
     Source,
     Vault,
 )
+from reconciler.manifest.rotation import RotationPolicy, parse_duration
 from reconciler.manifest.yamlsource import Document, JsonPath
 from reconciler.roles import role_guid
 
@@ -142,7 +143,21 @@ def _key(context: ResolveContext, region: str, path: JsonPath, raw: dict[str, An
         size=raw.get("size", 3072) if is_rsa else None,
         curve=None if is_rsa else raw.get("curve", "P-256"),
         source=source,
+        rotation=_rotation(context, (*path, "rotation"), raw["rotation"]) if "rotation" in raw else None,
     )
+
+
+def _rotation(context: ResolveContext, path: JsonPath, raw: dict[str, Any]) -> RotationPolicy | None:
+    """The declared policy; None (with a problem at the field's line) when a duration is not one."""
+    source = context.source(path)
+    for name, value in raw.items():
+        try:
+            parse_duration(value)
+        except ValueError as e:
+            context.problem(source, name, f"{e}", "E-SCHEMA")
+            return None
+    return RotationPolicy(rotate_after=raw.get("rotateAfter"), rotate_before_expiry=raw.get("rotateBeforeExpiry"),
+                          expires_after=raw.get("expiresAfter"), notify_before=raw.get("notifyBefore"))
 
 
 def _role_assignment(

@@ -6,7 +6,9 @@ touches only Astra never load them.
 
 from __future__ import annotations
 
+import base64
 import importlib
+import json
 import os
 import re
 import sys
@@ -59,6 +61,7 @@ AZURE_MODULES = (
     "azure.mgmt.msi.v2024_11_30.operations",
     "azure.mgmt.mongocluster",
     "azure.mgmt.mongocluster.models",
+    "azure.keyvault.keys",
 )
 _IMPORT_LOCK = threading.Lock()
 
@@ -108,6 +111,30 @@ class StaticTokenCredential:
 
     def __repr__(self) -> str:
         return "StaticTokenCredential(***)"
+
+
+class AudienceClaimCredential:
+    """The sandbox's token shaped as a JWT whose `aud` is the scope's resource, as Entra ID's are,
+    for the planes that check it (Key Vault's data plane refuses a token meant for ARM)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        token = self._inner.get_token(*scopes, **kwargs)
+        return AccessToken(_with_audience(token.token, scopes), token.expires_on)
+
+    def __repr__(self) -> str:
+        return "AudienceClaimCredential(***)"
+
+
+def _with_audience(token: str, scopes: tuple[str, ...]) -> str:
+    audience = scopes[0].removesuffix("/.default") if scopes else ""
+    claims = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).rstrip(b"=").decode()
+    # An unsigned JWT: {"alg": "none"}, the claims, and the sandbox's secret where a signature goes.
+    return f"eyJhbGciOiJub25lIn0.{claims}.{token}"
 
 
 def default_azure_credential() -> Any:
@@ -221,6 +248,18 @@ class AzureSession:
                                              **arm_client_kwargs(self._connection))
             return self._clients[key]
 
+    def data_client(self, client_class: str, url: str, **kwargs: Any) -> Any:
+        """The cached data-plane SDK client (`module:Class`) for the endpoint `url` (a vault)."""
+        credential = self.credential()
+        if self._connection.sandbox and self._connection.azure_credential is None:
+            credential = AudienceClaimCredential(credential)
+        factory = sdk_class(client_class)
+        with self._lock:
+            key = (client_class, url.lower())
+            if key not in self._clients:
+                self._clients[key] = factory(url, credential, **kwargs)
+            return self._clients[key]
+
     def close(self) -> None:
         """Release the SDK clients' connection pools (and the credential's, if it keeps one)."""
         with self._lock:
@@ -301,7 +340,7 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
     if endpoints.ca_bundle is not None:
         kwargs["connection_verify"] = endpoints.ca_bundle
     if LOG.active:
-        kwargs["per_retry_policies"] = [_wire_policy()]
+        kwargs["per_retry_policies"] = [wire_policy(PLANE)]
     if connection.sandbox:
         # The sandbox's faults are retried at once by azure-core (Retry-After aside), then by the
         # engine's policy, whose sleeper tests replace: no test waits on a real backoff.
@@ -311,19 +350,19 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
     return kwargs
 
 
-def _wire_policy() -> Any:
-    """An azure-core policy reporting each attempt to `reconciler.wirelog` (redacted there)."""
+def wire_policy(plane: str) -> Any:
+    """An azure-core policy reporting each attempt on `plane` to `reconciler.wirelog` (redacted there)."""
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
     class WirePolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
         def on_response(self, request: Any, response: Any) -> None:
             sent, answer = request.http_request, response.http_response
-            LOG.exchange(plane=PLANE, method=sent.method, url=sent.url, status=answer.status_code,
+            LOG.exchange(plane=plane, method=sent.method, url=sent.url, status=answer.status_code,
                          request_headers=sent.headers, response_headers=answer.headers, request_body=sent.body)
 
         def on_exception(self, request: Any) -> None:
             sent = request.http_request
-            LOG.exchange(plane=PLANE, method=sent.method, url=sent.url, status=None,
+            LOG.exchange(plane=plane, method=sent.method, url=sent.url, status=None,
                          error=type(sys.exc_info()[1]).__name__)
 
     return WirePolicy()

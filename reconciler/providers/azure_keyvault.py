@@ -6,21 +6,30 @@ read through `as_dict()`, which yields the wire (camelCase) form, so nothing SDK
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import ProviderError
+from reconciler.manifest.rotation import parse_duration, policy_from_key_vault, policy_to_key_vault
 from reconciler.providers.azure_common import (
     AzureSession,
+    arm_client_kwargs,
     azure_errors,
     error_code,
     normalize_uri,
     sdk_errors,
     translate,
+    wire_policy,
 )
-from reconciler.providers.base import Live
+from reconciler.providers.base import Connection, Live
+from reconciler.providers.https import require_https
 
 KEYVAULT_CLIENT = "azure.mgmt.keyvault:KeyVaultManagementClient"
+KEY_CLIENT = "azure.keyvault.keys:KeyClient"
+# The data plane's api-version: rotation policies as this module reads and writes them.
+KEY_VAULT_API_VERSION = "7.5"
+DATA_PLANE = "keyvault"
 
 # ARM leaves out of a vault what was never set on it (a vault made by hand, in the portal or with
 # an older api-version): an absent property means the default the definition of the api-version
@@ -282,7 +291,11 @@ def _list_group(session: AzureSession, identity: Mapping[str, Any]) -> dict[str,
 
 
 def key_live(key: Mapping[str, Any]) -> Live:
-    """A key in wire form -> the kind's attributes and outputs; absent attributes are left out."""
+    """A key in wire form -> the kind's attributes and outputs; absent attributes are left out.
+
+    The current version's attributes come with it (ARM's read carries them): whether the key is
+    enabled and the window it may be used in, for a health check to read without another call.
+    """
     props: Mapping[str, Any] = key.get("properties") or {}
     live: Live = {"kty": props.get("kty"), "tags": dict(key.get("tags") or {}), "id": key.get("id")}
     for name in ("keySize", "curveName"):
@@ -290,6 +303,9 @@ def key_live(key: Mapping[str, Any]) -> Live:
             live[name] = props[name]
     for name in ("keyUri", "keyUriWithVersion"):
         live[name] = normalize_uri(props[name]) if props.get(name) else None
+    attributes: Mapping[str, Any] = props.get("attributes") or {}
+    live.update({"enabled": attributes.get("enabled"), "notBefore": attributes.get("nbf"),
+                 "expires": attributes.get("exp"), "versionCreated": attributes.get("created")})
     return live
 
 
@@ -297,14 +313,34 @@ def key_create_parameters(attributes: Mapping[str, Any]) -> Any:
     from azure.mgmt.keyvault.models import KeyCreateParameters, KeyProperties
 
     kty = attributes["kty"]
+    policy = attributes.get("rotationPolicy")
     properties = KeyProperties(
         kty=kty,
         key_size=attributes.get("keySize"),
         curve_name=attributes.get("curveName"),
         # EC keys cannot wrap; let the service pick their operations.
         key_ops=KEY_OPS if str(kty).startswith("RSA") else None,
+        rotation_policy=_arm_rotation_policy(policy) if policy else None,
+        attributes=_first_version_attributes(policy),
     )
     return KeyCreateParameters(properties=properties, tags=dict(attributes.get("tags") or {}))
+
+
+def _arm_rotation_policy(policy: Mapping[str, Any]) -> Any:
+    """The declared policy as ARM's KeyProperties.rotationPolicy: a create carries it."""
+    from azure.mgmt.keyvault.models import RotationPolicy
+
+    return RotationPolicy(policy_to_key_vault(policy, action_case="rotate"))
+
+
+def _first_version_attributes(policy: Mapping[str, Any] | None) -> Any:
+    """The first version expires as the policy's later ones will: Key Vault applies expiryTime
+    only to the versions a rotation makes, and a timeBeforeExpiry trigger needs an expiry."""
+    from azure.mgmt.keyvault.models import KeyAttributes
+
+    if not policy or not policy.get("expiresAfter"):
+        return None
+    return KeyAttributes(expires=int(time.time() + parse_duration(policy["expiresAfter"]).total_seconds()))
 
 
 def _check_key_matches(name: str, attributes: Mapping[str, Any], live: Mapping[str, Any]) -> None:
@@ -362,6 +398,13 @@ class KeyHandler:
             raise translate(e, f"read key {identity['vault']}/{identity['name']}") from e
         return key_live(key.as_dict())
 
+    def read_declared(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live | None:
+        """The key, and its rotation policy when one is declared (one data-plane read more)."""
+        live = self.read(identity=identity)
+        if live is not None and "rotationPolicy" in attributes:
+            live["rotationPolicy"] = self._data_plane(identity).read_policy(identity["name"])
+        return live
+
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         client = _keyvault_client(self._session, identity["subscriptionId"])
         listing = _keys_of_vault(identity["subscriptionId"], identity["resourceGroup"], identity["vault"])
@@ -381,7 +424,67 @@ class KeyHandler:
         return live
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
-        raise ProviderError(
-            f"azure_key {identity['name']}: ARM never updates an existing key (rotate it in Key Vault)",
-            plane="arm",
-        )
+        # The executor passes only what changed; a rotation policy is all Key Vault lets change.
+        if set(attributes) - {"tags"} != {"rotationPolicy"}:
+            raise ProviderError(
+                f"azure_key {identity['name']}: ARM never updates an existing key (rotate it in Key Vault)",
+                plane="arm",
+            )
+        policy = self._data_plane(identity).write_policy(identity["name"], attributes["rotationPolicy"])
+        return {**live, "rotationPolicy": policy}
+
+    def _data_plane(self, identity: Mapping[str, Any]) -> KeyVaultKeys:
+        vault = vault_in_group(self._session, {"subscriptionId": identity["subscriptionId"],
+                                               "resourceGroup": identity["resourceGroup"], "name": identity["vault"]})
+        uri = ((vault or {}).get("properties") or {}).get("vaultUri")
+        if not uri:
+            raise ProviderError(f"azure_key {identity['name']}: vault {identity['vault']} has no vaultUri", plane="arm")
+        return KeyVaultKeys(self._session, uri)
+
+
+class KeyVaultKeys:
+    """One vault's keys through Key Vault's data plane (azure-keyvault-keys): rotation policies,
+    which ARM's create-if-not-exist sets only when it creates the key."""
+
+    def __init__(self, session: AzureSession, vault_uri: str) -> None:
+        require_https(vault_uri, plane=DATA_PLANE)
+        self._client = session.data_client(KEY_CLIENT, vault_uri, **key_client_kwargs(session.connection))
+
+    def read_policy(self, name: str) -> dict[str, str | None]:
+        with azure_errors(f"read the rotation policy of key {name}"):
+            policy = self._client.get_key_rotation_policy(name)
+        return policy_from_key_vault(_policy_document(policy))
+
+    def write_policy(self, name: str, canonical: Mapping[str, Any]) -> dict[str, str | None]:
+        from azure.keyvault.keys import KeyRotationLifetimeAction, KeyRotationPolicy
+
+        document = policy_to_key_vault(canonical)
+        actions = [KeyRotationLifetimeAction(a["action"]["type"], time_after_create=a["trigger"].get("timeAfterCreate"),
+                                             time_before_expiry=a["trigger"].get("timeBeforeExpiry"))
+                   for a in document["lifetimeActions"]]
+        wanted = KeyRotationPolicy(lifetime_actions=actions, expires_in=canonical.get("expiresAfter"))
+        with azure_errors(f"update the rotation policy of key {name}"):
+            written = self._client.update_key_rotation_policy(name, wanted)
+        return policy_from_key_vault(_policy_document(written))
+
+
+def _policy_document(policy: Any) -> dict[str, Any]:
+    """The SDK's KeyRotationPolicy back in wire form (what `policy_from_key_vault` reads)."""
+    actions = [{"trigger": {"timeAfterCreate": a.time_after_create, "timeBeforeExpiry": a.time_before_expiry},
+                "action": {"type": getattr(a.action, "value", a.action)}} for a in policy.lifetime_actions or []]
+    return {"lifetimeActions": actions, "attributes": {"expiryTime": policy.expires_in}}
+
+
+def key_client_kwargs(connection: Connection) -> dict[str, Any]:
+    """What the data-plane client shares with the ARM clients (trust, retries, wire log), and its own."""
+    shared = arm_client_kwargs(connection)
+    kwargs: dict[str, Any] = {name: shared[name] for name in ("retry_total", "connection_timeout", "read_timeout",
+                                                              "connection_verify", "retry_backoff_factor",
+                                                              "use_env_settings") if name in shared}
+    if "per_retry_policies" in shared:
+        kwargs["per_retry_policies"] = [wire_policy(DATA_PLANE)]
+    kwargs["api_version"] = KEY_VAULT_API_VERSION
+    # The sandbox serves vaults on 127.0.0.1 yet challenges for Key Vault's audience, which the SDK
+    # would refuse as a foreign domain; anywhere else the challenge's resource must match the host.
+    kwargs["verify_challenge_resource"] = not connection.sandbox
+    return kwargs

@@ -27,6 +27,10 @@ class ResourceHandler(Protocol):
     # `prefetch_batch: int`, how many it takes at once; the planner calls it with the identities of
     # up to that many reads of the kind, then `read` for each, which the handler serves from what it
     # fetched (reconciler.refresh).
+    #
+    # Optional too: `read_declared(*, identity, attributes) -> Live | None`, for a handler whose
+    # read of some attributes costs a call of its own (a key's rotation policy, on Key Vault's data
+    # plane): the planner passes the declared attributes, and what is not declared is not read.
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None: ...
 

@@ -10,7 +10,7 @@ from typing import Any
 from reconciler.sandbox.arm_common import bad_request, json_object, refuse, resource_not_found
 from reconciler.sandbox.routes import Params
 from reconciler.sandbox.vaults import vault_in_group
-from reconciler.sandbox.wire import Reply, Request, State
+from reconciler.sandbox.wire import Refusal, Reply, Request, State
 
 KEY_TYPE = "Microsoft.KeyVault/vaults/keys"
 VERSION_TYPE = "Microsoft.KeyVault/vaults/keys/versions"
@@ -22,7 +22,14 @@ RSA_DEFAULT_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey
 EC_DEFAULT_OPS = ["sign", "verify"]
 
 
-def new_key(name: str, given: dict[str, Any], tags: dict[str, Any] | None = None) -> dict[str, Any]:
+def sandbox_now(state: State) -> float:
+    """The sandbox's clock: the real one, moved on by `cmkctl sandbox advance-clock`."""
+    offset: float = state.get("clock", {}).get("offsetSeconds", 0)
+    return time.time() + offset
+
+
+def new_key(name: str, given: dict[str, Any], tags: dict[str, Any] | None = None,
+            now: float | None = None) -> dict[str, Any]:
     """A key record with its first version, from KeyProperties as a PUT sends them."""
     kty = given.get("kty")
     if kty not in KEY_TYPES:
@@ -33,8 +40,24 @@ def new_key(name: str, given: dict[str, Any], tags: dict[str, Any] | None = None
         "enabled": (given.get("attributes") or {}).get("enabled", True),
         "exportable": False,
     }
-    record["versions"] = [new_version()]
+    if given.get("rotationPolicy"):
+        record["rotationPolicy"] = _arm_policy(given["rotationPolicy"])
+    version = new_version(now)
+    if (given.get("attributes") or {}).get("exp") is not None:
+        version["exp"] = given["attributes"]["exp"]
+    record["versions"] = [version]
     return record
+
+
+def _arm_policy(given: Any) -> dict[str, Any]:
+    from reconciler.sandbox.keyvault_data import checked_policy
+
+    if not isinstance(given, dict):
+        bad_request("The property 'rotationPolicy' must be an object.")
+    try:
+        return checked_policy(given)
+    except Refusal as refusal:
+        bad_request(f"The property 'rotationPolicy' is invalid: {refusal.reply.body['error']['message']}")
 
 
 def _shape(kty: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +72,8 @@ def _shape(kty: str, given: dict[str, Any]) -> dict[str, Any]:
     return {"curveName": curve, "keyOps": given.get("keyOps", EC_DEFAULT_OPS)}
 
 
-def new_version() -> dict[str, Any]:
-    stamp = int(time.time())
+def new_version(now: float | None = None) -> dict[str, Any]:
+    stamp = int(time.time() if now is None else now)
     return {"version": uuid.uuid4().hex, "created": stamp, "updated": stamp}
 
 
@@ -72,6 +95,7 @@ def key_resource(vault: dict[str, Any], key: dict[str, Any], version: dict[str, 
             **key["attributes"],
             "created": current["created"],
             "updated": current["updated"],
+            **{name: current[name] for name in ("nbf", "exp") if name in current},
             "recoveryLevel": recovery_level(vault),
         },
         "keyUri": key_uri,
@@ -80,6 +104,11 @@ def key_resource(vault: dict[str, Any], key: dict[str, Any], version: dict[str, 
     for field in ("keySize", "curveName"):
         if field in key:
             properties[field] = key[field]
+    if key.get("rotationPolicy"):
+        policy = key["rotationPolicy"]
+        # ARM's KeyRotationPolicyActionType is lower case, the data plane's capitalised.
+        actions = [{**a, "action": {"type": a["action"]["type"].lower()}} for a in policy["lifetimeActions"]]
+        properties["rotationPolicy"] = {"lifetimeActions": actions, "attributes": policy.get("attributes", {})}
     key_id = f"{vault['resource']['id']}/keys/{key['name']}"
     if version is None:
         return _document(key_id, key["name"], KEY_TYPE, vault, key, properties)
@@ -126,7 +155,7 @@ def put_key(request: Request, state: State, params: Params) -> Reply:
     properties = body.get("properties")
     if not isinstance(properties, dict):
         bad_request("The request body must contain 'properties'.")
-    key = new_key(name, properties, body.get("tags"))
+    key = new_key(name, properties, body.get("tags"), sandbox_now(state))
     vault["keys"][name.lower()] = key
     return Reply(200, key_resource(vault, key))
 

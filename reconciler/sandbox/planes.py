@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.sandbox import arm, astra, confluent, graph
+from reconciler.sandbox import arm, astra, confluent, graph, keyvault_data
 from reconciler.sandbox.wire import Reply, Request, State, has_bearer_token
 
 
@@ -24,6 +24,8 @@ PLANES: tuple[Plane, ...] = (
     Plane("graph", ("/v1.0/",), graph.handle, graph.unauthorized),
     Plane("astra", ("/v2/",), astra.handle, astra.unauthorized),
     Plane("confluent", ("/byok/v1/", "/cmk/v2/"), confluent.handle, confluent.unauthorized, confluent.has_basic_auth),
+    Plane("keyvault", (keyvault_data.PREFIX,), keyvault_data.handle, keyvault_data.unauthorized,
+          keyvault_data.authenticated),
 )
 
 

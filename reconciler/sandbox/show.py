@@ -76,7 +76,19 @@ def _key_line(vault: dict[str, Any], key: dict[str, Any]) -> str:
     shape = f"{key['kty']} {key.get('keySize') or key.get('curveName')}"
     versions = len(key["versions"])
     plural = "s" if versions > 1 else ""
-    return f"      key {key['name']}  {shape}  {props['keyUri']}  ({versions} version{plural})"
+    line = f"      key {key['name']}  {shape}  {props['keyUri']}  ({versions} version{plural})"
+    return line + _rotation_summary(key)
+
+
+def _rotation_summary(key: dict[str, Any]) -> str:
+    """The key's rotation policy in a few words, as `Rotate after P1Y, Notify before P30D, expiry P2Y`."""
+    policy = key.get("rotationPolicy")
+    if not policy:
+        return ""
+    words = [f"{a['action']['type']} {'after' if 'timeAfterCreate' in a['trigger'] else 'before expiry'} "
+             f"{next(iter(a['trigger'].values()))}" for a in policy["lifetimeActions"]]
+    expiry = policy.get("attributes", {}).get("expiryTime")
+    return "  policy: " + ", ".join([*words, *([f"versions expire after {expiry}"] if expiry else [])])
 
 
 def _assignment(state: State, record: dict[str, Any]) -> list[str]:

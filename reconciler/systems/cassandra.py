@@ -75,6 +75,11 @@ CASSANDRA_DATA_CENTER = KindSpec(
         "delegatedSubnetId": "a data center's subnet is fixed at creation",
     },
     case_insensitive=frozenset({"dataCenterLocation", "delegatedSubnetId"}),
+    change_notes=dict.fromkeys(
+        ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri"),
+        "the data center moves to another key version: with keyVersion: latest, the key's current one "
+        "after a rotation (the procedure's 'Rotate the key')",
+    ),
 )
 
 

@@ -46,14 +46,15 @@ def test_absent_vault_reads_as_none(handlers: Handlers) -> None:
     assert handlers.by_kind["azure_vault"].read(identity=VAULT) is None
 
 
-def test_created_vault_reads_back_as_declared(handlers: Handlers, tenant_id: str) -> None:
+def test_created_vault_reads_back_as_declared(handlers: Handlers, tenant_id: str, sandbox: Any) -> None:
     vaults = handlers.by_kind["azure_vault"]
     attributes = vault_attributes(tenant_id)
     created = vaults.create(identity=VAULT, attributes=attributes)
     live = vaults.read(identity=VAULT)
     assert declared(live, attributes) == attributes
     assert live == created
-    assert live is not None and live["vaultUri"] == "https://acme-astra-eastus.vault.azure.net"
+    # The sandbox's data plane serves the vault: ARM's vaultUri says where, as a real vault's does.
+    assert live is not None and live["vaultUri"] == f"{sandbox.endpoints.arm}/keyvault/acme-astra-eastus"
     assert live["id"].lower().endswith("/vaults/acme-astra-eastus")
 
 

@@ -28,7 +28,8 @@ def test_vault_create_is_long_running_then_succeeds(client: httpx.Client, sandbo
     assert created.headers["Retry-After"] == "0"
     props = created.json()["properties"]
     assert props["provisioningState"] == "RegisteringDns"
-    assert props["vaultUri"] == "https://kv-one.vault.azure.net/"
+    # The vault's data plane is the sandbox's, under /keyvault/NAME/ (key identifiers stay public).
+    assert props["vaultUri"] == f"{sandbox.endpoints.arm}/keyvault/kv-one/"
     assert props["enableSoftDelete"] is True
     # Never set by the request: left out, as live ARM answers; the defaults still hold.
     assert "softDeleteRetentionInDays" not in props and "networkAcls" not in props

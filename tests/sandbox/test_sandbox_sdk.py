@@ -56,7 +56,7 @@ def test_keyvault_sdk_creates_vault_and_key(sandbox: Sandbox) -> None:
     )
     vault = client.vaults.begin_create_or_update(RG, "kv-sdk", parameters).result()
     assert vault.properties.provisioning_state == "Succeeded"
-    assert vault.properties.vault_uri == "https://kv-sdk.vault.azure.net/"
+    assert vault.properties.vault_uri == f"{sandbox.endpoints.arm}/keyvault/kv-sdk/"
     key = client.keys.create_if_not_exist(
         RG, "kv-sdk", "cmk", KeyCreateParameters(properties=KeyProperties(kty="RSA", key_size=3072))
     )

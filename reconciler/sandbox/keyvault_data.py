@@ -1,0 +1,160 @@
+"""Key Vault's data plane for keys: rotation policies and key bundles, behind a bearer challenge.
+
+A real vault is its own host (`https://NAME.vault.azure.net/`); the sandbox serves every vault on
+its one port under `/keyvault/NAME/`, and ARM's `vaultUri` says so (see `vault_uri`). Key
+identifiers (`kid`) keep the public form, which is what the consuming services are given.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from reconciler.manifest.rotation import parse_duration
+from reconciler.sandbox.keys import key_resource, sandbox_now
+from reconciler.sandbox.routes import Params, Route, dispatch, route
+from reconciler.sandbox.vaults import find_vault
+from reconciler.sandbox.wire import Refusal, Reply, Request, State
+
+PREFIX = "/keyvault/"
+AUDIENCE = "https://vault.azure.net"
+# The api-versions whose rotation-policy shape the sandbox answers (7.5 and later).
+API_VERSIONS = ("7.5", "7.6", "2025-07-01")
+CHALLENGE = f'Bearer authorization="https://login.microsoftonline.com/common", resource="{AUDIENCE}"'
+# What Key Vault reports for a key that was never given a policy.
+DEFAULT_POLICY_ACTIONS = [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]
+ACTION_TYPES = {"rotate": "Rotate", "notify": "Notify"}
+
+
+def vault_uri(host: str, vault: str) -> str:
+    return f"https://{host}{PREFIX}{vault}/"
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, {"error": {"code": code, "message": message}})
+
+
+def _refuse(code: str, message: str) -> Refusal:
+    return Refusal(_error(400, code, message))
+
+
+def token_audience(request: Request) -> str:
+    """The `aud` claim of the bearer token; '' when there is none or it is not a JWT."""
+    scheme, _, token = request.header("authorization").partition(" ")
+    if scheme.lower() != "bearer" or token.count(".") < 2:
+        return ""
+    claims = token.split(".")[1]
+    try:
+        audience = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4))).get("aud", "")
+    except (ValueError, AttributeError):
+        return ""
+    return str(audience).rstrip("/")
+
+
+def authenticated(request: Request) -> bool:
+    return token_audience(request) == AUDIENCE
+
+
+def unauthorized(request: Request) -> Reply:
+    """Key Vault's challenge: without a token, where to get one; with another audience, why not."""
+    reply = _error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
+    found = token_audience(request)
+    if found:
+        reply = _error(401, "Unauthorized", f"AKV10022: Invalid audience. Expected {AUDIENCE}, found: {found}.")
+    reply.headers["WWW-Authenticate"] = CHALLENGE
+    return reply
+
+
+def _located(state: State, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
+    vault = find_vault(state, params["vault"])
+    key = None if vault is None else vault["keys"].get(params["key"].lower())
+    if vault is None or key is None:
+        raise Refusal(_error(404, "KeyNotFound", f"A key with (name/id) {params['key']} was not found in this key "
+                                                 "vault."))
+    return vault, key
+
+
+def policy_document(vault: dict[str, Any], key: dict[str, Any]) -> dict[str, Any]:
+    policy = key.get("rotationPolicy") or {"lifetimeActions": DEFAULT_POLICY_ACTIONS, "attributes": {}}
+    kid = key_resource(vault, key)["properties"]["keyUri"]
+    return {"id": f"{kid}/rotationpolicy", "lifetimeActions": policy["lifetimeActions"],
+            "attributes": {**policy.get("attributes", {}), **policy.get("stamps", {})}}
+
+
+def get_policy(request: Request, state: State, params: Params) -> Reply:
+    vault, key = _located(state, params)
+    return Reply(200, policy_document(vault, key))
+
+
+def put_policy(request: Request, state: State, params: Params) -> Reply:
+    vault, key = _located(state, params)
+    try:
+        body = request.json()
+    except ValueError as e:
+        raise _refuse("BadParameter", f"The request body is not JSON: {e}") from e
+    policy = checked_policy(body if isinstance(body, dict) else {})
+    stamp = int(sandbox_now(state))
+    created = (key.get("rotationPolicy") or {}).get("stamps", {}).get("created", stamp)
+    key["rotationPolicy"] = {**policy, "stamps": {"created": created, "updated": stamp}}
+    return Reply(200, policy_document(vault, key))
+
+
+def checked_policy(body: dict[str, Any]) -> dict[str, Any]:
+    """The policy as stored (action types spelled as the data plane spells them), or a 400."""
+    expiry = (body.get("attributes") or {}).get("expiryTime")
+    actions = [_checked_action(a) for a in body.get("lifetimeActions") or []]
+    if expiry is not None:
+        _duration(expiry, "attributes.expiryTime")
+    rotations = [a for a in actions if a["action"]["type"] == "Rotate"]
+    if len(rotations) > 1:
+        raise _refuse("BadParameter", "A rotation policy may hold only one Rotate action.")
+    if any("timeBeforeExpiry" in a["trigger"] for a in actions) and expiry is None:
+        raise _refuse("BadParameter", "A timeBeforeExpiry trigger needs attributes.expiryTime.")
+    return {"lifetimeActions": actions, "attributes": {"expiryTime": expiry} if expiry else {}}
+
+
+def _checked_action(given: Any) -> dict[str, Any]:
+    trigger = given.get("trigger") if isinstance(given, dict) else None
+    kind = ACTION_TYPES.get(str(((given or {}).get("action") or {}).get("type", "")).lower())
+    if not isinstance(trigger, dict) or kind is None:
+        raise _refuse("BadParameter", "Each lifetime action needs a trigger and an action type of Rotate or Notify.")
+    named = {name: trigger[name] for name in ("timeAfterCreate", "timeBeforeExpiry") if trigger.get(name)}
+    if len(named) != 1:
+        raise _refuse("BadParameter", "A trigger takes exactly one of timeAfterCreate and timeBeforeExpiry.")
+    if kind == "Notify" and "timeAfterCreate" in named:
+        raise _refuse("BadParameter", "A Notify action takes only a timeBeforeExpiry trigger.")
+    for name, value in named.items():
+        _duration(value, f"trigger.{name}")
+    return {"trigger": named, "action": {"type": kind}}
+
+
+def _duration(value: Any, field: str) -> None:
+    try:
+        parse_duration(str(value))
+    except ValueError as e:
+        raise _refuse("BadParameter", f"{field}: {e}") from e
+
+
+def get_key(request: Request, state: State, params: Params) -> Reply:
+    """A key bundle: the current version's identifier and attributes (no key material)."""
+    vault, key = _located(state, params)
+    properties = key_resource(vault, key)["properties"]
+    bundle_key = {"kid": properties["keyUriWithVersion"], "kty": key["kty"], "key_ops": key["keyOps"]}
+    return Reply(200, {"key": bundle_key, "attributes": properties["attributes"], "tags": key["tags"]})
+
+
+_KEY = r"^/keyvault/(?P<vault>[^/]+)/keys/(?P<key>[^/]+)"
+ROUTES: tuple[Route, ...] = (
+    route(_KEY + r"/rotationpolicy", {"GET": get_policy, "PUT": put_policy}),
+    route(_KEY, {"GET": get_key}),
+)
+
+
+def handle(request: Request, state: State) -> Reply:
+    version = request.query.get("api-version", "")
+    if version not in API_VERSIONS:
+        return _error(400, "BadParameter", f"The specified version ({version}) is not recognized. Consider using "
+                                           f"one of: {', '.join(API_VERSIONS)}.")
+    return dispatch(ROUTES, request, state, not_found=lambda r: _error(404, "NotFound", f"No route {r.path}"),
+                    not_allowed=lambda r: _error(405, "MethodNotAllowed", f"{r.method} is not allowed here"))
