@@ -33,7 +33,18 @@ _ARM_ASYNC = ("Azure Resource Manager asynchronous operations: a client polls th
               "URL the service answered, whatever its path (Azure/azure-resource-manager-rpc, v1.0/"
               "async-api-reference.md); the sandbox answers these URLs on its PUT and PATCH of mongoClusters")
 
+# No copy of Key Vault's data-plane definition (specification/keyvault/data-plane, 7.5) is held here yet;
+# the sandbox serves a vault's {vaultBaseUrl} under /keyvault/{vault}/.
+_KEYVAULT_DATA = ("Key Vault data plane REST API 7.5 (learn.microsoft.com/rest/api/keyvault/keys): Get Key "
+                  "'GET {vaultBaseUrl}/keys/{key-name}/{key-version}', Get Key Rotation Policy and Update Key Rotation "
+                  "Policy 'GET|PUT {vaultBaseUrl}/keys/{key-name}/rotationpolicy'; a request without a token is "
+                  "answered 401 with the WWW-Authenticate challenge (Key Vault authentication, 'Authentication, "
+                  "requests and responses')")
+
 ALLOWANCES: tuple[Allowance, ...] = (
+    _allow("keyvault", "GET", "/keyvault/{name}/keys/{name}/rotationpolicy", _KEYVAULT_DATA),
+    _allow("keyvault", "PUT", "/keyvault/{name}/keys/{name}/rotationpolicy", _KEYVAULT_DATA),
+    _allow("keyvault", "GET", "/keyvault/{name}/keys/{name}", _KEYVAULT_DATA),
     _allow("astra", "GET", "/v2/kms/classic/provider/{name}/region/{name}/accounts", _ASTRA_CLASSIC),
     _allow("astra", "POST", "/v2/kms/classic", _ASTRA_CLASSIC),
     # Not in the official client's definition; the Astra DevOps API 2.3.0 as published in the third-party copy
