@@ -72,7 +72,7 @@ class Renewer:
                 self._renew()
             except LeaseLost as error:
                 self.lost = error
-                LOG.warning("%s", error)
+                LOG.warning("%s; another run may change the key set alongside this one", error)
                 return
             except Exception as error:  # transient: the lease outlives two missed renewals
                 LOG.warning("renewing the lock's lease failed, trying again in %gs: %s", self._every, error)
@@ -119,10 +119,12 @@ class BlobLeaseLock:
         renewer, self.renewer = self.renewer, None
         if renewer is not None:
             renewer.stop()
-        if renewer is not None and renewer.lost is not None:
-            raise LockError(f"{renewer.lost}; another run may have changed the key set meanwhile: plan again")
-        self._call(lambda: self._blob().set_blob_metadata({}, lease=lease), "clearing the holder")
-        self._call(lease.release, "releasing the lease")
+        try:
+            self._blob().set_blob_metadata({}, lease=lease)
+            lease.release()
+        except Exception as error:
+            if not _error_code(error).startswith("Lease"):  # broken meanwhile: the record is not ours any more
+                raise _translate(error, f"releasing the lock in {self.where}") from None
 
     def holder(self) -> Holder | None:
         properties = self._call(lambda: self._blob().get_blob_properties(), "reading the lock", missing_ok=True)
@@ -138,7 +140,11 @@ class BlobLeaseLock:
                             "nothing was broken")
         from azure.storage.blob import BlobLeaseClient
 
-        self._call(lambda: BlobLeaseClient(self._blob()).break_lease(lease_break_period=0), "breaking the lease")
+        try:
+            BlobLeaseClient(self._blob()).break_lease(lease_break_period=0)
+        except Exception as error:
+            if _error_code(error) != "LeaseNotPresentWithLeaseOperation":  # lapsed already: only the record is left
+                raise _translate(error, f"breaking the lease in {self.where}") from None
         lease = self._acquire_lease()
         if lease is None or self._recorded(lease) != current:
             raise LockError(f"the lock in {self.where} changed hands while it was being broken; nothing was broken")
@@ -219,7 +225,8 @@ def _holder(metadata: dict[str, str] | None) -> Holder | None:
 
 
 def _error_code(error: Exception) -> str:
-    return str(getattr(error, "error_code", "") or "")
+    code = getattr(error, "error_code", None) or ""
+    return str(getattr(code, "value", code))  # the SDK's StorageErrorCode enum, or the service's plain string
 
 
 def _translate(error: Exception, what: str) -> Exception:
