@@ -1,6 +1,6 @@
 """Two applies of one key set never interleave: a lock held from the plan to the last step.
 
-Local by default: an exclusive OS file lock (`filelock`: flock on Linux and macOS, LockFileEx on
+Local by default: an exclusive OS file lock (`filelock`: flock on Linux and macOS, a Windows file lock on
 Windows) on a file named after the key set, in the sandbox's DIR for sandbox runs, else in
 `$CMKCTL_STATE_DIR` (default `$XDG_STATE_HOME/cmkctl`, i.e. `~/.local/state/cmkctl`) under
 `locks/`. The system releases it when the holder exits, however it exits (even SIGKILL), so a
