@@ -349,3 +349,28 @@ print("exclusive")
 """
     ran = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert ran.returncode == 0 and "exclusive" in ran.stdout, ran.stderr
+
+
+@pytest.mark.parametrize(("lock", "blamed"), [
+    ("{dynamodb: {table: cmkctl-locks, region: us-east-1}, azureBlob: {account: acmelocks, container: cmkctl}}",
+     "lock"),
+    ("{azureBlob: {account: Acme_Locks, container: cmkctl}}", "lock.azureBlob.account"),
+    ("{azureBlob: {account: acmelocks}}", "container"),
+])
+def test_the_manifest_declares_one_well_formed_lock_at_most(lock: str, blamed: str, cmkctl: Callable[..., Result],
+                                                             tmp_path: Path) -> None:
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace("accounts:", f"lock: {lock}\naccounts:", 1))
+    refused = cmkctl("validate", manifest)
+    assert refused.code == 3 and blamed in refused.err and "m.yaml:" in refused.err, refused.err
+
+
+def test_a_manifest_blob_lock_is_read(tmp_path: Path) -> None:
+    from reconciler.manifest.loader import load_one
+
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace(
+        "accounts:", "lock:\n  azureBlob: {account: acmelocks, container: cmkctl, blob: ci/acme.lock}\naccounts:", 1))
+    key_set, _ = load_one([str(manifest)])
+    assert key_set.lock is not None
+    assert (key_set.lock.blob_account, key_set.lock.blob_container, key_set.lock.blob_name) == (
+        "acmelocks", "cmkctl", "ci/acme.lock")
+    assert key_set.lock.dynamodb_table is None
