@@ -374,3 +374,21 @@ def test_a_manifest_blob_lock_is_read(tmp_path: Path) -> None:
     assert (key_set.lock.blob_account, key_set.lock.blob_container, key_set.lock.blob_name) == (
         "acmelocks", "cmkctl", "ci/acme.lock")
     assert key_set.lock.dynamodb_table is None
+
+
+def test_a_blob_lock_with_a_wrong_key_names_the_fix_not_the_key(blob_storage: str, monkeypatch: pytest.MonkeyPatch,
+                                                                  cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE
+
+    wrong_key = "d3JvbmcgYnV0IHdlbGwgZm9ybWVkIGtleSBmb3IgdGhlIHRlc3Q="
+    connection = os.environ[CONNECTION_STRING_VARIABLE].replace(azurite.DEVELOPMENT_KEY, wrong_key)
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, connection)
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace(
+        "accounts:", f"lock:\n  azureBlob: {{account: {azurite.ACCOUNT}, container: {blob_storage}}}\naccounts:", 1))
+    refused = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve")
+    assert refused.code == 1 and "Storage Blob Data Contributor" in refused.err, refused.err
+    assert wrong_key not in refused.out + refused.err and "bug" not in refused.err
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, "AccountKey=" + wrong_key)
+    garbled = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve")
+    assert garbled.code == 1 and "is not a storage connection string" in garbled.err, garbled.err
+    assert wrong_key not in garbled.out + garbled.err

@@ -199,7 +199,10 @@ class BlobLeaseLock:
         from azure.storage.blob import BlobClient
 
         if self._connection_string:
-            client = BlobClient.from_connection_string(self._connection_string, self.container, self.blob)
+            try:
+                client = BlobClient.from_connection_string(self._connection_string, self.container, self.blob)
+            except ValueError:  # its message may quote the string, account key included
+                raise LockError(f"{CONNECTION_STRING_VARIABLE} is not a storage connection string") from None
             if client.account_name != self.account:
                 raise LockError(f"{CONNECTION_STRING_VARIABLE} is for storage account {client.account_name}, "
                                 f"but the lock is in {self.account}")
@@ -234,8 +237,8 @@ def _translate(error: Exception, what: str) -> Exception:
 
     if isinstance(error, ClientAuthenticationError) or _error_code(error) in {"AuthenticationFailed",
                                                                                "AuthorizationFailure"}:
-        return CredentialError(f"{what}: the storage account refused the credentials ({_error_code(error) or 'no'} "
-                               f"code); it needs Storage Blob Data Contributor on the container, or "
+        return CredentialError(f"{what}: no usable credentials ({_error_code(error) or type(error).__name__}); "
+                               f"the identity needs Storage Blob Data Contributor on the container, or set "
                                f"{CONNECTION_STRING_VARIABLE}")
     if isinstance(error, AzureError):
         return LockError(f"{what}: {_error_code(error) or type(error).__name__}")
