@@ -263,6 +263,8 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     from reconciler.manifest.loader import load_one
     from reconciler.session import run_for
 
+    if not take_lock and (lock_timeout or lock_place.given):
+        raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
     key_set, loaded = load_one(paths)
     options = _options(sandbox, parallelism)
     locked = _holding(key_set, sandbox, lock_place, lock_timeout) if take_lock else contextlib.nullcontext()

@@ -72,6 +72,10 @@ class LockFlags:
     blob_container: str | None = None
     blob: str | None = None
 
+    @property
+    def given(self) -> bool:
+        return any(value is not None for value in asdict(self).values())
+
 
 class Lock(Protocol):
     where: str

@@ -325,6 +325,8 @@ def test_plan_takes_the_lock_only_when_asked(cmkctl: Callable[..., Result], tmp_
         assert "lock break" not in refused.err and "Plan:" not in refused.out
         unlocked = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox)  # off by default: plans only read
         assert unlocked.code == 0 and "Plan:" in unlocked.out, unlocked.err
+    stray = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--lock-timeout", "5")
+    assert stray.code == 1 and "go with --lock" in stray.err
     planned = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--lock")
     assert planned.code == 0 and "Plan:" in planned.out, planned.err
     with held(lock, "acme-astra", timeout=0):
