@@ -19,6 +19,7 @@ from reconciler.paths import OutputFile, StateFolder
 from reconciler.render import FORMATS, render
 
 if TYPE_CHECKING:
+    from reconciler.lock import LockFlags
     from reconciler.manifest.loader import LoadedManifests
     from reconciler.manifest.model import KeySet
     from reconciler.plan import Plan
@@ -62,29 +63,96 @@ def _configure_wire(debug: bool, debug_file: Path | None, audit_log: Path | None
     route_logging(stream)
 
 
+def _lock_place_options(function: Any) -> Any:
+    """The flags naming a shared lock, handed to the command as one `lock_place: LockFlags`."""
+    import functools
+
+    @functools.wraps(function)
+    def command(*args: Any, lock_table: str | None, lock_region: str | None, lock_blob_account: str | None,
+                lock_blob_container: str | None, lock_blob: str | None, **kwargs: Any) -> Any:
+        from reconciler.lock import LockFlags
+
+        place = LockFlags(lock_table, lock_region, lock_blob_account, lock_blob_container, lock_blob)
+        return function(*args, lock_place=place, **kwargs)
+
+    for option in (
+        click.option("--lock-blob", metavar="NAME", help="The lock blob (default: cmkctl/KEY_SET.lock)."),
+        click.option("--lock-blob-container", metavar="CONTAINER", help="The container of --lock-blob-account."),
+        click.option("--lock-blob-account", metavar="ACCOUNT",
+                     help="Lock with a blob lease in this Azure Storage account (shared by many machines) instead "
+                          "of the manifest's lock setting or the local lock file."),
+        click.option("--lock-region", metavar="REGION", help="The region of --lock-table."),
+        click.option("--lock-table", metavar="TABLE",
+                     help="Lock in this DynamoDB table (shared by many machines) instead of the manifest's "
+                          "lock setting or the local lock file."),
+    ):
+        command = option(command)
+    return command
+
+
 def _lock_options(function: Any) -> Any:
-    function = click.option("--lock-region", metavar="REGION", help="The region of --lock-table.")(function)
-    function = click.option("--lock-table", metavar="TABLE",
-                            help="Lock in this DynamoDB table (shared by many machines) instead of the manifest's "
-                                 "lock setting or the local lock file.")(function)
+    function = _lock_place_options(function)
     return click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
-                        help="How long to wait for another apply of the key set to finish.")(function)
+                        help="How long to wait for another run holding the key set's lock to finish.")(function)
 
 
-def _lock_for(key_set: KeySet, sandbox: Path | None, table: str | None, region: str | None) -> Any:
+def _lock_for(key_set: KeySet, sandbox: Path | None, place: LockFlags) -> Any:
     from reconciler.lock import LocalLock, default_directory
 
-    if table is None and key_set.lock is not None:
-        table, region = key_set.lock.dynamodb_table, region or key_set.lock.dynamodb_region
-    if table is None:
-        if region is not None:
-            raise click.UsageError("--lock-region goes with --lock-table")
-        return LocalLock(default_directory(sandbox), key_set.name)
-    if region is None:
-        raise click.UsageError("--lock-table needs --lock-region (or the manifest's lock.dynamodb.region)")
+    if place.table is not None and place.blob_account is not None:
+        raise click.UsageError("--lock-table and --lock-blob-account name two different locks; give one")
+    setting = key_set.lock
+    if place.blob_account is not None or (place.table is None and setting is not None and setting.blob_account):
+        return _blob_lock_for(key_set, place)
+    if place.table is not None or (setting is not None and setting.dynamodb_table):
+        return _dynamodb_lock_for(key_set, place)
+    if place.region is not None:
+        raise click.UsageError("--lock-region goes with --lock-table")
+    if place.blob_container is not None or place.blob is not None:
+        raise click.UsageError("--lock-blob-container and --lock-blob go with --lock-blob-account")
+    return LocalLock(default_directory(sandbox), key_set.name)
+
+
+def _dynamodb_lock_for(key_set: KeySet, place: LockFlags) -> Any:
     from reconciler.providers.aws_lock import DynamoDbLock
 
-    return DynamoDbLock(table, region, key_set.name)
+    setting = key_set.lock
+    table = place.table or (setting.dynamodb_table if setting else None)
+    region = place.region or (setting.dynamodb_region if setting else None)
+    if region is None:
+        raise click.UsageError("--lock-table needs --lock-region (or the manifest's lock.dynamodb.region)")
+    flags = f"--lock-table {place.table} --lock-region {region}" if place.table else ""
+    return DynamoDbLock(str(table), region, key_set.name, break_flags=flags)
+
+
+def _blob_lock_for(key_set: KeySet, place: LockFlags) -> Any:
+    from reconciler.providers.azure_blob_lock import BlobLeaseLock
+
+    setting = key_set.lock
+    account = place.blob_account or (setting.blob_account if setting else None)
+    container = place.blob_container or (setting.blob_container if setting else None)
+    blob = place.blob or (setting.blob_name if setting else None)
+    if container is None:
+        raise click.UsageError("--lock-blob-account needs --lock-blob-container (or the manifest's "
+                               "lock.azureBlob.container)")
+    flags = ""
+    if place.blob_account:
+        flags = f"--lock-blob-account {account} --lock-blob-container {container}"
+        flags += f" --lock-blob {blob}" if blob else ""
+    return BlobLeaseLock(str(account), container, blob, key_set.name, break_flags=flags)
+
+
+def _holding(key_set: KeySet, sandbox: Path | None, place: LockFlags, timeout: float) -> Any:
+    """The key set's lock, waited for up to `timeout` seconds, saying whom it waits for."""
+    from reconciler.lock import held
+
+    lock = _lock_for(key_set, sandbox, place)
+
+    def waiting(holder: Any) -> None:
+        click.echo(f"Waiting up to {timeout:g}s for the lock on {key_set.name}, held by {holder.describe()} "
+                   f"({lock.where})...", err=True)
+
+    return held(lock, key_set.name, timeout=timeout, on_wait=waiting)
 
 
 def _parallelism_option(function: Any) -> Any:
@@ -183,21 +251,30 @@ def _refuse_forbidden(plan: Plan) -> None:
 @click.option("--out", type=OutputFile(), help="Save the plan for apply.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--lock", "take_lock", is_flag=True,
+              help="Hold the key set's lock while planning, as apply does (off by default: plans only read).")
 @_target_option
 @_sandbox_option
 @_parallelism_option
+@_lock_options
 @_debug_options
-def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, targets: Sequence[str],
-         sandbox: Path | None, parallelism: int, debug: bool, debug_file: Path | None) -> int:
+def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, take_lock: bool,
+         targets: Sequence[str], sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags,
+         debug: bool, debug_file: Path | None) -> int:
     """Read live state and print the ordered steps that would reconcile it."""
+    import contextlib
+
     _configure_wire(debug, debug_file, None)
     from reconciler import plandoc
     from reconciler.manifest.loader import load_one
     from reconciler.session import run_for
 
+    if not take_lock and (lock_timeout or lock_place.given):
+        raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
     key_set, loaded = load_one(paths)
     options = _options(sandbox, parallelism)
-    with run_for(key_set, options) as (handlers, lists):
+    locked = _holding(key_set, sandbox, lock_place, lock_timeout) if take_lock else contextlib.nullcontext()
+    with locked, run_for(key_set, options) as (handlers, lists):
         if not targets and key_set.accounts.azure_subscription_id:
             _list_ahead(lists.all_vaults)
         made = _with_unmanaged(key_set, _make_plan(key_set, loaded, handlers, options, targets),
@@ -222,11 +299,10 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 @click.option("--audit-log", type=OutputFile(make_folder=True),
               help="Append every mutating call (and each step's result) to this file, one JSON line each.")
 def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
-          sandbox: Path | None, parallelism: int, lock_timeout: float, lock_table: str | None,
-          lock_region: str | None, debug: bool, debug_file: Path | None, audit_log: Path | None) -> int:
+          sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags, debug: bool,
+          debug_file: Path | None, audit_log: Path | None) -> int:
     """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
     _configure_wire(debug, debug_file, audit_log)
-    from reconciler.lock import held
     from reconciler.manifest.loader import load_one
 
     if (plan_file is None) == (not paths):
@@ -235,14 +311,8 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
     saved = _read_plan(plan_file) if plan_file is not None else None
     key_set, loaded = load_one(saved.manifest_files if saved else paths)
-    lock = _lock_for(key_set, sandbox, lock_table, lock_region)
-
-    def waiting(holder: Any) -> None:
-        click.echo(f"Waiting up to {lock_timeout:g}s for the lock on {key_set.name}, held by {holder.describe()} "
-                   f"({lock.where})...", err=True)
-
     # Taken before the sandbox starts or anything is read: the plan itself must not interleave.
-    with held(lock, key_set.name, timeout=lock_timeout, on_wait=waiting):
+    with _holding(key_set, sandbox, lock_place, lock_timeout):
         return _apply_locked(plan_file, saved, key_set, loaded, auto_approve, targets, _options(sandbox, parallelism))
 
 
@@ -373,16 +443,14 @@ def lock_group() -> None:
 @click.option("-f", "--file", "paths", multiple=True, required=True, help="The manifest of the key set.")
 @click.option("--id", "lock_id", help="Break it only if this is still its lock id (printed by the waiting apply).")
 @_sandbox_option
-@click.option("--lock-table", metavar="TABLE", help="The DynamoDB table (default: the manifest's lock setting).")
-@click.option("--lock-region", metavar="REGION")
-def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_table: str | None,
-               lock_region: str | None) -> int:
-    """Remove a stale lock left by an apply that died holding it. Never done implicitly."""
+@_lock_place_options
+def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_place: LockFlags) -> int:
+    """Remove a stale shared lock left by a run that died holding it. Never done implicitly."""
     from reconciler.lock import Holder, LockError
     from reconciler.manifest.loader import load_one
 
     key_set, _ = load_one(paths)
-    lock = _lock_for(key_set, sandbox, lock_table, lock_region)
+    lock = _lock_for(key_set, sandbox, lock_place)
     if not hasattr(lock, "break_lock"):
         probe = Holder.me(key_set.name)
         holder = lock.try_acquire(probe)

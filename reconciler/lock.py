@@ -1,20 +1,22 @@
 """Two applies of one key set never interleave: a lock held from the plan to the last step.
 
-Local by default: an exclusive `flock` on a file named after the key set, in the sandbox's DIR for
-sandbox runs, else in `$CMKCTL_STATE_DIR` (default `$XDG_STATE_HOME/cmkctl`, i.e.
-`~/.local/state/cmkctl`) under `locks/`. The kernel releases it when the holder exits, however it
-exits (even SIGKILL), so a local lock is never stale. The file holds who took it (user, host, pid,
-since), so a second apply names the holder.
+Local by default: an exclusive OS file lock (`filelock`: flock on Linux and macOS, a Windows file lock on
+Windows) on a file named after the key set, in the sandbox's DIR for sandbox runs, else in
+`$CMKCTL_STATE_DIR` (default `$XDG_STATE_HOME/cmkctl`, i.e. `~/.local/state/cmkctl`) under
+`locks/`. The system releases it when the holder exits, however it exits (even SIGKILL), so a
+local lock is never stale. Who took it (user, host, pid, since) is written beside it, in a file of
+its own because Windows does not let others read a locked file, so a second apply names the holder.
 
-Shared, for CI on many machines: a DynamoDB table (`reconciler.providers.aws_lock`), chosen in the
-manifest (`lock: {dynamodb: {table, region}}`) or by `--lock-table`. A holder killed without
-releasing it leaves the item behind: that lock is stale, and only `cmkctl lock break` removes it.
+Shared, for CI on many machines: a DynamoDB table (`reconciler.providers.aws_lock`) or a blob
+lease on Azure Blob Storage (`reconciler.providers.azure_blob_lock`), chosen in the manifest
+(`lock: {dynamodb: {table, region}}` or `lock: {azureBlob: {account, container}}`) or by flags. A
+holder killed without releasing it leaves its record behind: that lock is stale, and only
+`cmkctl lock break` removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import json
 import os
@@ -26,6 +28,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+from filelock import BaseFileLock, FileLock, Timeout
 
 from reconciler.errors import CmkError
 
@@ -52,10 +56,25 @@ class Holder:
     def me(key_set: str) -> Holder:
         try:
             who = getpass.getuser()
-        except (KeyError, OSError):
-            who = f"uid {os.getuid()}"
+        except (KeyError, OSError, ImportError):  # no login name (a container's bare uid, a service account)
+            who = "unknown user"
         return Holder(who=who, host=socket.gethostname(), pid=os.getpid(),
                       since=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), id=str(uuid.uuid4()), key_set=key_set)
+
+
+@dataclass(frozen=True)
+class LockFlags:
+    """Where the command line puts the lock, over the manifest's `lock:` (all None: the manifest decides)."""
+
+    table: str | None = None
+    region: str | None = None
+    blob_account: str | None = None
+    blob_container: str | None = None
+    blob: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(value is not None for value in asdict(self).values())
 
 
 class Lock(Protocol):
@@ -66,6 +85,20 @@ class Lock(Protocol):
         ...
 
     def release(self, holder: Holder) -> None: ...
+
+    def advice(self, holder: Holder) -> str:
+        """What a refused run can do about `holder`, in this lock kind's own terms."""
+        ...
+
+
+UNKNOWN_HOLDER = Holder("unknown", "unknown", 0, "unknown", "unknown")
+
+
+def break_advice(holder: Holder, flags: str) -> str:
+    """For locks a dead holder leaves behind: the one command that removes its record."""
+    where = f" {flags}" if flags else ""
+    return (f"Wait for it (--lock-timeout SECONDS), or if that run is dead, break the lock: "
+            f"cmkctl lock break -f MANIFEST{where} --id {holder.id}")
 
 
 def default_directory(sandbox: Path | None) -> Path:
@@ -81,31 +114,39 @@ def default_directory(sandbox: Path | None) -> Path:
 class LocalLock:
     def __init__(self, directory: Path, key_set: str) -> None:
         self.path = directory / f"{key_set}.lock"
+        self.holder_path = directory / f"{key_set}.holder.json"
         self.where = str(self.path)
-        self._fd: int | None = None
+        self._held: BaseFileLock | None = None
 
     def try_acquire(self, holder: Holder) -> Holder | None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        file_lock = FileLock(str(self.path))
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return self._holder() or Holder("unknown", "unknown", 0, "unknown", "unknown")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(asdict(holder)).encode() + b"\n", 0)
-        self._fd = fd
+            file_lock.acquire(blocking=False)
+        except Timeout:
+            return self._holder() or UNKNOWN_HOLDER
+        staged = self.holder_path.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_text(json.dumps(asdict(holder)) + "\n", "utf-8")
+        os.replace(staged, self.holder_path)  # a reader sees the old holder or the new one, never half of one
+        self._held = file_lock
         return None
 
     def release(self, holder: Holder) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
+        if self._held is not None:
+            with contextlib.suppress(OSError):
+                self.holder_path.unlink()
+            self._held.release()
+            self._held = None
+
+    def advice(self, holder: Holder) -> str:
+        # `lock break` refuses local locks: the system frees one the moment its holder exits.
+        return (f"Wait for it (--lock-timeout SECONDS). A local lock is freed by the system as soon as its holder "
+                f"exits, however it exits, so there is nothing to break: if that run is stuck, stop process "
+                f"{holder.pid} on {holder.host}")
 
     def _holder(self) -> Holder | None:
         try:
-            return Holder(**json.loads(self.path.read_text("utf-8")))
+            return Holder(**json.loads(self.holder_path.read_text("utf-8")))
         except (OSError, ValueError, TypeError):
             return None
 
@@ -121,8 +162,7 @@ def held(lock: Lock, key_set: str, *, timeout: float, on_wait: Callable[[Holder]
     while (holder := lock.try_acquire(me)) is not None:
         if clock() >= deadline:
             raise LockError(f"key set {key_set} is locked by {holder.describe()} ({lock.where}); "
-                            f"another apply is running. Wait for it (--lock-timeout SECONDS), or if that apply "
-                            f"is dead, break the lock: cmkctl lock break -f MANIFEST --id {holder.id}")
+                            f"another apply (or a plan run with --lock) holds it. {lock.advice(holder)}")
         if not told:
             on_wait(holder)
             told = True

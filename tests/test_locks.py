@@ -1,14 +1,18 @@
-"""Two applies of one key set never interleave: the local lock, and the DynamoDB lock (against moto)."""
+"""Two applies of one key set never interleave: the local lock, the DynamoDB lock (moto), the blob lease lock (Azurite)."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,15 +20,22 @@ from reconciler.lock import Holder, LocalLock, LockError, held
 from reconciler.sandbox.census import census
 from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE
 from reconciler.sandbox.world import load_state
+from tests import azurite
 from tests.conftest import EXAMPLES, ROOT, Result, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
 
 
-def start_apply(sandbox: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "-f", str(EXAMPLE), "--sandbox", str(sandbox),
+def start_apply(sandbox: Path, *extra: str, env: dict[str, str] | None = None,
+                manifest: Path = EXAMPLE) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "-f", str(manifest), "--sandbox", str(sandbox),
                              "--auto-approve", *extra], env={**os.environ, **(env or {})}, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_cmkctl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reconciler", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=180)
 
 
 def wait_for(path: Path, process: subprocess.Popen[str]) -> None:
@@ -45,6 +56,10 @@ def test_a_second_apply_fails_naming_the_holder_then_waits_and_finishes(tmp_path
         assert refused.returncode == 1
         assert f"(pid {first.pid})" in refused.stderr and "is locked by" in refused.stderr, refused.stderr
         assert "Key set" not in refused.stdout  # it read nothing, planned nothing
+        # `lock break` refuses local locks, so the refusal offers only what works for one.
+        assert "lock break" not in refused.stderr
+        assert "--lock-timeout SECONDS" in refused.stderr and "nothing to break" in refused.stderr
+        assert f"stop process {first.pid} on" in refused.stderr
 
         second = start_apply(sandbox, "--lock-timeout", "60")
         time.sleep(1.5)
@@ -109,42 +124,273 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def test_the_dynamodb_lock_is_exclusive_names_its_holder_and_is_broken_only_explicitly(dynamodb: None) -> None:
+@pytest.fixture(scope="session")
+def azurite_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with azurite.running(tmp_path_factory.mktemp("azurite")) as connection:
+        yield connection
+
+
+@pytest.fixture
+def blob_storage(azurite_connection: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh container in Azurite, reached by cmkctl through the connection string; its name."""
+    from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE
+
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, azurite_connection)
+    return azurite.new_container(azurite_connection)
+
+
+@dataclass
+class SharedLock:
+    """One backend of the shared lock, as a test drives it."""
+
+    make: Callable[[str], Any]  # key set -> a lock object
+    manifest: str  # the manifest's `lock:` entry
+    flags: tuple[str, ...]  # the same place, by flags
+    abandon: Callable[[Any], None]  # what dying without releasing leaves behind
+
+
+def _dynamodb_backend(request: pytest.FixtureRequest) -> SharedLock:
     from reconciler.providers.aws_lock import DynamoDbLock
 
-    first, second = DynamoDbLock(TABLE, REGION, "acme"), DynamoDbLock(TABLE, REGION, "acme")
+    request.getfixturevalue("dynamodb")
+    return SharedLock(lambda key_set: DynamoDbLock(TABLE, REGION, key_set),
+                      f"dynamodb: {{table: {TABLE}, region: {REGION}}}", ("--lock-table", TABLE, "--lock-region", REGION),
+                      lambda lock: None)
+
+
+def _blob_backend(request: pytest.FixtureRequest) -> SharedLock:
+    from reconciler.providers.azure_blob_lock import BlobLeaseLock
+
+    container = request.getfixturevalue("blob_storage")
+    made: list[Any] = []
+
+    def make(key_set: str) -> Any:
+        made.append(BlobLeaseLock(azurite.ACCOUNT, container, None, key_set))
+        return made[-1]
+
+    def abandon(lock: Any) -> None:  # the process is gone: no more renewals, no release; its lease outlives it
+        lock.renewer.stop()
+        lock._lease = None
+
+    request.addfinalizer(lambda: [lock.renewer.stop() for lock in made if lock.renewer is not None])
+    return SharedLock(make, f"azureBlob: {{account: {azurite.ACCOUNT}, container: {container}}}",
+                      ("--lock-blob-account", azurite.ACCOUNT, "--lock-blob-container", container), abandon)
+
+
+@pytest.fixture(params=["dynamodb", "azure-blob"])
+def shared(request: pytest.FixtureRequest) -> SharedLock:
+    return _dynamodb_backend(request) if request.param == "dynamodb" else _blob_backend(request)
+
+
+def test_a_shared_lock_is_exclusive_names_its_holder_and_is_broken_only_explicitly(shared: SharedLock) -> None:
+    first, second = shared.make("acme"), shared.make("acme")
     me = Holder.me("acme")
     assert first.try_acquire(me) is None
     holder = second.try_acquire(Holder.me("acme"))
     assert holder is not None and (holder.id, holder.pid, holder.host) == (me.id, me.pid, me.host)
-    assert DynamoDbLock(TABLE, REGION, "other-set").try_acquire(Holder.me("other-set")) is None  # per key set
+    other_set = shared.make("other-set")
+    assert other_set.try_acquire(Holder.me("other-set")) is None  # per key set
     with pytest.raises(LockError, match="not lock id wrong"):
         second.break_lock("wrong")
     assert second.holder() == holder
     assert second.break_lock(me.id) == holder
-    assert second.try_acquire(Holder.me("acme")) is None
+    successor = Holder.me("acme")
+    assert second.try_acquire(successor) is None
     first.release(me)  # no longer ours: releasing leaves the new holder's lock alone
-    assert second.holder() is not None
+    assert second.holder() == successor
+    second.release(successor)
+    other_set.release(Holder.me("other-set"))
+    assert second.holder() is None
 
 
-def test_apply_with_a_dynamodb_lock_from_the_manifest(dynamodb: None, cmkctl: Callable[..., Result],
-                                                      tmp_path: Path) -> None:
-    from reconciler.providers.aws_lock import DynamoDbLock
-
-    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace(
-        "accounts:", f"lock:\n  dynamodb: {{table: {TABLE}, region: {REGION}}}\naccounts:", 1))
+@pytest.mark.parametrize("place", ["manifest", "flags"])
+def test_apply_with_a_shared_lock(shared: SharedLock, place: str, cmkctl: Callable[..., Result],
+                                  tmp_path: Path) -> None:
+    declared = f"lock:\n  {shared.manifest}\naccounts:" if place == "manifest" else "accounts:"
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace("accounts:", declared, 1))
+    flags = shared.flags if place == "flags" else ()
     stale = Holder("ci-runner", "build-7", 4242, "2026-01-01T00:00:00Z", "dead-beef", "acme-astra")
-    lock = DynamoDbLock(TABLE, REGION, "acme-astra")
-    assert lock.try_acquire(stale) is None  # a CI job that died holding it
+    lock = shared.make("acme-astra")
+    assert lock.try_acquire(stale) is None
+    shared.abandon(lock)  # a CI job that died holding it
 
-    refused = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve")
+    refused = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve", *flags)
     assert refused.code == 1
     assert "locked by ci-runner on build-7 (pid 4242) since 2026-01-01T00:00:00Z" in refused.err
-    assert "cmkctl lock break -f MANIFEST --id dead-beef" in refused.err
+    assert f"cmkctl lock break -f MANIFEST{''.join(' ' + f for f in flags)} --id dead-beef" in refused.err
     assert lock.holder() == stale  # never broken silently
 
-    broken = cmkctl("lock", "break", "-f", manifest, "--id", "dead-beef")
+    broken = cmkctl("lock", "break", "-f", manifest, "--id", "dead-beef", *flags)
     assert broken.code == 0 and "held by ci-runner on build-7" in broken.out
-    applied = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve")
+    applied = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve", *flags)
     assert applied.code == 0, applied.err
     assert lock.holder() is None  # released at the end
+
+
+def test_a_holder_killed_with_sigkill_leaves_a_blob_lock_only_lock_break_removes(blob_storage: str,
+                                                                                   tmp_path: Path) -> None:
+    from azure.storage.blob import BlobClient, BlobLeaseClient
+
+    from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE, BlobLeaseLock, default_blob
+
+    sandbox, connection = tmp_path / "sandbox", os.environ[CONNECTION_STRING_VARIABLE]
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace(
+        "accounts:", f"lock:\n  azureBlob: {{account: {azurite.ACCOUNT}, container: {blob_storage}}}\naccounts:", 1))
+    first = start_apply(sandbox, env={HALT_VARIABLE: "mutation:3"}, manifest=manifest)
+    waiting: subprocess.Popen[str] | None = None
+    try:
+        wait_for(sandbox / HALT_MARKER, first)  # holding the lock, mid-apply
+        refused = run_cmkctl("apply", "-f", manifest, "--sandbox", sandbox, "--auto-approve")
+        assert refused.returncode == 1
+        assert f"(pid {first.pid})" in refused.stderr and "cmkctl lock break -f MANIFEST --id" in refused.stderr
+        lock_id = re.search(r"--id (\S+)", refused.stderr)
+        assert lock_id is not None, refused.stderr
+        waiting = start_apply(sandbox, "--lock-timeout", "120", manifest=manifest)
+        assert waiting.stderr is not None
+        told = waiting.stderr.readline()  # printed once it finds the lock held: it waits from then on
+        assert "Waiting up to 120s" in told and f"(pid {first.pid})" in told, told
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    (sandbox / HALT_MARKER).unlink()
+    # The dead holder's lease would lapse within a minute; end it now, as that minute would.
+    blob = BlobClient.from_connection_string(connection, blob_storage, default_blob("acme-astra"))
+    BlobLeaseClient(blob).break_lease(lease_break_period=0)
+    probe = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme-astra")
+    still = probe.try_acquire(Holder.me("acme-astra"))
+    assert still is not None and still.pid == first.pid and still.id == lock_id.group(1)  # its record outlives it
+    assert waiting.poll() is None
+
+    broken = run_cmkctl("lock", "break", "-f", manifest, "--id", lock_id.group(1))
+    assert broken.returncode == 0 and f"(pid {first.pid})" in broken.stdout, broken.stderr
+    out, err = waiting.communicate(timeout=180)
+    assert waiting.returncode == 0, out + err
+    assert "Apply complete" in out
+    assert probe.holder() is None
+
+
+def test_the_blob_lease_is_renewed_through_a_long_apply(blob_storage: str) -> None:
+    from reconciler.providers.azure_blob_lock import LEASE_SECONDS, RENEW_EVERY, BlobLeaseLock
+
+    hour, elapsed, reached = 3600.0, [0.0], threading.Event()
+
+    def pause(stopped: threading.Event, seconds: float) -> bool:  # an hour of apply, in no time
+        if elapsed[0] >= hour:
+            reached.set()
+            return stopped.wait()
+        elapsed[0] += seconds
+        return stopped.is_set()
+
+    lock = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", pause=pause)
+    other = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme")
+    with held(lock, "acme", timeout=0) as me:
+        assert reached.wait(120)
+        assert lock.renewer is not None and lock.renewer.lost is None
+        assert lock.renewer.renewals == hour / RENEW_EVERY  # every renewal was accepted: the lease never lapsed
+        assert RENEW_EVERY * 2 < LEASE_SECONDS  # a missed renewal is not yet a lost lease
+        assert other.try_acquire(Holder.me("acme")) == me
+    assert other.holder() is None
+
+
+def test_a_blob_lease_broken_while_held_is_noticed(blob_storage: str) -> None:
+    from reconciler.providers.azure_blob_lock import BlobLeaseLock
+
+    tick, ticked = threading.Semaphore(0), threading.Event()
+
+    def pause(stopped: threading.Event, seconds: float) -> bool:  # one renewal per tick the test gives
+        ticked.set()
+        while not tick.acquire(timeout=0.05):
+            if stopped.is_set():
+                return True
+        return False
+
+    lock = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", pause=pause)
+    me = Holder.me("acme")
+    assert lock.try_acquire(me) is None
+    assert lock.renewer is not None
+    renewer = lock.renewer
+    BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme").break_lock(me.id)
+    tick.release()
+    renewer._thread.join(timeout=30)
+    assert renewer.lost is not None and "was lost while held" in str(renewer.lost)
+    lock.release(me)  # not ours any more: nothing to clear
+
+
+def test_plan_takes_the_lock_only_when_asked(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sb"
+    lock = LocalLock(sandbox / "locks", "acme-astra")
+    with held(lock, "acme-astra", timeout=0) as me:
+        refused = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--lock")
+        assert refused.code == 1 and f"locked by {me.who} on {me.host}" in refused.err
+        assert "lock break" not in refused.err and "Plan:" not in refused.out
+        unlocked = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox)  # off by default: plans only read
+        assert unlocked.code == 0 and "Plan:" in unlocked.out, unlocked.err
+    stray = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--lock-timeout", "5")
+    assert stray.code == 1 and "go with --lock" in stray.err
+    planned = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--lock")
+    assert planned.code == 0 and "Plan:" in planned.out, planned.err
+    with held(lock, "acme-astra", timeout=0):
+        pass  # the locked plan let it go
+
+
+def test_the_local_lock_needs_no_posix_only_module(tmp_path: Path) -> None:
+    """Windows has no fcntl: the local lock must work without it (filelock picks what the platform has)."""
+    script = f"""
+import sys, warnings
+sys.modules["fcntl"] = None  # as on Windows
+warnings.simplefilter("ignore")
+from pathlib import Path
+from reconciler.lock import Holder, LocalLock
+first, second = LocalLock(Path({str(tmp_path)!r}), "acme"), LocalLock(Path({str(tmp_path)!r}), "acme")
+me = Holder.me("acme")
+assert first.try_acquire(me) is None
+assert second.try_acquire(Holder.me("acme")) == me
+first.release(me)
+assert second.try_acquire(Holder.me("acme")) is None
+print("exclusive")
+"""
+    ran = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert ran.returncode == 0 and "exclusive" in ran.stdout, ran.stderr
+
+
+@pytest.mark.parametrize(("lock", "blamed"), [
+    ("{dynamodb: {table: cmkctl-locks, region: us-east-1}, azureBlob: {account: acmelocks, container: cmkctl}}",
+     "lock"),
+    ("{azureBlob: {account: Acme_Locks, container: cmkctl}}", "lock.azureBlob.account"),
+    ("{azureBlob: {account: acmelocks}}", "container"),
+])
+def test_the_manifest_declares_one_well_formed_lock_at_most(lock: str, blamed: str, cmkctl: Callable[..., Result],
+                                                             tmp_path: Path) -> None:
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace("accounts:", f"lock: {lock}\naccounts:", 1))
+    refused = cmkctl("validate", manifest)
+    assert refused.code == 3 and blamed in refused.err and "m.yaml:" in refused.err, refused.err
+
+
+def test_a_manifest_blob_lock_is_read(tmp_path: Path) -> None:
+    from reconciler.manifest.loader import load_one
+
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace(
+        "accounts:", "lock:\n  azureBlob: {account: acmelocks, container: cmkctl, blob: ci/acme.lock}\naccounts:", 1))
+    key_set, _ = load_one([str(manifest)])
+    assert key_set.lock is not None
+    assert (key_set.lock.blob_account, key_set.lock.blob_container, key_set.lock.blob_name) == (
+        "acmelocks", "cmkctl", "ci/acme.lock")
+    assert key_set.lock.dynamodb_table is None
+
+
+def test_a_blob_lock_with_a_wrong_key_names_the_fix_not_the_key(blob_storage: str, monkeypatch: pytest.MonkeyPatch,
+                                                                  cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE
+
+    wrong_key = "d3JvbmcgYnV0IHdlbGwgZm9ybWVkIGtleSBmb3IgdGhlIHRlc3Q="
+    connection = os.environ[CONNECTION_STRING_VARIABLE].replace(azurite.DEVELOPMENT_KEY, wrong_key)
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, connection)
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace(
+        "accounts:", f"lock:\n  azureBlob: {{account: {azurite.ACCOUNT}, container: {blob_storage}}}\naccounts:", 1))
+    refused = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve")
+    assert refused.code == 1 and "Storage Blob Data Contributor" in refused.err, refused.err
+    assert wrong_key not in refused.out + refused.err and "bug" not in refused.err
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, "AccountKey=" + wrong_key)
+    garbled = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve")
+    assert garbled.code == 1 and "is not a storage connection string" in garbled.err, garbled.err
+    assert wrong_key not in garbled.out + garbled.err

@@ -182,10 +182,13 @@ class Accounts:
 
 @dataclass(frozen=True)
 class LockSetting:
-    """`lock:` of the manifest: a DynamoDB table shared by many machines (None: the local lock)."""
+    """`lock:` of the manifest: a DynamoDB table or a blob shared by many machines (None: the local lock)."""
 
-    dynamodb_table: str
-    dynamodb_region: str
+    dynamodb_table: str | None = None
+    dynamodb_region: str | None = None
+    blob_account: str | None = None
+    blob_container: str | None = None
+    blob_name: str | None = None
 
 
 @dataclass(frozen=True)

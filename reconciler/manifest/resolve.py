@@ -58,8 +58,11 @@ def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]
 
 
 def _lock(data: dict[str, Any]) -> LockSetting | None:
-    dynamodb = data.get("dynamodb")
-    return LockSetting(dynamodb["table"], dynamodb["region"]) if dynamodb else None
+    if dynamodb := data.get("dynamodb"):
+        return LockSetting(dynamodb_table=dynamodb["table"], dynamodb_region=dynamodb["region"])
+    if blob := data.get("azureBlob"):
+        return LockSetting(blob_account=blob["account"], blob_container=blob["container"], blob_name=blob.get("blob"))
+    return None
 
 
 def _accounts(data: dict[str, Any]) -> Accounts:

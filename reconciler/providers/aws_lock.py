@@ -12,14 +12,16 @@ from dataclasses import asdict
 from typing import Any
 
 from reconciler.errors import CredentialError
-from reconciler.lock import Holder, LockError
+from reconciler.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
 
 KEY = "LockID"
 
 
 class DynamoDbLock:
-    def __init__(self, table: str, region: str, key_set: str, *, endpoint: str | None = None) -> None:
+    def __init__(self, table: str, region: str, key_set: str, *, endpoint: str | None = None,
+                 break_flags: str = "") -> None:
         self.table, self.region, self.key_set = table, region, key_set
+        self.break_flags = break_flags  # the flags that chose this lock, which `lock break` needs too
         self.where = f"DynamoDB table {table} in {region}"
         self._endpoint = endpoint
         self._client: Any = None
@@ -43,8 +45,11 @@ class DynamoDbLock:
         except Exception as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise _translate(error, f"taking the lock in {self.where}") from error
-            return self.holder() or Holder("unknown", "unknown", 0, "unknown", "unknown")
+            return self.holder() or UNKNOWN_HOLDER
         return None
+
+    def advice(self, holder: Holder) -> str:
+        return break_advice(holder, self.break_flags)
 
     def release(self, holder: Holder) -> None:
         try:

@@ -1,0 +1,245 @@
+"""A lock shared by many machines on Azure Blob Storage: a blob lease, with the holder in the blob's metadata.
+
+One blob per key set (default `cmkctl/KEY_SET.lock`) in an existing container. The lease is the
+mutex: only one client at a time gets it. The metadata is the lock's record: who holds it. A lease
+lasts at most 60 s (or forever), so the holder takes a 60 s lease and a background renewer renews
+it every 20 s while the run lasts; a clean release clears the metadata, then the lease.
+
+A holder killed without releasing leaves its lease, which lapses within a minute, and its record,
+which does not: a later run gets the lease, finds the record, lets the lease go and is refused,
+naming the dead holder, exactly as for the DynamoDB lock. `cmkctl lock break --id` is what removes
+the record (and breaks the lease at once, if it is still live): the only way past a dead holder.
+
+Credentials: `AZURE_STORAGE_CONNECTION_STRING` when set (Azurite's development account, or an
+account key), which must name the manifest's account; else DefaultAzureCredential, which needs
+"Storage Blob Data Contributor" on the container.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote
+
+from reconciler.errors import CredentialError
+from reconciler.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
+
+CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
+LEASE_SECONDS = 60  # the longest finite lease Blob Storage grants
+RENEW_EVERY = 20.0  # two renewals may fail (a network blip) before the lease lapses
+FIELDS = ("who", "host", "pid", "since", "id", "key_set")
+LOG = logging.getLogger("cmkctl.lock")
+
+# Waits up to `seconds` for `stopped`; True once stopped. Injected by tests to run a long apply in no time.
+Pause = Callable[[threading.Event, float], bool]
+
+
+def real_pause(stopped: threading.Event, seconds: float) -> bool:
+    return stopped.wait(seconds)
+
+
+def default_blob(key_set: str) -> str:
+    return f"cmkctl/{key_set}.lock"
+
+
+class LeaseLost(LockError):
+    """The lease was broken (by `lock break`) or taken by another client: this run no longer holds the lock."""
+
+
+class Renewer:
+    """Renews a lease every `every` seconds until stopped, in a daemon thread."""
+
+    def __init__(self, renew: Callable[[], None], *, every: float = RENEW_EVERY, pause: Pause = real_pause) -> None:
+        self._renew, self._every, self._pause = renew, every, pause
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cmkctl-lease-renewer", daemon=True)
+        self.renewals = 0
+        self.lost: LeaseLost | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._pause(self._stopped, self._every):
+            try:
+                self._renew()
+            except LeaseLost as error:
+                self.lost = error
+                LOG.warning("%s; another run may change the key set alongside this one", error)
+                return
+            except Exception as error:  # transient: the lease outlives two missed renewals
+                LOG.warning("renewing the lock's lease failed, trying again in %gs: %s", self._every, error)
+            else:
+                self.renewals += 1
+
+
+class BlobLeaseLock:
+    def __init__(self, account: str, container: str, blob: str | None, key_set: str, *,
+                 connection_string: str | None = None, break_flags: str = "", pause: Pause = real_pause) -> None:
+        self.account, self.container, self.key_set = account, container, key_set
+        self.blob = blob or default_blob(key_set)
+        self.where = f"blob {self.container}/{self.blob} in storage account {account}"
+        self.break_flags = break_flags  # the flags that chose this lock, which `lock break` needs too
+        self._connection_string = connection_string if connection_string is not None else os.environ.get(
+            CONNECTION_STRING_VARIABLE)
+        self._pause = pause
+        self._client: Any = None
+        self._lease: Any = None
+        self.renewer: Renewer | None = None
+
+    def advice(self, holder: Holder) -> str:
+        return break_advice(holder, self.break_flags)
+
+    def try_acquire(self, holder: Holder) -> Holder | None:
+        self._ensure_blob()
+        lease = self._acquire_lease()
+        if lease is None:
+            return self.holder() or UNKNOWN_HOLDER
+        recorded = self._recorded(lease)
+        if recorded is not None:  # its holder died without releasing; its lease lapsed, its record did not
+            self._call(lease.release, "letting the lease go")
+            return recorded
+        self._call(lambda: self._blob().set_blob_metadata(_metadata(holder), lease=lease), "recording the holder")
+        self._lease = lease
+        self.renewer = Renewer(self._renew, pause=self._pause)
+        self.renewer.start()
+        return None
+
+    def release(self, holder: Holder) -> None:
+        if self._lease is None:
+            return
+        lease, self._lease = self._lease, None
+        renewer, self.renewer = self.renewer, None
+        if renewer is not None:
+            renewer.stop()
+        try:
+            self._blob().set_blob_metadata({}, lease=lease)
+            lease.release()
+        except Exception as error:
+            if not _error_code(error).startswith("Lease"):  # broken meanwhile: the record is not ours any more
+                raise _translate(error, f"releasing the lock in {self.where}") from None
+
+    def holder(self) -> Holder | None:
+        properties = self._call(lambda: self._blob().get_blob_properties(), "reading the lock", missing_ok=True)
+        return _holder(properties.metadata) if properties is not None else None
+
+    def break_lock(self, lock_id: str | None) -> Holder | None:
+        """Remove the record (only if its id is `lock_id`, when given); returns whom it was held for."""
+        current = self.holder()
+        if current is None:
+            return None
+        if lock_id is not None and current.id != lock_id:
+            raise LockError(f"the lock in {self.where} is now held by {current.describe()}, not lock id {lock_id}; "
+                            "nothing was broken")
+        from azure.storage.blob import BlobLeaseClient
+
+        try:
+            BlobLeaseClient(self._blob()).break_lease(lease_break_period=0)
+        except Exception as error:
+            if _error_code(error) != "LeaseNotPresentWithLeaseOperation":  # lapsed already: only the record is left
+                raise _translate(error, f"breaking the lease in {self.where}") from None
+        lease = self._acquire_lease()
+        if lease is None or self._recorded(lease) != current:
+            raise LockError(f"the lock in {self.where} changed hands while it was being broken; nothing was broken")
+        self._call(lambda: self._blob().set_blob_metadata({}, lease=lease), "clearing the holder")
+        self._call(lease.release, "releasing the lease")
+        return current
+
+    def _renew(self) -> None:
+        lease = self._lease
+        if lease is None:
+            return
+        try:
+            lease.renew()
+        except Exception as error:
+            if _error_code(error).startswith("Lease"):  # broken, or another lease id: not ours any more
+                raise LeaseLost(f"the lock in {self.where} was lost while held ({_error_code(error)})") from None
+            raise
+
+    def _recorded(self, lease: Any) -> Holder | None:
+        properties = self._call(lambda: self._blob().get_blob_properties(lease=lease), "reading the lock")
+        return _holder(properties.metadata)
+
+    def _acquire_lease(self) -> Any:
+        try:
+            return self._blob().acquire_lease(lease_duration=LEASE_SECONDS)
+        except Exception as error:
+            if _error_code(error) in {"LeaseAlreadyPresent", "LeaseIsBreakingAndCannotBeAcquired"}:
+                return None
+            raise _translate(error, f"taking the lock in {self.where}") from None
+
+    def _ensure_blob(self) -> None:
+        try:
+            self._blob().upload_blob(b"", overwrite=False)
+        except Exception as error:
+            if _error_code(error) not in {"BlobAlreadyExists", "LeaseIdMissing"}:
+                raise _translate(error, f"creating the lock blob {self.where}") from None
+
+    def _call(self, action: Callable[[], Any], what: str, *, missing_ok: bool = False) -> Any:
+        try:
+            return action()
+        except Exception as error:
+            if missing_ok and _error_code(error) == "BlobNotFound":
+                return None
+            raise _translate(error, f"{what} in {self.where}") from None
+
+    def _blob(self) -> Any:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Any:
+        from azure.storage.blob import BlobClient
+
+        if self._connection_string:
+            try:
+                client = BlobClient.from_connection_string(self._connection_string, self.container, self.blob)
+            except ValueError:  # its message may quote the string, account key included
+                raise LockError(f"{CONNECTION_STRING_VARIABLE} is not a storage connection string") from None
+            if client.account_name != self.account:
+                raise LockError(f"{CONNECTION_STRING_VARIABLE} is for storage account {client.account_name}, "
+                                f"but the lock is in {self.account}")
+            return client
+        from reconciler.providers.azure_common import default_azure_credential
+
+        return BlobClient(f"https://{self.account}.blob.core.windows.net", self.container, self.blob,
+                          credential=default_azure_credential())
+
+
+def _metadata(holder: Holder) -> dict[str, str]:
+    # Metadata travels in HTTP headers: names are identifiers, values ASCII.
+    return {field: quote(str(getattr(holder, field)), safe=" :@._-") for field in FIELDS}
+
+
+def _holder(metadata: dict[str, str] | None) -> Holder | None:
+    found = {k.lower(): unquote(v) for k, v in (metadata or {}).items()}
+    if "id" not in found:
+        return None
+    pid = found.get("pid", "0")
+    return Holder(who=found.get("who", "?"), host=found.get("host", "?"), pid=int(pid) if pid.isdigit() else 0,
+                  since=found.get("since", "?"), id=found["id"], key_set=found.get("key_set", ""))
+
+
+def _error_code(error: Exception) -> str:
+    code = getattr(error, "error_code", None) or ""
+    return str(getattr(code, "value", code))  # the SDK's StorageErrorCode enum, or the service's plain string
+
+
+def _translate(error: Exception, what: str) -> Exception:
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+    if isinstance(error, ClientAuthenticationError) or _error_code(error) in {"AuthenticationFailed",
+                                                                               "AuthorizationFailure"}:
+        return CredentialError(f"{what}: no usable credentials ({_error_code(error) or type(error).__name__}); "
+                               f"the identity needs Storage Blob Data Contributor on the container, or set "
+                               f"{CONNECTION_STRING_VARIABLE}")
+    if isinstance(error, AzureError):
+        return LockError(f"{what}: {_error_code(error) or type(error).__name__}")
+    return error

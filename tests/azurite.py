@@ -1,0 +1,95 @@
+"""Azurite, the Azure Storage emulator (blob service only), started by the tests on loopback and stopped by its pid.
+
+Found at `$CMKCTL_AZURITE` (the `azurite-blob` executable), else where the README's test command and
+`.ci/run` install it: `.ci/.azurite/node_modules/.bin/azurite-blob`. Missing, the tests that need it
+fail and say how to install it: a lock test that is skipped tests nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import shutil
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_VARIABLE = "CMKCTL_AZURITE"
+INSTALLED = ROOT / ".ci" / ".azurite" / "node_modules" / ".bin" / "azurite-blob"
+INSTALL = "npm install --prefix .ci/.azurite azurite@3"
+ACCOUNT = "devstoreaccount1"
+# Azurite's well-known development account key, published with the emulator: not a secret.
+DEVELOPMENT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+LISTENING = re.compile(r"successfully listens on http://127\.0\.0\.1:(\d+)")
+
+
+def executable() -> Path:
+    explicit = os.environ.get(AZURITE_VARIABLE)
+    found = Path(explicit) if explicit else INSTALLED
+    if not found.is_file():
+        pytest.fail(f"Azurite was not found at {found} ({AZURITE_VARIABLE} or the default place): install it "
+                    f"with `{INSTALL}` (the README's test command does), or point {AZURITE_VARIABLE} at azurite-blob")
+    if shutil.which("node") is None:
+        pytest.fail("Azurite needs Node.js (`node` on PATH)")
+    return found
+
+
+def connection_string(port: int) -> str:
+    return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEVELOPMENT_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
+
+
+@contextlib.contextmanager
+def running(workdir: Path) -> Iterator[str]:
+    """Azurite on a free loopback port, in memory; yields its connection string."""
+    process = subprocess.Popen(
+        [str(executable()), "--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence",
+         "--extentMemoryLimit", "64", "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
+        cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield connection_string(_port(process))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _port(process: subprocess.Popen[str]) -> int:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read, name="azurite-output", daemon=True).start()
+    seen: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            pytest.fail(f"Azurite did not start within 60 s: {''.join(seen)}")
+        if not line:
+            pytest.fail(f"Azurite exited ({process.wait()}): {''.join(seen)}")
+        seen.append(line)
+        if match := LISTENING.search(line):
+            return int(match.group(1))
+
+
+def new_container(connection: str) -> str:
+    from azure.storage.blob import BlobServiceClient
+
+    name = f"locks-{uuid.uuid4().hex[:12]}"
+    BlobServiceClient.from_connection_string(connection).create_container(name)
+    return name
