@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from reconciler import __version__
-from reconciler.errors import CmkError, ForbiddenError, ManifestError, StalePlanError
+from reconciler.core.errors import CmkError, ForbiddenError, ManifestError, StalePlanError
 from reconciler.render import FORMATS, render
 
 if TYPE_CHECKING:
     from reconciler.manifest.loader import LoadedManifests
     from reconciler.manifest.model import KeySet
-    from reconciler.plan import Plan
-    from reconciler.session import RunOptions
+    from reconciler.plan.model import Plan
+    from reconciler.usecases.session import RunOptions
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INVALID = 0, 1, 2, 3
 
@@ -50,7 +50,7 @@ def _debug_options(function: Any) -> Any:
 
 
 def _configure_wire(debug: bool, debug_file: Path | None, audit_log: Path | None) -> None:
-    from reconciler.wirelog import LOG
+    from reconciler.core.wirelog import LOG
 
     stream: TextIO | None = None
     if debug_file is not None:
@@ -70,7 +70,7 @@ def _lock_options(function: Any) -> Any:
 
 
 def _lock_for(key_set: KeySet, sandbox: Path | None, table: str | None, region: str | None) -> Any:
-    from reconciler.lock import LocalLock, default_directory
+    from reconciler.core.lock import LocalLock, default_directory
 
     if table is None and key_set.lock is not None:
         table, region = key_set.lock.dynamodb_table, region or key_set.lock.dynamodb_region
@@ -86,7 +86,7 @@ def _lock_for(key_set: KeySet, sandbox: Path | None, table: str | None, region: 
 
 
 def _parallelism_option(function: Any) -> Any:
-    from reconciler.graph import DEFAULT_PARALLELISM
+    from reconciler.engine.graph import DEFAULT_PARALLELISM
 
     # The default is measured by benchmarks/fleet.py; see README "Performance".
     return click.option("--parallelism", type=click.IntRange(1, 256), default=DEFAULT_PARALLELISM,
@@ -116,15 +116,15 @@ def validate(paths: Sequence[str]) -> int:
 
 
 def _options(sandbox: Path | None, parallelism: int) -> RunOptions:
-    from reconciler.session import RunOptions
+    from reconciler.usecases.session import RunOptions
 
     return RunOptions(sandbox=sandbox, parallelism=parallelism)
 
 
 def _make_plan(key_set: KeySet, loaded: LoadedManifests, handlers: Any, options: RunOptions,
                targets: Sequence[str]) -> Plan:
-    from reconciler.planner import Planner
-    from reconciler.session import retry_policy
+    from reconciler.engine.planner import Planner
+    from reconciler.usecases.session import retry_policy
 
     planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
                       parallelism=options.parallelism, retry=retry_policy(options))
@@ -132,8 +132,8 @@ def _make_plan(key_set: KeySet, loaded: LoadedManifests, handlers: Any, options:
 
 
 def _retrying(lists: Any, options: RunOptions) -> Any:
-    from reconciler.retry import Retrying
-    from reconciler.session import retry_policy
+    from reconciler.core.retry import Retrying
+    from reconciler.usecases.session import retry_policy
 
     return Retrying(lists, retry_policy(options))
 
@@ -142,7 +142,7 @@ def _with_unmanaged(key_set: KeySet, made: Plan, lists: Any, parallelism: int) -
     """The plan, with what the key set created but no longer declares (a targeted plan looks no further)."""
     import dataclasses
 
-    from reconciler.unmanaged import unmanaged_notices
+    from reconciler.engine.unmanaged import unmanaged_notices
 
     if made.targets:
         return made
@@ -185,9 +185,9 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
          sandbox: Path | None, parallelism: int, debug: bool, debug_file: Path | None) -> int:
     """Read live state and print the ordered steps that would reconcile it."""
     _configure_wire(debug, debug_file, None)
-    from reconciler import plandoc
     from reconciler.manifest.loader import load_one
-    from reconciler.session import run_for
+    from reconciler.plan import document as plandoc
+    from reconciler.usecases.session import run_for
 
     key_set, loaded = load_one(paths)
     options = _options(sandbox, parallelism)
@@ -220,7 +220,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
           lock_region: str | None, debug: bool, debug_file: Path | None, audit_log: Path | None) -> int:
     """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
     _configure_wire(debug, debug_file, audit_log)
-    from reconciler.lock import held
+    from reconciler.core.lock import held
     from reconciler.manifest.loader import load_one
 
     if (plan_file is None) == (not paths):
@@ -242,7 +242,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
 
 def _apply_locked(plan_file: Path | None, saved: Plan | None, key_set: KeySet, loaded: LoadedManifests,
                   auto_approve: bool, targets: Sequence[str], options: RunOptions) -> int:
-    from reconciler.session import handlers_for
+    from reconciler.usecases.session import handlers_for
 
     with handlers_for(key_set, options) as handlers:
         fresh = _make_plan(key_set, loaded, handlers, options, saved.targets if saved else targets)
@@ -259,13 +259,13 @@ def _apply_locked(plan_file: Path | None, saved: Plan | None, key_set: KeySet, l
 
 
 def _document(made: Plan) -> dict[str, Any]:
-    from reconciler import plandoc
+    from reconciler.plan import document as plandoc
 
     return plandoc.to_document(made)
 
 
 def _read_plan(path: Path) -> Plan:
-    from reconciler import plandoc
+    from reconciler.plan import document as plandoc
 
     try:
         text = path.read_text("utf-8")
@@ -275,7 +275,7 @@ def _read_plan(path: Path) -> Plan:
 
 
 def _refuse_stale(saved: Plan, fresh: Plan, path: Path | None) -> None:
-    from reconciler.staleness import stale_reasons
+    from reconciler.plan.staleness import stale_reasons
 
     _refuse_forbidden(saved)
     reasons = stale_reasons(saved, fresh)
@@ -291,9 +291,9 @@ def _confirm() -> None:
 
 
 def _execute(made: Plan, handlers: Any, options: RunOptions) -> int:
-    from reconciler.executor import Executor
+    from reconciler.engine.executor import Executor
     from reconciler.render.progress import listener_for
-    from reconciler.session import retry_policy
+    from reconciler.usecases.session import retry_policy
 
     listener = listener_for(made, interactive=sys.stdout.isatty(), color=_color())
     result = Executor(handlers.by_kind, parallelism=options.parallelism, listener=listener,
@@ -327,9 +327,9 @@ def show(plan_file: Path, fmt: str) -> int:
 def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | None, out: Path | None,
            sandbox: Path | None) -> int:
     """Write a manifest of what already exists in the declared accounts."""
-    from reconciler.export import export as export_manifest
+    from reconciler.engine.export import export as export_manifest
     from reconciler.manifest.loader import load_one
-    from reconciler.session import inventory_for
+    from reconciler.usecases.session import inventory_for
 
     key_set, _ = load_one(paths)
     if key_set.accounts.azure_subscription_id is None:
@@ -370,7 +370,7 @@ def lock_group() -> None:
 def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_table: str | None,
                lock_region: str | None) -> int:
     """Remove a stale lock left by an apply that died holding it. Never done implicitly."""
-    from reconciler.lock import Holder, LockError
+    from reconciler.core.lock import Holder, LockError
     from reconciler.manifest.loader import load_one
 
     key_set, _ = load_one(paths)
@@ -430,11 +430,11 @@ def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
 def _sandbox_to_serve(directory: Path, paths: Sequence[str]) -> Any:
     if paths:
         from reconciler.manifest.loader import load_one
-        from reconciler.session import sandbox_for
+        from reconciler.usecases.session import sandbox_for
 
         return sandbox_for(load_one(paths)[0], directory)
     from reconciler.sandbox import Sandbox
-    from reconciler.session import DEFAULT_AWS_ACCOUNT
+    from reconciler.usecases.session import DEFAULT_AWS_ACCOUNT
 
     return Sandbox(directory, aws_account_id=DEFAULT_AWS_ACCOUNT)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.lock import Holder, LocalLock, LockError, held
+from reconciler.core.lock import Holder, LocalLock, LockError, held
 from reconciler.sandbox.census import census
 from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE
 from reconciler.sandbox.world import load_state

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import Diagnostic, ManifestError
+from reconciler.core.errors import Diagnostic, ManifestError
 from reconciler.manifest.model import KeySet
 from reconciler.manifest.resolve import resolve_key_set
 from reconciler.manifest.yamlsource import Document, dotted, read_documents
@@ -89,7 +89,7 @@ def load_one(paths: Sequence[str | Path]) -> tuple[KeySet, LoadedManifests]:
 
 
 def _load_document(document: Document) -> tuple[KeySet | None, list[Diagnostic]]:
-    from reconciler import rules
+    from reconciler.manifest import rules
 
     problems = schema_problems(document)
     if problems:

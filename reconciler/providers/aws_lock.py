@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from reconciler.errors import CredentialError
-from reconciler.lock import Holder, LockError
+from reconciler.core.errors import CredentialError
+from reconciler.core.lock import Holder, LockError
 
 KEY = "LockID"
 

@@ -1,6 +1,6 @@
 """Key Vault vaults and keys through the management plane (azure-mgmt-keyvault).
 
-Live shapes follow `reconciler.kinds`: camelCase names as ARM spells them. The SDK's models are
+Live shapes follow `reconciler.core.kinds`: camelCase names as ARM spells them. The SDK's models are
 read through `as_dict()`, which yields the wire (camelCase) form, so nothing SDK-shaped leaves.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.providers.azure_common import (
     AzureSession,
     azure_errors,

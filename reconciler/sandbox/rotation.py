@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 from reconciler.sandbox.keys import key_resource, new_version
 from reconciler.sandbox.state import STATE_FILE, write_atomically
 from reconciler.sandbox.vaults import find_vault

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.kinds import CORE_KINDS, KindSpec
+from reconciler.core.kinds import CORE_KINDS, KindSpec
 from reconciler.systems.access_policies import AccessPolicies
 from reconciler.systems.astra import Astra
 from reconciler.systems.aws_kms import AwsKms

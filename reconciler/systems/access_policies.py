@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
 from reconciler.manifest.model import AccessPolicy, KeySet, Principal, Region
-from reconciler.plan import Resource
+from reconciler.plan.model import Resource
 from reconciler.systems.base import ExpandContext, System
 
 AZURE_ACCESS_POLICY = KindSpec(
@@ -38,7 +38,7 @@ def key_permissions(policy: AccessPolicy) -> dict[str, bool]:
 
 def policy_resources(context: ExpandContext, region: Region, policy: AccessPolicy) -> list[Resource]:
     """The access-policy entries `policy` expands to: one per principal its kind resolves to."""
-    from reconciler.expand import vault_address
+    from reconciler.engine.expand import vault_address
     from reconciler.systems import by_principal_kind
 
     vault = region.vault(policy.vault)

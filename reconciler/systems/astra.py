@@ -12,15 +12,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import kms_policy
-from reconciler.errors import Diagnostic
-from reconciler.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
+from reconciler.core import kms_policy
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
+from reconciler.core.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, Source
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource, Unknown
-from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
+from reconciler.plan.model import Resource, Unknown
 from reconciler.systems import azure_ad
 from reconciler.systems.aws_kms import kms_key_address
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
@@ -105,7 +105,7 @@ class Astra(System):
 
 
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:
-    from reconciler.expand import key_address
+    from reconciler.engine.expand import key_address
 
     if region.cloud == "aws":
         return _kms_registration(context, region, registration)

@@ -12,12 +12,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, RoleAssignment
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource
+from reconciler.plan.model import Resource
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
+from reconciler.core.roles import role_definition_id
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.grants import can_use_key, environment_reference
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
@@ -30,8 +31,7 @@ from reconciler.manifest.model import (
     Source,
 )
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource, Unknown
-from reconciler.roles import role_definition_id
+from reconciler.plan.model import Resource, Unknown
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
@@ -210,7 +210,7 @@ def _password_env(context: ResolveContext, source: Source, raw: Mapping[str, Any
 
 
 def _cluster(context: ExpandContext, region: Region, registration: CassandraRegistration) -> Resource:
-    from reconciler.expand import tags
+    from reconciler.engine.expand import tags
 
     attributes: dict[str, Any] = {
         "location": registration.location,
@@ -274,7 +274,7 @@ def _key_uri(region: Region, reference: KeyReference, version: str | None) -> tu
     Following the latest version, the URI is the key's current `keyUriWithVersion` as read (so a
     new version shows as an update); pinned, it names the version written in the manifest.
     """
-    from reconciler.expand import key_address
+    from reconciler.engine.expand import key_address
 
     key = region.key(reference.name)
     assert key is not None, "the loader resolved every registration's key"

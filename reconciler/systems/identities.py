@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
 from reconciler.manifest.model import (
     AccessPolicy,
     KeySet,
@@ -20,7 +20,7 @@ from reconciler.manifest.model import (
     Source,
     UserAssignedIdentity,
 )
-from reconciler.plan import Resource, Unknown
+from reconciler.plan.model import Resource, Unknown
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 AZURE_USER_ASSIGNED_IDENTITY = KindSpec(
@@ -70,7 +70,7 @@ class Identities(System):
 
 
 def _identity(context: ExpandContext, region: Region, identity: UserAssignedIdentity) -> Resource:
-    from reconciler.expand import tags
+    from reconciler.engine.expand import tags
 
     return Resource(
         address=identity_address(region.name, identity.name),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.plan import Action, Plan, Step
+from reconciler.plan.model import Action, Plan, Step
 from reconciler.render.progress import TerminalListener
 from reconciler.render.text import render_text
 from tests.conftest import EXAMPLES, ROOT, Result, write

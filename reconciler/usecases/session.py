@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import CmkError
-from reconciler.graph import DEFAULT_PARALLELISM
+from reconciler.core.errors import CmkError
+from reconciler.core.retry import RetryPolicy
+from reconciler.core.secrets import Secret
+from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
 from reconciler.providers.base import Connection, Endpoints
-from reconciler.retry import RetryPolicy
-from reconciler.secrets import Secret
 
 if TYPE_CHECKING:
     from reconciler.providers.inventory import Inventory

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.roles import role_definition_id
 from reconciler.manifest.model import Key, KeySet, Region, RoleAssignment, Vault
-from reconciler.plan import Resource
-from reconciler.roles import role_definition_id
+from reconciler.plan.model import Resource
 from reconciler.systems import SYSTEMS, by_principal_kind
 from reconciler.systems.base import ExpandContext, Grant
 

@@ -9,17 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import expand, graph
-from reconciler.diff import choose_action
-from reconciler.graph import DEFAULT_PARALLELISM
+from reconciler.core.retry import RetryPolicy
+from reconciler.engine import expand, graph
+from reconciler.engine.diff import choose_action
+from reconciler.engine.graph import DEFAULT_PARALLELISM
+from reconciler.engine.refresh import Refresh
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
-from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
+from reconciler.plan.model import Action, Notice, Plan, Resource, Step, Unknown
+from reconciler.plan.targets import select
 from reconciler.providers.base import Live, ResourceHandler
-from reconciler.refresh import Refresh
-from reconciler.retry import RetryPolicy
 from reconciler.systems import KINDS
-from reconciler.targets import select
 
 LiveState = dict[str, Live | None]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-from reconciler.errors import CmkError
-from reconciler.plan import Resource
+from reconciler.core.errors import CmkError
+from reconciler.plan.model import Resource
 
 
 class TargetError(CmkError):

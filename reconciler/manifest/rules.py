@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from reconciler.errors import Diagnostic
+from reconciler.core.errors import Diagnostic
 from reconciler.manifest.model import KeySet
 
 Rule = Callable[[KeySet], Iterator[Diagnostic]]

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 
 STATE_DIR_VARIABLE = "CMKCTL_STATE_DIR"
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.kinds import KindSpec
-from reconciler.plan import Action, AttributeChange, Unknown
+from reconciler.core.kinds import KindSpec
+from reconciler.plan.model import Action, AttributeChange, Unknown
 
 
 @dataclass(frozen=True)
