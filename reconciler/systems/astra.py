@@ -22,6 +22,7 @@ from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registr
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
 from reconciler.systems import azure_ad
+from reconciler.systems.addresses import key_address
 from reconciler.systems.aws_kms import kms_key_address
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
@@ -105,8 +106,6 @@ class Astra(System):
 
 
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:
-    from reconciler.engine.expand import key_address
-
     if region.cloud == "aws":
         return _kms_registration(context, region, registration)
     key = region.key(registration.key.name)

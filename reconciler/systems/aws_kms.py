@@ -15,6 +15,7 @@ from reconciler.core.errors import Diagnostic
 from reconciler.core.kinds import AWS_KMS_KEY
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region
 from reconciler.plan.model import Resource
+from reconciler.systems.addresses import tags
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 KEY_SPEC = "SYMMETRIC_DEFAULT"
@@ -44,14 +45,11 @@ class AwsKms(System):
 
 
 def _kms_key(context: ExpandContext, region: Region, key: KmsKey) -> Resource:
-    from reconciler.engine.expand import tags
-    from reconciler.systems import by_principal_kind
-
     address = kms_key_address(region.name, key.alias)
     external: list[str] = []
     depends: list[str] = []
     for principal in key.allow:
-        for target in by_principal_kind()[principal.kind].principals(context, region, principal, str(key.source)):
+        for target in context.principal_systems[principal.kind].principals(context, region, principal, str(key.source)):
             external.append(str(target.principal_id))
             depends += [target.depends_on] if target.depends_on else []
     account = context.key_set.accounts.aws_account_id or ""

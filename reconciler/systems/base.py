@@ -45,6 +45,9 @@ class ExpandContext:
     key_set: KeySet
     # Answers of the lookups, by lookup address (e.g. Astra provider IDs).
     lookups: Mapping[str, Mapping[str, Any]]
+    # The system serving each principal kind: handed down by the expansion, which sits above the table,
+    # so that no system has to import the table it is listed in.
+    principal_systems: Mapping[str, System] = field(default_factory=dict)
     # Principals several assignments may share, deduplicated by address.
     shared: dict[str, Resource] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)

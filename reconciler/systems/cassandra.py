@@ -34,6 +34,7 @@ from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
+from reconciler.systems.addresses import key_address, tags
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
@@ -210,8 +211,6 @@ def _password_env(context: ResolveContext, source: Source, raw: Mapping[str, Any
 
 
 def _cluster(context: ExpandContext, region: Region, registration: CassandraRegistration) -> Resource:
-    from reconciler.engine.expand import tags
-
     attributes: dict[str, Any] = {
         "location": registration.location,
         "identityType": "SystemAssigned",
@@ -274,7 +273,6 @@ def _key_uri(region: Region, reference: KeyReference, version: str | None) -> tu
     Following the latest version, the URI is the key's current `keyUriWithVersion` as read (so a
     new version shows as an update); pinned, it names the version written in the manifest.
     """
-    from reconciler.engine.expand import key_address
 
     key = region.key(reference.name)
     assert key is not None, "the loader resolved every registration's key"

@@ -24,6 +24,7 @@ from reconciler.manifest.keyref import KeyReference, find_key, parse_key_referen
 from reconciler.manifest.model import Key, KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
+from reconciler.systems.addresses import key_address, vault_scope
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 KEY_VAULT_READER = "Key Vault Reader"
@@ -178,8 +179,6 @@ def _unregistered_principal(context: ResolveContext, key_set: KeySet, region: Re
 
 
 def _byok_key(context: ExpandContext, region: Region, registration: ConfluentRegistration, key: Key) -> Resource:
-    from reconciler.engine.expand import key_address, vault_scope
-
     vault = region.vault(key.vault)
     assert vault is not None, "the loader resolved every key's vault"
     accounts = context.key_set.accounts

@@ -21,6 +21,7 @@ from reconciler.manifest.model import (
     UserAssignedIdentity,
 )
 from reconciler.plan.model import Resource, Unknown
+from reconciler.systems.addresses import tags
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 AZURE_USER_ASSIGNED_IDENTITY = KindSpec(
@@ -70,8 +71,6 @@ class Identities(System):
 
 
 def _identity(context: ExpandContext, region: Region, identity: UserAssignedIdentity) -> Resource:
-    from reconciler.engine.expand import tags
-
     return Resource(
         address=identity_address(region.name, identity.name),
         kind=AZURE_USER_ASSIGNED_IDENTITY.kind,

@@ -23,6 +23,7 @@ from reconciler.manifest.keyref import KeyReference, find_key, parse_key_referen
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
+from reconciler.systems.addresses import key_address, tags
 from reconciler.systems.base import ExpandContext, System
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
 
@@ -150,8 +151,6 @@ def _password_env(context: ResolveContext, source: Source, raw: Mapping[str, Any
 
 
 def _cluster(context: ExpandContext, region: Region, registration: MongoRegistration) -> Resource:
-    from reconciler.engine.expand import key_address, tags
-
     key = region.key(registration.key.name)
     identity = region.identity(registration.identity)
     assert key is not None and identity is not None, "the loader resolved the registration's key and identity"
