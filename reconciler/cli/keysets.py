@@ -199,6 +199,9 @@ def schema(of_plan: bool) -> int:
     """Print the JSON Schema of manifests (for editors), or of saved plans."""
     from importlib import resources
 
-    name = "plan.v1.json" if of_plan else "manifest.v1.json"
-    click.echo(resources.files("reconciler").joinpath("schemas", name).read_text("utf-8"), nl=False)
+    from reconciler import manifest, plan
+
+    # Each schema ships beside the package that reads or writes what it describes.
+    where, name = (plan, "plan.v1.json") if of_plan else (manifest, "manifest.v1.json")
+    click.echo(resources.files(where).joinpath(name).read_text("utf-8"), nl=False)
     return EXIT_OK

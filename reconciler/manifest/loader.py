@@ -26,7 +26,7 @@ class LoadedManifests:
 
 
 def manifest_schema() -> dict[str, Any]:
-    text = resources.files("reconciler").joinpath("schemas", SCHEMA_NAME).read_text("utf-8")
+    text = resources.files("reconciler.manifest").joinpath(SCHEMA_NAME).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
