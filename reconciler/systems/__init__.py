@@ -1,4 +1,7 @@
-"""The systems cmkctl sets up, in one explicit table (no discovery)."""
+"""The systems cmkctl sets up, in one explicit table (no discovery).
+
+Imports manifest data, the plan and core; no system imports this table (the expansion hands it down).
+"""
 
 from __future__ import annotations
 
