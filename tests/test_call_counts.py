@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from reconciler.graph import DEFAULT_PARALLELISM
+from reconciler.core.retry import RetryPolicy
+from reconciler.engine.graph import DEFAULT_PARALLELISM
+from reconciler.engine.planner import Planner
+from reconciler.engine.refresh import Refresh
 from reconciler.manifest.loader import load_one
-from reconciler.plan import Resource, Unknown
-from reconciler.planner import Planner
+from reconciler.plan.model import Resource, Unknown
 from reconciler.providers.cache import RunCache
-from reconciler.refresh import Refresh
-from reconciler.retry import RetryPolicy
 from reconciler.sandbox.state import read_calls
-from reconciler.session import RunOptions, handlers_for
+from reconciler.usecases.session import RunOptions, handlers_for
 from tests.conftest import EXAMPLES, Result
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"

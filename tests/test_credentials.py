@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.session import ENDPOINT_VARIABLES
+from reconciler.usecases.session import ENDPOINT_VARIABLES
 from tests.conftest import EXAMPLES, Result
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"

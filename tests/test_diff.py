@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from reconciler.diff import choose_action, matches
-from reconciler.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION, AWS_KMS_KEY, AZURE_KEY, AZURE_VAULT
-from reconciler.plan import Action, Unknown
+from reconciler.core.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION, AWS_KMS_KEY, AZURE_KEY, AZURE_VAULT
+from reconciler.engine.diff import choose_action, matches
+from reconciler.plan.model import Action, Unknown
 from reconciler.systems.confluent import CONFLUENT_CLUSTER
 from reconciler.systems.mongo import MONGO_CLUSTER
 

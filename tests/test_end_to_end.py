@@ -222,7 +222,7 @@ def test_a_bug_prints_one_line_and_where_the_traceback_is(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("something internal")
 
-    monkeypatch.setattr("reconciler.planner.Planner.plan", broken)
+    monkeypatch.setattr("reconciler.engine.planner.Planner.plan", broken)
     result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", tmp_path / "sandbox")
     assert result.code == 1
     assert "Traceback" not in result.err

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import kms_policy as kp
+from reconciler.core import kms_policy as kp
 from reconciler.sandbox import Sandbox, load_state
 from reconciler.sandbox.aws import HALT_MARKER, HALT_VARIABLE
 from reconciler.sandbox.state import read_calls
@@ -159,9 +159,9 @@ def test_a_second_key_for_a_registered_provider_region_exits_3_at_plan(cmkctl: C
 
 
 def test_the_account_guard_refuses_another_account(tmp_path: Path) -> None:
-    from reconciler.errors import GuardError
+    from reconciler.core.errors import GuardError
     from reconciler.providers.registry import build_handlers
-    from reconciler.session import sandbox_connection
+    from reconciler.usecases.session import sandbox_connection
 
     with Sandbox(tmp_path / "sandbox", aws_account_id="111122223333") as sandbox, build_handlers(
         sandbox_connection(sandbox.endpoints), subscription_id=None, organization_id=None,
@@ -175,7 +175,7 @@ def test_a_plan_guards_the_account_as_an_apply_does(tmp_path: Path, monkeypatch:
     # A plan read in another account would show another account's keys as the manifest's.
     import reconciler.providers.registry as registry
     from reconciler.manifest.loader import load_one
-    from reconciler.session import RunOptions, run_for
+    from reconciler.usecases.session import RunOptions, run_for
 
     given: dict[str, Any] = {}
     build = registry.build_handlers

@@ -27,7 +27,7 @@ replicationLag: {principals: 2}
 def waits(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
     """Every wait, by who asked for it; none of them really happens."""
     asked: dict[str, list[float]] = {"engine": [], "other": []}
-    monkeypatch.setattr("reconciler.retry.sleep", asked["engine"].append)
+    monkeypatch.setattr("reconciler.core.retry.sleep", asked["engine"].append)
     monkeypatch.setattr(time, "sleep", asked["other"].append)
     monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "canary-cassandra-7d1f")
     monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "canary-mongo-93ab")

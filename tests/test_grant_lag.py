@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import KeyAccessPendingError, ProviderError, TransientError, is_key_access_refusal
-from reconciler.retry import RetryPolicy
+from reconciler.core.errors import KeyAccessPendingError, ProviderError, TransientError, is_key_access_refusal
+from reconciler.core.retry import RetryPolicy
 from reconciler.sandbox.faults import FaultConfigError, parse_config
 from reconciler.sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, write
@@ -21,7 +21,7 @@ CONSUMERS = ("/mongoClusters/", "/dataCenters/", "/cmk/v2/clusters")
 @pytest.fixture
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waits: list[float] = []
-    monkeypatch.setattr("reconciler.retry.sleep", waits.append)
+    monkeypatch.setattr("reconciler.core.retry.sleep", waits.append)
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "canary-cassandra-7d1f")
     monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "canary-mongo-93ab")

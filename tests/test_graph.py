@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from reconciler import graph
+from reconciler.engine import graph
 
 
 def test_layers_put_dependencies_first() -> None:

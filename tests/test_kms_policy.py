@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler import kms_policy as kp
+from reconciler.core import kms_policy as kp
 
 ACCOUNT = "123456789012"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"

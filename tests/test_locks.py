@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.lock import Holder, LocalLock, LockError, held
+from reconciler.core.lock import Holder, LocalLock, LockError, held
 from reconciler.sandbox.census import census
 from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE
 from reconciler.sandbox.world import load_state
@@ -340,7 +340,7 @@ import sys, warnings
 sys.modules["fcntl"] = None  # as on Windows
 warnings.simplefilter("ignore")
 from pathlib import Path
-from reconciler.lock import Holder, LocalLock
+from reconciler.core.lock import Holder, LocalLock
 first, second = LocalLock(Path({str(tmp_path)!r}), "acme"), LocalLock(Path({str(tmp_path)!r}), "acme")
 me = Holder.me("acme")
 assert first.try_acquire(me) is None

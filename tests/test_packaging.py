@@ -18,7 +18,8 @@ EMULATOR = {"moto", "flask", "flask-cors", "trustme"}
 IMPORT_NAMES = {"PyYAML": "yaml", "azure-identity": "azure.identity", "azure-core": "azure.core",
                 "azure-mgmt-core": "azure.mgmt.core", "azure-mgmt-keyvault": "azure.mgmt.keyvault",
                 "azure-mgmt-authorization": "azure.mgmt.authorization", "azure-mgmt-cosmosdb": "azure.mgmt.cosmosdb",
-                "azure-mgmt-msi": "azure.mgmt.msi", "azure-mgmt-mongocluster": "azure.mgmt.mongocluster"}
+                "azure-mgmt-msi": "azure.mgmt.msi", "azure-mgmt-mongocluster": "azure.mgmt.mongocluster",
+                "azure-keyvault-keys": "azure.keyvault.keys", "azure-storage-blob": "azure.storage.blob"}
 # Declared for their lower bound only: what the SDKs above run on.
 UNDERLYING = {"azure-mgmt-core"}
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from reconciler import expand
-from reconciler.diff import choose_action
+from reconciler.engine import expand
+from reconciler.engine.diff import choose_action
 from reconciler.manifest.loader import load_one
-from reconciler.plan import Action
+from reconciler.plan.model import Action
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import Handlers, build_handlers
 from reconciler.systems import KINDS

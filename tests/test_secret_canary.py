@@ -30,7 +30,7 @@ def test_no_credential_appears_in_anything_cmkctl_writes(cmkctl: Callable[..., R
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in CANARIES.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr("reconciler.retry.sleep", lambda seconds: None)
+    monkeypatch.setattr("reconciler.core.retry.sleep", lambda seconds: None)
     sandbox = tmp_path / "sandbox"
     write(sandbox / "faults.yaml", "seed: 3\nall: {transient: 0.2, timeout: {rate: 0.04, ms: 0}}\n")
     results = [
@@ -54,7 +54,7 @@ def test_no_credential_appears_in_anything_cmkctl_writes(cmkctl: Callable[..., R
     assert results[-1].code == 1 and "injected by the sandbox" in results[-1].err
 
     # A bug: one line and a crash log, which is swept too.
-    monkeypatch.setattr("reconciler.graph.walk", _explode)
+    monkeypatch.setattr("reconciler.engine.graph.walk", _explode)
     results.append(cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", tmp_path / "crash", "--auto-approve"))
     assert "hit a bug" in results[-1].err
     crash_logs = list(tmp_path.glob("cmkctl-crash-*.log"))

@@ -12,7 +12,7 @@ from tests.conftest import EXAMPLES, Result, write
 
 
 def test_an_error_that_already_names_its_context_is_not_prefixed_again() -> None:
-    from reconciler.errors import in_context
+    from reconciler.core.errors import in_context
 
     assert in_context("reading x", ValueError("reading x: gave up")) == "reading x: gave up"
     assert in_context("reading x", ValueError("HTTP 404")) == "reading x: HTTP 404"
@@ -20,7 +20,7 @@ def test_an_error_that_already_names_its_context_is_not_prefixed_again() -> None
 
 def test_a_read_that_gives_up_says_so_once_with_the_readmes_bound(cmkctl: Callable[..., Result], tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("reconciler.retry.sleep", lambda seconds: None)  # the backoff itself is not under test
+    monkeypatch.setattr("reconciler.core.retry.sleep", lambda seconds: None)  # the backoff itself is not under test
     sandbox = tmp_path / "sb"
     write(sandbox / "faults.yaml", "astra: {serverError: 1.0}\n")
     result = cmkctl("plan", "-f", EXAMPLES / "astra-serverless-azure.yaml", "--sandbox", sandbox)
@@ -48,7 +48,7 @@ def test_too_many_key_sets_is_said_of_the_folder_given_not_of_one_file_in_it(cmk
     result = cmkctl("plan", "-f", EXAMPLES, "--sandbox", tmp_path / "sb")
     assert result.code == 3
     (line,) = [x for x in result.err.splitlines() if "E-KEYSETS" in x]
-    assert line.startswith(f"  {EXAMPLES}: plan and apply take exactly one key set; found 7"), line
+    assert line.startswith(f"  {EXAMPLES}: plan and apply take exactly one key set; found {len(list(EXAMPLES.glob('*.yaml')))}"), line
     assert "acme-astra in astra-serverless-azure.yaml" in line and "acme-mongo in mongo-vcore.yaml" in line
 
 

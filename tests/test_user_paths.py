@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 from tests.conftest import EXAMPLES, Result, write
 
 MANIFEST = EXAMPLES / "astra-serverless-azure.yaml"
@@ -63,7 +63,7 @@ def test_debug_file_and_audit_log(cmkctl: Callable[..., Result], tmp_path: Path)
 
 
 def test_a_write_that_fails_after_the_command_line_was_read_is_an_error_not_a_bug(tmp_path: Path) -> None:
-    from reconciler.cli import _write_atomically
+    from reconciler.cli.common import write_atomically
 
     with pytest.raises(CmkError, match=r"cannot write .*plan\.json: No such file or directory"):
-        _write_atomically(tmp_path / "gone" / "plan.json", "{}")
+        write_atomically(tmp_path / "gone" / "plan.json", "{}")

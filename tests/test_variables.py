@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.executor import require_variables
-from reconciler.plan import Action, Plan, Step
-from reconciler.secrets import unset_variables
+from reconciler.engine.executor import require_variables
+from reconciler.engine.variables import unset_variables
+from reconciler.plan.model import Action, Plan, Step
 from tests.conftest import EXAMPLES, Result, mutating_calls
 
 MONGO = EXAMPLES / "mongo-vcore.yaml"

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from reconciler.wirelog import WireLog
+from reconciler.core.wirelog import WireLog
 
 TOKEN = "canary-bearer-token-51ab"
 PASSWORD = "canary-admin-password-62bc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.errors import Diagnostic
+from reconciler.core.errors import Diagnostic
 from reconciler.manifest.model import Source
 from reconciler.manifest.yamlsource import Document, JsonPath, dotted
 

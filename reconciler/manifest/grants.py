@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
+from reconciler.core.roles import KEY_USE_ROLES, permits_key_use
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.model import Principal, Region, Source
-from reconciler.roles import KEY_USE_ROLES, permits_key_use
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

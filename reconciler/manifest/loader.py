@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import Diagnostic, ManifestError
+from reconciler.core.errors import Diagnostic, ManifestError
 from reconciler.manifest.model import KeySet
 from reconciler.manifest.resolve import resolve_key_set
 from reconciler.manifest.yamlsource import Document, dotted, read_documents
@@ -27,7 +27,7 @@ class LoadedManifests:
 
 
 def manifest_schema() -> dict[str, Any]:
-    text = resources.files("reconciler").joinpath("schemas", SCHEMA_NAME).read_text("utf-8")
+    text = resources.files("reconciler.manifest").joinpath(SCHEMA_NAME).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -94,7 +94,7 @@ def load_one(paths: Sequence[str | Path]) -> tuple[KeySet, LoadedManifests]:
 
 
 def _load_document(document: Document) -> tuple[KeySet | None, list[Diagnostic]]:
-    from reconciler import rules
+    from reconciler.manifest import rules
 
     problems = schema_problems(document)
     if problems:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from reconciler.errors import Diagnostic
+from reconciler.core.errors import Diagnostic
 from reconciler.manifest.rotation import RotationPolicy
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.errors import Diagnostic
+from reconciler.core.errors import Diagnostic
+from reconciler.core.roles import role_guid
 from reconciler.manifest.access_policies import access_policies, check_access_policy_references
 from reconciler.manifest.aws import kms_keys
 from reconciler.manifest.context import ResolveContext
@@ -30,7 +31,6 @@ from reconciler.manifest.model import (
 )
 from reconciler.manifest.rotation import RotationPolicy, parse_duration
 from reconciler.manifest.yamlsource import Document, JsonPath
-from reconciler.roles import role_guid
 
 VAULT_SCOPE = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault/vaults/"

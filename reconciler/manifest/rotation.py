@@ -9,14 +9,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import isodate
-
-from reconciler.errors import Diagnostic
-
-if TYPE_CHECKING:
-    from reconciler.manifest.model import KeySet
 
 EXPIRY_RULE = "W-ROTATION-EXPIRY"
 
@@ -64,12 +59,6 @@ def expiry_warning(policy: RotationPolicy | None) -> str:
         return (f"rotateAfter {policy.rotate_after} is not shorter than expiresAfter {policy.expires_after}: "
                 "each version expires before the next one is made")
     return ""
-
-
-def expiry_warnings(key_set: KeySet) -> list[tuple[str, Diagnostic]]:
-    """(region, warning) for each declared key whose versions expire before a rotation replaces them."""
-    return [(region.name, key.source.at("rotation", f"key {key.name}: {message}", EXPIRY_RULE))
-            for region in key_set.regions for key in region.keys if (message := expiry_warning(key.rotation))]
 
 
 def policy_from_key_vault(document: Mapping[str, Any] | None) -> dict[str, str | None]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.errors import Diagnostic
+from reconciler.core.errors import Diagnostic
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # An alias bomb expands a few lines into billions of nodes; no real manifest comes near this.

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 
-from reconciler.errors import CredentialError, GuardError, ProviderError
+from reconciler.core.errors import CredentialError, GuardError, ProviderError
+from reconciler.core.secrets import Secret
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
-from reconciler.secrets import Secret
 
 PLANE = "astra"
 TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"

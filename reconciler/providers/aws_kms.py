@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler import kms_policy, retry
-from reconciler.errors import CredentialError, GuardError, ProviderError, TransientError
+from reconciler.core import kms_policy, retry
+from reconciler.core.errors import CredentialError, GuardError, ProviderError, TransientError
+from reconciler.core.wirelog import LOG
 from reconciler.providers.base import Connection, Live
 from reconciler.providers.https import require_https
-from reconciler.wirelog import LOG
 
 PLANE = "aws"
 TRANSIENT_CODES = frozenset({

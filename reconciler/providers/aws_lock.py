@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from reconciler.errors import CredentialError
-from reconciler.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
+from reconciler.core.errors import CredentialError
+from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
 
 KEY = "LockID"
 

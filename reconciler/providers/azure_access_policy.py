@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.providers.azure_common import AzureSession, azure_errors
 from reconciler.providers.azure_keyvault import forget_group, vault_in_group
 from reconciler.providers.base import Live

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.errors import ProviderError, TransientError
+from reconciler.core.errors import ProviderError, TransientError
 from reconciler.providers.azure_common import (
     AzureSession,
     error_code,

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
-from reconciler.errors import CredentialError
-from reconciler.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
+from reconciler.core.errors import CredentialError
+from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
 
 CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
 LEASE_SECONDS = 60  # the longest finite lease Blob Storage grants

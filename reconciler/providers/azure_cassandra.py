@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
+from reconciler.core.secrets import Secret
 from reconciler.providers.azure_common import (
     AzureSession,
     GroupListing,
@@ -25,7 +26,6 @@ from reconciler.providers.azure_common import (
     translate,
 )
 from reconciler.providers.base import Live
-from reconciler.secrets import Secret
 
 PLANE = "arm"
 COSMOSDB_CLIENT = "azure.mgmt.cosmosdb:CosmosDBManagementClient"

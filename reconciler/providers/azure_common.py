@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler.errors import (
+from reconciler.core.errors import (
     CredentialError,
     GuardError,
     KeyAccessPendingError,
@@ -27,11 +27,11 @@ from reconciler.errors import (
     TransientError,
     is_key_access_refusal,
 )
+from reconciler.core.secrets import Secret
+from reconciler.core.wirelog import LOG
 from reconciler.providers.base import Connection
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import TRANSIENT_STATUSES, require_https
-from reconciler.secrets import Secret
-from reconciler.wirelog import LOG
 
 PLANE = "arm"
 # The sandbox's static Azure token; the secret-canary test sets it to a canary.
@@ -351,7 +351,7 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
 
 
 def wire_policy(plane: str) -> Any:
-    """An azure-core policy reporting each attempt on `plane` to `reconciler.wirelog` (redacted there)."""
+    """An azure-core policy reporting each attempt on `plane` to `reconciler.core.wirelog` (redacted there)."""
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
     class WirePolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
@@ -377,7 +377,7 @@ def sdk_errors() -> tuple[type[Exception], ...]:
 
 @contextmanager
 def azure_errors(what: str) -> Iterator[None]:
-    """Translate azure-core exceptions raised inside the block into `reconciler.errors` types."""
+    """Translate azure-core exceptions raised inside the block into `reconciler.core.errors` types."""
     try:
         yield
     except sdk_errors() as e:
@@ -391,7 +391,7 @@ def error_code(e: Any) -> str:
 
 
 def translate(e: Exception, what: str) -> Exception:
-    """An azure-core exception as a `reconciler.errors` type; the message never holds a token."""
+    """An azure-core exception as a `reconciler.core.errors` type; the message never holds a token."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
         DeserializationError,

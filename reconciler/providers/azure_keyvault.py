@@ -1,6 +1,6 @@
 """Key Vault vaults and keys through the management plane (azure-mgmt-keyvault).
 
-Live shapes follow `reconciler.kinds`: camelCase names as ARM spells them. The SDK's models are
+Live shapes follow `reconciler.core.kinds`: camelCase names as ARM spells them. The SDK's models are
 read through `as_dict()`, which yields the wire (camelCase) form, so nothing SDK-shaped leaves.
 """
 
@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.manifest.rotation import parse_duration, policy_from_key_vault, policy_to_key_vault
 from reconciler.providers.azure_common import (
     AzureSession,

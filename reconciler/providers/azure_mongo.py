@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
+from reconciler.core.secrets import Secret
 from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, normalize_uri
 from reconciler.providers.base import Live
-from reconciler.secrets import Secret
 
 PLANE = "arm"
 MONGO_CLIENT = "azure.mgmt.mongocluster:MongoClusterMgmtClient"

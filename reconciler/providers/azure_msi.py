@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, sdk_class
 from reconciler.providers.base import Live
 

@@ -6,17 +6,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.secrets import Secret
+from reconciler.core.secrets import Secret
 
 Live = dict[str, Any]
 
 
 class ResourceHandler(Protocol):
-    """Reads and writes one kind of object (see `reconciler.kinds` for the names).
+    """Reads and writes one kind of object (see `reconciler.core.kinds` for the names).
 
     `read` returns the live attributes and outputs, or None when the object does not exist.
     `create` and `update` return the same shape after the change. Every SDK or HTTP error is
-    translated to `reconciler.errors` types before it leaves the handler: `TransientError` for what
+    translated to `reconciler.core.errors` types before it leaves the handler: `TransientError` for what
     may pass (throttling, 5xx, replication lag), `ProviderError` for the rest.
     """
 
@@ -26,7 +26,7 @@ class ResourceHandler(Protocol):
     # handler that can answer many reads with one call (Graph's `appId in (...)`) offers it, and
     # `prefetch_batch: int`, how many it takes at once; the planner calls it with the identities of
     # up to that many reads of the kind, then `read` for each, which the handler serves from what it
-    # fetched (reconciler.refresh).
+    # fetched (reconciler.engine.refresh).
     #
     # Optional too: `read_declared(*, identity, attributes) -> Live | None`, for a handler whose
     # read of some attributes costs a call of its own (a key's rotation policy, on Key Vault's data

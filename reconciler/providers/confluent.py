@@ -14,17 +14,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from reconciler.errors import (
+from reconciler.core.errors import (
     CredentialError,
     KeyAccessPendingError,
     ProviderError,
     TransientError,
     is_key_access_refusal,
 )
+from reconciler.core.secrets import Secret
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
-from reconciler.secrets import Secret
 
 PLANE = "confluent"
 KEY_VARIABLE = "CONFLUENT_CLOUD_API_KEY"

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.errors import CredentialError, ProviderError, TransientError
+from reconciler.core.errors import CredentialError, ProviderError, TransientError
 from reconciler.providers.azure_common import AzureSession
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
@@ -45,7 +45,7 @@ class GraphClient:
 
 
 def graph_error(response: httpx.Response, what: str) -> Exception:
-    """Graph's OData envelope `{"error": {"code", "message"}}` as a `reconciler.errors` type."""
+    """Graph's OData envelope `{"error": {"code", "message"}}` as a `reconciler.core.errors` type."""
     body = json_body(response)
     error = body.get("error") if isinstance(body, dict) else None
     code = str(error.get("code", "")) if isinstance(error, dict) else ""

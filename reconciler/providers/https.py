@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.errors import ProviderError, TransientError
-from reconciler.wirelog import LOG
+from reconciler.core.errors import ProviderError, TransientError
+from reconciler.core.wirelog import LOG
 
 # Connect fast, but allow a slow control plane a while to answer.
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)

@@ -15,7 +15,7 @@ from types import TracebackType
 
 import httpx
 
-from reconciler.errors import CredentialError
+from reconciler.core.errors import CredentialError
 from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
 from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
 from reconciler.providers.azure_access_policy import AccessPolicyHandler

@@ -1,4 +1,7 @@
-"""Renderers read the serialized plan document only, never planner internals."""
+"""Renderers read the serialized plan document only, never planner internals.
+
+Imports the plan and core; never the engine, the use cases, the manifest or a provider.
+"""
 
 from __future__ import annotations
 

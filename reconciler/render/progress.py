@@ -10,7 +10,7 @@ from typing import TextIO
 
 import click
 
-from reconciler.plan import Plan, Step
+from reconciler.plan.model import Plan, Step
 
 GERUNDS = {"create": "creating", "update": "updating"}
 DONE = {"create": "created", "update": "updated"}

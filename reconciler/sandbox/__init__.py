@@ -9,6 +9,8 @@ See README.md in this package for the state and world.yaml layouts.
 
 The names below load on first use: a run against a served sandbox reads only
 `reconciler.sandbox.served`, and must not pay for the emulator (trustme, every plane) at start.
+
+Imports the providers' connection types and core; never the engine, the systems or the manifest.
 """
 
 from __future__ import annotations

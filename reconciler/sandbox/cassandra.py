@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.roles import KEY_USE_ROLES
+from reconciler.core.roles import KEY_USE_ROLES
 from reconciler.sandbox import graph, propagation
 from reconciler.sandbox.access_policies import has_key_permissions
 from reconciler.sandbox.arm_common import (

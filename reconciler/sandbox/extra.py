@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 
 EXTRA = "cmkctl[sandbox]"
 # import name -> distribution name, as pip spells it

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from reconciler.sandbox.arm_common import bad_request, json_object, refuse, resource_not_found
+from reconciler.sandbox.policies import checked_policy
 from reconciler.sandbox.routes import Params
 from reconciler.sandbox.vaults import vault_in_group
 from reconciler.sandbox.wire import Refusal, Reply, Request, State
@@ -50,8 +51,6 @@ def new_key(name: str, given: dict[str, Any], tags: dict[str, Any] | None = None
 
 
 def _arm_policy(given: Any) -> dict[str, Any]:
-    from reconciler.sandbox.keyvault_data import checked_policy
-
     if not isinstance(given, dict):
         bad_request("The property 'rotationPolicy' must be an object.")
     try:

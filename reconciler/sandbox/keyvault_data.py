@@ -11,8 +11,8 @@ import base64
 import json
 from typing import Any
 
-from reconciler.manifest.rotation import parse_duration
 from reconciler.sandbox.keys import key_resource, sandbox_now
+from reconciler.sandbox.policies import checked_policy
 from reconciler.sandbox.routes import Params, Route, dispatch, route
 from reconciler.sandbox.vaults import find_vault
 from reconciler.sandbox.wire import Refusal, Reply, Request, State
@@ -24,7 +24,6 @@ API_VERSIONS = ("7.5", "7.6", "2025-07-01")
 CHALLENGE = f'Bearer authorization="https://login.microsoftonline.com/common", resource="{AUDIENCE}"'
 # What Key Vault reports for a key that was never given a policy.
 DEFAULT_POLICY_ACTIONS = [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]
-ACTION_TYPES = {"rotate": "Rotate", "notify": "Notify"}
 
 
 def vault_uri(host: str, vault: str) -> str:
@@ -98,42 +97,6 @@ def put_policy(request: Request, state: State, params: Params) -> Reply:
     created = (key.get("rotationPolicy") or {}).get("stamps", {}).get("created", stamp)
     key["rotationPolicy"] = {**policy, "stamps": {"created": created, "updated": stamp}}
     return Reply(200, policy_document(vault, key))
-
-
-def checked_policy(body: dict[str, Any]) -> dict[str, Any]:
-    """The policy as stored (action types spelled as the data plane spells them), or a 400."""
-    expiry = (body.get("attributes") or {}).get("expiryTime")
-    actions = [_checked_action(a) for a in body.get("lifetimeActions") or []]
-    if expiry is not None:
-        _duration(expiry, "attributes.expiryTime")
-    rotations = [a for a in actions if a["action"]["type"] == "Rotate"]
-    if len(rotations) > 1:
-        raise _refuse("BadParameter", "A rotation policy may hold only one Rotate action.")
-    if any("timeBeforeExpiry" in a["trigger"] for a in actions) and expiry is None:
-        raise _refuse("BadParameter", "A timeBeforeExpiry trigger needs attributes.expiryTime.")
-    return {"lifetimeActions": actions, "attributes": {"expiryTime": expiry} if expiry else {}}
-
-
-def _checked_action(given: Any) -> dict[str, Any]:
-    trigger = given.get("trigger") if isinstance(given, dict) else None
-    kind = ACTION_TYPES.get(str(((given or {}).get("action") or {}).get("type", "")).lower())
-    if not isinstance(trigger, dict) or kind is None:
-        raise _refuse("BadParameter", "Each lifetime action needs a trigger and an action type of Rotate or Notify.")
-    named = {name: trigger[name] for name in ("timeAfterCreate", "timeBeforeExpiry") if trigger.get(name)}
-    if len(named) != 1:
-        raise _refuse("BadParameter", "A trigger takes exactly one of timeAfterCreate and timeBeforeExpiry.")
-    if kind == "Notify" and "timeAfterCreate" in named:
-        raise _refuse("BadParameter", "A Notify action takes only a timeBeforeExpiry trigger.")
-    for name, value in named.items():
-        _duration(value, f"trigger.{name}")
-    return {"trigger": named, "action": {"type": kind}}
-
-
-def _duration(value: Any, field: str) -> None:
-    try:
-        parse_duration(str(value))
-    except ValueError as e:
-        raise _refuse("BadParameter", f"{field}: {e}") from e
 
 
 def get_key(request: Request, state: State, params: Params) -> Reply:

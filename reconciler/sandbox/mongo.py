@@ -22,7 +22,7 @@ import re
 import uuid
 from typing import Any
 
-from reconciler.roles import KEY_USE_ROLES
+from reconciler.core.roles import KEY_USE_ROLES
 from reconciler.sandbox import msi, propagation, rbac
 from reconciler.sandbox.arm_common import (
     POLL_NOW,

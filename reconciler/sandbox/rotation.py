@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 from reconciler.manifest.rotation import parse_duration
 from reconciler.sandbox.arm_common import arm_section
 from reconciler.sandbox.keys import key_resource, new_version, sandbox_now

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from reconciler.errors import CmkError
-from reconciler.lock import Holder, LocalLock
+from reconciler.core.errors import CmkError
+from reconciler.core.lock import Holder, LocalLock
 from reconciler.providers.base import Endpoints
 
 ENDPOINTS_FILE = "endpoints.json"

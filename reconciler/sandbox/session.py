@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from reconciler.lock import Holder, LocalLock
+from reconciler.core.lock import Holder, LocalLock
 from reconciler.providers.base import Endpoints
 from reconciler.sandbox import propagation
 from reconciler.sandbox.dispatcher import Dispatcher

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 from reconciler.sandbox import show_services
 from reconciler.sandbox.astra import provider_ids
 from reconciler.sandbox.keys import key_resource

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.errors import CmkError, Diagnostic
+from reconciler.core.errors import CmkError, Diagnostic
 from reconciler.sandbox import cassandra_seed, confluent, confluent_seed, mongo_seed, seed
 from reconciler.sandbox.ids import DEFAULT_ORG_ID, DEFAULT_TENANT_ID
 from reconciler.sandbox.state import STATE_VERSION, read_state_file

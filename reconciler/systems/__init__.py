@@ -1,10 +1,13 @@
-"""The systems cmkctl sets up, in one explicit table (no discovery)."""
+"""The systems cmkctl sets up, in one explicit table (no discovery).
+
+Imports manifest data, the plan and core; no system imports this table (the expansion hands it down).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.kinds import CORE_KINDS, KindSpec
+from reconciler.core.kinds import CORE_KINDS, KindSpec
 from reconciler.systems.access_policies import AccessPolicies
 from reconciler.systems.astra import Astra
 from reconciler.systems.aws_kms import AwsKms

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
 from reconciler.manifest.model import AccessPolicy, KeySet, Principal, Region
-from reconciler.plan import Resource
+from reconciler.plan.model import Resource
+from reconciler.systems.addresses import vault_address
 from reconciler.systems.base import ExpandContext, System
 
 AZURE_ACCESS_POLICY = KindSpec(
@@ -38,13 +39,10 @@ def key_permissions(policy: AccessPolicy) -> dict[str, bool]:
 
 def policy_resources(context: ExpandContext, region: Region, policy: AccessPolicy) -> list[Resource]:
     """The access-policy entries `policy` expands to: one per principal its kind resolves to."""
-    from reconciler.expand import vault_address
-    from reconciler.systems import by_principal_kind
-
     vault = region.vault(policy.vault)
     assert vault is not None, "the loader resolved every access policy's vault"
     at_vault = vault_address(region.name, vault.name)
-    system = by_principal_kind()[policy.principal.kind]
+    system = context.principal_systems[policy.principal.kind]
     return [
         Resource(
             address=access_policy_address(region.name, vault.name, target.label),
@@ -76,7 +74,6 @@ class AccessPolicies(System):
     def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
         yield from _policy_on_rbac_vault(key_set)
         yield from _role_on_access_policy_vault(key_set)
-        yield from _principal_kind_known(key_set)
 
     def resources(self, context: ExpandContext, region: Region) -> list[Resource]:
         return [resource for policy in region.access_policies for resource in policy_resources(context, region, policy)]
@@ -107,14 +104,3 @@ def _role_on_access_policy_vault(key_set: KeySet) -> Iterator[Diagnostic]:
                                            "(accessPolicies), or set authorization: rbac",
                                            "R-ROLE-ACCESS-POLICY-VAULT")
 
-
-def _principal_kind_known(key_set: KeySet) -> Iterator[Diagnostic]:
-    """E-REFERENCE: the schema lists principal kinds; a system must also serve the kind."""
-    from reconciler.systems import by_principal_kind
-
-    known = by_principal_kind()
-    for region in key_set.regions:
-        for policy in region.access_policies:
-            if policy.principal.kind not in known:
-                yield policy.source.at("principal", f"principal kind {policy.principal.kind!r} cannot hold an "
-                                       "access policy", "E-REFERENCE")

@@ -12,16 +12,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import kms_policy
-from reconciler.errors import Diagnostic
-from reconciler.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
+from reconciler.core import kms_policy
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
+from reconciler.core.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, RoleAssignment, Source
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Declared, Resource, Unknown
-from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
+from reconciler.plan.model import Declared, Resource, Unknown
 from reconciler.systems import azure_ad
+from reconciler.systems.addresses import key_address
 from reconciler.systems.aws_kms import kms_key_address
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
@@ -105,8 +106,6 @@ class Astra(System):
 
 
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:
-    from reconciler.expand import key_address
-
     if region.cloud == "aws":
         return _kms_registration(context, region, registration)
     key = region.key(registration.key.name)

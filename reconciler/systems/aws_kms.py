@@ -1,6 +1,6 @@
 """AWS KMS: symmetric keys with an alias, rotation, tags, and a key policy merged statement by statement.
 
-A key's policy holds the statements the consumers' procedures require (see `reconciler.kms_policy`)
+A key's policy holds the statements the consumers' procedures require (see `reconciler.core.kms_policy`)
 for the principals its `policy.allow` names, which other systems resolve (Astra: one creator role
 per provider ID), plus the owner's statements as written.
 """
@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler import kms_policy
-from reconciler.errors import Diagnostic
-from reconciler.kinds import AWS_KMS_KEY
+from reconciler.core import kms_policy
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import AWS_KMS_KEY
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region
-from reconciler.plan import Resource
+from reconciler.plan.model import Resource
+from reconciler.systems.addresses import tags
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 KEY_SPEC = "SYMMETRIC_DEFAULT"
@@ -44,14 +45,11 @@ class AwsKms(System):
 
 
 def _kms_key(context: ExpandContext, region: Region, key: KmsKey) -> Resource:
-    from reconciler.expand import tags
-    from reconciler.systems import by_principal_kind
-
     address = kms_key_address(region.name, key.alias)
     external: list[str] = []
     depends: list[str] = []
     for principal in key.allow:
-        for target in by_principal_kind()[principal.kind].principals(context, region, principal, str(key.source)):
+        for target in context.principal_systems[principal.kind].principals(context, region, principal, str(key.source)):
             external.append(str(target.principal_id))
             depends += [target.depends_on] if target.depends_on else []
     account = context.key_set.accounts.aws_account_id or ""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.kinds import AZUREAD_SERVICE_PRINCIPAL
+from reconciler.core.kinds import AZUREAD_SERVICE_PRINCIPAL
 from reconciler.manifest.model import Principal, Region
-from reconciler.plan import Resource, Unknown
+from reconciler.plan.model import Resource, Unknown
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 

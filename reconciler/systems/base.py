@@ -12,12 +12,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, RoleAssignment
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource
+from reconciler.plan.model import Resource
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class ExpandContext:
     key_set: KeySet
     # Answers of the lookups, by lookup address (e.g. Astra provider IDs).
     lookups: Mapping[str, Mapping[str, Any]]
+    # The system serving each principal kind: handed down by the expansion, which sits above the table,
+    # so that no system has to import the table it is listed in.
+    principal_systems: Mapping[str, System] = field(default_factory=dict)
     # Principals several assignments may share, deduplicated by address.
     shared: dict[str, Resource] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)

@@ -15,8 +15,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
+from reconciler.core.roles import role_definition_id
+from reconciler.core.secrets import from_environment
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.grants import can_use_key, environment_reference
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
@@ -30,11 +32,10 @@ from reconciler.manifest.model import (
     Source,
 )
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource, Unknown
-from reconciler.roles import role_definition_id
-from reconciler.secrets import from_environment
+from reconciler.plan.model import Resource, Unknown
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
+from reconciler.systems.addresses import key_address, tags
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
@@ -218,8 +219,6 @@ def _password_env(context: ResolveContext, source: Source, raw: Mapping[str, Any
 
 
 def _cluster(context: ExpandContext, region: Region, registration: CassandraRegistration) -> Resource:
-    from reconciler.expand import tags
-
     attributes: dict[str, Any] = {
         "location": registration.location,
         "identityType": "SystemAssigned",
@@ -282,7 +281,6 @@ def _key_uri(region: Region, reference: KeyReference, version: str | None) -> tu
     Following the latest version, the URI is the key's current `keyUriWithVersion` as read (so a
     new version shows as an update); pinned, it names the version written in the manifest.
     """
-    from reconciler.expand import key_address
 
     key = region.key(reference.name)
     assert key is not None, "the loader resolved every registration's key"

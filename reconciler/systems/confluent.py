@@ -16,14 +16,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
+from reconciler.core.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import Key, KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Declared, Resource, Unknown
-from reconciler.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
+from reconciler.plan.model import Declared, Resource, Unknown
+from reconciler.systems.addresses import key_address, vault_scope
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 KEY_VAULT_READER = "Key Vault Reader"
@@ -180,8 +181,6 @@ def _unregistered_principal(context: ResolveContext, key_set: KeySet, region: Re
 
 
 def _byok_key(context: ExpandContext, region: Region, registration: ConfluentRegistration, key: Key) -> Resource:
-    from reconciler.expand import key_address, vault_scope
-
     vault = region.vault(key.vault)
     assert vault is not None, "the loader resolved every key's vault"
     accounts = context.key_set.accounts

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
 from reconciler.manifest.model import (
     AccessPolicy,
     KeySet,
@@ -20,7 +20,8 @@ from reconciler.manifest.model import (
     Source,
     UserAssignedIdentity,
 )
-from reconciler.plan import Resource, Unknown
+from reconciler.plan.model import Resource, Unknown
+from reconciler.systems.addresses import tags
 from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 AZURE_USER_ASSIGNED_IDENTITY = KindSpec(
@@ -71,8 +72,6 @@ class Identities(System):
 
 
 def _identity(context: ExpandContext, region: Region, identity: UserAssignedIdentity) -> Resource:
-    from reconciler.expand import tags
-
     return Resource(
         address=identity_address(region.name, identity.name),
         kind=AZURE_USER_ASSIGNED_IDENTITY.kind,

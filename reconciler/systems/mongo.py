@@ -15,15 +15,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import Diagnostic
-from reconciler.kinds import KindSpec
+from reconciler.core.errors import Diagnostic
+from reconciler.core.kinds import KindSpec
+from reconciler.core.secrets import from_environment
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.grants import can_use_key, environment_reference
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan import Resource, Unknown
-from reconciler.secrets import from_environment
+from reconciler.plan.model import Resource, Unknown
+from reconciler.systems.addresses import key_address, tags
 from reconciler.systems.base import ExpandContext, System
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
 
@@ -156,8 +157,6 @@ def _password_env(context: ResolveContext, source: Source, raw: Mapping[str, Any
 
 
 def _cluster(context: ExpandContext, region: Region, registration: MongoRegistration) -> Resource:
-    from reconciler.expand import key_address, tags
-
     key = region.key(registration.key.name)
     identity = region.identity(registration.identity)
     assert key is not None and identity is not None, "the loader resolved the registration's key and identity"

@@ -6,7 +6,7 @@ import traceback
 
 import pytest
 
-from reconciler.secrets import Secret
+from reconciler.core.secrets import Secret
 
 CANARY = "canary-7d41c2e0a9b84f1e-token"
 

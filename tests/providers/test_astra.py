@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import CredentialError, ProviderError
+from reconciler.core.errors import CredentialError, ProviderError
 from reconciler.providers.astra import AstraClient
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import Handlers, build_handlers

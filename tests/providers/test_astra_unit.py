@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.errors import CredentialError, GuardError, ProviderError, TransientError
+from reconciler.core.errors import CredentialError, GuardError, ProviderError, TransientError
+from reconciler.core.secrets import Secret
 from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
-from reconciler.secrets import Secret
 
 from .canary import CANARY, assert_no_canary, canary
 

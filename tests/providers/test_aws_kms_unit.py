@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from reconciler.errors import CredentialError, ProviderError, TransientError
+from reconciler.core.errors import CredentialError, ProviderError, TransientError
 from reconciler.providers.aws_kms import checked_endpoint, iam_principal, translate
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import ProviderError, TransientError
+from reconciler.core.errors import ProviderError, TransientError
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, assignment_name
 from reconciler.providers.azure_common import AzureSession
 from reconciler.providers.base import Connection, Live
@@ -98,7 +98,7 @@ def assign_by_hand(connection: Connection, principal: str) -> str:
 
 
 def test_unknown_principal_reads_as_absent(handlers: Handlers) -> None:
-    from reconciler.plan import Unknown
+    from reconciler.plan.model import Unknown
 
     unknown = Unknown(address="azuread_service_principal.astra", attribute="objectId")
     wanted = {"scope": SCOPE, "roleDefinitionId": ROLE, "principalId": unknown}

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.diff import choose_action
-from reconciler.errors import ProviderError
-from reconciler.plan import Action
+from reconciler.core.errors import ProviderError
+from reconciler.engine.diff import choose_action
+from reconciler.plan.model import Action
 from reconciler.providers.registry import Handlers
 from reconciler.systems.access_policies import AZURE_ACCESS_POLICY
 from reconciler.systems.cassandra import CASSANDRA_CLUSTER
@@ -239,7 +239,7 @@ def test_an_access_policy_on_a_missing_vault_reads_as_none(handlers: Handlers, t
 
 
 def test_an_access_policy_for_a_principal_not_yet_created_reads_as_none(handlers: Handlers, tenant_id: str) -> None:
-    from reconciler.plan import Unknown
+    from reconciler.plan.model import Unknown
 
     identity = {**policy_identity(tenant_id, COSMOS_OBJECT), "objectId": Unknown("cassandra_cluster.x.c1", "principalId")}
     assert handlers.by_kind["azure_access_policy"].read(identity=identity) is None

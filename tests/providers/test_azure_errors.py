@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import CredentialError, ProviderError, TransientError
+from reconciler.core.errors import CredentialError, ProviderError, TransientError
 from reconciler.providers.azure_common import translate
 
 from .canary import CANARY

@@ -7,12 +7,12 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.diff import choose_action
-from reconciler.errors import ProviderError
-from reconciler.plan import Action
+from reconciler.core.errors import ProviderError
+from reconciler.core.secrets import Secret
+from reconciler.engine.diff import choose_action
+from reconciler.plan.model import Action
 from reconciler.providers.azure_mongo import cluster_create_body, cluster_patch_body
 from reconciler.providers.registry import Handlers
-from reconciler.secrets import Secret
 from reconciler.systems.identities import AZURE_USER_ASSIGNED_IDENTITY, identity_resource_id
 from reconciler.systems.mongo import MONGO_CLUSTER
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.providers.azure_authorization import assignment_name, role_guid, same_scope
 from reconciler.providers.azure_common import StaticTokenCredential, normalize_uri
 from reconciler.providers.azure_keyvault import key_live, vault_create_body, vault_live, vault_patch_body

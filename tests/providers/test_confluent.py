@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.errors import CredentialError, ProviderError, TransientError
+from reconciler.core.errors import CredentialError, ProviderError, TransientError
+from reconciler.core.secrets import Secret
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.providers.confluent import ConfluentClient, next_page_token
 from reconciler.providers.registry import Handlers, build_handlers
-from reconciler.secrets import Secret
 
 from .canary import CANARY, assert_no_canary, canary
 from .conftest import RESOURCE_GROUP, SUBSCRIPTION

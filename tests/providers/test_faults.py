@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import TransientError
+from reconciler.core.errors import TransientError
 from reconciler.providers.registry import Handlers
 
 from .canary import assert_no_canary

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.providers.registry import Handlers
 
 from .canary import assert_no_canary

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from reconciler.errors import ProviderError, TransientError
+from reconciler.core.errors import ProviderError, TransientError
 from reconciler.providers.https import new_client, require_https, retry_after, send, tls_verify
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.providers.registry import build_handlers
 from reconciler.systems import KINDS

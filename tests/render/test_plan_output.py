@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.plan import Action, Plan, Step
+from reconciler.plan.model import Action, Plan, Step
 from reconciler.render.progress import TerminalListener
 from reconciler.render.text import render_text
 from tests.conftest import EXAMPLES, ROOT, Result, write
@@ -84,13 +84,13 @@ def test_colour_only_when_asked(cmkctl: Callable[..., Result], tmp_path: Path) -
 
 
 def test_no_color_environment_wins_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler import cli
+    from reconciler.cli import common
 
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert cli._color()
+    assert common.color()
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli._color()
+    assert not common.color()
 
 
 def _step(address: str) -> Step:

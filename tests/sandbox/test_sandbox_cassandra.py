@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 from reconciler.sandbox import Sandbox, WorldError, load_state
 from reconciler.sandbox.rotation import rotate_key
 from reconciler.sandbox.state import STATE_FILE

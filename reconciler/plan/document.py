@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler import __version__
-from reconciler.errors import StalePlanError
-from reconciler.plan import FORMAT_VERSION, Action, AttributeChange, Notice, Plan, Step, Unknown
+from reconciler.core.errors import StalePlanError
+from reconciler.plan.model import FORMAT_VERSION, Action, AttributeChange, Notice, Plan, Step, Unknown
 
 UNKNOWN = "$unknown"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from reconciler.errors import KeyAccessPendingError, ProviderError, TransientError
+from reconciler.core.errors import KeyAccessPendingError, ProviderError, TransientError
 
 T = TypeVar("T")
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import CmkError
-from reconciler.graph import DEFAULT_PARALLELISM
+from reconciler.core.errors import CmkError
+from reconciler.core.retry import RetryPolicy
+from reconciler.core.secrets import Secret
+from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
 from reconciler.providers.base import Connection, Endpoints
-from reconciler.retry import RetryPolicy
-from reconciler.secrets import Secret
 
 if TYPE_CHECKING:
     from reconciler.providers.inventory import Inventory
@@ -162,7 +162,7 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
 
 def credential_planes(key_set: KeySet) -> set[str]:
     """The credentials a run of the key set needs: Graph's are Azure's."""
-    from reconciler import expand
+    from reconciler.engine import expand
     from reconciler.systems import KINDS
 
     planes = {KINDS[resource.kind].plane for resource in expand.resources(key_set, {})}

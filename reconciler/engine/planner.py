@@ -11,20 +11,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import expand, graph
-from reconciler.diff import Decision, choose_action
-from reconciler.graph import DEFAULT_PARALLELISM
-from reconciler.kinds import KindSpec
+from reconciler.core.kinds import KindSpec
+from reconciler.core.retry import RetryPolicy
+from reconciler.engine import expand, graph
+from reconciler.engine.diff import Decision, choose_action
+from reconciler.engine.graph import DEFAULT_PARALLELISM
+from reconciler.engine.refresh import Refresh
+from reconciler.engine.variables import describe_unset, unset_variables
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
-from reconciler.manifest.rotation import expiry_warnings
-from reconciler.plan import Action, Notice, Plan, Resource, Step, Unknown
+from reconciler.manifest.rules import expiry_warnings
+from reconciler.plan.model import Action, Notice, Plan, Resource, Step, Unknown
+from reconciler.plan.targets import partial_plan_notice, select
 from reconciler.providers.base import Live, ResourceHandler
-from reconciler.refresh import Refresh
-from reconciler.retry import RetryPolicy
-from reconciler.secrets import describe_unset, unset_variables
 from reconciler.systems import KINDS
-from reconciler.targets import partial_plan_notice, select
 
 LiveState = dict[str, Live | None]
 REGION_NOT_ENABLED = "R-ASTRA-REGION"

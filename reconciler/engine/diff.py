@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.kinds import KindSpec
-from reconciler.plan import Action, AttributeChange, Declared, Unknown
+from reconciler.core.kinds import KindSpec
+from reconciler.plan.model import Action, AttributeChange, Declared, Unknown
 
 IMMUTABLE_RULE = "R-IMMUTABLE"
 

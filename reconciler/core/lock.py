@@ -31,7 +31,7 @@ from typing import Protocol
 
 from filelock import BaseFileLock, FileLock, Timeout
 
-from reconciler.errors import CmkError
+from reconciler.core.errors import CmkError
 
 STATE_DIR_VARIABLE = "CMKCTL_STATE_DIR"
 

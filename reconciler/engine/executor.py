@@ -12,14 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler import graph, wirelog
-from reconciler.diff import choose_action
-from reconciler.errors import CmkError, ForbiddenError, ProviderError
-from reconciler.graph import DEFAULT_PARALLELISM
-from reconciler.plan import Action, Plan, Step, Unknown
+from reconciler.core import wirelog
+from reconciler.core.errors import CmkError, ForbiddenError, ProviderError
+from reconciler.core.retry import RetryPolicy
+from reconciler.engine import graph
+from reconciler.engine.diff import choose_action
+from reconciler.engine.graph import DEFAULT_PARALLELISM
+from reconciler.engine.variables import describe_unset, unset_variables
+from reconciler.plan.model import Action, Plan, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
-from reconciler.retry import RetryPolicy
-from reconciler.secrets import describe_unset, unset_variables
 from reconciler.systems import KINDS
 
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from reconciler.graph import DEFAULT_PARALLELISM
+from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.keyref import KEY_IDENTIFIER
 from reconciler.manifest.model import KeySet
-from reconciler.plan import Notice, Plan
+from reconciler.plan.model import Notice, Plan
 
 CODE = "I-UNMANAGED"
 PRODUCTS = ("serverless", "managed-clusters")

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import yaml
 
+from reconciler.core.roles import role_name
 from reconciler.manifest.keyref import KEY_IDENTIFIER
 from reconciler.manifest.model import KeySet
-from reconciler.roles import role_name
 
 PRODUCTS = ("serverless", "managed-clusters")
 MODELINE = "# yaml-language-server: $schema=https://cmkctl.dev/schemas/manifest.v1.json\n"

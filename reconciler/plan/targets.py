@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-from reconciler.errors import CmkError
-from reconciler.plan import Notice, Resource
+from reconciler.core.errors import CmkError
+from reconciler.plan.model import Notice, Resource
 
 PARTIAL_PLAN = "W-PARTIAL-PLAN"
 

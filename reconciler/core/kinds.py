@@ -123,7 +123,7 @@ ASTRA_REGISTRATION = KindSpec(
 AWS_KMS_KEY = KindSpec(
     # identity: accountId, region, alias (alias/NAME)
     # attributes: description, enableKeyRotation, keySpec, keyUsage, tags,
-    #   policy[SID] (one per declared statement, canonical; see reconciler.kms_policy)
+    #   policy[SID] (one per declared statement, canonical; see reconciler.core.kms_policy)
     # outputs: arn, keyId, keyState, policyDocument (the whole live policy)
     kind="aws_kms_key",
     plane="aws",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.plan import Plan
+from reconciler.plan.model import Plan
 
 
 def stale_reasons(saved: Plan, fresh: Plan) -> list[str]:

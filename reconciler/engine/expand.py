@@ -10,29 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.roles import role_definition_id
 from reconciler.manifest.model import Key, KeySet, Region, RoleAssignment, Vault
-from reconciler.plan import Declared, Resource
-from reconciler.roles import role_definition_id
+from reconciler.plan.model import Declared, Resource
 from reconciler.systems import SYSTEMS, by_principal_kind
+from reconciler.systems.addresses import key_address, tags, vault_address, vault_scope
 from reconciler.systems.base import ExpandContext, Grant
-
-MANAGED_BY = "cmkctl"
-
-
-def tags(key_set: KeySet) -> dict[str, str]:
-    return {"managed-by": MANAGED_BY, "cmkctl-set": key_set.name}
-
-
-def vault_address(region: str, vault: str) -> str:
-    return f"azure_vault.{region}.{vault}"
-
-
-def key_address(region: str, vault: str, key: str) -> str:
-    return f"azure_key.{region}.{vault}/{key}"
-
-
-def vault_scope(subscription: str, resource_group: str, vault: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{vault}"
 
 
 def lookups(key_set: KeySet) -> list[Resource]:
@@ -42,7 +25,7 @@ def lookups(key_set: KeySet) -> list[Resource]:
 
 def resources(key_set: KeySet, answers: Mapping[str, Mapping[str, Any]]) -> list[Resource]:
     """Every object the key set declares; `answers` maps a lookup address to what it read."""
-    context = ExpandContext(key_set, answers)
+    context = ExpandContext(key_set, answers, by_principal_kind())
     found: list[Resource] = lookups(key_set)
     for region in key_set.regions:
         found += [_vault(key_set, v) for v in region.vaults]
@@ -130,7 +113,7 @@ def _role_assignments(context: ExpandContext, region: Region, assignment: RoleAs
         target += f"/{assignment.key}"
         depends.append(key_address(region.name, vault.name, assignment.key))
     role_slug = assignment.role.name.lower().replace(" ", "-")
-    system = by_principal_kind()[assignment.principal.kind]
+    system = context.principal_systems[assignment.principal.kind]
     return [
         Resource(
             address=f"azure_role_assignment.{region.name}.{target}/{role_slug}/{principal.label}",

@@ -5,10 +5,11 @@ Rule IDs are stable: they appear in messages and documentation, so users can sea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
-from reconciler.errors import Diagnostic
+from reconciler.core.errors import Diagnostic
 from reconciler.manifest.model import KeySet
+from reconciler.manifest.rotation import EXPIRY_RULE, expiry_warning
 
 Rule = Callable[[KeySet], Iterator[Diagnostic]]
 
@@ -37,9 +38,25 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def access_policy_principals_served(key_set: KeySet, served: Collection[str]) -> Iterator[Diagnostic]:
+    """E-REFERENCE: the schema lists principal kinds; a system must also serve the kind."""
+    for region in key_set.regions:
+        for policy in region.access_policies:
+            if policy.principal.kind not in served:
+                yield policy.source.at("principal", f"principal kind {policy.principal.kind!r} cannot hold an "
+                                       "access policy", "E-REFERENCE")
+
+
 def check(key_set: KeySet) -> list[Diagnostic]:
-    """The core's rules, then each system's."""
-    from reconciler.systems import SYSTEMS
+    """The core's rules, each system's, then those over the whole table (no system imports the table)."""
+    from reconciler.systems import SYSTEMS, by_principal_kind
 
     found = [diagnostic for rule in RULES for diagnostic in rule(key_set)]
-    return found + [diagnostic for system in SYSTEMS for diagnostic in system.rules(key_set)]
+    found += [diagnostic for system in SYSTEMS for diagnostic in system.rules(key_set)]
+    return found + list(access_policy_principals_served(key_set, by_principal_kind()))
+
+
+def expiry_warnings(key_set: KeySet) -> list[tuple[str, Diagnostic]]:
+    """(region, warning) for each declared key whose versions expire before a rotation replaces them."""
+    return [(region.name, key.source.at("rotation", f"key {key.name}: {message}", EXPIRY_RULE))
+            for region in key_set.regions for key in region.keys if (message := expiry_warning(key.rotation))]

@@ -27,10 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import CmkError, ProviderError, in_context
-from reconciler.plan import Resource, Unknown
+from reconciler.core.errors import CmkError, ProviderError, in_context
+from reconciler.core.retry import RetryPolicy
+from reconciler.plan.model import Resource, Unknown
 from reconciler.providers.base import Live, ResourceHandler
-from reconciler.retry import RetryPolicy
 
 LiveState = dict[str, Live | None]
 # One read's outcome: what it read, or why it failed.

@@ -1,0 +1,228 @@
+"""The commands over a key set's manifests: validate, plan, apply, show, export, schema.
+
+Each parses its flags, calls one use case, renders what comes back and names the exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from reconciler.cli.common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    color,
+    configure_wire,
+    debug_options,
+    parallelism_option,
+    sandbox_option,
+    target_option,
+    write_atomically,
+)
+from reconciler.cli.lock import lock_for, lock_options
+from reconciler.cli.paths import OutputFile
+from reconciler.core.errors import CmkError
+from reconciler.render import FORMATS, render
+
+if TYPE_CHECKING:
+    from reconciler.core.lock import Holder, Lock, LockFlags
+    from reconciler.engine.executor import ApplyResult
+    from reconciler.plan.model import Plan
+    from reconciler.usecases.applying import Progress
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+def validate(paths: Sequence[str]) -> int:
+    """Check manifests offline: YAML, schema, references, vendor rules. No credentials, no network."""
+    from reconciler.manifest.loader import load
+    from reconciler.manifest.rules import expiry_warnings
+
+    loaded = load(paths)
+    names = ", ".join(k.name for k in loaded.key_sets)
+    click.echo(f"{len(loaded.files)} file(s), {len(loaded.key_sets)} key set(s) valid: {names}")
+    for key_set in loaded.key_sets:
+        for _, warning in expiry_warnings(key_set):
+            click.echo(f"Warning: {warning.render()}", err=True)
+    return EXIT_OK
+
+
+@click.command()
+@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@click.option("--out", type=OutputFile(), help="Save the plan for apply.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--lock", "take_lock", is_flag=True,
+              help="Hold the key set's lock while planning, as apply does (off by default: plans only read).")
+@target_option
+@sandbox_option
+@parallelism_option
+@lock_options
+@debug_options
+def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, take_lock: bool,
+         targets: Sequence[str], sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags,
+         debug: bool, debug_file: Path | None) -> int:
+    """Read live state and print the ordered steps that would reconcile it."""
+    configure_wire(debug, debug_file, None)
+    from reconciler.manifest.loader import load_one
+    from reconciler.plan import document as plandoc
+    from reconciler.usecases.planning import plan_key_set, refuse_forbidden
+    from reconciler.usecases.session import RunOptions
+
+    if not take_lock and (lock_timeout or lock_place.given):
+        raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
+    key_set, loaded = load_one(paths)
+    lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
+    made = plan_key_set(key_set, loaded, RunOptions(sandbox, parallelism), targets, lock=lock,
+                        lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
+    if out is not None:
+        write_atomically(out, plandoc.dumps(made))
+    click.echo(render(plandoc.to_document(made), fmt, color=color()), nl=False)
+    refuse_forbidden(made)
+    return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
+
+
+@click.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-f", "--file", "paths", multiple=True, help="A manifest file or folder.")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@target_option
+@sandbox_option
+@parallelism_option
+@lock_options
+@debug_options
+@click.option("--audit-log", type=OutputFile(make_folder=True),
+              help="Append every mutating call (and each step's result) to this file, one JSON line each.")
+def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
+          sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags, debug: bool,
+          debug_file: Path | None, audit_log: Path | None) -> int:
+    """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
+    configure_wire(debug, debug_file, audit_log)
+    from reconciler.manifest.loader import load_one
+    from reconciler.usecases.applying import ApplyRequest
+    from reconciler.usecases.applying import apply as apply_plan
+    from reconciler.usecases.planning import read_plan
+    from reconciler.usecases.session import RunOptions
+
+    if (plan_file is None) == (not paths):
+        raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
+    if plan_file is not None and targets:
+        raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
+    saved = read_plan(plan_file) if plan_file is not None else None
+    key_set, loaded = load_one(saved.manifest_files if saved else paths)
+    lock = lock_for(key_set, sandbox, lock_place)
+    request = ApplyRequest(key_set, loaded, RunOptions(sandbox, parallelism), lock, lock_timeout, saved, plan_file,
+                           targets, auto_approve)
+    return _report(apply_plan(request, _Terminal(key_set.name, lock, lock_timeout)))
+
+
+@dataclass
+class _Waiting:
+    """Says on stderr whom a run waits for when the key set's lock is held."""
+
+    key_set: str
+    lock: Lock | None
+    lock_timeout: float
+
+    def __call__(self, holder: Holder) -> None:
+        where = f" ({self.lock.where})" if self.lock is not None else ""
+        click.echo(f"Waiting up to {self.lock_timeout:g}s for the lock on {self.key_set}, held by "
+                   f"{holder.describe()}{where}...", err=True)
+
+
+@dataclass
+class _Terminal(_Waiting):
+    """The apply's front end on a terminal (or a pipe): shows, asks, reports progress."""
+
+    def waiting_for_lock(self, holder: Holder) -> None:
+        self(holder)
+
+    def review(self, plan: Plan) -> None:
+        click.echo(render(_document(plan), "text", color=color()), nl=False)
+
+    def approve(self, plan: Plan) -> None:
+        click.echo("\ncmkctl will perform the actions above. Only 'yes' will be accepted to approve.")
+        answer = click.prompt("Enter a value", default="", show_default=False)
+        if answer.strip() != "yes":
+            raise CmkError("apply cancelled; nothing was changed")
+
+    def progress(self, plan: Plan) -> Progress:
+        from reconciler.render.progress import listener_for
+
+        return listener_for(plan, interactive=sys.stdout.isatty(), color=color())
+
+
+def _report(result: ApplyResult | None) -> int:
+    if result is None:
+        return EXIT_OK
+    click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "
+               f"{len(result.failed)} failed, {len(result.skipped)} skipped.")
+    for address, error in result.failed.items():
+        click.echo(f"  failed  {address}: {error}", err=True)
+    for address, because in result.skipped.items():
+        click.echo(f"  skipped {address}: {because} failed", err=True)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _document(made: Plan) -> dict[str, Any]:
+    from reconciler.plan import document as plandoc
+
+    return plandoc.to_document(made)
+
+
+@click.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def show(plan_file: Path, fmt: str) -> int:
+    """Render a saved plan."""
+    from reconciler.usecases.planning import read_plan
+
+    click.echo(render(_document(read_plan(plan_file)), fmt, color=color()), nl=False)
+    return EXIT_OK
+
+
+@click.command()
+@click.option("-f", "--file", "paths", multiple=True, required=True,
+              help="A manifest naming the accounts (and key set name) to export from.")
+@click.option("--region", "regions", multiple=True, required=True, help="An Azure region to export. Repeatable.")
+@click.option("--resource-group", help="Export only vaults of this resource group.")
+@click.option("--out", type=OutputFile(), help="Write here instead of stdout.")
+@sandbox_option
+def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | None, out: Path | None,
+           sandbox: Path | None) -> int:
+    """Write a manifest of what already exists in the declared accounts."""
+    from reconciler.manifest.loader import load_one
+    from reconciler.usecases.exporting import export_regions
+    from reconciler.usecases.session import RunOptions
+
+    key_set, _ = load_one(paths)
+    if key_set.accounts.azure_subscription_id is None:
+        raise click.UsageError("the manifest names no Azure subscription (accounts.azure) to export from")
+    text, skipped = export_regions(key_set, regions, resource_group, RunOptions(sandbox, 1))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(out, text)
+    for line in skipped:
+        click.echo(f"not exported: {line}", err=True)
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--plan", "of_plan", is_flag=True, help="Print the saved-plan schema instead.")
+def schema(of_plan: bool) -> int:
+    """Print the JSON Schema of manifests (for editors), or of saved plans."""
+    from importlib import resources
+
+    from reconciler import manifest, plan
+
+    # Each schema ships beside the package that reads or writes what it describes.
+    where, name = (plan, "plan.v1.json") if of_plan else (manifest, "manifest.v1.json")
+    click.echo(resources.files(where).joinpath(name).read_text("utf-8"), nl=False)
+    return EXIT_OK

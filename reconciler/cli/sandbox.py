@@ -1,0 +1,97 @@
+"""`cmkctl sandbox`: show, serve and rotate keys in the embedded emulator."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.common import EXIT_OK
+from reconciler.cli.paths import StateFolder
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """The embedded emulator of every control plane cmkctl talks to, on loopback.
+
+    \b
+    Azure Resource Manager (HTTPS): Key Vault vaults, keys, access policies, soft-deleted
+      vault names; role assignments; user-assigned identities; Cassandra Managed Instance
+      clusters and data centers; Cosmos DB for MongoDB vCore clusters
+    Key Vault's data plane (HTTPS): keys' rotation policies and attributes
+    Microsoft Graph (HTTPS): service principals
+    Astra DevOps API (HTTPS): provider accounts, customer keys, databases
+    Confluent Cloud (HTTPS): BYOK keys, Dedicated Kafka clusters
+    AWS KMS and STS (moto, http on 127.0.0.1): keys, aliases, key policies, rotation
+
+    Needs the sandbox extra: pip install 'cmkctl[sandbox]'.
+    """
+
+
+@sandbox_group.command("show")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def sandbox_show(directory: Path) -> int:
+    """Print what the sandbox in DIRECTORY holds."""
+    from reconciler.sandbox.show import describe, held_state
+
+    click.echo(describe(held_state(directory)), nl=False)
+    return EXIT_OK
+
+
+@sandbox_group.command("serve")
+@click.argument("directory", type=StateFolder())
+@click.option("-f", "--file", "paths", multiple=True,
+              help="A manifest whose accounts a new world belongs to (and whose AWS account moto answers in; "
+                   "without one: the defaults, AWS included).")
+def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
+    """Serve the sandbox in DIRECTORY in the foreground until SIGTERM or Ctrl-C.
+
+    Writes DIRECTORY/endpoints.json; `plan`/`apply --sandbox DIRECTORY` then connect to this
+    server instead of starting one in their own process. Faults and latency are read at start.
+    """
+    from reconciler.sandbox.served import serve
+
+    serve(_sandbox_to_serve(directory, paths),
+          lambda path: click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in {path}. "
+                                  "Stop with Ctrl-C or SIGTERM."))
+    return EXIT_OK
+
+
+def _sandbox_to_serve(directory: Path, paths: Sequence[str]) -> Any:
+    if paths:
+        from reconciler.manifest.loader import load_one
+        from reconciler.usecases.session import sandbox_for
+
+        return sandbox_for(load_one(paths)[0], directory)
+    from reconciler.sandbox import Sandbox
+    from reconciler.usecases.session import DEFAULT_AWS_ACCOUNT
+
+    return Sandbox(directory, aws_account_id=DEFAULT_AWS_ACCOUNT)
+
+
+@sandbox_group.command("rotate-key")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("vault")
+@click.argument("key")
+def sandbox_rotate_key(directory: Path, vault: str, key: str) -> int:
+    """Give KEY in VAULT a new version, as Key Vault's rotation does; prints the new versioned URI."""
+    from reconciler.sandbox.rotation import rotate_key
+
+    click.echo(rotate_key(directory, vault, key))
+    return EXIT_OK
+
+
+@sandbox_group.command("advance-clock")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--days", type=click.FloatRange(min=0), required=True, help="How far to move the clock on.")
+def sandbox_advance_clock(directory: Path, days: float) -> int:
+    """Move the sandbox's clock on by DAYS and rotate every key its policy says is due; prints each new
+    versioned URI."""
+    from reconciler.sandbox.rotation import advance_clock
+
+    for uri in advance_clock(directory, days * 86400):
+        click.echo(uri)
+    return EXIT_OK

@@ -1,0 +1,95 @@
+"""Plan this key set: read live state, diff it against the manifest, report what it no longer declares.
+
+Also the checks every front end makes on a plan before acting on it: forbidden, stale, readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.core.errors import ForbiddenError, StalePlanError
+from reconciler.core.lock import Holder, Lock, held
+from reconciler.core.retry import Retrying
+from reconciler.engine.planner import Planner
+from reconciler.engine.unmanaged import unmanaged_notices
+from reconciler.manifest.loader import LoadedManifests
+from reconciler.manifest.model import KeySet
+from reconciler.plan import document as plandoc
+from reconciler.plan.model import Plan
+from reconciler.plan.staleness import stale_reasons
+from reconciler.usecases.session import RunOptions, retry_policy, run_for
+
+if TYPE_CHECKING:
+    from reconciler.providers.registry import Handlers
+
+
+def plan_key_set(key_set: KeySet, loaded: LoadedManifests, options: RunOptions, targets: Sequence[str] = (), *,
+                 lock: Lock | None = None, lock_timeout: float = 0.0,
+                 on_wait: Callable[[Holder], None] = lambda holder: None) -> Plan:
+    """The plan `cmkctl plan` shows: the steps, and notices of what the key set once created.
+
+    With a `lock` (`plan --lock`), the plan is made holding it, so plans and applies are serialised.
+    """
+    locked = (held(lock, key_set.name, timeout=lock_timeout, on_wait=on_wait) if lock is not None
+              else contextlib.nullcontext())
+    with locked, run_for(key_set, options) as (handlers, lists):
+        if not targets and key_set.accounts.azure_subscription_id:
+            _list_ahead(lists.all_vaults)
+        made = plan_with(handlers, key_set, loaded, options, targets)
+        return with_unmanaged(key_set, made, Retrying(lists, retry_policy(options)), options.parallelism)
+
+
+def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, options: RunOptions,
+              targets: Sequence[str]) -> Plan:
+    """A plan read through handlers the caller holds open (an apply executes on the same ones)."""
+    planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
+                      parallelism=options.parallelism, retry=retry_policy(options))
+    return planner.plan(key_set, loaded, targets)
+
+
+def with_unmanaged(key_set: KeySet, made: Plan, lists: Any, parallelism: int) -> Plan:
+    """The plan, with what the key set created but no longer declares (a targeted plan looks no further)."""
+    if made.targets:
+        return made
+    found = unmanaged_notices(key_set, made, lists, parallelism=parallelism)
+    return dataclasses.replace(made, notices=made.notices + tuple(found))
+
+
+def _list_ahead(fetch: Callable[[], Any]) -> None:
+    """Fetch a list the unmanaged report will need while the plan reads, instead of after it.
+
+    One attempt, in a daemon thread: the report asks the run's cache, which hands it this answer
+    (waiting for it if still in flight), or asks again, with retries, if this attempt failed.
+    """
+
+    def attempt() -> None:
+        with contextlib.suppress(Exception):
+            fetch()
+
+    threading.Thread(target=attempt, name="cmkctl-list-ahead", daemon=True).start()
+
+
+def refuse_forbidden(plan: Plan) -> None:
+    if plan.forbidden:
+        lines = "\n".join(f"  - {step.address}: {step.reason}" for step in plan.forbidden)
+        raise ForbiddenError(f"the plan is forbidden; nothing was changed:\n{lines}")
+
+
+def refuse_stale(saved: Plan, fresh: Plan, path: Path | None) -> None:
+    refuse_forbidden(saved)
+    reasons = stale_reasons(saved, fresh)
+    if reasons:
+        raise StalePlanError(f"{path}: the plan is stale, plan again:\n" + "\n".join(f"  - {r}" for r in reasons))
+
+
+def read_plan(path: Path) -> Plan:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise StalePlanError(f"{path}: cannot read the plan ({error})") from None
+    return plandoc.loads(text, where=str(path))
