@@ -73,6 +73,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     from reconciler.manifest.loader import load_one
     from reconciler.plan import document as plandoc
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden
+    from reconciler.usecases.reviewing import plan_signing_key
     from reconciler.usecases.session import RunOptions
 
     if not take_lock and (lock_timeout or lock_place.given):
@@ -82,7 +83,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     made = plan_key_set(key_set, loaded, RunOptions(sandbox, parallelism), targets, lock=lock,
                         lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
     if out is not None:
-        write_atomically(out, plandoc.dumps(made))
+        write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key()))
     click.echo(render(plandoc.to_document(made), fmt, color=color()), nl=False)
     refuse_forbidden(made)
     return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
@@ -108,14 +109,15 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     from reconciler.usecases.applying import ApplyRequest
     from reconciler.usecases.applying import apply as apply_plan
     from reconciler.usecases.planning import read_plan
+    from reconciler.usecases.reviewing import plan_signing_key, saved_manifests
     from reconciler.usecases.session import RunOptions
 
     if (plan_file is None) == (not paths):
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
     if plan_file is not None and targets:
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
-    saved = read_plan(plan_file) if plan_file is not None else None
-    key_set, loaded = load_one(saved.manifest_files if saved else paths)
+    saved = read_plan(plan_file, signing_key=plan_signing_key()) if plan_file is not None else None
+    key_set, loaded = load_one(saved_manifests(saved) if saved else paths)
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, RunOptions(sandbox, parallelism), lock, lock_timeout, saved, plan_file,
                            targets, auto_approve)
