@@ -26,7 +26,7 @@ from reconciler.cli.common import (
     write_atomically,
 )
 from reconciler.cli.lock import lock_for, lock_options
-from reconciler.cli.paths import OutputFile
+from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError
 from reconciler.render import FORMATS, render
 
@@ -103,7 +103,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
           sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags, debug: bool,
           debug_file: Path | None, audit_log: Path | None) -> int:
-    """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
+    """Apply a fresh plan after confirmation, or a saved plan once it is shown to be the plan made again now."""
     configure_wire(debug, debug_file, audit_log)
     from reconciler.manifest.loader import load_one
     from reconciler.usecases.applying import ApplyRequest
@@ -181,12 +181,32 @@ def _document(made: Plan) -> dict[str, Any]:
 @click.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def show(plan_file: Path, fmt: str) -> int:
+@click.option("--split", "split_into", type=StateFolder(),
+              help="With --format markdown: write pull request comments of under 65,536 characters each into "
+                   "this (new or empty) folder, comment-01.md first, and print their paths.")
+def show(plan_file: Path, fmt: str, split_into: Path | None) -> int:
     """Render a saved plan."""
     from reconciler.usecases.planning import read_plan
 
-    click.echo(render(_document(read_plan(plan_file)), fmt, color=color()), nl=False)
+    if split_into is not None and fmt != "markdown":
+        raise click.UsageError("--split cuts markdown into comments: it goes with --format markdown")
+    document = _document(read_plan(plan_file))
+    if split_into is None:
+        click.echo(render(document, fmt, color=color()), nl=False)
+    else:
+        _write_comments(document, split_into)
     return EXIT_OK
+
+
+def _write_comments(document: dict[str, Any], folder: Path) -> None:
+    from reconciler.render.split import split_markdown
+
+    if any(folder.glob("comment-*.md")):
+        raise click.UsageError(f"{folder} already holds comment-*.md files: give a new or empty folder")
+    for number, text in enumerate(split_markdown(document), start=1):
+        path = folder / f"comment-{number:02d}.md"
+        write_atomically(path, text)
+        click.echo(str(path))
 
 
 @click.command()
