@@ -53,7 +53,10 @@ FAKE_PIP = "#!/bin/sh\nexit 0\n"
 class Job:
     workspace: Path
     ran: dict[str, int] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    # What steps wrote to GITHUB_ENV: the environment of every later step, as on a runner.
+    exported: dict[str, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
 
     def comments(self) -> list[dict[str, Any]]:
@@ -70,23 +73,23 @@ def fakes(folder: Path) -> Path:
     return folder
 
 
-def filled(text: str, outputs: dict[str, dict[str, str]]) -> str:
+def filled(text: str, job: Job) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name.startswith("vars."):
-            return "placeholder"
+            return job.variables.get(name.removeprefix("vars."), "")  # an unset variable is empty
         if name.startswith("steps."):
             step, _, output = name.removeprefix("steps.").partition(".outputs.")
-            return outputs.get(step, {}).get(output, "")
+            return job.outputs.get(step, {}).get(output, "")
         return CONTEXT[name]  # an expression this simulation does not know fails the test
 
     return EXPRESSION.sub(value, text)
 
 
-def run_plan_job(workspace: Path, sandbox: Path) -> Job:
+def run_plan_job(workspace: Path, sandbox: Path, variables: dict[str, str] | None = None) -> Job:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     steps = workflow["jobs"]["plan"]["steps"]
-    job = Job(workspace)
+    job = Job(workspace, variables=variables or {})
     path = f"{fakes(workspace.parent / 'bin')}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin"
     base = {"PATH": path, "HOME": str(workspace.parent), "GITHUB_REPOSITORY": "acme/keys", "NO_COLOR": "1",
             "CMKCTL_TEST_SANDBOX": str(sandbox), "GH_LOG": str(workspace / "gh.log"),
@@ -105,14 +108,20 @@ def run_plan_job(workspace: Path, sandbox: Path) -> Job:
 def run_step(step: dict[str, Any], base: dict[str, str], job: Job) -> int:
     output, environment = job.workspace.parent / "output", job.workspace.parent / "env"
     output.write_text("")
-    env = {**base, **{k: filled(str(v), job.outputs) for k, v in step.get("env", {}).items()},
+    environment.write_text("")
+    env = {**base, **job.exported, **{k: filled(str(v), job) for k, v in step.get("env", {}).items()},
            "GITHUB_OUTPUT": str(output), "GITHUB_ENV": str(environment)}
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", filled(step["run"], job.outputs)],
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", filled(step["run"], job)],
                           cwd=job.workspace, env=env, capture_output=True, text=True, timeout=300)
     job.logs[step.get("name", "")] = done.stdout + done.stderr
+    job.exported.update(assignments(environment))
     if "id" in step:
-        job.outputs[step["id"]] = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+        job.outputs[step["id"]] = assignments(output)
     return done.returncode
+
+
+def assignments(file: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in file.read_text().splitlines() if "=" in line)
 
 
 def workspace_with(tmp_path: Path, manifest_text: str) -> Path:
@@ -162,3 +171,13 @@ def test_an_applicable_plan_is_commented_and_the_job_passes(tmp_path: Path) -> N
     (comment,) = job.comments()
     assert "Plan: 12 to create" in comment["body"] and "blocked" not in comment["body"]
 
+
+def test_with_a_signing_secret_configured_the_reviewed_plan_is_signed(tmp_path: Path) -> None:
+    workspace = workspace_with(tmp_path, (EXAMPLES / "astra-serverless-azure.yaml").read_text())
+    job = run_plan_job(workspace, tmp_path / "sandbox", {"CMKCTL_PLAN_SIGNING_SECRET": "cmkctl-plan-signing-key"})
+    assert job.exported["CMKCTL_PLAN_SIGNING_KEY"] == "placeholder-value"  # what the fake vault answers
+    assert json.loads((workspace / "plan.json").read_text())["signature"].startswith("hmac-sha256:")
+    assert set(job.ran.values()) == {0}
+    unsigned = run_plan_job(workspace_with(tmp_path / "unsigned", (EXAMPLES / "astra-serverless-azure.yaml")
+                                           .read_text()), tmp_path / "unsigned" / "sandbox")
+    assert "signature" not in json.loads((unsigned.workspace / "plan.json").read_text())
