@@ -203,3 +203,13 @@ def test_a_saved_plan_records_its_sandbox_and_accounts(cmkctl: Callable[..., Res
     assert context["accounts"] == {"azure_tenant_id": "11111111-1111-1111-1111-111111111111",
                                    "azure_subscription_id": "22222222-2222-2222-2222-222222222222",
                                    "astra_organization_id": "33333333-3333-3333-3333-333333333333"}
+
+
+def test_a_plan_that_records_no_context_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    earlier = json.loads(saved.read_text())
+    del earlier["context"]
+    result = cmkctl("apply", rewritten(earlier, saved), "--sandbox", sandbox)
+    assert result.code == 1
+    assert "the plan does not record what it was made against (an earlier cmkctl wrote it)" in result.err
+    assert mutating_calls(sandbox) == []

@@ -123,6 +123,9 @@ def from_document(document: Mapping[str, Any], *, where: str = "plan", signing_k
                              "match); plan again")
     if signing_key is not None:
         signing.check(document, signing_key, where)
+    if "context" not in document:
+        raise StalePlanError(f"{where}: the plan does not record what it was made against (an earlier cmkctl "
+                             "wrote it); plan again with this cmkctl")
     try:
         return Plan(
             key_set=document["key_set"],
