@@ -28,6 +28,7 @@ COMMENT_LIMIT = 65_536
 DEFAULT_BUDGET = 65_000
 # Room kept in every comment for its "part i of n" footer.
 FOOTER_ROOM = 120
+CUT = "\n\n_(cut here to fit one comment: the uploaded plan holds all of it)_\n"
 
 
 def split_markdown(document: dict[str, Any], budget: int = DEFAULT_BUDGET) -> list[str]:
@@ -80,10 +81,15 @@ class _Packer:
             self._close()
             self._begin(self.continued)
             text = self._joint(piece) + piece.text
-        self._append(text[: self.room - len(self.continued) - 1])
+        self._append(self._fitted(text))
         self.table = piece.region
         if piece.region is not None:
             self.started.add(piece.region)
+
+    def _fitted(self, text: str) -> str:
+        """A piece too long for any comment (one change block of a huge value), cut, saying so."""
+        room = self.room - len(self.continued) - len(CUT) - 1
+        return text if len(text) <= room else text[:room] + CUT
 
     def _joint(self, piece: Piece) -> str:
         """What goes before the piece: a table's heading when it starts one, a blank line when it ends one."""

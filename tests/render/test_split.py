@@ -93,3 +93,10 @@ def test_split_goes_with_markdown_only(cmkctl: Callable[..., Result], fleet_plan
     (tmp_path / "plan.json").write_text(json.dumps(fleet_plan))
     result = cmkctl("show", tmp_path / "plan.json", "--split", tmp_path / "comments")
     assert result.code == 1 and "it goes with --format markdown" in result.err
+
+
+def test_a_piece_longer_than_a_comment_is_cut_saying_so(fleet_plan: dict[str, Any]) -> None:
+    step = {**fleet_plan["steps"][-1], "changes": [{"name": "huge", "before": None, "after": "x" * 200_000}]}
+    comments = split_markdown({**fleet_plan, "steps": [step], "notices": []})
+    assert all(len(MARKER + text) < COMMENT_LIMIT for text in comments)
+    assert "cut here to fit one comment" in "".join(comments)
