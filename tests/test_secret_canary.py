@@ -23,6 +23,7 @@ CANARIES = {
     "CMKCTL_SANDBOX_AZURE_TOKEN": "canary-azure-token-9c4f",
     "CASSANDRA_ADMIN_PASSWORD": "canary-cassandra-pw-1a2b",
     "MONGO_ADMIN_PASSWORD": "canary-mongo-pw-3c4d",
+    "CMKCTL_PLAN_SIGNING_KEY": "canary-plan-signing-key-6e7f",
 }
 
 
@@ -46,6 +47,7 @@ def test_no_credential_appears_in_anything_cmkctl_writes(cmkctl: Callable[..., R
     assert 'enableRbacAuthorization\\":true' in results[1].err  # inside the logged body's JSON text
     assert '"query":"api-version=' in results[1].err and '"query":"include=nonterminated&limit=100"' in results[1].err
     assert "provider=AZURE" not in results[1].err  # no list depends on a filter's spelling
+    assert '"signature": "hmac-sha256:' in (tmp_path / "saved.plan.json").read_text()  # the signing key was used
 
     # Services that refuse everything: their messages reach the user, the credentials do not.
     broken = tmp_path / "broken"

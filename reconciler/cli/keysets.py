@@ -26,7 +26,7 @@ from reconciler.cli.common import (
     write_atomically,
 )
 from reconciler.cli.lock import lock_for, lock_options
-from reconciler.cli.paths import OutputFile
+from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError
 from reconciler.render import FORMATS, render
 
@@ -73,6 +73,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     from reconciler.manifest.loader import load_one
     from reconciler.plan import document as plandoc
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden
+    from reconciler.usecases.reviewing import plan_signing_key
     from reconciler.usecases.session import RunOptions
 
     if not take_lock and (lock_timeout or lock_place.given):
@@ -82,7 +83,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     made = plan_key_set(key_set, loaded, RunOptions(sandbox, parallelism), targets, lock=lock,
                         lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
     if out is not None:
-        write_atomically(out, plandoc.dumps(made))
+        write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key()))
     click.echo(render(plandoc.to_document(made), fmt, color=color()), nl=False)
     refuse_forbidden(made)
     return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
@@ -102,20 +103,21 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
           sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags, debug: bool,
           debug_file: Path | None, audit_log: Path | None) -> int:
-    """Apply a fresh plan after confirmation, or a saved plan after checking it is not stale."""
+    """Apply a fresh plan after confirmation, or a saved plan once it is shown to be the plan made again now."""
     configure_wire(debug, debug_file, audit_log)
     from reconciler.manifest.loader import load_one
     from reconciler.usecases.applying import ApplyRequest
     from reconciler.usecases.applying import apply as apply_plan
     from reconciler.usecases.planning import read_plan
+    from reconciler.usecases.reviewing import plan_signing_key, saved_manifests
     from reconciler.usecases.session import RunOptions
 
     if (plan_file is None) == (not paths):
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
     if plan_file is not None and targets:
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
-    saved = read_plan(plan_file) if plan_file is not None else None
-    key_set, loaded = load_one(saved.manifest_files if saved else paths)
+    saved = read_plan(plan_file, signing_key=plan_signing_key()) if plan_file is not None else None
+    key_set, loaded = load_one(saved_manifests(saved) if saved else paths)
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, RunOptions(sandbox, parallelism), lock, lock_timeout, saved, plan_file,
                            targets, auto_approve)
@@ -179,12 +181,32 @@ def _document(made: Plan) -> dict[str, Any]:
 @click.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def show(plan_file: Path, fmt: str) -> int:
+@click.option("--split", "split_into", type=StateFolder(),
+              help="With --format markdown: write pull request comments of under 65,536 characters each into "
+                   "this (new or empty) folder, comment-01.md first, and print their paths.")
+def show(plan_file: Path, fmt: str, split_into: Path | None) -> int:
     """Render a saved plan."""
     from reconciler.usecases.planning import read_plan
 
-    click.echo(render(_document(read_plan(plan_file)), fmt, color=color()), nl=False)
+    if split_into is not None and fmt != "markdown":
+        raise click.UsageError("--split cuts markdown into comments: it goes with --format markdown")
+    document = _document(read_plan(plan_file))
+    if split_into is None:
+        click.echo(render(document, fmt, color=color()), nl=False)
+    else:
+        _write_comments(document, split_into)
     return EXIT_OK
+
+
+def _write_comments(document: dict[str, Any], folder: Path) -> None:
+    from reconciler.render.split import split_markdown
+
+    if any(folder.glob("comment-*.md")):
+        raise click.UsageError(f"{folder} already holds comment-*.md files: give a new or empty folder")
+    for number, text in enumerate(split_markdown(document), start=1):
+        path = folder / f"comment-{number:02d}.md"
+        write_atomically(path, text)
+        click.echo(str(path))
 
 
 @click.command()

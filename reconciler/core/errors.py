@@ -82,6 +82,10 @@ class StalePlanError(CmkError):
     """A saved plan no longer matches the manifests or live state, or was altered."""
 
 
+class UnreviewedPlanError(StalePlanError):
+    """A saved plan's steps are not the ones planned again from the same manifests and live state."""
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem found in the input, located as precisely as the loader could."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import Diagnostic, ManifestError
+from reconciler.manifest.checkout import portable
 from reconciler.manifest.model import KeySet
 from reconciler.manifest.resolve import resolve_key_set
 from reconciler.manifest.yamlsource import Document, dotted, read_documents
@@ -63,7 +64,8 @@ def load(paths: Sequence[str | Path]) -> LoadedManifests:
             # validate and plan must agree: a file meant as a manifest that says nothing is an error to both.
             diagnostics.append(Diagnostic(str(file), None, "", "holds no key set (the file is empty or only "
                                           "comments)", "E-EMPTY"))
-        digest.update(str(file).encode() + b"\0" + _bytes_of(file))
+        # By the portable path: the same checkout gives the same digest from any folder.
+        digest.update(portable(file).encode() + b"\0" + _bytes_of(file))
         for document in documents:
             key_set, problems = _load_document(document)
             diagnostics.extend(problems)

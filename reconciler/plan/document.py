@@ -1,7 +1,10 @@
 """The versioned JSON plan document: what `plan --out` writes, `--format json` prints and renderers read.
 
-The document carries a digest of its own canonical form, so an altered file is refused, and the
-manifest digest and a fingerprint of every live object read, so a stale one is too.
+The document carries a digest of its own canonical form, so a file corrupted by accident is
+refused, and the manifest digest and a fingerprint of every live object read, so a stale one is
+too. The digest proves nothing against an edit (anyone can recompute it): apply compares the
+saved steps with the plan it makes again (`plan.review`), and an optional signature
+(`plan.signing`) says who made the plan.
 """
 
 from __future__ import annotations
@@ -13,7 +16,18 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.core.errors import StalePlanError
-from reconciler.plan.model import FORMAT_VERSION, Action, AttributeChange, Notice, Plan, Step, Unknown
+from reconciler.core.secrets import Secret
+from reconciler.plan import signing
+from reconciler.plan.model import (
+    FORMAT_VERSION,
+    Action,
+    AttributeChange,
+    Notice,
+    Plan,
+    PlanContext,
+    Step,
+    Unknown,
+)
 
 UNKNOWN = "$unknown"
 
@@ -53,6 +67,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "cmkctl_version": __version__,
         "key_set": plan.key_set,
         "manifest": {"digest": plan.manifest_digest, "files": list(plan.manifest_files)},
+        "context": {"sandbox": plan.context.sandbox, "accounts": dict(plan.context.accounts)},
         **({"targets": list(plan.targets)} if plan.targets else {}),
         # As in `terraform show -json`: false when --target left part of the key set unplanned.
         "complete": not plan.targets,
@@ -86,23 +101,31 @@ def _step(step: Step) -> dict[str, Any]:
 
 
 def digest(document: Mapping[str, Any]) -> str:
-    body = {k: v for k, v in document.items() if k != "digest"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(signing.canonical(document)).hexdigest()
 
 
-def dumps(plan: Plan) -> str:
-    return json.dumps(to_document(plan), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+def dumps(plan: Plan, *, signing_key: Secret | None = None) -> str:
+    """The saved plan's text; signed when a key is given (its value is never written)."""
+    document = to_document(plan)
+    if signing_key is not None:
+        document["signature"] = signing.signature(document, signing_key)
+    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
-def from_document(document: Mapping[str, Any], *, where: str = "plan") -> Plan:
-    """The plan a document holds, refused when it was altered or written by another format."""
+def from_document(document: Mapping[str, Any], *, where: str = "plan", signing_key: Secret | None = None) -> Plan:
+    """The plan a document holds, refused when it was corrupted, written by another format, or
+    (with a key) not signed with that key."""
     if document.get("format_version") != FORMAT_VERSION:
         raise StalePlanError(f"{where}: format_version {document.get('format_version')!r} is not "
                              f"{FORMAT_VERSION!r}; plan again with this cmkctl")
     if document.get("digest") != digest(document):
         raise StalePlanError(f"{where}: the plan file was altered after it was written (its digest does not "
                              "match); plan again")
+    if signing_key is not None:
+        signing.check(document, signing_key, where)
+    if "context" not in document:
+        raise StalePlanError(f"{where}: the plan does not record what it was made against (an earlier cmkctl "
+                             "wrote it); plan again with this cmkctl")
     try:
         return Plan(
             key_set=document["key_set"],
@@ -111,9 +134,16 @@ def from_document(document: Mapping[str, Any], *, where: str = "plan") -> Plan:
             manifest_digest=document["manifest"]["digest"],
             manifest_files=tuple(document["manifest"]["files"]),
             targets=tuple(document.get("targets", ())),
+            context=_read_context(document["context"]),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise StalePlanError(f"{where}: not a cmkctl plan ({error!r})") from None
+
+
+def _read_context(raw: Mapping[str, Any]) -> PlanContext:
+    sandbox = raw["sandbox"]
+    return PlanContext(sandbox=None if sandbox is None else str(sandbox),
+                       accounts={str(k): str(v) for k, v in raw["accounts"].items()})
 
 
 def _read_step(raw: Mapping[str, Any]) -> Step:
@@ -135,11 +165,11 @@ def _read_step(raw: Mapping[str, Any]) -> Step:
     )
 
 
-def loads(text: str, *, where: str = "plan") -> Plan:
+def loads(text: str, *, where: str = "plan", signing_key: Secret | None = None) -> Plan:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise StalePlanError(f"{where}: not a JSON plan ({error.msg} at line {error.lineno})") from None
     if not isinstance(document, dict):
         raise StalePlanError(f"{where}: not a cmkctl plan")
-    return from_document(document, where=where)
+    return from_document(document, where=where, signing_key=signing_key)

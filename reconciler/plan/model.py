@@ -107,14 +107,28 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class PlanContext:
+    """What a plan was made against, so that it is applied only there.
+
+    `sandbox` is the sandbox's folder as an absolute path, or None for the real control planes;
+    `accounts` are the manifest's accounts (field -> ID) the plan reads and would change.
+    """
+
+    sandbox: str | None = None
+    accounts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Plan:
     key_set: str
     steps: tuple[Step, ...]
     notices: tuple[Notice, ...] = ()
     manifest_digest: str = ""
+    # Relative to the root of the repository holding each file, or absolute outside any repository.
     manifest_files: tuple[str, ...] = ()
     # The --target addresses the plan was limited to; empty for the whole key set.
     targets: tuple[str, ...] = ()
+    context: PlanContext = field(default_factory=PlanContext)
     format_version: str = FORMAT_VERSION
 
     @property

@@ -1,4 +1,5 @@
-"""Apply a plan under the key set's lock: a saved one once it is shown not stale, a fresh one once approved.
+"""Apply a plan under the key set's lock: a saved one once it is shown to be the plan made again now,
+a fresh one once approved.
 
 The front end is asked through `ApplyFront` for everything a person sees or decides; the use case
 decides the order: lock, read, refuse, ask, execute.
@@ -17,7 +18,8 @@ from reconciler.engine.executor import ApplyResult, Executor, Listener, require_
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan.model import Plan
-from reconciler.usecases.planning import plan_with, refuse_forbidden, refuse_stale
+from reconciler.usecases.planning import plan_with, refuse_forbidden
+from reconciler.usecases.reviewing import refuse_elsewhere, refuse_unreviewed
 from reconciler.usecases.session import RunOptions, handlers_for, retry_policy
 
 if TYPE_CHECKING:
@@ -58,6 +60,8 @@ class ApplyRequest:
 
 def apply(request: ApplyRequest, front: ApplyFront) -> ApplyResult | None:
     """What the executor did; None when a fresh plan had nothing to change."""
+    if request.saved is not None:  # before anything connects: a sandbox's plan never reaches a real cloud
+        refuse_elsewhere(request.saved, request.key_set, request.options, request.saved_from)
     # Taken before the sandbox starts or anything is read: the plan itself must not interleave.
     with held(request.lock, request.key_set.name, timeout=request.lock_timeout, on_wait=front.waiting_for_lock), \
             handlers_for(request.key_set, request.options) as handlers:
@@ -72,8 +76,10 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
     fresh = plan_with(handlers, request.key_set, request.loaded, request.options,
                       saved.targets if saved else request.targets)
     if saved is not None:
-        refuse_stale(saved, fresh, request.saved_from)
-        return saved
+        refuse_forbidden(saved)
+        refuse_unreviewed(saved, fresh, request.saved_from)
+        # Equal to the saved plan in every part the executor acts on, and read just now.
+        return fresh
     front.review(fresh)
     refuse_forbidden(fresh)
     if not fresh.has_changes:

@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 from reconciler.core.errors import ForbiddenError, StalePlanError
 from reconciler.core.lock import Holder, Lock, held
 from reconciler.core.retry import Retrying
+from reconciler.core.secrets import Secret
 from reconciler.engine.planner import Planner
 from reconciler.engine.unmanaged import unmanaged_notices
+from reconciler.manifest.checkout import portable
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan import document as plandoc
 from reconciler.plan.model import Plan
-from reconciler.plan.staleness import stale_reasons
+from reconciler.usecases.reviewing import context_of
 from reconciler.usecases.session import RunOptions, retry_policy, run_for
 
 if TYPE_CHECKING:
@@ -49,7 +51,10 @@ def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, opti
     """A plan read through handlers the caller holds open (an apply executes on the same ones)."""
     planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
                       parallelism=options.parallelism, retry=retry_policy(options))
-    return planner.plan(key_set, loaded, targets)
+    made = planner.plan(key_set, loaded, targets)
+    # What the plan was made against and from which files, so it is applied from anywhere in the checkout.
+    return dataclasses.replace(made, manifest_files=tuple(portable(f) for f in made.manifest_files),
+                               context=context_of(key_set, options))
 
 
 def with_unmanaged(key_set: KeySet, made: Plan, lists: Any, parallelism: int) -> Plan:
@@ -80,16 +85,10 @@ def refuse_forbidden(plan: Plan) -> None:
         raise ForbiddenError(f"the plan is forbidden; nothing was changed:\n{lines}")
 
 
-def refuse_stale(saved: Plan, fresh: Plan, path: Path | None) -> None:
-    refuse_forbidden(saved)
-    reasons = stale_reasons(saved, fresh)
-    if reasons:
-        raise StalePlanError(f"{path}: the plan is stale, plan again:\n" + "\n".join(f"  - {r}" for r in reasons))
-
-
-def read_plan(path: Path) -> Plan:
+def read_plan(path: Path, *, signing_key: Secret | None = None) -> Plan:
+    """A saved plan; with a key, only one signed with it."""
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise StalePlanError(f"{path}: cannot read the plan ({error})") from None
-    return plandoc.loads(text, where=str(path))
+    return plandoc.loads(text, where=str(path), signing_key=signing_key)

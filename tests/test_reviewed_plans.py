@@ -1,0 +1,215 @@
+"""A saved plan applies only as it was reviewed: unedited, where it was made, signed when a key asks for it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.plan.document import digest
+from tests.conftest import EXAMPLES, Result, mutating_calls
+
+EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
+KEY = "azure_key.eastus.acme-astra-eastus/astra-eastus"
+SIGNING_KEY = "plan-signing-key-that-must-never-show"
+
+
+def saved_plan(cmkctl: Callable[..., Result], tmp_path: Path) -> tuple[Path, Path]:
+    sandbox, saved = tmp_path / "sandbox", tmp_path / "plan.json"
+    made = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--out", saved)
+    assert made.code == 0, made.out + made.err
+    return sandbox, saved
+
+
+def rewritten(document: dict[str, Any], path: Path) -> Path:
+    """The document written back with its digest recomputed, as anyone can."""
+    document["digest"] = digest(document)
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
+def step_of(document: dict[str, Any], address: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in document["steps"] if s["address"] == address)
+    return found
+
+
+def smaller_key(document: dict[str, Any]) -> str:
+    key = step_of(document, KEY)
+    key["attributes"]["keySize"] = 2048
+    next(c for c in key["changes"] if c["name"] == "keySize")["after"] = 2048
+    return KEY
+
+
+def added_step(document: dict[str, Any]) -> str:
+    extra = copy.deepcopy(step_of(document, KEY))
+    extra["address"] = extra["address"] + "-extra"
+    extra["identity"]["name"] = "astra-eastus-extra"
+    document["steps"].append(extra)
+    return str(extra["address"])
+
+
+def removed_step(document: dict[str, Any]) -> str:
+    document["steps"].remove(step_of(document, "astra_registration.westus2.serverless"))
+    return "astra_registration.westus2.serverless"
+
+
+def moved_address(document: dict[str, Any]) -> str:
+    step_of(document, KEY)["address"] = KEY + "-moved"
+    return KEY
+
+
+EDITS = {"a changed attribute": smaller_key, "an added step": added_step, "a removed step": removed_step,
+         "a changed address": moved_address}
+
+
+def test_every_edit_of_a_saved_plan_is_refused_and_the_unedited_plan_applies(
+    cmkctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    for name, edit in EDITS.items():
+        document = json.loads(saved.read_text())
+        named = edit(document)
+        result = cmkctl("apply", rewritten(document, tmp_path / "edited.json"), "--sandbox", sandbox)
+        assert result.code == 1, (name, result.out, result.err)
+        assert "the file was edited after it was made; nothing was changed" in result.err, name
+        assert named in result.err, name
+        assert "Traceback" not in result.err
+        assert mutating_calls(sandbox) == [], name
+    applied = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert applied.code == 0, applied.out + applied.err
+    assert "Apply complete: 12 changed" in applied.out
+
+
+def test_the_refusal_names_the_attribute_that_differs(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    document = json.loads(saved.read_text())
+    smaller_key(document)
+    result = cmkctl("apply", rewritten(document, saved), "--sandbox", sandbox)
+    assert f"{KEY}: attributes (keySize), changes (keySize) differ from the plan made now" in result.err
+
+
+def test_a_signed_plan_applies_with_its_key_and_the_key_never_shows(
+    cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CMKCTL_PLAN_SIGNING_KEY", SIGNING_KEY)
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    assert json.loads(saved.read_text())["signature"].startswith("hmac-sha256:")
+    applied = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert applied.code == 0, applied.out + applied.err
+    for where in (saved.read_text(), applied.out, applied.err, cmkctl("show", saved, "--format", "json").out):
+        assert SIGNING_KEY not in where
+
+
+def test_with_a_key_set_an_unsigned_plan_is_refused(
+    cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    assert "signature" not in json.loads(saved.read_text())
+    monkeypatch.setenv("CMKCTL_PLAN_SIGNING_KEY", SIGNING_KEY)
+    result = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert result.code == 1
+    assert "the plan is not signed, and a plan signing key is set" in result.err
+    assert mutating_calls(sandbox) == []
+
+
+def test_a_plan_signed_with_another_key_or_edited_after_signing_is_refused(
+    cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CMKCTL_PLAN_SIGNING_KEY", "another-key")
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    edited = json.loads(saved.read_text())
+    smaller_key(edited)
+    monkeypatch.setenv("CMKCTL_PLAN_SIGNING_KEY", SIGNING_KEY)
+    for plan in (saved, rewritten(edited, tmp_path / "edited.json")):
+        result = cmkctl("apply", plan, "--sandbox", sandbox)
+        assert result.code == 1
+        assert "the plan's signature does not match the plan signing key" in result.err
+        assert SIGNING_KEY not in result.err and "another-key" not in result.err
+    assert mutating_calls(sandbox) == []
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A repository of manifests: its root holds .git, the manifests are under cmk/."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "cmk").mkdir()
+    (root / "docs" / "deep").mkdir(parents=True)
+    shutil.copy(EXAMPLE, root / "cmk" / "astra.yaml")
+    return root
+
+
+def test_a_saved_plan_applies_from_another_folder_of_the_same_checkout(
+    cmkctl: Callable[..., Result], checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(checkout)
+    assert cmkctl("plan", "-f", "cmk/", "--sandbox", "../sandbox", "--out", "plan.json").code == 0
+    assert json.loads((checkout / "plan.json").read_text())["manifest"]["files"] == ["cmk/astra.yaml"]
+    monkeypatch.chdir(checkout / "docs" / "deep")
+    applied = cmkctl("apply", "../../plan.json", "--sandbox", "../../../sandbox")
+    assert applied.code == 0, applied.out + applied.err
+    assert "Apply complete: 12 changed" in applied.out
+
+
+def test_a_checkout_relative_plan_outside_any_checkout_says_where_to_run_it(
+    cmkctl: Callable[..., Result], checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(checkout)
+    assert cmkctl("plan", "-f", "cmk/astra.yaml", "--sandbox", "../sandbox", "--out", "plan.json").code == 0
+    monkeypatch.chdir(checkout.parent)
+    result = cmkctl("apply", "repo/plan.json", "--sandbox", "sandbox")
+    assert result.code == 1
+    assert "relative to a repository's root (cmk/astra.yaml)" in result.err
+    assert "run cmkctl inside the checkout the plan was made in" in result.err
+
+
+def test_a_sandbox_plan_refuses_the_real_endpoints(
+    cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    for variable in ("CMKCTL_ARM_ENDPOINT", "CMKCTL_GRAPH_ENDPOINT", "CMKCTL_ASTRA_ENDPOINT"):
+        monkeypatch.setenv(variable, "https://127.0.0.1:9")  # were it reached: loopback, closed
+    result = cmkctl("apply", saved)
+    assert result.code == 1
+    assert (f"the plan was made against the sandbox in {sandbox.resolve()}, and this apply would run against "
+            "the real control planes: apply it with --sandbox") in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_plan_of_the_real_control_planes_or_another_sandbox_refuses_this_sandbox(
+    cmkctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    real = json.loads(saved.read_text())
+    real["context"]["sandbox"] = None
+    refused = cmkctl("apply", rewritten(real, tmp_path / "real.json"), "--sandbox", sandbox)
+    assert refused.code == 1
+    assert "the plan was made against the real control planes, and this apply runs against the sandbox" in refused.err
+    other = cmkctl("apply", saved, "--sandbox", tmp_path / "other")
+    assert other.code == 1
+    assert f"not the one in {(tmp_path / 'other').resolve()}" in other.err
+    assert mutating_calls(sandbox) == []
+
+
+def test_a_saved_plan_records_its_sandbox_and_accounts(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    context = json.loads(saved.read_text())["context"]
+    assert context["sandbox"] == str(sandbox.resolve())
+    assert context["accounts"] == {"azure_tenant_id": "11111111-1111-1111-1111-111111111111",
+                                   "azure_subscription_id": "22222222-2222-2222-2222-222222222222",
+                                   "astra_organization_id": "33333333-3333-3333-3333-333333333333"}
+
+
+def test_a_plan_that_records_no_context_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    earlier = json.loads(saved.read_text())
+    del earlier["context"]
+    result = cmkctl("apply", rewritten(earlier, saved), "--sandbox", sandbox)
+    assert result.code == 1
+    assert "the plan does not record what it was made against (an earlier cmkctl wrote it)" in result.err
+    assert mutating_calls(sandbox) == []
