@@ -1,14 +1,17 @@
 """`cmkctl export`: a manifest of what already exists, so a team that set things up by hand starts
 from the truth. Planning the exported manifest shows no changes.
 
-Only what cmkctl can manage is written: vaults, their keys, built-in role assignments on them, and
-the Astra and Confluent registrations of those keys. What cannot be expressed is listed as a
-comment, not guessed.
+Written: vaults, their keys, user-assigned identities, built-in role assignments and access
+policies on the vaults, and the Astra and Confluent registrations of those keys. What is not read
+yet (AWS KMS keys, Cassandra, Mongo vCore and Confluent clusters) or cannot be expressed is listed
+as a comment, with why, not guessed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import yaml
@@ -19,6 +22,35 @@ from reconciler.manifest.model import KeySet
 
 PRODUCTS = ("serverless", "managed-clusters")
 MODELINE = "# yaml-language-server: $schema=https://cmkctl.dev/schemas/manifest.v1.json\n"
+# AWS names its regions `us-east-1`; Azure's have no dash (`eastus`).
+AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+NOT_READ = {
+    "azure": "Cassandra clusters, Mongo vCore clusters and Confluent clusters (export does not read them yet; "
+             "declare them by hand, their first plan then adopts them)",
+    "aws": "KMS keys and their Astra registrations (export does not read AWS yet; declare them by hand, "
+           "their first plan then adopts them)",
+}
+
+
+@dataclass
+class Exported:
+    """The exported manifest as data, and one line for each object that could not be exported."""
+
+    manifest: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    regions: tuple[str, ...] = ()
+
+    def to_yaml(self) -> str:
+        header = MODELINE + f"# Exported by cmkctl from what exists in {', '.join(self.regions)}.\n"
+        header += "".join(f"# not exported: {line}\n" for line in self.skipped)
+        return header + yaml.dump(self.manifest, Dumper=_PlainDumper, sort_keys=False, width=120)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes each value where it stands: a reader sees no `&id001` anchors or `*id001` aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 class AstraLists(Protocol):
@@ -41,35 +73,48 @@ class Lists(Protocol):
 
     def app_id(self, object_id: str) -> str | None: ...
 
+    def identities(self, location: str) -> list[dict[str, Any]]: ...
+
     def confluent_keys(self) -> list[dict[str, Any]]:
         """BYOK keys as {"keyId": versionless Azure key URI, "applicationId": ...}."""
         ...
 
 
-def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None) -> tuple[str, list[str]]:
-    """The manifest text, and what could not be exported."""
-    skipped: list[str] = []
-    accounts: dict[str, Any] = {}
-    if key_set.accounts.azure_subscription_id:
-        accounts["azure"] = {"tenantId": key_set.accounts.azure_tenant_id,
-                             "subscriptionId": key_set.accounts.azure_subscription_id}
+def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None) -> Exported:
+    """The manifest of what exists in `regions`, and what could not be exported."""
+    exported = Exported({}, regions=tuple(regions))
+    accounts = _accounts(key_set)
     uses_astra = key_set.accounts.astra_organization_id is not None
-    if uses_astra:
-        accounts["astra"] = {"organizationId": key_set.accounts.astra_organization_id}
-    confluent_keys = lists.confluent_keys() if key_set.accounts.confluent_environment_id else None
-    if confluent_keys is not None:
-        accounts["confluent"] = {"environmentId": key_set.accounts.confluent_environment_id}
-    manifest = {
+    confluent_keys = lists.confluent_keys() if "confluent" in accounts else []
+    exported.manifest = {
         "apiVersion": "cmkctl/v1",
         "kind": "KeySet",
         "metadata": {"name": key_set.name},
         "accounts": accounts,
-        "regions": [_region(lists, region, resource_group, uses_astra, confluent_keys or [], skipped)
+        "regions": [_aws_region(region, exported.skipped) if AWS_REGION.match(region) else
+                    _region(lists, region, resource_group, uses_astra, confluent_keys, exported.skipped)
                     for region in regions],
     }
-    header = MODELINE + f"# Exported by cmkctl from what exists in {', '.join(regions)}.\n"
-    header += "".join(f"# not exported: {line}\n" for line in skipped)
-    return header + yaml.safe_dump(manifest, sort_keys=False, width=120), skipped
+    return exported
+
+
+def _accounts(key_set: KeySet) -> dict[str, Any]:
+    given = key_set.accounts
+    found: dict[str, Any] = {}
+    if given.azure_subscription_id:
+        found["azure"] = {"tenantId": given.azure_tenant_id, "subscriptionId": given.azure_subscription_id}
+    if given.aws_account_id:
+        found["aws"] = {"accountId": given.aws_account_id}
+    if given.astra_organization_id:
+        found["astra"] = {"organizationId": given.astra_organization_id}
+    if given.confluent_environment_id:
+        found["confluent"] = {"environmentId": given.confluent_environment_id}
+    return found
+
+
+def _aws_region(region: str, skipped: list[str]) -> dict[str, Any]:
+    skipped.append(f"{region}: {NOT_READ['aws']}")
+    return {"name": region, "cloud": "aws"}
 
 
 def _region(lists: Lists, region: str, resource_group: str | None, uses_astra: bool,
@@ -77,17 +122,41 @@ def _region(lists: Lists, region: str, resource_group: str | None, uses_astra: b
     vaults = sorted((v for v in lists.vaults(region) if resource_group in (None, v["resourceGroup"])),
                     key=lambda v: v["name"])
     keys = {v["name"]: sorted(lists.keys(v["resourceGroup"], v["name"]), key=lambda k: k["name"]) for v in vaults}
+    identities = sorted(lists.identities(region), key=lambda i: i["name"])
     # Confluent's application of a BYOK key is named, in the manifest, by the key it serves.
     confluent = {c["applicationId"]: name for c in confluent_keys if (name := _declared_key(c["keyId"], keys))}
-    principals = {**({app: {"astra": p} for app, p in _astra_apps(lists, region).items()} if uses_astra else {}),
-                  **{app: {"confluent": key} for app, key in confluent.items()}}
+    principals = _Principals(lists, {**({app: {"astra": p} for app, p in _astra_apps(lists, region).items()}
+                                         if uses_astra else {}),
+                                      **{app: {"confluent": key} for app, key in confluent.items()}},
+                             {i["principalId"]: i["name"] for i in identities})
     entry: dict[str, Any] = {"name": region, "cloud": "azure"}
+    entry["identities"] = [{"name": i["name"], "resourceGroup": i["resourceGroup"]} for i in identities]
     entry["vaults"] = [_vault(v) for v in vaults]
     entry["keys"] = [_key(vault, k) for vault, found in keys.items() for k in found]
     entry["roleAssignments"] = [a for v in vaults for a in _assignments(lists, v, principals, skipped)]
+    entry["accessPolicies"] = [p for v in vaults for p in _access_policies(v, principals)]
     entry["registrations"] = (_registrations(lists, region, keys, skipped) if uses_astra else []) + [
         {"confluent": {"key": key}} for key in sorted(confluent.values())]
+    skipped.append(f"{region}: {NOT_READ['azure']}")
     return {name: value for name, value in entry.items() if value != []}
+
+
+@dataclass
+class _Principals:
+    """Who an object ID is, in the manifest's words: a declared identity, an Astra or Confluent
+    application, another service principal by its application ID, else the object ID itself."""
+
+    lists: Lists
+    applications: Mapping[str, dict[str, str]]
+    identities: Mapping[str, str]
+
+    def of(self, object_id: str, principal_type: str = "ServicePrincipal") -> dict[str, str]:
+        if object_id in self.identities:
+            return {"identity": self.identities[object_id]}
+        app_id = self.lists.app_id(object_id) if principal_type == "ServicePrincipal" else None
+        if app_id is None:
+            return {"objectId": object_id}
+        return dict(self.applications.get(app_id, {"servicePrincipal": app_id}))
 
 
 def _declared_key(key_id: str, keys: Mapping[str, list[dict[str, Any]]]) -> str | None:
@@ -125,7 +194,7 @@ def _astra_apps(lists: Lists, region: str) -> dict[str, str]:
     return {app: product for product in PRODUCTS for app in lists.astra.provider_ids(product, "azure", region)}
 
 
-def _assignments(lists: Lists, vault: Mapping[str, Any], principals: Mapping[str, dict[str, str]],
+def _assignments(lists: Lists, vault: Mapping[str, Any], principals: _Principals,
                  skipped: list[str]) -> Iterable[dict[str, Any]]:
     seen: set[tuple[str, str]] = set()
     for assignment in sorted(lists.role_assignments(vault["id"]), key=lambda a: (a["role"], a["principalId"])):
@@ -133,18 +202,18 @@ def _assignments(lists: Lists, vault: Mapping[str, Any], principals: Mapping[str
         if role == assignment["role"]:
             skipped.append(f"role {role} on vault {vault['name']} (not a built-in role cmkctl knows)")
             continue
-        principal = _principal(lists, assignment, principals)
+        principal = principals.of(assignment["principalId"], assignment["principalType"])
         if (role, str(principal)) not in seen:
             seen.add((role, str(principal)))
             yield {"role": role, "vault": vault["name"], "principal": principal}
 
 
-def _principal(lists: Lists, assignment: Mapping[str, Any],
-               principals: Mapping[str, dict[str, str]]) -> dict[str, str]:
-    app_id = lists.app_id(assignment["principalId"]) if assignment["principalType"] == "ServicePrincipal" else None
-    if app_id is None:
-        return {"objectId": assignment["principalId"]}
-    return principals.get(app_id, {"servicePrincipal": app_id})
+def _access_policies(vault: Mapping[str, Any], principals: _Principals) -> Iterable[dict[str, Any]]:
+    if vault["enableRbacAuthorization"]:
+        return  # a vault under RBAC ignores its access policies, and a manifest may not declare them
+    for policy in sorted(vault.get("accessPolicies") or [], key=lambda p: p["objectId"]):
+        if policy["keys"]:
+            yield {"vault": vault["name"], "principal": principals.of(policy["objectId"]), "keys": policy["keys"]}
 
 
 def _registrations(lists: Lists, region: str, keys: Mapping[str, list[dict[str, Any]]],

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from reconciler.providers.astra import AstraClient
+from reconciler.providers.azure_access_policy import canonical
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_guid, same_scope
 from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
 from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, subscription_vaults_key, vault_keys, vault_live
+from reconciler.providers.azure_msi import MSI_CLIENT, normal_location
 from reconciler.providers.base import Connection
 from reconciler.providers.confluent import ConfluentClient
 from reconciler.providers.graph import GraphClient
@@ -42,7 +44,17 @@ class Inventory:
             found = [v.as_dict() for v in listed]
         except sdk_errors() as e:
             raise translate(e, "list the subscription's vaults") from e
-        return [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4]} for v in found]
+        return [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4],
+                 "accessPolicies": _access_policies(v)} for v in found]
+
+    def identities(self, location: str) -> list[dict[str, Any]]:
+        """User-assigned identities of the subscription in `location`, with their principal's object ID."""
+        try:
+            found = list(self._client(MSI_CLIENT).user_assigned_identities.list_by_subscription())
+        except sdk_errors() as e:
+            raise translate(e, "list the subscription's user-assigned identities") from e
+        return [{"name": i.name, "resourceGroup": i.id.split("/")[4], "principalId": i.principal_id}
+                for i in found if normal_location(i.location) == normal_location(location)]
 
     def vaults(self, location: str) -> list[dict[str, Any]]:
         """Vaults of the subscription in `location`."""
@@ -77,6 +89,13 @@ class Inventory:
             if isinstance(key, dict) and key.get("key_id") and key.get("application_id"):
                 found.append({"keyId": str(key["key_id"]), "applicationId": str(key["application_id"])})
         return found
+
+
+def _access_policies(vault: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each entry's object ID and key permissions, named as the manifest names them."""
+    entries = (vault.get("properties") or {}).get("accessPolicies") or []
+    return [{"objectId": e["objectId"], "keys": sorted({canonical(p) for p in (e.get("permissions") or {})
+                                                          .get("keys") or []})} for e in entries]
 
 
 def shared_inventory(clients: Clients, *, subscription_id: str) -> Inventory:

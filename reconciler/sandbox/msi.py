@@ -103,10 +103,18 @@ def list_identities(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, {"value": in_group(identities(state), params)})
 
 
+def list_subscription_identities(request: Request, state: State, params: Params) -> Reply:
+    """Every identity of the subscription (ARM's ListBySubscription): what export adopts."""
+    prefix = f"{params['sub']}/".lower()
+    return Reply(200, {"value": [record for key, record in identities(state).items() if key.startswith(prefix)]})
+
+
+_SUBSCRIPTION_IDENTITIES = r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities"
 _IDENTITIES = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.ManagedIdentity/"
                r"userAssignedIdentities")
 _IDENTITY = _IDENTITIES + r"/(?P<name>[^/]+)"
 ROUTES: tuple[Route, ...] = (
+    route(_SUBSCRIPTION_IDENTITIES, {"GET": list_subscription_identities}),
     route(_IDENTITIES, {"GET": list_identities}),
     route(_IDENTITY, {"GET": get_identity, "PUT": put_identity}),
 )
