@@ -1,10 +1,10 @@
 """`cmkctl export`: a manifest of what already exists, so a team that set things up by hand starts
 from the truth. Planning the exported manifest shows no changes.
 
-Written: vaults, their keys, user-assigned identities, built-in role assignments and access
-policies on the vaults, and the Astra and Confluent registrations of those keys. What is not read
-yet (AWS KMS keys, Cassandra, Mongo vCore and Confluent clusters) or cannot be expressed is listed
-as a comment, with why, not guessed.
+Every kind cmkctl manages is written: vaults, their keys, user-assigned identities, built-in role
+assignments and access policies on the vaults, Astra, Confluent (with its Dedicated cluster),
+Cassandra and Mongo vCore registrations, and in AWS regions KMS keys and their Astra
+registrations. What cannot be expressed is listed as a comment, with why, not guessed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import yaml
 
 from reconciler.core.roles import role_name
+from reconciler.engine import export_services as services
 from reconciler.manifest.keyref import KEY_IDENTIFIER
 from reconciler.manifest.model import KeySet
 
@@ -24,12 +25,6 @@ PRODUCTS = ("serverless", "managed-clusters")
 MODELINE = "# yaml-language-server: $schema=https://cmkctl.dev/schemas/manifest.v1.json\n"
 # AWS names its regions `us-east-1`; Azure's have no dash (`eastus`).
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
-NOT_READ = {
-    "azure": "Cassandra clusters, Mongo vCore clusters and Confluent clusters (export does not read them yet; "
-             "declare them by hand, their first plan then adopts them)",
-    "aws": "KMS keys and their Astra registrations (export does not read AWS yet; declare them by hand, "
-           "their first plan then adopts them)",
-}
 
 
 @dataclass
@@ -75,6 +70,14 @@ class Lists(Protocol):
 
     def identities(self, location: str) -> list[dict[str, Any]]: ...
 
+    def mongo_clusters(self, location: str) -> list[dict[str, Any]]: ...
+
+    def cassandra_clusters(self, location: str) -> list[dict[str, Any]]: ...
+
+    def confluent_clusters(self, environment: str) -> list[dict[str, Any]]: ...
+
+    def kms_keys(self, region: str) -> list[dict[str, Any]]: ...
+
     def confluent_keys(self) -> list[dict[str, Any]]:
         """BYOK keys as {"keyId": versionless Azure key URI, "applicationId": ...}."""
         ...
@@ -84,15 +87,14 @@ def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group
     """The manifest of what exists in `regions`, and what could not be exported."""
     exported = Exported({}, regions=tuple(regions))
     accounts = _accounts(key_set)
-    uses_astra = key_set.accounts.astra_organization_id is not None
     confluent_keys = lists.confluent_keys() if "confluent" in accounts else []
     exported.manifest = {
         "apiVersion": "cmkctl/v1",
         "kind": "KeySet",
         "metadata": {"name": key_set.name},
         "accounts": accounts,
-        "regions": [_aws_region(region, exported.skipped) if AWS_REGION.match(region) else
-                    _region(lists, region, resource_group, uses_astra, confluent_keys, exported.skipped)
+        "regions": [_aws_region(lists, key_set, region, exported.skipped) if AWS_REGION.match(region) else
+                    _region(lists, _Context(key_set, region, resource_group, confluent_keys), exported.skipped)
                     for region in regions],
     }
     return exported
@@ -112,47 +114,94 @@ def _accounts(key_set: KeySet) -> dict[str, Any]:
     return found
 
 
-def _aws_region(region: str, skipped: list[str]) -> dict[str, Any]:
-    skipped.append(f"{region}: {NOT_READ['aws']}")
-    return {"name": region, "cloud": "aws"}
+def _aws_region(lists: Lists, key_set: KeySet, region: str, skipped: list[str]) -> dict[str, Any]:
+    account = key_set.accounts.aws_account_id
+    if account is None:
+        skipped.append(f"{region}: the accounts name no AWS account (accounts.aws) to export its KMS keys from")
+        return {"name": region, "cloud": "aws"}
+    found = lists.kms_keys(region)
+    products: dict[str, set[str]] = {}
+    uses_astra = key_set.accounts.astra_organization_id is not None
+    for product in PRODUCTS if uses_astra else ():
+        for provider_id in lists.astra.provider_ids(product, "aws", region):
+            products.setdefault(provider_id, set()).add(product)
+    entry: dict[str, Any] = {"name": region, "cloud": "aws", "keys": services.kms_keys(found, account, products)}
+    listed = {product: lists.astra.registrations(product) for product in PRODUCTS} if uses_astra else {}
+    entry["registrations"] = services.aws_registrations(listed, region, {k["arn"]: k["alias"] for k in found},
+                                                        skipped)
+    return {name: value for name, value in entry.items() if value != []}
 
 
-def _region(lists: Lists, region: str, resource_group: str | None, uses_astra: bool,
-            confluent_keys: list[dict[str, Any]], skipped: list[str]) -> dict[str, Any]:
-    vaults = sorted((v for v in lists.vaults(region) if resource_group in (None, v["resourceGroup"])),
+@dataclass(frozen=True)
+class _Context:
+    key_set: KeySet
+    region: str
+    resource_group: str | None
+    confluent_keys: list[dict[str, Any]]
+
+
+def _region(lists: Lists, context: _Context, skipped: list[str]) -> dict[str, Any]:
+    region = context.region
+    vaults = sorted((v for v in lists.vaults(region) if context.resource_group in (None, v["resourceGroup"])),
                     key=lambda v: v["name"])
     keys = {v["name"]: sorted(lists.keys(v["resourceGroup"], v["name"]), key=lambda k: k["name"]) for v in vaults}
     identities = sorted(lists.identities(region), key=lambda i: i["name"])
+    cassandra = sorted(lists.cassandra_clusters(region), key=lambda c: c["name"])
     # Confluent's application of a BYOK key is named, in the manifest, by the key it serves.
-    confluent = {c["applicationId"]: name for c in confluent_keys if (name := _declared_key(c["keyId"], keys))}
+    byok = {c["applicationId"]: (name, c) for c in context.confluent_keys if (name := _declared_key(c["keyId"], keys))}
+    uses_astra = context.key_set.accounts.astra_organization_id is not None
     principals = _Principals(lists, {**({app: {"astra": p} for app, p in _astra_apps(lists, region).items()}
                                          if uses_astra else {}),
-                                      **{app: {"confluent": key} for app, key in confluent.items()}},
-                             {i["principalId"]: i["name"] for i in identities})
+                                      **{app: {"confluent": name} for app, (name, _) in byok.items()}},
+                             {**{i["principalId"]: {"identity": i["name"]} for i in identities},
+                              **{c["principalId"]: {"cassandraCluster": c["name"]} for c in cassandra
+                                 if c.get("principalId")}})
     entry: dict[str, Any] = {"name": region, "cloud": "azure"}
     entry["identities"] = [{"name": i["name"], "resourceGroup": i["resourceGroup"]} for i in identities]
     entry["vaults"] = [_vault(v) for v in vaults]
     entry["keys"] = [_key(vault, k) for vault, found in keys.items() for k in found]
     entry["roleAssignments"] = [a for v in vaults for a in _assignments(lists, v, principals, skipped)]
     entry["accessPolicies"] = [p for v in vaults for p in _access_policies(v, principals)]
-    entry["registrations"] = (_registrations(lists, region, keys, skipped) if uses_astra else []) + [
-        {"confluent": {"key": key}} for key in sorted(confluent.values())]
-    skipped.append(f"{region}: {NOT_READ['azure']}")
+    entry["registrations"] = [
+        *(_registrations(lists, region, keys, skipped) if uses_astra else []),
+        *_confluent(lists, context, sorted(byok.values(), key=lambda b: b[0])),
+        *[r for c in cassandra if (r := services.cassandra_registration(c, keys, skipped))],
+        *_mongo(lists, region, keys, {i["name"]: i["name"] for i in identities}, skipped),
+    ]
     return {name: value for name, value in entry.items() if value != []}
+
+
+def _confluent(lists: Lists, context: _Context,
+               byok: Sequence[tuple[str, Mapping[str, Any]]]) -> Iterable[dict[str, Any]]:
+    environment = context.key_set.accounts.confluent_environment_id
+    clusters = [c for c in lists.confluent_clusters(environment) if str(c.get("cloud")).upper() == "AZURE"
+                and str(c.get("region")).lower() == context.region.lower()] if environment and byok else []
+    for name, entry in byok:
+        cluster = services.confluent_cluster(clusters, entry.get("id"))
+        yield {"confluent": {"key": name, **({"cluster": cluster} if cluster else {})}}
+
+
+def _mongo(lists: Lists, region: str, keys: Mapping[str, list[dict[str, Any]]], identities: Mapping[str, str],
+           skipped: list[str]) -> Iterable[dict[str, Any]]:
+    for cluster in sorted(lists.mongo_clusters(region), key=lambda c: c["name"]):
+        found = services.mongo_registration(cluster, lambda uri: _declared_key(uri, keys), identities, skipped)
+        if found is not None:
+            yield found
 
 
 @dataclass
 class _Principals:
-    """Who an object ID is, in the manifest's words: a declared identity, an Astra or Confluent
+    """Who an object ID is, in the manifest's words: a declared identity or cluster, an Astra or Confluent
     application, another service principal by its application ID, else the object ID itself."""
 
     lists: Lists
     applications: Mapping[str, dict[str, str]]
-    identities: Mapping[str, str]
+    # object ID -> the declared object it is the principal of (an identity, a Cassandra cluster)
+    declared: Mapping[str, dict[str, str]]
 
     def of(self, object_id: str, principal_type: str = "ServicePrincipal") -> dict[str, str]:
-        if object_id in self.identities:
-            return {"identity": self.identities[object_id]}
+        if object_id in self.declared:
+            return dict(self.declared[object_id])
         app_id = self.lists.app_id(object_id) if principal_type == "ServicePrincipal" else None
         if app_id is None:
             return {"objectId": object_id}

@@ -12,7 +12,15 @@ import re
 from typing import Any
 
 from reconciler.sandbox import graph
-from reconciler.sandbox.arm_common import arm_section, in_group, json_object, refuse, resource_not_found, tenant_id
+from reconciler.sandbox.arm_common import (
+    arm_section,
+    in_group,
+    in_subscription,
+    json_object,
+    refuse,
+    resource_not_found,
+    tenant_id,
+)
 from reconciler.sandbox.ids import stable_uuid
 from reconciler.sandbox.routes import Params, Route, route
 from reconciler.sandbox.wire import Reply, Request, State
@@ -105,8 +113,7 @@ def list_identities(request: Request, state: State, params: Params) -> Reply:
 
 def list_subscription_identities(request: Request, state: State, params: Params) -> Reply:
     """Every identity of the subscription (ARM's ListBySubscription): what export adopts."""
-    prefix = f"{params['sub']}/".lower()
-    return Reply(200, {"value": [record for key, record in identities(state).items() if key.startswith(prefix)]})
+    return Reply(200, {"value": in_subscription(identities(state), params)})
 
 
 _SUBSCRIPTION_IDENTITIES = r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities"
