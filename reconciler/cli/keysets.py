@@ -177,7 +177,7 @@ class _Terminal(_Waiting):
     def progress(self, plan: Plan) -> Progress:
         from reconciler.render.progress import listener_for
 
-        return listener_for(plan, interactive=sys.stdout.isatty(), color=color())
+        return listener_for(plan, interactive=sys.stdout.isatty(), color=color(), stream=sys.stdout)
 
 
 def _report(result: ApplyResult | None) -> int:
