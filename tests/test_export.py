@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, Result, write
@@ -63,7 +65,9 @@ def test_export_carries_confluent_registrations_and_their_grants(
     result = cmkctl("export", "-f", example, "--sandbox", sandbox, "--region", "eastus", "--out", exported)
     assert result.code == 0, result.err
     region = yaml.safe_load(exported.read_text())["regions"][0]
-    assert {"confluent": {"key": "kafka-eastus"}} in region["registrations"]
+    # The key comes out with the Dedicated cluster it encrypts.
+    assert {"confluent": {"key": "kafka-eastus", "cluster": {"name": "orders", "availability": "MULTI_ZONE",
+                                                             "cku": 2}}} in region["registrations"]
     assert {a["principal"]["confluent"] for a in region["roleAssignments"]} == {"kafka-eastus"}
     assert cmkctl("validate", exported).code == 0
     assert cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode").code == 0
@@ -91,3 +95,93 @@ def test_a_vault_made_without_retention_rbac_or_network_rules_is_adopted_without
     assert vault["authorization"] == "rbac"
     again = cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode")
     assert again.code == 0, again.out + again.err
+
+
+ACCOUNTS = """
+apiVersion: cmkctl/v1
+kind: KeySet
+metadata:
+  name: acme-platform
+accounts:
+  azure:
+    tenantId: 11111111-1111-1111-1111-111111111111
+    subscriptionId: 22222222-2222-2222-2222-222222222222
+  aws:
+    accountId: "123456789012"
+  astra:
+    organizationId: 33333333-3333-3333-3333-333333333333
+  confluent:
+    environmentId: env-a1b2c3
+"""
+ALL_REGIONS = ("eastus", "westeurope", "us-east-2", "eu-west-1")
+
+
+def _addresses(result: Result) -> list[str]:
+    return sorted(step["address"] for step in json.loads(result.out)["steps"])
+
+
+def test_a_world_of_every_kind_exported_from_an_accounts_file_plans_no_changes(
+    cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "sandbox-only-1")
+    monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "sandbox-only-2")
+    sandbox, folder = tmp_path / "s", tmp_path / "cmk"
+    example = EXAMPLES / "all-systems.yaml"
+    assert cmkctl("apply", "-f", example, "--sandbox", sandbox, "--auto-approve").code == 0
+    monkeypatch.delenv("CASSANDRA_ADMIN_PASSWORD")
+    monkeypatch.delenv("MONGO_ADMIN_PASSWORD")
+    accounts = write(folder / "accounts.yaml", ACCOUNTS)
+    regions = [arg for region in ALL_REGIONS for arg in ("--region", region)]
+    result = cmkctl("export", "-f", accounts, "--sandbox", sandbox, *regions, "--out", folder / "exported.yaml")
+    assert result.code == 0, result.err
+    assert result.err == ""  # nothing was skipped
+    text = (folder / "exported.yaml").read_text()
+    assert "not exported" not in text and "&id" not in text and "*id" not in text
+    exported = {r["name"]: r for r in yaml.safe_load(text)["regions"]}
+    assert exported["us-east-2"]["cloud"] == "aws"
+    assert [k["alias"] for k in exported["eu-west-1"]["keys"]] == ["alias/acme-astra-classic-euw1",
+                                                                 "alias/acme-astra-serverless-euw1"]
+    eastus = exported["eastus"]
+    assert eastus["identities"] == [{"name": "acme-mongo-cmk-eus", "resourceGroup": "cmk-prod"}]
+    assert {"role": "Key Vault Crypto Service Encryption User", "vault": "acme-mongo-eus",
+            "principal": {"identity": "acme-mongo-cmk-eus"}} in eastus["roleAssignments"]
+    assert eastus["accessPolicies"] == [{"vault": "acme-cass-eus", "principal": {"cassandraCluster": "acme-cassandra"},
+                                         "keys": ["get", "unwrapKey", "wrapKey"]}]
+    kinds = [next(iter(r)) for r in eastus["registrations"]]
+    assert kinds == ["astra", "confluent", "cassandra", "mongo"]
+    assert cmkctl("validate", folder).code == 0
+    again = cmkctl("plan", "-f", folder, "--sandbox", sandbox, "--detailed-exitcode", "--format", "json")
+    assert again.code == 0, again.out + again.err
+    # The exported manifest declares every object the example does, no more, no fewer.
+    assert _addresses(again) == _addresses(cmkctl("plan", "-f", example, "--sandbox", sandbox, "--format", "json"))
+
+
+def test_an_accounts_file_is_valid_alone_and_joins_its_key_set(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    accounts = write(tmp_path / "cmk" / "accounts.yaml", ACCOUNTS)
+    assert cmkctl("validate", accounts).code == 0
+    write(tmp_path / "cmk" / "eastus.yaml", ACCOUNTS.replace("accounts:\n  azure", "regions:\n  - {name: eastus, cloud: "
+                                          "azure, vaults: [{name: acme-kv-eus, resourceGroup: cmk}]}\naccounts:\n  azure"))
+    result = cmkctl("validate", tmp_path / "cmk")
+    assert result.code == 0, result.err
+    assert "1 key set(s) valid: acme-platform" in result.out
+
+
+def test_an_accounts_file_that_names_another_account_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    write(tmp_path / "cmk" / "accounts.yaml", ACCOUNTS.replace('"123456789012"', '"210987654321"'))
+    write(tmp_path / "cmk" / "eastus.yaml", ACCOUNTS.replace("accounts:\n  azure", "regions:\n  - {name: eastus, cloud: "
+                                          "azure, vaults: [{name: acme-kv-eus, resourceGroup: cmk}]}\naccounts:\n  azure"))
+    result = cmkctl("validate", tmp_path / "cmk")
+    assert result.code == 3
+    assert "[E-ACCOUNTS]" in result.err and "aws_account_id is '210987654321'" in result.err
+
+
+def test_export_as_json_carries_the_manifest_and_what_was_not_exported(
+    cmkctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    sandbox = tmp_path / "s"
+    write(sandbox / "world.yaml", SPARSE_WORLD)
+    result = cmkctl("export", "-f", EXAMPLE, "--sandbox", sandbox, "--region", "eastus", "--format", "json")
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert document["manifest"]["regions"][0]["vaults"][0]["name"] == "sparse-kv"
+    assert document["notExported"] == []

@@ -18,10 +18,10 @@ import click
 
 from reconciler import __version__
 from reconciler.cli import keysets
-from reconciler.cli.common import EXIT_ERROR, EXIT_OK
+from reconciler.cli.common import EXIT_ERROR, EXIT_OK, OUTPUT, diagnostic_json, output_options
 from reconciler.cli.lock import lock_group
 from reconciler.cli.sandbox import sandbox_group
-from reconciler.core.errors import CmkError, ManifestError
+from reconciler.core.errors import CmkError, Diagnostic, ManifestError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,9 +34,11 @@ def cli() -> None:
     """
 
 
-for command in (keysets.validate, keysets.plan, keysets.apply, keysets.show, keysets.export, keysets.schema,
+for command in (cli, keysets.validate, keysets.plan, keysets.apply, keysets.show, keysets.export, keysets.schema,
                 lock_group, sandbox_group):
-    cli.add_command(command)
+    command.params.extend(output_options())
+    if command is not cli:
+        cli.add_command(command)
 
 
 def _report_bug() -> int:
@@ -67,27 +69,43 @@ def main(argv: Sequence[str] | None = None) -> None:
     from reconciler.core.wirelog import route_logging
 
     route_logging(None)  # silent until --debug says where
+    OUTPUT.no_color = OUTPUT.json_errors = False  # the flags of this run only (the tests run many in one process)
     try:
         code = cli.main(args=argv, prog_name="cmkctl", standalone_mode=False)
     except ManifestError as error:
-        count = len(error.diagnostics)
-        click.echo(f"Error: {count} problem{'s' if count != 1 else ''} in the manifests:", err=True)
-        for diagnostic in error.diagnostics:
-            click.echo(f"  {diagnostic.render()}", err=True)
-        code = error.exit_code
+        code = _fail(error.exit_code, _problems(error), error.diagnostics)
     except CmkError as error:
-        click.echo(f"Error: {error}", err=True)
-        code = error.exit_code
+        code = _fail(error.exit_code, str(error))
     except click.exceptions.Abort:
-        click.echo("Aborted; nothing more was changed.", err=True)
-        code = EXIT_ERROR
+        code = _fail(EXIT_ERROR, "Aborted; nothing more was changed.", prefix="")
     except click.ClickException as error:
-        error.show()
         # click uses 2 for usage errors; here 2 means "changes pending".
-        code = EXIT_ERROR
+        code = _fail(EXIT_ERROR, error.format_message()) if OUTPUT.json_errors else _shown(error)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        code = 130
+        code = _fail(130, "Interrupted.", prefix="")
     except Exception:
         code = _report_bug()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _problems(error: ManifestError) -> str:
+    count = len(error.diagnostics)
+    lines = [f"{count} problem{'s' if count != 1 else ''} in the manifests:"]
+    return "\n  ".join(lines + [d.render() for d in error.diagnostics])
+
+
+def _fail(code: int, message: str, diagnostics: Sequence[Diagnostic] = (), *, prefix: str = "Error: ") -> int:
+    """Says why the run failed: a line for people, or with --json one object for programs."""
+    if OUTPUT.json_errors:
+        import json
+
+        report = {"code": code, "message": message, "diagnostics": [diagnostic_json(d) for d in diagnostics]}
+        click.echo(json.dumps(report, ensure_ascii=False), err=True)
+    else:
+        click.echo(prefix + message, err=True)
+    return code
+
+
+def _shown(error: click.ClickException) -> int:
+    error.show()
+    return EXIT_ERROR

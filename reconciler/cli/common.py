@@ -4,19 +4,53 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from reconciler.cli.paths import OutputFile, StateFolder
-from reconciler.core.errors import CmkError
+from reconciler.core.errors import CmkError, Diagnostic
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INVALID = 0, 1, 2, 3
 
 
-def color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+@dataclass
+class OutputChoice:
+    """How this run speaks, chosen by flags any command takes: read by the renderers and by `main`."""
+
+    no_color: bool = False
+    json_errors: bool = False
+
+
+OUTPUT = OutputChoice()
+
+
+def color(stream: TextIO | None = None) -> bool:
+    # no-color.org: NO_COLOR set to a non-empty value disables colour; set but empty, it does not.
+    return (stream or sys.stdout).isatty() and not os.environ.get("NO_COLOR") and not OUTPUT.no_color
+
+
+def _choose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        setattr(OUTPUT, str(param.name), True)
+
+
+def output_options() -> list[click.Option]:
+    """`--no-color` and `--json`, taken before the command or after it."""
+    return [
+        click.Option(["--no-color", "no_color"], is_flag=True, expose_value=False, callback=_choose,
+                     help="Never colour the output (as NO_COLOR=1 does)."),
+        click.Option(["--json", "json_errors"], is_flag=True, expose_value=False, callback=_choose,
+                     help="On an error, print one JSON object on stderr: code, message, diagnostics."),
+    ]
+
+
+def diagnostic_json(diagnostic: Diagnostic, severity: str = "error") -> dict[str, Any]:
+    """A diagnostic as machine-readable output names it; `address` is the field's path in the manifest."""
+    return {"severity": severity, "rule": diagnostic.rule or None, "file": diagnostic.file, "line": diagnostic.line,
+            "address": diagnostic.field or None, "message": diagnostic.summary}
 
 
 def sandbox_option(function: Any) -> Any:

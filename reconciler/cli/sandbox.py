@@ -33,11 +33,14 @@ def sandbox_group() -> None:
 
 @sandbox_group.command("show")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
-def sandbox_show(directory: Path) -> int:
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="json: the sandbox's whole state as one object, secret fields redacted.")
+def sandbox_show(directory: Path, fmt: str) -> int:
     """Print what the sandbox in DIRECTORY holds."""
-    from reconciler.sandbox.show import describe, held_state
+    from reconciler.sandbox.show import as_json, describe, held_state
 
-    click.echo(describe(held_state(directory)), nl=False)
+    state = held_state(directory)
+    click.echo(as_json(state) if fmt == "json" else describe(state), nl=False)
     return EXIT_OK
 
 

@@ -27,7 +27,8 @@ from reconciler.systems import KINDS
 class Listener(Protocol):
     def step_started(self, step: Step) -> None: ...
 
-    def step_finished(self, step: Step) -> None: ...
+    def step_finished(self, step: Step, outputs: Mapping[str, Any]) -> None:
+        """`outputs`: the object as the step left it (its ID among them)."""
 
     def step_failed(self, step: Step, error: BaseException) -> None: ...
 
@@ -38,7 +39,7 @@ class SilentListener:
     def step_started(self, step: Step) -> None:
         pass
 
-    def step_finished(self, step: Step) -> None:
+    def step_finished(self, step: Step, outputs: Mapping[str, Any]) -> None:
         pass
 
     def step_failed(self, step: Step, error: BaseException) -> None:
@@ -94,7 +95,7 @@ class Executor:
             with lock:
                 outputs[address] = live
                 result.done.append(address)
-            self.listener.step_finished(step)
+            self.listener.step_finished(step, live)
 
         def failed(address: str, error: BaseException) -> None:
             result.failed[address] = str(error) if isinstance(error, CmkError) else repr(error)

@@ -1,24 +1,51 @@
 """`cmkctl export`: a manifest of what already exists, so a team that set things up by hand starts
 from the truth. Planning the exported manifest shows no changes.
 
-Only what cmkctl can manage is written: vaults, their keys, built-in role assignments on them, and
-the Astra and Confluent registrations of those keys. What cannot be expressed is listed as a
-comment, not guessed.
+Every kind cmkctl manages is written: vaults, their keys, user-assigned identities, built-in role
+assignments and access policies on the vaults, Astra, Confluent (with its Dedicated cluster),
+Cassandra and Mongo vCore registrations, and in AWS regions KMS keys and their Astra
+registrations. What cannot be expressed is listed as a comment, with why, not guessed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import yaml
 
 from reconciler.core.roles import role_name
+from reconciler.engine import export_services as services
 from reconciler.manifest.keyref import KEY_IDENTIFIER
 from reconciler.manifest.model import KeySet
 
 PRODUCTS = ("serverless", "managed-clusters")
 MODELINE = "# yaml-language-server: $schema=https://cmkctl.dev/schemas/manifest.v1.json\n"
+# AWS names its regions `us-east-1`; Azure's have no dash (`eastus`).
+AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+
+
+@dataclass
+class Exported:
+    """The exported manifest as data, and one line for each object that could not be exported."""
+
+    manifest: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    regions: tuple[str, ...] = ()
+
+    def to_yaml(self) -> str:
+        header = MODELINE + f"# Exported by cmkctl from what exists in {', '.join(self.regions)}.\n"
+        header += "".join(f"# not exported: {line}\n" for line in self.skipped)
+        return header + yaml.dump(self.manifest, Dumper=_PlainDumper, sort_keys=False, width=120)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes each value where it stands: a reader sees no `&id001` anchors or `*id001` aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 class AstraLists(Protocol):
@@ -41,53 +68,144 @@ class Lists(Protocol):
 
     def app_id(self, object_id: str) -> str | None: ...
 
+    def identities(self, location: str) -> list[dict[str, Any]]: ...
+
+    def mongo_clusters(self, location: str) -> list[dict[str, Any]]: ...
+
+    def cassandra_clusters(self, location: str) -> list[dict[str, Any]]: ...
+
+    def confluent_clusters(self, environment: str) -> list[dict[str, Any]]: ...
+
+    def kms_keys(self, region: str) -> list[dict[str, Any]]: ...
+
     def confluent_keys(self) -> list[dict[str, Any]]:
         """BYOK keys as {"keyId": versionless Azure key URI, "applicationId": ...}."""
         ...
 
 
-def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None) -> tuple[str, list[str]]:
-    """The manifest text, and what could not be exported."""
-    skipped: list[str] = []
-    accounts: dict[str, Any] = {}
-    if key_set.accounts.azure_subscription_id:
-        accounts["azure"] = {"tenantId": key_set.accounts.azure_tenant_id,
-                             "subscriptionId": key_set.accounts.azure_subscription_id}
-    uses_astra = key_set.accounts.astra_organization_id is not None
-    if uses_astra:
-        accounts["astra"] = {"organizationId": key_set.accounts.astra_organization_id}
-    confluent_keys = lists.confluent_keys() if key_set.accounts.confluent_environment_id else None
-    if confluent_keys is not None:
-        accounts["confluent"] = {"environmentId": key_set.accounts.confluent_environment_id}
-    manifest = {
+def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None) -> Exported:
+    """The manifest of what exists in `regions`, and what could not be exported."""
+    exported = Exported({}, regions=tuple(regions))
+    accounts = _accounts(key_set)
+    confluent_keys = lists.confluent_keys() if "confluent" in accounts else []
+    exported.manifest = {
         "apiVersion": "cmkctl/v1",
         "kind": "KeySet",
         "metadata": {"name": key_set.name},
         "accounts": accounts,
-        "regions": [_region(lists, region, resource_group, uses_astra, confluent_keys or [], skipped)
+        "regions": [_aws_region(lists, key_set, region, exported.skipped) if AWS_REGION.match(region) else
+                    _region(lists, _Context(key_set, region, resource_group, confluent_keys), exported.skipped)
                     for region in regions],
     }
-    header = MODELINE + f"# Exported by cmkctl from what exists in {', '.join(regions)}.\n"
-    header += "".join(f"# not exported: {line}\n" for line in skipped)
-    return header + yaml.safe_dump(manifest, sort_keys=False, width=120), skipped
+    return exported
 
 
-def _region(lists: Lists, region: str, resource_group: str | None, uses_astra: bool,
-            confluent_keys: list[dict[str, Any]], skipped: list[str]) -> dict[str, Any]:
-    vaults = sorted((v for v in lists.vaults(region) if resource_group in (None, v["resourceGroup"])),
+def _accounts(key_set: KeySet) -> dict[str, Any]:
+    given = key_set.accounts
+    found: dict[str, Any] = {}
+    if given.azure_subscription_id:
+        found["azure"] = {"tenantId": given.azure_tenant_id, "subscriptionId": given.azure_subscription_id}
+    if given.aws_account_id:
+        found["aws"] = {"accountId": given.aws_account_id}
+    if given.astra_organization_id:
+        found["astra"] = {"organizationId": given.astra_organization_id}
+    if given.confluent_environment_id:
+        found["confluent"] = {"environmentId": given.confluent_environment_id}
+    return found
+
+
+def _aws_region(lists: Lists, key_set: KeySet, region: str, skipped: list[str]) -> dict[str, Any]:
+    account = key_set.accounts.aws_account_id
+    if account is None:
+        skipped.append(f"{region}: the accounts name no AWS account (accounts.aws) to export its KMS keys from")
+        return {"name": region, "cloud": "aws"}
+    found = lists.kms_keys(region)
+    products: dict[str, set[str]] = {}
+    uses_astra = key_set.accounts.astra_organization_id is not None
+    for product in PRODUCTS if uses_astra else ():
+        for provider_id in lists.astra.provider_ids(product, "aws", region):
+            products.setdefault(provider_id, set()).add(product)
+    entry: dict[str, Any] = {"name": region, "cloud": "aws", "keys": services.kms_keys(found, account, products)}
+    listed = {product: lists.astra.registrations(product) for product in PRODUCTS} if uses_astra else {}
+    entry["registrations"] = services.aws_registrations(listed, region, {k["arn"]: k["alias"] for k in found},
+                                                        skipped)
+    return {name: value for name, value in entry.items() if value != []}
+
+
+@dataclass(frozen=True)
+class _Context:
+    key_set: KeySet
+    region: str
+    resource_group: str | None
+    confluent_keys: list[dict[str, Any]]
+
+
+def _region(lists: Lists, context: _Context, skipped: list[str]) -> dict[str, Any]:
+    region = context.region
+    vaults = sorted((v for v in lists.vaults(region) if context.resource_group in (None, v["resourceGroup"])),
                     key=lambda v: v["name"])
     keys = {v["name"]: sorted(lists.keys(v["resourceGroup"], v["name"]), key=lambda k: k["name"]) for v in vaults}
+    identities = sorted(lists.identities(region), key=lambda i: i["name"])
+    cassandra = sorted(lists.cassandra_clusters(region), key=lambda c: c["name"])
     # Confluent's application of a BYOK key is named, in the manifest, by the key it serves.
-    confluent = {c["applicationId"]: name for c in confluent_keys if (name := _declared_key(c["keyId"], keys))}
-    principals = {**({app: {"astra": p} for app, p in _astra_apps(lists, region).items()} if uses_astra else {}),
-                  **{app: {"confluent": key} for app, key in confluent.items()}}
+    byok = {c["applicationId"]: (name, c) for c in context.confluent_keys if (name := _declared_key(c["keyId"], keys))}
+    uses_astra = context.key_set.accounts.astra_organization_id is not None
+    principals = _Principals(lists, {**({app: {"astra": p} for app, p in _astra_apps(lists, region).items()}
+                                         if uses_astra else {}),
+                                      **{app: {"confluent": name} for app, (name, _) in byok.items()}},
+                             {**{i["principalId"]: {"identity": i["name"]} for i in identities},
+                              **{c["principalId"]: {"cassandraCluster": c["name"]} for c in cassandra
+                                 if c.get("principalId")}})
     entry: dict[str, Any] = {"name": region, "cloud": "azure"}
+    entry["identities"] = [{"name": i["name"], "resourceGroup": i["resourceGroup"]} for i in identities]
     entry["vaults"] = [_vault(v) for v in vaults]
     entry["keys"] = [_key(vault, k) for vault, found in keys.items() for k in found]
     entry["roleAssignments"] = [a for v in vaults for a in _assignments(lists, v, principals, skipped)]
-    entry["registrations"] = (_registrations(lists, region, keys, skipped) if uses_astra else []) + [
-        {"confluent": {"key": key}} for key in sorted(confluent.values())]
+    entry["accessPolicies"] = [p for v in vaults for p in _access_policies(v, principals)]
+    entry["registrations"] = [
+        *(_registrations(lists, region, keys, skipped) if uses_astra else []),
+        *_confluent(lists, context, sorted(byok.values(), key=lambda b: b[0])),
+        *[r for c in cassandra if (r := services.cassandra_registration(c, keys, skipped))],
+        *_mongo(lists, region, keys, {i["name"]: i["name"] for i in identities}, skipped),
+    ]
     return {name: value for name, value in entry.items() if value != []}
+
+
+def _confluent(lists: Lists, context: _Context,
+               byok: Sequence[tuple[str, Mapping[str, Any]]]) -> Iterable[dict[str, Any]]:
+    environment = context.key_set.accounts.confluent_environment_id
+    clusters = [c for c in lists.confluent_clusters(environment) if str(c.get("cloud")).upper() == "AZURE"
+                and str(c.get("region")).lower() == context.region.lower()] if environment and byok else []
+    for name, entry in byok:
+        cluster = services.confluent_cluster(clusters, entry.get("id"))
+        yield {"confluent": {"key": name, **({"cluster": cluster} if cluster else {})}}
+
+
+def _mongo(lists: Lists, region: str, keys: Mapping[str, list[dict[str, Any]]], identities: Mapping[str, str],
+           skipped: list[str]) -> Iterable[dict[str, Any]]:
+    for cluster in sorted(lists.mongo_clusters(region), key=lambda c: c["name"]):
+        found = services.mongo_registration(cluster, lambda uri: _declared_key(uri, keys), identities, skipped)
+        if found is not None:
+            yield found
+
+
+@dataclass
+class _Principals:
+    """Who an object ID is, in the manifest's words: a declared identity or cluster, an Astra or Confluent
+    application, another service principal by its application ID, else the object ID itself."""
+
+    lists: Lists
+    applications: Mapping[str, dict[str, str]]
+    # object ID -> the declared object it is the principal of (an identity, a Cassandra cluster)
+    declared: Mapping[str, dict[str, str]]
+
+    def of(self, object_id: str, principal_type: str = "ServicePrincipal") -> dict[str, str]:
+        if object_id in self.declared:
+            return dict(self.declared[object_id])
+        app_id = self.lists.app_id(object_id) if principal_type == "ServicePrincipal" else None
+        if app_id is None:
+            return {"objectId": object_id}
+        return dict(self.applications.get(app_id, {"servicePrincipal": app_id}))
 
 
 def _declared_key(key_id: str, keys: Mapping[str, list[dict[str, Any]]]) -> str | None:
@@ -125,7 +243,7 @@ def _astra_apps(lists: Lists, region: str) -> dict[str, str]:
     return {app: product for product in PRODUCTS for app in lists.astra.provider_ids(product, "azure", region)}
 
 
-def _assignments(lists: Lists, vault: Mapping[str, Any], principals: Mapping[str, dict[str, str]],
+def _assignments(lists: Lists, vault: Mapping[str, Any], principals: _Principals,
                  skipped: list[str]) -> Iterable[dict[str, Any]]:
     seen: set[tuple[str, str]] = set()
     for assignment in sorted(lists.role_assignments(vault["id"]), key=lambda a: (a["role"], a["principalId"])):
@@ -133,18 +251,18 @@ def _assignments(lists: Lists, vault: Mapping[str, Any], principals: Mapping[str
         if role == assignment["role"]:
             skipped.append(f"role {role} on vault {vault['name']} (not a built-in role cmkctl knows)")
             continue
-        principal = _principal(lists, assignment, principals)
+        principal = principals.of(assignment["principalId"], assignment["principalType"])
         if (role, str(principal)) not in seen:
             seen.add((role, str(principal)))
             yield {"role": role, "vault": vault["name"], "principal": principal}
 
 
-def _principal(lists: Lists, assignment: Mapping[str, Any],
-               principals: Mapping[str, dict[str, str]]) -> dict[str, str]:
-    app_id = lists.app_id(assignment["principalId"]) if assignment["principalType"] == "ServicePrincipal" else None
-    if app_id is None:
-        return {"objectId": assignment["principalId"]}
-    return principals.get(app_id, {"servicePrincipal": app_id})
+def _access_policies(vault: Mapping[str, Any], principals: _Principals) -> Iterable[dict[str, Any]]:
+    if vault["enableRbacAuthorization"]:
+        return  # a vault under RBAC ignores its access policies, and a manifest may not declare them
+    for policy in sorted(vault.get("accessPolicies") or [], key=lambda p: p["objectId"]):
+        if policy["keys"]:
+            yield {"vault": vault["name"], "principal": principals.of(policy["objectId"]), "keys": policy["keys"]}
 
 
 def _registrations(lists: Lists, region: str, keys: Mapping[str, list[dict[str, Any]]],

@@ -6,14 +6,14 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import Diagnostic, ManifestError
 from reconciler.manifest.checkout import portable
-from reconciler.manifest.model import KeySet
+from reconciler.manifest.model import Accounts, KeySet
 from reconciler.manifest.resolve import resolve_key_set
 from reconciler.manifest.yamlsource import Document, dotted, read_documents
 
@@ -71,10 +71,11 @@ def load(paths: Sequence[str | Path]) -> LoadedManifests:
             diagnostics.extend(problems)
             if key_set is not None:
                 key_sets.append(key_set)
-    diagnostics.extend(_cross_set_problems(key_sets))
+    joined, problems = _cross_set_problems(key_sets)
+    diagnostics.extend(problems)
     if diagnostics:
         raise ManifestError(diagnostics)
-    return LoadedManifests(tuple(key_sets), tuple(str(f) for f in files), digest.hexdigest())
+    return LoadedManifests(tuple(joined), tuple(str(f) for f in files), digest.hexdigest())
 
 
 def _bytes_of(file: Path) -> bytes:
@@ -156,13 +157,34 @@ def _message(error: Any) -> str:
     return message
 
 
-def _cross_set_problems(key_sets: Sequence[KeySet]) -> list[Diagnostic]:
-    seen: dict[str, KeySet] = {}
-    problems: list[Diagnostic] = []
+def _cross_set_problems(key_sets: Sequence[KeySet]) -> tuple[list[KeySet], list[Diagnostic]]:
+    """The key sets once each accounts file has joined the document of its key set that declares regions."""
+    by_name: dict[str, list[KeySet]] = {}
     for key_set in key_sets:
-        if key_set.name in seen:
-            first = seen[key_set.name]
-            problems.append(key_set.source.at("name", f"key set {key_set.name!r} is declared twice "
-                                              f"(first in {first.source})", "E-DUPLICATE"))
-        seen.setdefault(key_set.name, key_set)
-    return problems
+        by_name.setdefault(key_set.name, []).append(key_set)
+    joined: list[KeySet] = []
+    problems: list[Diagnostic] = []
+    for group in by_name.values():
+        declaring = [k for k in group if not k.accounts_only] or group[:1]
+        problems += [_declared_twice(again, declaring[0]) for again in declaring[1:]]
+        key_set = declaring[0]
+        for accounts_file in (k for k in group if k.accounts_only and k is not declaring[0]):
+            key_set, conflicts = _join(key_set, accounts_file)
+            problems += conflicts
+        joined.append(key_set)
+    return joined, problems
+
+
+def _declared_twice(again: KeySet, first: KeySet) -> Diagnostic:
+    return again.source.at("name", f"key set {again.name!r} is declared twice (first in {first.source})",
+                           "E-DUPLICATE")
+
+
+def _join(key_set: KeySet, accounts_file: KeySet) -> tuple[KeySet, list[Diagnostic]]:
+    """`key_set` with the accounts its accounts file names; each account both name must agree."""
+    ours, theirs = asdict(key_set.accounts), asdict(accounts_file.accounts)
+    conflicts = [accounts_file.source.at("", f"accounts: {name} is {theirs[name]!r} here but {ours[name]!r} in "
+                                         f"{key_set.source}", "E-ACCOUNTS")
+                 for name in ours if None not in (ours[name], theirs[name]) and ours[name] != theirs[name]]
+    accounts = Accounts(**{name: ours[name] or theirs[name] for name in ours})
+    return replace(key_set, accounts=accounts, lock=key_set.lock or accounts_file.lock), conflicts

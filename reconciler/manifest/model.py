@@ -199,6 +199,9 @@ class KeySet:
     file: str
     source: Source
     lock: LockSetting | None = None
+    # A document without `regions`: it names the accounts (the input of export) and joins the
+    # document of the same key set that declares the regions.
+    accounts_only: bool = False
 
     def region(self, name: str) -> Region | None:
         return next((r for r in self.regions if r.name == name), None)

@@ -45,9 +45,9 @@ def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]
     context = ResolveContext(document)
     data = document.data
     accounts = _accounts(data.get("accounts", {}))
-    regions = tuple(_region(context, data, index) for index in range(len(data["regions"])))
+    regions = tuple(_region(context, data, index) for index in range(len(data.get("regions", []))))
     key_set = KeySet(data["metadata"]["name"], accounts, regions, document.file, context.source(("metadata",)),
-                     lock=_lock(data.get("lock") or {}))
+                     lock=_lock(data.get("lock") or {}), accounts_only="regions" not in data)
     _check_region_names(context, key_set)
     _check_references(context, key_set)
     check_access_policy_references(context, key_set)

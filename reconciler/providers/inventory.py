@@ -5,16 +5,26 @@ Everything leaves as plain dicts in the kinds' wire names; SDK models stay here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from reconciler.core.errors import CmkError
 from reconciler.providers.astra import AstraClient
+from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
+from reconciler.providers.aws_kms import call as aws_call
+from reconciler.providers.azure_access_policy import canonical
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_guid, same_scope
+from reconciler.providers.azure_cassandra import COSMOSDB_CLIENT, data_center_live
+from reconciler.providers.azure_cassandra import cluster_live as cassandra_cluster_live
 from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
 from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, subscription_vaults_key, vault_keys, vault_live
+from reconciler.providers.azure_mongo import MONGO_CLIENT
+from reconciler.providers.azure_mongo import cluster_live as mongo_cluster_live
+from reconciler.providers.azure_msi import MSI_CLIENT, normal_location
 from reconciler.providers.base import Connection
 from reconciler.providers.confluent import ConfluentClient
+from reconciler.providers.confluent import cluster_live as confluent_cluster_live
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.https import json_body
 from reconciler.providers.registry import Clients, plane_http
@@ -22,8 +32,9 @@ from reconciler.providers.registry import Clients, plane_http
 
 class Inventory:
     def __init__(self, session: AzureSession, graph: GraphClient, astra: AstraClient, confluent: ConfluentClient,
-                 subscription_id: str) -> None:
+                 subscription_id: str, aws: AwsSession | None = None) -> None:
         self._session = session
+        self._aws = aws
         self._graph = graph
         self.astra = astra
         self._confluent = confluent
@@ -42,7 +53,17 @@ class Inventory:
             found = [v.as_dict() for v in listed]
         except sdk_errors() as e:
             raise translate(e, "list the subscription's vaults") from e
-        return [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4]} for v in found]
+        return [{**vault_live(v), "name": v["name"], "resourceGroup": v["id"].split("/")[4],
+                 "accessPolicies": _access_policies(v)} for v in found]
+
+    def identities(self, location: str) -> list[dict[str, Any]]:
+        """User-assigned identities of the subscription in `location`, with their principal's object ID."""
+        try:
+            found = list(self._client(MSI_CLIENT).user_assigned_identities.list_by_subscription())
+        except sdk_errors() as e:
+            raise translate(e, "list the subscription's user-assigned identities") from e
+        return [{"name": i.name, "resourceGroup": i.id.split("/")[4], "principalId": i.principal_id}
+                for i in found if normal_location(i.location) == normal_location(location)]
 
     def vaults(self, location: str) -> list[dict[str, Any]]:
         """Vaults of the subscription in `location`."""
@@ -61,6 +82,49 @@ class Inventory:
         return [{"role": role_guid(a.role_definition_id), "principalId": a.principal_id,
                  "principalType": a.principal_type} for a in found if same_scope(a.scope or "", scope)]
 
+    def mongo_clusters(self, location: str) -> list[dict[str, Any]]:
+        """Mongo vCore clusters of the subscription in `location`, as the kind reads them, with name and group."""
+        listed = self._listed(MONGO_CLIENT, "Mongo vCore clusters", lambda c: c.mongo_clusters.list())
+        return [{**live, "name": c["name"], "resourceGroup": c["id"].split("/")[4]}
+                for c in listed if (live := mongo_cluster_live(c))["location"] == normal_location(location)]
+
+    def cassandra_clusters(self, location: str) -> list[dict[str, Any]]:
+        """Cassandra clusters of the subscription in `location`, each with its data centers."""
+        listed = self._listed(COSMOSDB_CLIENT, "Cassandra clusters",
+                              lambda c: c.cassandra_clusters.list_by_subscription())
+        return [{**live, "name": c["name"], "resourceGroup": c["id"].split("/")[4],
+                 "dataCenters": self._data_centers(c["id"].split("/")[4], c["name"])}
+                for c in listed if (live := cassandra_cluster_live(c))["location"] == normal_location(location)]
+
+    def _data_centers(self, resource_group: str, cluster: str) -> list[dict[str, Any]]:
+        listed = self._listed(COSMOSDB_CLIENT, f"data centers of Cassandra cluster {cluster}",
+                              lambda c: c.cassandra_data_centers.list(resource_group, cluster))
+        return [{**data_center_live(d), "name": d["name"]} for d in listed]
+
+    def _listed(self, client: str, what: str, listing: Callable[[Any], Iterable[Any]]) -> list[dict[str, Any]]:
+        try:
+            return [item.as_dict() for item in listing(self._client(client))]
+        except sdk_errors() as e:
+            raise translate(e, f"list the subscription's {what}") from e
+
+    def confluent_clusters(self, environment: str) -> list[dict[str, Any]]:
+        """The environment's Kafka clusters as the kind reads them, with their display names."""
+        return [{**confluent_cluster_live(c), "name": (c.get("spec") or {}).get("display_name")}
+                for c in self._confluent.clusters(environment)]
+
+    def kms_keys(self, region: str) -> list[dict[str, Any]]:
+        """The customer keys of an AWS region that have an alias (the manifest's name for a key), as the kind
+        reads them: description, rotation, the policy's statements by Sid."""
+        if self._aws is None:
+            raise CmkError(f"cannot export {region}: this run has no AWS plane")
+        client, handler = self._aws.kms(region), KmsKeyHandler(self._aws)
+        paginator = client.get_paginator("list_aliases")
+        pages = aws_call(f"listing the KMS aliases of {region}", lambda: list(paginator.paginate()))
+        aliases = sorted(a["AliasName"] for page in pages for a in page.get("Aliases", [])
+                         if a.get("TargetKeyId") and not a["AliasName"].startswith("alias/aws/"))
+        return [{**live, "alias": alias} for alias in aliases
+                if (live := handler.read(identity={"region": region, "alias": alias})) is not None]
+
     def app_id(self, object_id: str) -> str | None:
         """The application ID of a service principal, or None for users, groups and unknown objects."""
         response = self._graph.request("GET", f"/servicePrincipals/{object_id}")
@@ -75,8 +139,16 @@ class Inventory:
         for entry in self._confluent.byok_keys():
             key = entry.get("key") or {}
             if isinstance(key, dict) and key.get("key_id") and key.get("application_id"):
-                found.append({"keyId": str(key["key_id"]), "applicationId": str(key["application_id"])})
+                found.append({"id": entry.get("id"), "keyId": str(key["key_id"]),
+                              "applicationId": str(key["application_id"])})
         return found
+
+
+def _access_policies(vault: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each entry's object ID and key permissions, named as the manifest names them."""
+    entries = (vault.get("properties") or {}).get("accessPolicies") or []
+    return [{"objectId": e["objectId"], "keys": sorted({canonical(p) for p in (e.get("permissions") or {})
+                                                          .get("keys") or []})} for e in entries]
 
 
 def shared_inventory(clients: Clients, *, subscription_id: str) -> Inventory:
@@ -85,17 +157,22 @@ def shared_inventory(clients: Clients, *, subscription_id: str) -> Inventory:
 
 
 @contextmanager
-def inventory(connection: Connection, *, subscription_id: str) -> Iterator[Inventory]:
+def inventory(connection: Connection, *, subscription_id: str, aws_account_id: str | None = None
+              ) -> Iterator[Inventory]:
     endpoints = connection.endpoints
     graph_http = plane_http(connection, "graph", endpoints.graph)
     astra_http = plane_http(connection, "astra", endpoints.astra)
     confluent_http = plane_http(connection, "confluent", endpoints.confluent)
     session = AzureSession(connection, subscription_id=subscription_id)
     confluent = ConfluentClient(confluent_http.get, connection.confluent_api_key, connection.confluent_api_secret)
+    # The sandbox serves AWS only to a key set that names an AWS account; a real run may always ask.
+    aws = AwsSession(connection, account_id=aws_account_id) if endpoints.aws or not connection.sandbox else None
     try:
         yield Inventory(session, GraphClient(graph_http.get, session, base_url=endpoints.graph),
-                        AstraClient(astra_http.get, connection.astra_token), confluent, subscription_id)
+                        AstraClient(astra_http.get, connection.astra_token), confluent, subscription_id, aws)
     finally:
         for http in (graph_http, astra_http, confluent_http):
             http.close()
         session.close()
+        if aws is not None:
+            aws.close()

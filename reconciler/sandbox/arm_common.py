@@ -37,6 +37,12 @@ def in_group(records: dict[str, Any], params: dict[str, str]) -> list[Any]:
     return [record for key, record in records.items() if key.startswith(prefix)]
 
 
+def in_subscription(records: dict[str, Any], params: dict[str, str]) -> list[Any]:
+    """The records of one subscription, every resource group (ARM's ListBySubscription)."""
+    prefix = f"{params['sub']}/".lower()
+    return [record for key, record in records.items() if key.startswith(prefix)]
+
+
 def arm_error(status: int, code: str, message: str) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}})
 

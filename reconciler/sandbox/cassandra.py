@@ -27,6 +27,7 @@ from reconciler.sandbox.arm_common import (
     arm_section,
     bad_request,
     in_group,
+    in_subscription,
     json_object,
     refuse,
     resource_not_found,
@@ -147,6 +148,13 @@ def get_cluster(request: Request, state: State, params: Params) -> Reply:
 def list_clusters(request: Request, state: State, params: Params) -> Reply:
     """The clusters of a resource group (ARM's ListByResourceGroup), each read as a GET would."""
     resources = [record["resource"] for record in in_group(clusters(state), params)]
+    advanced = [settle(resource) for resource in resources]
+    return Reply(200, {"value": resources}, advanced=any(advanced))
+
+
+def list_subscription_clusters(request: Request, state: State, params: Params) -> Reply:
+    """Every cluster of the subscription (ARM's ListBySubscription): what export adopts."""
+    resources = [record["resource"] for record in in_subscription(clusters(state), params)]
     advanced = [settle(resource) for resource in resources]
     return Reply(200, {"value": resources}, advanced=any(advanced))
 
@@ -339,6 +347,8 @@ def _may_use_key(state: State, vault: dict[str, Any], key: str, principal: str) 
 
 
 ROUTES: tuple[Route, ...] = (
+    route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.DocumentDB/cassandraClusters",
+          {"GET": list_subscription_clusters}),
     route(_CLUSTERS, {"GET": list_clusters}),
     route(_CLUSTER, {"GET": get_cluster, "PUT": put_cluster, "PATCH": patch_cluster}),
     route(_DATA_CENTERS, {"GET": list_data_centers}),

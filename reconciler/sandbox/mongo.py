@@ -30,6 +30,7 @@ from reconciler.sandbox.arm_common import (
     arm_section,
     bad_request,
     in_group,
+    in_subscription,
     json_object,
     now_iso,
     refuse,
@@ -211,6 +212,13 @@ def list_clusters(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, {"value": resources}, advanced=any(advanced))
 
 
+def list_subscription_clusters(request: Request, state: State, params: Params) -> Reply:
+    """Every cluster of the subscription (ARM's List): what export adopts."""
+    resources = in_subscription(clusters(state), params)
+    advanced = [settle(resource, SETTLED) for resource in resources]
+    return Reply(200, {"value": resources}, advanced=any(advanced))
+
+
 def put_cluster(request: Request, state: State, params: Params) -> Reply:
     if not CLUSTER_NAME.match(params["name"]):
         bad_request(f"The mongo cluster name '{params['name']}' is invalid: 3-40 lower-case letters, digits and "
@@ -315,6 +323,8 @@ _CLUSTERS = r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/provid
 _CLUSTER = _CLUSTERS + r"/(?P<name>[^/]+)"
 _OPERATIONS = r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.DocumentDB/locations/(?P<location>[^/]+)"
 ROUTES: tuple[Route, ...] = (
+    route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.DocumentDB/mongoClusters",
+          {"GET": list_subscription_clusters}),
     route(_CLUSTERS, {"GET": list_clusters}),
     route(_CLUSTER, {"GET": get_cluster, "PUT": put_cluster, "PATCH": patch_cluster}),
     route(_OPERATIONS + r"/mongoClusterAzureAsyncOperation/(?P<operation>[^/]+)", {"GET": get_async_operation}),

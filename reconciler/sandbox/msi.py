@@ -12,7 +12,15 @@ import re
 from typing import Any
 
 from reconciler.sandbox import graph
-from reconciler.sandbox.arm_common import arm_section, in_group, json_object, refuse, resource_not_found, tenant_id
+from reconciler.sandbox.arm_common import (
+    arm_section,
+    in_group,
+    in_subscription,
+    json_object,
+    refuse,
+    resource_not_found,
+    tenant_id,
+)
 from reconciler.sandbox.ids import stable_uuid
 from reconciler.sandbox.routes import Params, Route, route
 from reconciler.sandbox.wire import Reply, Request, State
@@ -103,10 +111,17 @@ def list_identities(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, {"value": in_group(identities(state), params)})
 
 
+def list_subscription_identities(request: Request, state: State, params: Params) -> Reply:
+    """Every identity of the subscription (ARM's ListBySubscription): what export adopts."""
+    return Reply(200, {"value": in_subscription(identities(state), params)})
+
+
+_SUBSCRIPTION_IDENTITIES = r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities"
 _IDENTITIES = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.ManagedIdentity/"
                r"userAssignedIdentities")
 _IDENTITY = _IDENTITIES + r"/(?P<name>[^/]+)"
 ROUTES: tuple[Route, ...] = (
+    route(_SUBSCRIPTION_IDENTITIES, {"GET": list_subscription_identities}),
     route(_IDENTITIES, {"GET": list_identities}),
     route(_IDENTITY, {"GET": get_identity, "PUT": put_identity}),
 )

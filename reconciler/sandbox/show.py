@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import CmkError
+from reconciler.core.wirelog import redact_body
 from reconciler.sandbox import show_services
 from reconciler.sandbox.astra import provider_ids
 from reconciler.sandbox.keys import key_resource
@@ -15,7 +16,7 @@ from reconciler.sandbox.state import STATE_FILE
 from reconciler.sandbox.wire import State
 from reconciler.sandbox.world import WORLD_FILE, load_state
 
-__all__ = ["describe", "held_state", "load_state"]
+__all__ = ["as_json", "describe", "held_state", "load_state"]
 
 
 def held_state(directory: Path) -> State:
@@ -24,6 +25,11 @@ def held_state(directory: Path) -> State:
         raise CmkError(f"{directory} holds no sandbox (no {STATE_FILE}, no {WORLD_FILE}): plan or apply with "
                        f"--sandbox {directory} first, or give the folder of one")
     return load_state(directory)
+
+
+def as_json(state: State) -> str:
+    """The state as the planes hold it, for programs; a field named like a secret never shows."""
+    return json.dumps(redact_body(state), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def describe(state: State) -> str:

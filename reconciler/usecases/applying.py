@@ -91,7 +91,8 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
 
 
 def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress) -> ApplyResult:
-    result = Executor(handlers.by_kind, parallelism=options.parallelism, listener=progress,
-                      retry=retry_policy(options)).apply(plan)
-    progress.close()
-    return result
+    try:
+        return Executor(handlers.by_kind, parallelism=options.parallelism, listener=progress,
+                        retry=retry_policy(options)).apply(plan)
+    finally:  # the heartbeat stops and the terminal gets its cursor back, whatever stopped the apply
+        progress.close()

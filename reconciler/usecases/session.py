@@ -101,7 +101,9 @@ def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
 
 def sandbox_aws_account(key_set: KeySet) -> str | None:
     """The account moto answers in for this key set; None when it has no AWS region (moto is slow to start)."""
-    uses_aws = any(region.cloud == "aws" for region in key_set.regions)
+    # An accounts file that names an AWS account is read by export, which lists that account's keys.
+    uses_aws = any(region.cloud == "aws" for region in key_set.regions) or (
+        key_set.accounts_only and key_set.accounts.aws_account_id is not None)
     return (key_set.accounts.aws_account_id or DEFAULT_AWS_ACCOUNT) if uses_aws else None
 
 
@@ -128,7 +130,8 @@ def inventory_for(key_set: KeySet, options: RunOptions) -> Iterator[Inventory]:
     from reconciler.providers.inventory import inventory
 
     with connection(key_set, options) as conn, inventory(
-        conn, subscription_id=key_set.accounts.azure_subscription_id or ""
+        conn, subscription_id=key_set.accounts.azure_subscription_id or "",
+        aws_account_id=key_set.accounts.aws_account_id,
     ) as lists:
         yield lists
 
