@@ -35,7 +35,7 @@ def cli() -> None:
 
 
 for command in (keysets.validate, keysets.plan, keysets.apply, keysets.show, keysets.export, keysets.schema,
-                health.check, lock_group, sandbox_group):
+                health.check, health.watch, lock_group, sandbox_group):
     cli.add_command(command)
 
 

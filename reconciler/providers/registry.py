@@ -104,6 +104,16 @@ class Handlers:
             thread.start()
             self._warming.append(thread)
 
+    def forget_reads(self) -> None:
+        """Forget what this run listed and found, keeping its clients and connections: a watch's next
+        cycle reads everything afresh once, on the same connections."""
+        for cache in (self.clients.azure.lists, self.clients.astra.lists, self.clients.confluent.lists):
+            cache.forget_all()
+        for handler in self.by_kind.values():
+            forget = getattr(handler, "forget_all", None)
+            if forget is not None:
+                forget()
+
     def check_credentials(self, planes: Collection[str]) -> None:
         """Fail at once, one line per plane, when a plane the run needs has no credentials: an
         authentication failure is permanent, and retrying every read of a plan only hides it."""

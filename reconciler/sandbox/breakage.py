@@ -43,16 +43,20 @@ def expire_key(directory: Path, vault: str, key: str, at: int) -> None:
 def remove_role_assignments(directory: Path, scope_suffix: str, role_definition_guid: str) -> int:
     """Removes the role assignments of a role at the scope ending with `scope_suffix`; how many."""
     removed: list[str] = []
-
-    def change(state: State) -> None:
-        for name, assignment in list(state["arm"]["roleAssignments"].items()):
-            if (assignment["scope"].lower().endswith(scope_suffix.lower())
-                    and assignment["roleDefinitionId"].lower().endswith(role_definition_guid.lower())):
-                removed.append(name)
-                del state["arm"]["roleAssignments"][name]
-
-    edit_state(directory, change)
+    edit_state(directory, lambda state: removed.extend(without_role_assignments(state, scope_suffix,
+                                                                                role_definition_guid)))
     return len(removed)
+
+
+def without_role_assignments(state: State, scope_suffix: str, role_definition_guid: str) -> list[str]:
+    """The same edit on a state (a running sandbox's, see `Sandbox.edit`); the names removed."""
+    assignments = state["arm"]["roleAssignments"]
+    removed = [name for name, a in assignments.items()
+               if a["scope"].lower().endswith(scope_suffix.lower())
+               and a["roleDefinitionId"].lower().endswith(role_definition_guid.lower())]
+    for name in removed:
+        del assignments[name]
+    return removed
 
 
 def report_invalid(directory: Path, key_uri: str, message: str) -> None:
