@@ -140,7 +140,7 @@ class Sandbox:
         self._server.close_connections()
         self._server.server_close()
         with self._store.lock:
-            self._store.commit()
+            self._store.commit(final=True)
         self._server = None
 
     def __enter__(self) -> Sandbox:
