@@ -100,6 +100,12 @@ class Handlers:
                     self.aws.warm_up(aws_regions)
 
         if azure or aws_regions:
+            # Both SDKs import urllib3; imported by the warm-up and a reader thread at once, its
+            # modules' import locks can meet in a cycle, which Python breaks by failing one import
+            # ("deadlock detected by _ModuleLock('urllib3.util.connection')", seen once in a fleet
+            # plan). Imported here first, it is whole before any thread asks for it (~30 ms).
+            import urllib3  # noqa: F401
+
             thread = threading.Thread(target=warm, name="cmkctl-warm-up", daemon=True)
             thread.start()
             self._warming.append(thread)
