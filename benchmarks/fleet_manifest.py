@@ -31,7 +31,7 @@ ENCRYPTION_USER = "Key Vault Crypto Service Encryption User"
 
 def fleet(azure_regions: int, aws_regions: int, environments: int = len(ENVIRONMENTS)) -> dict[str, Any]:
     """The manifest as data, ready for yaml.safe_dump."""
-    envs = ENVIRONMENTS[:environments]
+    envs = environment_names(environments)
     regions = [_azure_region(name, index, envs) for index, name in enumerate(AZURE_REGIONS[:azure_regions])]
     regions += [_aws_region(name, index) for index, name in enumerate(AWS_REGIONS[:aws_regions])]
     return {
@@ -46,6 +46,11 @@ def fleet(azure_regions: int, aws_regions: int, environments: int = len(ENVIRONM
         },
         "regions": regions,
     }
+
+
+def environment_names(count: int) -> tuple[str, ...]:
+    """prod, stage, dev, then e03, e04, ...: the scale benchmark's larger fleets have more environments."""
+    return ENVIRONMENTS[:count] + tuple(f"e{index:02d}" for index in range(len(ENVIRONMENTS), count))
 
 
 def _azure_region(name: str, index: int, envs: tuple[str, ...]) -> dict[str, Any]:

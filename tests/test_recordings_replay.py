@@ -84,6 +84,7 @@ def test_a_recorded_vault_without_retention_rbac_or_network_rules_plans_no_chang
         "enableRbacAuthorization": True, "enablePurgeProtection": False, "softDeleteRetentionInDays": 90,
         "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow"}, "tags": {},
         "id": listed.body["value"][0]["id"], "vaultUri": "https://pykvf9870e4e.vault.azure.net",
+        "enableSoftDelete": True,
     }
     assert choose_action(KINDS["azure_vault"], vault.attributes, live).action is Action.NOOP
     assert any("$skiptoken" in r.query for r in dispatcher.requests)  # the nextLink was followed

@@ -14,6 +14,7 @@ import yaml
 from tests.conftest import EXAMPLES, ROOT, Result
 
 WORKFLOW = ROOT / "manifests" / "ci" / "cmkctl.yml"
+HEALTH_WORKFLOW = ROOT / "manifests" / "ci" / "cmkctl-health.yml"
 
 
 def actionlint() -> str:
@@ -25,6 +26,25 @@ def actionlint() -> str:
 def test_workflow_passes_actionlint() -> None:
     done = subprocess.run([actionlint(), "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_health_workflow_passes_actionlint() -> None:
+    done = subprocess.run([actionlint(), "-no-color", str(HEALTH_WORKFLOW)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_health_workflow_runs_on_a_schedule_and_tracks_one_issue_per_key_set() -> None:
+    text = HEALTH_WORKFLOW.read_text()
+    workflow = yaml.safe_load(text)
+    assert workflow[True]["schedule"][0]["cron"]  # PyYAML reads the key `on` as True
+    assert workflow["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
+    assert "secrets." not in text and "cmkctl apply" not in text
+    assert "cmkctl plan -f \"cmk/${KEY_SET}\" --format markdown --detailed-exitcode" in text
+    assert "cmkctl check -f \"cmk/${KEY_SET}\"" in text
+    for command in ("gh issue create", "gh issue edit", "gh issue close"):
+        assert command in text
+    assert "<!-- cmkctl-health:${KEY_SET} -->" in text
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ wire log is read for.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import getpass
 import json
@@ -108,10 +109,19 @@ class WireLog:
         self.audit: Path | None = None
         self._lock = threading.Lock()
         self._who = ""
+        # Tallies of exchanges by plane, while someone counts (a watch's cycle): see `counting`.
+        self._tallies: list[collections.Counter[str]] = []
+        # Set before clients are built when exchanges will be counted: they then report every exchange.
+        self.counts_wanted = False
 
     @property
     def active(self) -> bool:
         return self.debug is not None or self.audit is not None
+
+    @property
+    def observed(self) -> bool:
+        """Whether clients must report their exchanges: to a log, or to a tally (see `counting`)."""
+        return self.active or self.counts_wanted
 
     def configure(self, *, debug: TextIO | None, audit: Path | None) -> None:
         self.debug, self.audit = debug, audit
@@ -132,6 +142,10 @@ class WireLog:
                  request_headers: Mapping[str, str] | None = None, response_headers: Mapping[str, str] | None = None,
                  request_body: bytes | str | None = None, error: str = "", mutating: bool | None = None) -> None:
         """One request and its answer (status None: no answer, `error` says why)."""
+        if self._tallies:
+            with self._lock:
+                for tally in self._tallies:
+                    tally[plane] += 1
         if not self.active:
             return
         parts = urlsplit(url) if "://" in url else None
@@ -152,6 +166,18 @@ class WireLog:
                                                                             f"no answer: {error}"),
                 "status": status, "requestId": request_id or None,
             })
+
+    @contextmanager
+    def counting(self) -> Iterator[collections.Counter[str]]:
+        """The exchanges made while the block runs, by plane (every attempt counts: retries too)."""
+        tally: collections.Counter[str] = collections.Counter()
+        with self._lock:
+            self._tallies.append(tally)
+        try:
+            yield tally
+        finally:
+            with self._lock:
+                self._tallies.remove(tally)
 
     def step_result(self, *, address: str, kind: str, action: str, result: str) -> None:
         if self.audit is not None:

@@ -42,6 +42,9 @@ class Planner:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Where the create-time secrets will be read from at apply (the process's environment).
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # When given, reads that fail are kept here (address -> why) and the plan goes on without them:
+    # a health check reports them. A plan to act on leaves it None and fails on any failed read.
+    unread: dict[str, str] | None = None
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
         lookups = expand.lookups(key_set)
@@ -65,7 +68,7 @@ class Planner:
     def refresh(self, resources: Iterable[Resource], known: LiveState) -> LiveState:
         """Read every resource once what its read needs is known, independent ones in parallel."""
         return Refresh(self.handlers, self.parallelism, self.retry, read=self._read,
-                       identity=self._identity).run(resources, known)
+                       identity=self._identity, unread=self.unread).run(resources, known)
 
     def _identity(self, resource: Resource, live: LiveState) -> Mapping[str, Any] | None:
         """The identity to read `resource` by; None when its parent is absent or it is not known yet."""

@@ -129,6 +129,9 @@ class Refresh:
     read: Callable[[Resource, LiveState], Live | None]
     # Turns a resource's identity into the one its handler is asked about, or None when unreadable.
     identity: Callable[[Resource, LiveState], Mapping[str, Any] | None]
+    # address -> why it could not be read; when given, a failed read is kept here instead of failing
+    # the whole refresh (a health check reports it against the paths through it and reads on).
+    unread: dict[str, str] | None = None
 
     def run(self, resources: Iterable[Resource], known: LiveState) -> LiveState:
         by_address = {r.address: r for r in resources}
@@ -169,9 +172,11 @@ class Refresh:
                 ready: list[str] = []
                 for address, obj, error in finished.get():
                     if error is not None:
-                        failures.append(in_context(f"reading {address}", error))
+                        self._failed(address, error, failures)
                         for skipped in self._skip(address, dependents, missing, failures):
                             batches.gone(skipped)
+                            if self.unread is not None:
+                                self.unread.setdefault(skipped, f"not read: {address} could not be read")
                         continue
                     live[address] = obj
                     for dependent in dependents.get(address, ()):
@@ -182,9 +187,14 @@ class Refresh:
                                 ready.append(dependent)
                 running += start(self._groups([by_address[a] for a in sorted(ready)], batches))
                 running += start(batches.release(everything=running == 0))
-        if failures:
+        if failures and self.unread is None:
             raise ProviderError("could not read live state:\n  " + "\n  ".join(failures))
         return live
+
+    def _failed(self, address: str, error: BaseException, failures: list[str]) -> None:
+        failures.append(in_context(f"reading {address}", error))
+        if self.unread is not None:
+            self.unread[address] = str(error)
 
     def _visit_into(self, finished: queue.SimpleQueue[list[Outcome]], group: list[Resource],
                     live: LiveState) -> None:

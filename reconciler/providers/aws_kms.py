@@ -223,7 +223,7 @@ class AwsSession:
         config = Config(retries={**retries, "mode": "standard"}, user_agent_extra="cmkctl",
                         connect_timeout=10, read_timeout=60, **proxies)
         client = self._session.client(service, region_name=region, endpoint_url=self._endpoint, config=config)
-        if LOG.active:
+        if LOG.observed:
             client.meta.events.register("after-call", _logged_call)
             client.meta.events.register("after-call-error", _logged_error)
         return client

@@ -339,7 +339,7 @@ def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
     }
     if endpoints.ca_bundle is not None:
         kwargs["connection_verify"] = endpoints.ca_bundle
-    if LOG.active:
+    if LOG.observed:
         kwargs["per_retry_policies"] = [wire_policy(PLANE)]
     if connection.sandbox:
         # The sandbox's faults are retried at once by azure-core (Retry-After aside), then by the

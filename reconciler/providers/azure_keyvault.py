@@ -83,6 +83,8 @@ def vault_live(vault: Mapping[str, Any]) -> Live:
         "tags": dict(vault.get("tags") or {}),
         "id": vault.get("id"),
         "vaultUri": normalize_uri(props["vaultUri"]) if props.get("vaultUri") else None,
+        # Not declarable (always on since 2025), but a health check says so should it ever be off.
+        "enableSoftDelete": _given(props, "enableSoftDelete", True),
     }
 
 

@@ -54,6 +54,13 @@ class RunCache:
         with self._lock:
             return (True, self._values[key]) if key in self._values else (False, None)
 
+    def forget_all(self) -> None:
+        """Forget every answer: a watch's next cycle must see what changed since (in flight ones are not kept)."""
+        with self._lock:
+            for key in self._values:
+                self._generations[key] = self._generations.get(key, 0) + 1
+            self._values.clear()
+
     def forget(self, key: Hashable) -> None:
         with self._lock:
             self._values.pop(key, None)

@@ -89,6 +89,9 @@ class ServicePrincipalHandler:
         self._graph = graph
         self._found = RunCache()
 
+    def forget_all(self) -> None:
+        self._found.forget_all()
+
     def prefetch(self, *, identities: Sequence[Mapping[str, Any]]) -> None:
         wanted = sorted(a for a in {_app_id(i).lower() for i in identities} if not self._found.peek(a)[0])
         for start in range(0, len(wanted), IN_CLAUSE_LIMIT):

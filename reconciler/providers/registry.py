@@ -100,9 +100,25 @@ class Handlers:
                     self.aws.warm_up(aws_regions)
 
         if azure or aws_regions:
+            # Both SDKs import urllib3; imported by the warm-up and a reader thread at once, its
+            # modules' import locks can meet in a cycle, which Python breaks by failing one import
+            # ("deadlock detected by _ModuleLock('urllib3.util.connection')", seen once in a fleet
+            # plan). Imported here first, it is whole before any thread asks for it (~30 ms).
+            import urllib3  # noqa: F401
+
             thread = threading.Thread(target=warm, name="cmkctl-warm-up", daemon=True)
             thread.start()
             self._warming.append(thread)
+
+    def forget_reads(self) -> None:
+        """Forget what this run listed and found, keeping its clients and connections: a watch's next
+        cycle reads everything afresh once, on the same connections."""
+        for cache in (self.clients.azure.lists, self.clients.astra.lists, self.clients.confluent.lists):
+            cache.forget_all()
+        for handler in self.by_kind.values():
+            forget = getattr(handler, "forget_all", None)
+            if forget is not None:
+                forget()
 
     def check_credentials(self, planes: Collection[str]) -> None:
         """Fail at once, one line per plane, when a plane the run needs has no credentials: an

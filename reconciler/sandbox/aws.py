@@ -71,6 +71,12 @@ def _backends() -> Iterable[tuple[str, str, Any]]:
             yield account_id, region, backend
 
 
+def kms_keys() -> Iterable[Any]:
+    """Every key moto's KMS holds, in every account and region."""
+    for _, _, backend in _backends():
+        yield from backend.keys.values()
+
+
 def save_kms(directory: Path) -> None:
     data = {(a, r): {"keys": b.keys, "tagger": b.tagger} for a, r, b in _backends() if b.keys}
     buffer = io.BytesIO()

@@ -152,10 +152,11 @@ def create_key(request: Request, state: State, params: Params) -> Reply:
 def observe(state: State, record: dict[str, Any]) -> bool:
     """A read moves validation on: INITIALIZING for the first reads, then VALID once usable.
 
-    VALID stays VALID; INVALID is re-checked on every read, so fixing the vault or the grants helps.
+    VALID stays VALID; INVALID is re-checked on every read, so fixing the vault or the grants helps,
+    unless the sandbox was told Confluent keeps reporting it (`breakage.report_invalid`).
     True when the read changed the record (see `Reply.advanced`).
     """
-    if record["validation"]["phase"] == "VALID":
+    if record["validation"]["phase"] == "VALID" or record.get("heldInvalid"):
         return False
     record["reads"] += 1
     if record["reads"] > section(state)["validationReads"]:

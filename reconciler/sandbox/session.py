@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -140,7 +140,7 @@ class Sandbox:
         self._server.close_connections()
         self._server.server_close()
         with self._store.lock:
-            self._store.commit()
+            self._store.commit(final=True)
         self._server = None
 
     def __enter__(self) -> Sandbox:
@@ -174,6 +174,15 @@ class Sandbox:
         if self._store is None:
             return load_state(self.directory)
         return self._store.snapshot()
+
+    def edit(self, change: Callable[[State], None]) -> None:
+        """Change the running sandbox's state as its own handlers do: under its lock, then saved
+        (a test breaking a link between two cycles of a watch, see reconciler.sandbox.breakage)."""
+        if self._store is None:
+            raise RuntimeError("the sandbox is not running")
+        with self._store.lock:
+            change(self._store.state)
+            self._store.commit()
 
     def calls(self) -> list[dict[str, Any]]:
         return read_calls(self.directory)

@@ -47,10 +47,13 @@ def plan_key_set(key_set: KeySet, loaded: LoadedManifests, options: RunOptions, 
 
 
 def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, options: RunOptions,
-              targets: Sequence[str]) -> Plan:
-    """A plan read through handlers the caller holds open (an apply executes on the same ones)."""
+              targets: Sequence[str], *, unread: dict[str, str] | None = None) -> Plan:
+    """A plan read through handlers the caller holds open (an apply executes on the same ones).
+
+    With `unread`, a failed read is kept there instead of failing the plan (a health check's).
+    """
     planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
-                      parallelism=options.parallelism, retry=retry_policy(options))
+                      parallelism=options.parallelism, retry=retry_policy(options), unread=unread)
     made = planner.plan(key_set, loaded, targets)
     # What the plan was made against and from which files, so it is applied from anywhere in the checkout.
     return dataclasses.replace(made, manifest_files=tuple(portable(f) for f in made.manifest_files),

@@ -1,0 +1,84 @@
+"""The commands that watch a key set's health: check (once) and watch (a loop). Neither changes anything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, parallelism_option, sandbox_option
+from reconciler.plan.health import DEFAULT_EXPIRY_WARNING_DAYS, Status
+from reconciler.render.health import HEALTH_FORMATS, render_health
+
+# README "Exit codes" of check: every path healthy, warnings only, something broken.
+EXIT_BY_STATUS = {Status.HEALTHY: EXIT_OK, Status.WARNING: EXIT_CHANGES, Status.BROKEN: EXIT_ERROR}
+
+
+def expiry_warning_option(function: Any) -> Any:
+    return click.option("--expiry-warning", "expiry_warning", type=click.IntRange(0), metavar="DAYS",
+                        default=DEFAULT_EXPIRY_WARNING_DAYS, show_default=True,
+                        help="Warn when a key expires within this many days.")(function)
+
+
+@click.command()
+@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@click.option("--format", "fmt", type=click.Choice(HEALTH_FORMATS), default="text", show_default=True)
+@expiry_warning_option
+@sandbox_option
+@parallelism_option
+def check(paths: Sequence[str], fmt: str, expiry_warning: int, sandbox: Path | None, parallelism: int) -> int:
+    """Read-only health of every declared key path, as its consumer needs it.
+
+    Exit 0 when every path is healthy, 2 with warnings only, 1 when a path is broken.
+    """
+    from reconciler.manifest.loader import load_one
+    from reconciler.usecases.checking import check_key_set
+    from reconciler.usecases.session import RunOptions
+
+    key_set, loaded = load_one(paths)
+    checked = check_key_set(key_set, loaded, RunOptions(sandbox, parallelism), expiry_warning_days=expiry_warning)
+    click.echo(render_health(checked.health, fmt), nl=False)
+    return EXIT_BY_STATUS[checked.health.status]
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"{text!r}: expected HOST:PORT, e.g. 127.0.0.1:9464", param_hint="--metrics-address")
+    return host.strip("[]"), int(port)
+
+
+@click.command()
+@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@click.option("--interval", type=click.FloatRange(min=1), default=300, show_default=True, metavar="SECONDS",
+              help="Time between the starts of two cycles.")
+@click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="Each wait is the interval give or take this fraction of it.")
+@click.option("--once", is_flag=True, help="Run one cycle and exit.")
+@click.option("--metrics-address", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
+              help="Where Prometheus metrics are served (port 0: any free port, said on stderr).")
+@expiry_warning_option
+@sandbox_option
+@parallelism_option
+def watch(paths: Sequence[str], interval: float, jitter: float, once: bool, metrics_address: str,
+          expiry_warning: int, sandbox: Path | None, parallelism: int) -> int:
+    """Plan and check every interval, serve metrics, log changes as JSON lines. Never applies anything."""
+    import json
+
+    from reconciler.manifest.loader import load_one
+    from reconciler.usecases.session import RunOptions
+    from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving
+    from reconciler.usecases.watching import watch as watch_key_set
+
+    where = _address(metrics_address)
+    key_set, loaded = load_one(paths)
+    metrics = WatchMetrics()
+    options = WatchOptions(interval=interval, jitter=jitter, cycles=1 if once else None,
+                           expiry_warning_days=expiry_warning)
+    with serving(metrics, where) as (host, port):
+        click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
+        watch_key_set(key_set, loaded, RunOptions(sandbox, parallelism), options, metrics,
+                      lambda line: click.echo(json.dumps(line, sort_keys=True)))
+    return EXIT_OK

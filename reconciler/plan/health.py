@@ -1,0 +1,245 @@
+"""The health of each key path: can every declared consumer still use its key, as it reads it?
+
+Pure functions over a plan's steps (each carries the object as read while planning): no call of
+its own, so a check costs what the plan's reads cost. A path is the consumer (a registration, a
+cluster, a data center) and everything it depends on, transitively: its key, the key's vault, the
+grants, the principals. Each object on the path yields findings; the worst one is the path's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.plan.model import Action, Plan, Step
+
+# The objects whose owner uses a key: one path each (a Confluent key a cluster uses is on the cluster's).
+CONSUMER_KINDS = frozenset({"astra_registration", "confluent_byok_key", "confluent_cluster", "mongo_cluster",
+                            "cassandra_data_center"})
+DEFAULT_EXPIRY_WARNING_DAYS = 30
+DAY = 86_400
+# Confluent's BYOK key states in which a cluster can use the key (byok/v1 Key.state).
+CONFLUENT_USABLE_STATES = frozenset({"AVAILABLE", "IN_USE"})
+# ARM's provisioningState values that end a change well; a change under way only warns.
+SUCCEEDED = "Succeeded"
+FAILED_STATES = frozenset({"Failed", "Canceled"})
+
+
+class Status(enum.IntEnum):
+    HEALTHY = 0
+    WARNING = 1
+    BROKEN = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Finding:
+    address: str
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True)
+class PathHealth:
+    """One consumer's key path, and what is wrong on it (nothing, when healthy)."""
+
+    consumer: str
+    kind: str
+    region: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def status(self) -> Status:
+        return max((f.status for f in self.findings), default=Status.HEALTHY)
+
+
+@dataclass(frozen=True)
+class Health:
+    key_set: str
+    paths: tuple[PathHealth, ...]
+    checked_at: int
+
+    @property
+    def status(self) -> Status:
+        return max((p.status for p in self.paths), default=Status.HEALTHY)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for path in self.paths if path.status is status)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What a finding is judged against: now, and how close an expiry must be to warn."""
+
+    now: int
+    expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
+
+
+def evaluate(plan: Plan, unread: Mapping[str, str], clock: Clock) -> Health:
+    """The health of every declared consumer's key path in `plan`."""
+    by_address = {step.address: step for step in plan.steps}
+    consumers = [s for s in plan.steps if s.kind in CONSUMER_KINDS]
+    used = {dep for s in consumers for dep in _chain(s.address, by_address) if dep != s.address}
+    paths = [_path(step, by_address, unread, clock) for step in consumers if step.address not in used]
+    return Health(plan.key_set, tuple(sorted(paths, key=lambda p: (p.region, p.consumer))), clock.now)
+
+
+def _chain(address: str, by_address: Mapping[str, Step]) -> list[str]:
+    """`address` and everything it depends on, each once, nearest first."""
+    seen: dict[str, None] = {}
+    frontier = [address]
+    while frontier:
+        current = frontier.pop(0)
+        if current in seen or current not in by_address:
+            continue
+        seen[current] = None
+        frontier.extend(by_address[current].depends_on)
+    return list(seen)
+
+
+def _path(step: Step, by_address: Mapping[str, Step], unread: Mapping[str, str], clock: Clock) -> PathHealth:
+    findings = [f for address in _chain(step.address, by_address)
+                for f in step_findings(by_address[address], unread, clock)]
+    return PathHealth(step.address, step.kind, step.region, tuple(findings))
+
+
+def step_findings(step: Step, unread: Mapping[str, str], clock: Clock) -> list[Finding]:
+    """What is wrong with one object of a path, as its vendor would say it."""
+    if step.address in unread:
+        return [Finding(step.address, Status.BROKEN, f"could not be read: {unread[step.address]}")]
+    if step.action is Action.READ:
+        return list(_lookup(step))
+    if not step.live:
+        return [Finding(step.address, Status.BROKEN, _missing(step))]
+    check = _CHECKS.get(step.kind)
+    return list(check(step, clock)) if check else []
+
+
+def _missing(step: Step) -> str:
+    if step.kind == "astra_registration":
+        return (f"Astra holds no {step.identity.get('product')} key for {step.identity.get('cloud')} region "
+                f"{step.region}: the registration is gone")
+    if step.kind in ("azure_role_assignment", "azure_access_policy"):
+        return "the grant does not exist: the consumer's principal cannot use the key"
+    return "does not exist"
+
+
+def _lookup(step: Step) -> Iterable[Finding]:
+    if step.kind == "astra_provider_accounts" and not step.live.get("providerIds"):
+        yield Finding(step.address, Status.BROKEN, f"Astra lists no provider ID for region {step.region}")
+
+
+def _vault(step: Step, clock: Clock) -> Iterable[Finding]:
+    live = step.live
+    if live.get("enablePurgeProtection") is not True:
+        yield Finding(step.address, Status.BROKEN, "purge protection is off (enablePurgeProtection: false)")
+    if live.get("enableSoftDelete") is False:
+        yield Finding(step.address, Status.BROKEN, "soft delete is off (enableSoftDelete: false)")
+
+
+def _azure_key(step: Step, clock: Clock) -> Iterable[Finding]:
+    live = step.live
+    if live.get("enabled") is False:
+        yield Finding(step.address, Status.BROKEN, "the key is disabled (attributes.enabled: false)")
+    yield from _window(step.address, live.get("notBefore"), live.get("expires"), clock)
+    if any(change.name == "rotationPolicy" for change in step.changes):
+        yield Finding(step.address, Status.WARNING, "the rotation policy differs from the declared one")
+
+
+def _window(address: str, not_before: Any, expires: Any, clock: Clock) -> Iterable[Finding]:
+    if isinstance(not_before, int) and not_before > clock.now:
+        yield Finding(address, Status.BROKEN, f"the key is not valid before {_date(not_before)} (attributes.nbf)")
+    if not isinstance(expires, int):
+        return
+    if expires <= clock.now:
+        yield Finding(address, Status.BROKEN, f"the key expired at {_date(expires)} (attributes.exp)")
+    elif expires - clock.now < clock.expiry_warning_days * DAY:
+        days = (expires - clock.now) // DAY
+        yield Finding(address, Status.WARNING, f"the key expires at {_date(expires)}, in {days} day(s) "
+                                               f"(attributes.exp)")
+
+
+def _date(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _kms_key(step: Step, clock: Clock) -> Iterable[Finding]:
+    live = step.live
+    if live.get("keyState") != "Enabled":
+        yield Finding(step.address, Status.BROKEN, f"KeyState is {live.get('keyState')}, not Enabled")
+    if step.attributes.get("enableKeyRotation") and not live.get("enableKeyRotation"):
+        yield Finding(step.address, Status.WARNING, "automatic key rotation is off (KeyRotationEnabled: false)")
+    for change in step.changes:
+        if change.name.startswith("policy["):
+            yield Finding(step.address, Status.BROKEN, f"the key policy no longer holds the statement "
+                                                       f"{change.name[len('policy['):-1]!r} as declared")
+
+
+def _access_policy(step: Step, clock: Clock) -> Iterable[Finding]:
+    held = {name for name, on in (step.live.get("keyPermissions") or {}).items() if on}
+    wanted = {name for name, on in (step.attributes.get("keyPermissions") or {}).items() if on}
+    if wanted - held:
+        yield Finding(step.address, Status.BROKEN, f"the access policy lacks key permissions "
+                                                   f"{', '.join(sorted(wanted - held))}")
+
+
+def _astra_registration(step: Step, clock: Clock) -> Iterable[Finding]:
+    # A declared key not yet known (its own read failed) is that read's finding, not Astra's.
+    if any(c.name == "keyId" and isinstance(c.after, str) for c in step.changes):
+        yield Finding(step.address, Status.BROKEN, f"Astra holds another key for the region: "
+                                                   f"{step.live.get('keyId')}")
+
+
+def _confluent_key(step: Step, clock: Clock) -> Iterable[Finding]:
+    live = step.live
+    phase, message = live.get("validationPhase"), live.get("validationMessage") or ""
+    if phase == "INVALID":
+        yield Finding(step.address, Status.BROKEN, f"Confluent reports validation.phase INVALID"
+                                                   f"{': ' + message if message else ''}")
+    elif phase != "VALID":
+        yield Finding(step.address, Status.WARNING, f"Confluent reports validation.phase {phase}")
+    if live.get("state") not in CONFLUENT_USABLE_STATES:
+        yield Finding(step.address, Status.BROKEN, f"Confluent reports the key's state {live.get('state')}")
+
+
+def _provisioned(step: Step, clock: Clock) -> Iterable[Finding]:
+    state = step.live.get("provisioningState")
+    if state in FAILED_STATES:
+        yield Finding(step.address, Status.BROKEN, f"provisioningState is {state}")
+    elif state not in (None, SUCCEEDED):
+        yield Finding(step.address, Status.WARNING, f"provisioningState is {state}")
+
+
+def _mongo_cluster(step: Step, clock: Clock) -> Iterable[Finding]:
+    yield from _provisioned(step, clock)
+    if any(change.name == "customerManagedKeyEncryption" for change in step.changes):
+        url = (step.live.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
+        yield Finding(step.address, Status.WARNING, f"the cluster's keyEncryptionKeyUrl is {url}, not the declared "
+                                                    "key and identity")
+
+
+def _data_center(step: Step, clock: Clock) -> Iterable[Finding]:
+    yield from _provisioned(step, clock)
+    for change in step.changes:
+        if change.name in ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri"):
+            yield Finding(step.address, Status.WARNING, f"{change.name} is {change.before}, not {change.after} "
+                                                        "(the next apply moves it)")
+
+
+_CHECKS = {
+    "azure_vault": _vault,
+    "azure_key": _azure_key,
+    "aws_kms_key": _kms_key,
+    "azure_access_policy": _access_policy,
+    "astra_registration": _astra_registration,
+    "confluent_byok_key": _confluent_key,
+    "mongo_cluster": _mongo_cluster,
+    "cassandra_cluster": _provisioned,
+    "cassandra_data_center": _data_center,
+}
