@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
-from reconciler.cli import health, keysets
+from reconciler.cli import health, keysets, manifests
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, OUTPUT, diagnostic_json, output_options
 from reconciler.cli.lock import lock_group
 from reconciler.cli.sandbox import sandbox_group
@@ -34,7 +34,7 @@ def cli() -> None:
     """
 
 
-for command in (cli, keysets.validate, keysets.plan, keysets.apply, keysets.show, keysets.export, keysets.schema,
+for command in (cli, manifests.validate, keysets.plan, keysets.apply, keysets.show, manifests.export, manifests.schema,
                 health.check, health.watch, lock_group, sandbox_group):
     command.params.extend(output_options())
     if command is not cli:
