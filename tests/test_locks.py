@@ -33,6 +33,17 @@ def start_apply(sandbox: Path, *extra: str, env: dict[str, str] | None = None,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def waiting_line(process: subprocess.Popen[str]) -> str:
+    """The stderr a waiting apply writes up to its "Waiting up to ..." line (all of it, should it end first)."""
+    assert process.stderr is not None
+    seen = ""
+    for line in process.stderr:
+        seen += line
+        if "Waiting up to" in line:
+            break
+    return seen
+
+
 def run_cmkctl(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "reconciler", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=180)
@@ -62,13 +73,14 @@ def test_a_second_apply_fails_naming_the_holder_then_waits_and_finishes(tmp_path
         assert f"stop process {first.pid} on" in refused.stderr
 
         second = start_apply(sandbox, "--lock-timeout", "60")
-        time.sleep(1.5)
-        assert second.poll() is None  # waiting for the lock
+        told = waiting_line(second)
+        assert "Waiting up to 60s" in told and second.poll() is None  # it says whom it waits for, and waits
     finally:
         first.send_signal(signal.SIGKILL)  # the kernel releases a dead holder's lock
         first.wait()
     (sandbox / HALT_MARKER).unlink()
     out, err = second.communicate(timeout=120)
+    err = told + err
     assert second.returncode == 0, out + err
     assert "held by" in err and f"(pid {first.pid})" in err
     assert "Apply complete" in out
