@@ -101,6 +101,15 @@ def break_advice(holder: Holder, flags: str) -> str:
             f"cmkctl lock break -f MANIFEST{where} --id {holder.id}")
 
 
+def holder_to_break(where: str, current: Holder | None, lock_id: str | None) -> Holder | None:
+    """The holder a shared lock's `lock break` may remove: None when unlocked. With `--id`, only
+    that holder: a lock taken again since the id was printed belongs to a live run."""
+    if current is not None and lock_id is not None and current.id != lock_id:
+        raise LockError(f"the lock in {where} is now held by {current.describe()}, not lock id {lock_id}; "
+                        "nothing was broken")
+    return current
+
+
 def default_directory(sandbox: Path | None) -> Path:
     if sandbox is not None:
         return sandbox / "locks"

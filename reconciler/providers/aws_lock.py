@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from reconciler.core.errors import CredentialError
-from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
+from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice, holder_to_break
 
 KEY = "LockID"
 
@@ -75,12 +75,9 @@ class DynamoDbLock:
 
     def break_lock(self, lock_id: str | None) -> Holder | None:
         """Remove the lock (only if its id is `lock_id`, when given); returns whom it was held for."""
-        current = self.holder()
+        current = holder_to_break(self.where, self.holder(), lock_id)
         if current is None:
             return None
-        if lock_id is not None and current.id != lock_id:
-            raise LockError(f"the lock in {self.where} is now held by {current.describe()}, not lock id {lock_id}; "
-                            "nothing was broken")
         try:
             self._dynamodb().delete_item(TableName=self.table, Key={KEY: {"S": self.lock_id}},
                                          ConditionExpression="id = :id",

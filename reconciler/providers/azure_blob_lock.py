@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from reconciler.core.errors import CredentialError
-from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice
+from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice, holder_to_break
 
 CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
 LEASE_SECONDS = 60  # the longest finite lease Blob Storage grants
@@ -132,12 +132,9 @@ class BlobLeaseLock:
 
     def break_lock(self, lock_id: str | None) -> Holder | None:
         """Remove the record (only if its id is `lock_id`, when given); returns whom it was held for."""
-        current = self.holder()
+        current = holder_to_break(self.where, self.holder(), lock_id)
         if current is None:
             return None
-        if lock_id is not None and current.id != lock_id:
-            raise LockError(f"the lock in {self.where} is now held by {current.describe()}, not lock id {lock_id}; "
-                            "nothing was broken")
         from azure.storage.blob import BlobLeaseClient
 
         try:
