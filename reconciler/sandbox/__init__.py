@@ -1,4 +1,5 @@
-"""A local emulator of the control planes cmkctl talks to (ARM, Graph, Astra), over HTTPS.
+"""A local emulator of the control planes cmkctl talks to: ARM, Key Vault's data plane, Graph, Astra and
+Confluent over HTTPS on loopback, AWS KMS and STS through moto.
 
     with Sandbox(directory) as sandbox:
         sandbox.endpoints   # point the real SDK clients here
