@@ -77,6 +77,25 @@ def test_an_api_version_before_rotation_policies_is_refused(sandbox: Sandbox, ke
     assert old.status_code == 400  # rotation policies as read here came with 7.5
 
 
+def test_a_key_bundle_is_read_by_version_or_as_the_current_one(sandbox: Sandbox, key: str) -> None:
+    with data_client(sandbox) as vault:
+        current = vault.get("/keys/cmk/", params=DATA_API)  # as azure-keyvault-keys asks, the fragment empty
+        kid = current.json()["key"]["kid"]
+        named = vault.get(f"/keys/cmk/{kid.rsplit('/', 1)[1]}", params=DATA_API)
+        unknown = vault.get("/keys/cmk/00000000000000000000000000000000", params=DATA_API)
+    assert current.status_code == 200 and kid.startswith("https://kv-data.vault.azure.net/keys/cmk/")
+    assert named.status_code == 200 and named.json()["key"]["kid"] == kid
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "KeyNotFound"
+
+
+def test_a_second_action_of_one_type_is_refused(sandbox: Sandbox, key: str) -> None:
+    notify = {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}
+    with data_client(sandbox) as vault:
+        refused = vault.put(key, params=DATA_API, json={"lifetimeActions": [notify, notify],
+                                                        "attributes": {"expiryTime": "P1Y"}})
+    assert refused.status_code == 400 and "only one Notify action" in refused.json()["error"]["message"]
+
+
 def test_a_key_without_a_policy_reports_key_vaults_default(client: httpx.Client, sandbox: Sandbox) -> None:
     create_vault(client, sandbox, "kv-data")
     client.put(vault_path("kv-data") + "/keys/plain", params=API, json={"properties": {"kty": "RSA"}})
@@ -98,10 +117,17 @@ def test_a_malformed_policy_is_refused(sandbox: Sandbox, key: str, body: dict[st
     _assert_refused(sandbox, key, body, message)
 
 
+# What KeyRotationPolicy's schema forbids (the harness catches these in the request): the service refuses
+# them with 400, where the sandbox once stored an empty policy or failed with a 500.
 @pytest.mark.nonconforming("sends policies the 7.5 definition forbids, to see the sandbox refuse them")
 @pytest.mark.parametrize(("body", "message"), [
     ({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Disable"}}]},
      "Rotate or Notify"),
+    ([{"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}}], "must be a JSON object"),
+    (None, "The rotation policy must be a JSON object"),
+    ({"lifetimeActions": [], "attributes": "P1Y"}, "attributes must be a JSON object"),
+    ({"lifetimeActions": {"trigger": {"timeAfterCreate": "P90D"}}}, "lifetimeActions must be a JSON array"),
+    ({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D"}, "action": "Rotate"}]}, "action must be"),
 ])
 def test_a_policy_of_the_wrong_shape_is_refused(sandbox: Sandbox, key: str, body: object, message: str) -> None:
     _assert_refused(sandbox, key, body, message)
