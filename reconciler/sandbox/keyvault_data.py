@@ -92,7 +92,7 @@ def put_policy(request: Request, state: State, params: Params) -> Reply:
         body = request.json()
     except ValueError as e:
         raise _refuse("BadParameter", f"The request body is not JSON: {e}") from e
-    policy = checked_policy(body if isinstance(body, dict) else {})
+    policy = checked_policy(body)
     stamp = int(sandbox_now(state))
     created = (key.get("rotationPolicy") or {}).get("stamps", {}).get("created", stamp)
     key["rotationPolicy"] = {**policy, "stamps": {"created": created, "updated": stamp}}
@@ -100,9 +100,14 @@ def put_policy(request: Request, state: State, params: Params) -> Reply:
 
 
 def get_key(request: Request, state: State, params: Params) -> Reply:
-    """A key bundle: the current version's identifier and attributes (no key material)."""
+    """A key bundle (no key material): of the version named, or, when the fragment is empty, the current one."""
     vault, key = _located(state, params)
-    properties = key_resource(vault, key)["properties"]
+    wanted = params.get("version", "")
+    version = next((v for v in key["versions"] if v["version"] == wanted), None) if wanted else None
+    if wanted and version is None:
+        raise Refusal(_error(404, "KeyNotFound", f"A key with (name/id) {params['key']}/{wanted} was not found in "
+                                                 "this key vault."))
+    properties = key_resource(vault, key, version)["properties"]
     bundle_key = {"kid": properties["keyUriWithVersion"], "kty": key["kty"], "key_ops": key["keyOps"]}
     return Reply(200, {"key": bundle_key, "attributes": properties["attributes"], "tags": key["tags"]})
 
@@ -110,7 +115,8 @@ def get_key(request: Request, state: State, params: Params) -> Reply:
 _KEY = r"^/keyvault/(?P<vault>[^/]+)/keys/(?P<key>[^/]+)"
 ROUTES: tuple[Route, ...] = (
     route(_KEY + r"/rotationpolicy", {"GET": get_policy, "PUT": put_policy}),
-    route(_KEY, {"GET": get_key}),
+    # GetKey is `GET /keys/{key-name}/{key-version}`; its version "URI fragment is optional" (7.5 keys.json).
+    route(_KEY + r"/(?P<version>[^/]*)", {"GET": get_key}),
 )
 
 

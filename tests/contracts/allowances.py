@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,18 +34,7 @@ _ARM_ASYNC = ("Azure Resource Manager asynchronous operations: a client polls th
               "URL the service answered, whatever its path (Azure/azure-resource-manager-rpc, v1.0/"
               "async-api-reference.md); the sandbox answers these URLs on its PUT and PATCH of mongoClusters")
 
-# No copy of Key Vault's data-plane definition (specification/keyvault/data-plane, 7.5) is held here yet;
-# the sandbox serves a vault's {vaultBaseUrl} under /keyvault/{vault}/.
-_KEYVAULT_DATA = ("Key Vault data plane REST API 7.5 (learn.microsoft.com/rest/api/keyvault/keys): Get Key "
-                  "'GET {vaultBaseUrl}/keys/{key-name}/{key-version}', Get Key Rotation Policy and Update Key Rotation "
-                  "Policy 'GET|PUT {vaultBaseUrl}/keys/{key-name}/rotationpolicy'; a request without a token is "
-                  "answered 401 with the WWW-Authenticate challenge (Key Vault authentication, 'Authentication, "
-                  "requests and responses')")
-
 ALLOWANCES: tuple[Allowance, ...] = (
-    _allow("keyvault", "GET", "/keyvault/{name}/keys/{name}/rotationpolicy", _KEYVAULT_DATA),
-    _allow("keyvault", "PUT", "/keyvault/{name}/keys/{name}/rotationpolicy", _KEYVAULT_DATA),
-    _allow("keyvault", "GET", "/keyvault/{name}/keys/{name}", _KEYVAULT_DATA),
     _allow("astra", "GET", "/v2/kms/classic/provider/{name}/region/{name}/accounts", _ASTRA_CLASSIC),
     _allow("astra", "POST", "/v2/kms/classic", _ASTRA_CLASSIC),
     # Not in the official client's definition; the Astra DevOps API 2.3.0 as published in the third-party copy
@@ -66,6 +56,20 @@ ALLOWANCES: tuple[Allowance, ...] = (
 # own service model (botocore/data/kms/2014-11-01/service-2.json) before sending it, and moto answers: the
 # published definition already judges them on the client side.
 AWS_SOURCE = "botocore's service models (kms 2014-11-01, sts 2011-06-15), validated by boto3 before sending"
+
+
+# Key Vault's data plane authenticates by challenge: "a request without a bearer token is answered 401 with a
+# WWW-Authenticate header naming the authority and resource" (Key Vault docs, "Authentication, requests and
+# responses", learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses). To elicit it,
+# azure-keyvault-keys sends its first request without a token and without its body (ChallengeAuthPolicy), then
+# the same request whole, with the token; that retry is judged like any other call.
+CHALLENGE_SOURCE = ("Key Vault authentication, requests and responses: the 401 bearer challenge; "
+                    "azure-keyvault-keys ChallengeAuthPolicy sends the first request without its body")
+
+
+def eliciting_challenge(call: dict[str, Any]) -> bool:
+    """The bodiless first request a Key Vault client sends for the challenge: its body is not asked for."""
+    return call["plane"] == "keyvault" and call["status"] == 401 and call.get("requestBody") is None
 
 
 def _matching(plane: str, method: str, path: str) -> Allowance | None:

@@ -37,6 +37,9 @@ DOCUMENTS: tuple[tuple[str, str, str], ...] = (
                           "MongoCluster/stable/2026-06-01/mongoCluster.json"),
     ("arm", "2024-11-30", "upstream/azure-msi/specification/msi/resource-manager/Microsoft.ManagedIdentity/"
                           "ManagedIdentity/stable/2024-11-30/ManagedIdentity.json"),
+    # Key Vault's data plane; its paths are relative to {vaultBaseUrl} (an x-ms-parameterized-host).
+    ("keyvault", "7.5", "upstream/azure-keyvault-data/specification/keyvault/data-plane/Microsoft.KeyVault/stable/"
+                        "7.5/keys.json"),
     ("confluent", "byok/v1", "upstream/confluent/byok/v1/api/openapi.yaml"),
     ("confluent", "cmk/v2", "upstream/confluent/cmk/v2/api/openapi.yaml"),
     # The official Astra client's definition; its third-party copy (datastax-devops-openapi.json) is kept
@@ -148,11 +151,12 @@ def document(uri: str) -> Any:
     return registry(False).contents(uri)
 
 
-def _template_pattern(template: str, skip_encoding: frozenset[str]) -> re.Pattern[str]:
+def _template_pattern(template: str, skip_encoding: frozenset[str], optional: frozenset[str]) -> re.Pattern[str]:
     regex, last = "", 0
     for found in re.finditer(r"\{([^}]+)\}", template):
         regex += re.escape(template[last:found.start()])
-        regex += "(.+)" if found.group(1) in skip_encoding else "([^/]+)"
+        name = found.group(1)
+        regex += "(.+)" if name in skip_encoding else "([^/]*)" if name in optional else "([^/]+)"
         last = found.end()
     return re.compile("^" + regex + re.escape(template[last:]) + "/?$", re.IGNORECASE)
 
@@ -172,6 +176,16 @@ def _skip_encoding(found: list[tuple[str, dict[str, Any]]]) -> frozenset[str]:
     return frozenset(p["name"] for _, p in found if p.get("x-ms-skip-url-encoding"))
 
 
+# Key Vault's GetKey says of its key-version: "This URI fragment is optional. If not specified, the latest
+# version of the key is returned." azure-keyvault-keys then sends it empty (`/keys/{key-name}/`).
+OPTIONAL_FRAGMENT = "This URI fragment is optional."
+
+
+def _optional_segments(found: list[tuple[str, dict[str, Any]]]) -> frozenset[str]:
+    return frozenset(p["name"] for _, p in found
+                     if p.get("in") == "path" and OPTIONAL_FRAGMENT in p.get("description", ""))
+
+
 def _operations_of(plane: str, version: str, relative: str) -> Iterator[Operation]:
     uri = uri_of(relative)
     for template, item in document(uri)["paths"].items():
@@ -180,7 +194,8 @@ def _operations_of(plane: str, version: str, relative: str) -> Iterator[Operatio
                 continue
             unmatched = Operation(plane, version, method.upper(), template, re.compile(""), 0, uri,
                                   pointer("paths", template, method), relative)
-            pattern = _template_pattern(template, _skip_encoding(parameters(unmatched)))
+            declared = parameters(unmatched)
+            pattern = _template_pattern(template, _skip_encoding(declared), _optional_segments(declared))
             literal = len(re.sub(r"\{[^}]+\}", "", template))
             yield dataclasses.replace(unmatched, pattern=pattern, literal=literal)
 

@@ -154,3 +154,47 @@ def _resource_kind(path: str) -> str:
     if namespace.lower() == "microsoft.documentdb":
         return f"microsoft.documentdb/{rest.split('/', 1)[0].lower()}"
     return namespace.lower()
+
+
+def _policy_put(body: Any, status: int = 200, **overrides: Any) -> dict[str, Any]:
+    call = {"plane": "keyvault", "method": "PUT", "path": "/keyvault/kv-conf/keys/cmk/rotationpolicy",
+            "status": status, "query": {"api-version": "7.5"}, "requestBody": body,
+            "responseBody": {"id": "https://kv-conf.vault.azure.net/keys/cmk/rotationpolicy", "lifetimeActions": [],
+                             "attributes": {"created": 1, "updated": 1}}}
+    return {**call, **overrides}
+
+
+ROTATE = {"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}}
+
+
+def test_key_vault_rotation_policies_are_held_to_the_data_plane_definition() -> None:
+    assert check_call(_policy_put({"lifetimeActions": [ROTATE], "attributes": {"expiryTime": "P1Y"}})) == []
+    misspelled = {"lifetimeActions": [{**ROTATE, "action": {"type": "Rotat"}}]}
+    assert [v.problem for v in check_call(_policy_put(misspelled))] == [
+        "request body lifetimeActions/0/action/type: 'Rotat' is not one of ['Rotate', 'Notify']"]
+    mistyped = {"lifetimeActions": [ROTATE], "attributes": {"expiryTime": 90}}
+    assert [v.problem for v in check_call(_policy_put(mistyped))] == [
+        "request body attributes/expiryTime: 90 is not of type 'string'"]
+    answered = _policy_put({"lifetimeActions": [ROTATE]}, responseBody={"lifetimeActions": ROTATE})
+    assert [v.problem for v in check_call(answered)] == [
+        "response body lifetimeActions: {'trigger': {'timeAfterCreate': 'P90D'}, 'action': {'type': 'Rotate'}} "
+        "is not of type 'array'"]
+
+
+def test_only_the_challenge_a_key_vault_client_elicits_goes_without_its_body() -> None:
+    challenged = _policy_put(None, status=401, responseBody={"error": {"code": "Unauthorized", "message": "AKV10000"}})
+    assert check_call(challenged) == []
+    assert [v.problem for v in check_call(_policy_put(None, status=400, responseBody=None))] == [
+        "the required request body is missing"]
+
+
+def test_a_key_bundle_is_read_with_the_version_fragment_empty_or_named() -> None:
+    bundle = {"key": {"kid": "https://kv-conf.vault.azure.net/keys/cmk/1", "kty": "RSA"}, "attributes": {}}
+    get = {"plane": "keyvault", "method": "GET", "status": 200, "query": {"api-version": "7.5"}, "requestBody": None,
+           "responseBody": bundle}
+    assert check_call({**get, "path": "/keyvault/kv-conf/keys/cmk/"}) == []
+    assert check_call({**get, "path": "/keyvault/kv-conf/keys/cmk/1"}) == []
+    assert [v.problem for v in check_call({**get, "path": "/keyvault/kv-conf/keys/cmk"})] == [
+        "the path's operations are ['DELETE', 'PUT'], not GET"]
+    assert [v.problem for v in check_call({**get, "path": "/keyvault/kv-conf/keys/cmk/", "query": {
+        "api-version": "7.4"}})] == ["no definition is read for api-version '7.4'"]
