@@ -21,7 +21,7 @@ from reconciler.sandbox.census import census
 from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE
 from reconciler.sandbox.world import load_state
 from tests import azurite
-from tests.conftest import EXAMPLES, ROOT, Result, write
+from tests.conftest import EXAMPLES, ROOT, Result, mutating_calls, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
 
@@ -215,12 +215,12 @@ def test_a_shared_lock_is_exclusive_names_its_holder_and_is_broken_only_explicit
     assert second.holder() is None
 
 
-@pytest.mark.parametrize("place", ["manifest", "flags"])
+@pytest.mark.parametrize("place", ["manifest", "manifest and flags"])
 def test_apply_with_a_shared_lock(shared: SharedLock, place: str, cmkctl: Callable[..., Result],
                                   tmp_path: Path) -> None:
-    declared = f"lock:\n  {shared.manifest}\naccounts:" if place == "manifest" else "accounts:"
-    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace("accounts:", declared, 1))
-    flags = shared.flags if place == "flags" else ()
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace("accounts:", f"lock:\n  {shared.manifest}\n"
+                                                                                     "accounts:", 1))
+    flags = shared.flags if place == "manifest and flags" else ()  # flags may repeat the declared lock
     stale = Holder("ci-runner", "build-7", 4242, "2026-01-01T00:00:00Z", "dead-beef", "acme-astra")
     lock = shared.make("acme-astra")
     assert lock.try_acquire(stale) is None
@@ -229,7 +229,8 @@ def test_apply_with_a_shared_lock(shared: SharedLock, place: str, cmkctl: Callab
     refused = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve", *flags)
     assert refused.code == 1
     assert "locked by ci-runner on build-7 (pid 4242) since 2026-01-01T00:00:00Z" in refused.err
-    assert f"cmkctl lock break -f MANIFEST{''.join(' ' + f for f in flags)} --id dead-beef" in refused.err
+    # The manifest names the lock: breaking it needs no flags, whichever the refused run gave.
+    assert "cmkctl lock break -f MANIFEST --id dead-beef" in refused.err
     assert lock.holder() == stale  # never broken silently
 
     broken = cmkctl("lock", "break", "-f", manifest, "--id", "dead-beef", *flags)
@@ -237,6 +238,49 @@ def test_apply_with_a_shared_lock(shared: SharedLock, place: str, cmkctl: Callab
     applied = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve", *flags)
     assert applied.code == 0, applied.err
     assert lock.holder() is None  # released at the end
+
+
+def test_a_run_naming_a_shared_lock_the_key_set_does_not_declare_is_refused(
+        request: pytest.FixtureRequest, cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    """The attack: one apply under the local lock, a second with --lock-table, side by side on one key set."""
+    shared = _dynamodb_backend(request)
+    sandbox = tmp_path / "sandbox"
+    first = start_apply(sandbox, env={HALT_VARIABLE: "mutation:3"})  # the local lock, held mid-apply
+    try:
+        wait_for(sandbox / HALT_MARKER, first)
+        before = len(mutating_calls(sandbox))
+        second = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve", *shared.flags)
+        assert second.code == 1, second.out + second.err
+        assert "key set acme-astra declares no shared lock" in second.err
+        assert f"lock: {{{shared.manifest}}}" in second.err  # the declaration that makes every run take it
+        assert "Plan:" not in second.out and len(mutating_calls(sandbox)) == before  # it read and changed nothing
+        assert shared.make("acme-astra").holder() is None  # and never took the table's lock
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+
+@pytest.mark.parametrize(("declared", "flags", "named"), [
+    (f"azureBlob: {{account: {azurite.ACCOUNT}, container: cmkctl}}", ("--lock-table", TABLE, "--lock-region", REGION),
+     "--lock-table cmkctl-locks, --lock-region us-east-1 names another lock"),
+    (f"dynamodb: {{table: {TABLE}, region: {REGION}}}", ("--lock-table", "other-locks"),
+     "--lock-table other-locks names another lock"),
+    (f"dynamodb: {{table: {TABLE}, region: {REGION}}}", ("--lock-region", "eu-west-1"),
+     "--lock-region eu-west-1 names another lock"),
+])
+def test_a_run_naming_another_lock_than_the_declared_one_is_refused(
+        declared: str, flags: tuple[str, ...], named: str, dynamodb: None, cmkctl: Callable[..., Result],
+        tmp_path: Path) -> None:
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace("accounts:", f"lock:\n  {declared}\naccounts:", 1))
+    line = manifest.read_text().splitlines().index("lock:") + 1
+    for command in (("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve"),
+                    ("plan", "-f", manifest, "--sandbox", tmp_path / "sb", "--lock"),
+                    ("lock", "break", "-f", manifest)):
+        refused = cmkctl(*command, *flags)
+        assert refused.code == 1, refused.out + refused.err
+        assert f"declares its lock at {manifest}:{line}" in refused.err and named in refused.err, refused.err
+        assert "Plan:" not in refused.out
+    assert not mutating_calls(tmp_path / "sb")
 
 
 def test_a_holder_killed_with_sigkill_leaves_a_blob_lock_only_lock_break_removes(blob_storage: str,

@@ -1,4 +1,4 @@
-"""`cmkctl lock`, and the flags that choose the lock a run takes: local, DynamoDB or a blob lease."""
+"""`cmkctl lock`, and the lock a run takes: the one its manifest declares (DynamoDB, a blob lease), else local."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def lock_place_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags naming a shared lock, handed to the command as one `lock_place: LockFlags`."""
+    """The flags naming a shared lock, handed to the command as one `lock_place: LockFlags`; they may
+    only repeat the manifest's `lock:` (see `usecases.locking.declared_lock`)."""
 
     @functools.wraps(function)
     def command(*args: Any, lock_table: str | None, lock_region: str | None, lock_blob_account: str | None,
@@ -31,12 +32,12 @@ def lock_place_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lock-blob", metavar="NAME", help="The lock blob (default: cmkctl/KEY_SET.lock)."),
         click.option("--lock-blob-container", metavar="CONTAINER", help="The container of --lock-blob-account."),
         click.option("--lock-blob-account", metavar="ACCOUNT",
-                     help="Lock with a blob lease in this Azure Storage account (shared by many machines) instead "
-                          "of the manifest's lock setting or the local lock file."),
+                     help="The storage account of the manifest's azureBlob lock (optional: it must repeat the "
+                          "manifest's lock, which every run takes)."),
         click.option("--lock-region", metavar="REGION", help="The region of --lock-table."),
         click.option("--lock-table", metavar="TABLE",
-                     help="Lock in this DynamoDB table (shared by many machines) instead of the manifest's "
-                          "lock setting or the local lock file."),
+                     help="The table of the manifest's dynamodb lock (optional: it must repeat the manifest's "
+                          "lock, which every run takes)."),
     ):
         command = option(command)
     return command
@@ -49,50 +50,23 @@ def lock_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def lock_for(key_set: KeySet, sandbox: Path | None, place: LockFlags) -> Lock:
-    """The lock the flags, else the manifest's lock setting, name; the local lock file if neither does."""
+    """The key set's one lock: the shared one its manifest declares, else the local lock file.
+
+    Lock flags only repeat the declaration; naming another lock is refused before anything connects.
+    """
     from reconciler.core.lock import LocalLock, default_directory
+    from reconciler.usecases.locking import declared_lock
 
-    if place.table is not None and place.blob_account is not None:
-        raise click.UsageError("--lock-table and --lock-blob-account name two different locks; give one")
-    setting = key_set.lock
-    if place.blob_account is not None or (place.table is None and setting is not None and setting.blob_account):
-        return _blob_lock_for(key_set, place)
-    if place.table is not None or (setting is not None and setting.dynamodb_table):
-        return _dynamodb_lock_for(key_set, place)
-    if place.region is not None:
-        raise click.UsageError("--lock-region goes with --lock-table")
-    if place.blob_container is not None or place.blob is not None:
-        raise click.UsageError("--lock-blob-container and --lock-blob go with --lock-blob-account")
-    return LocalLock(default_directory(sandbox), key_set.name)
+    setting = declared_lock(key_set, place)
+    if setting is None:
+        return LocalLock(default_directory(sandbox), key_set.name)
+    if setting.blob_account is not None:
+        from reconciler.providers.azure_blob_lock import BlobLeaseLock
 
-
-def _dynamodb_lock_for(key_set: KeySet, place: LockFlags) -> Lock:
+        return BlobLeaseLock(setting.blob_account, str(setting.blob_container), setting.blob_name, key_set.name)
     from reconciler.providers.aws_lock import DynamoDbLock
 
-    setting = key_set.lock
-    table = place.table or (setting.dynamodb_table if setting else None)
-    region = place.region or (setting.dynamodb_region if setting else None)
-    if region is None:
-        raise click.UsageError("--lock-table needs --lock-region (or the manifest's lock.dynamodb.region)")
-    flags = f"--lock-table {place.table} --lock-region {region}" if place.table else ""
-    return DynamoDbLock(str(table), region, key_set.name, break_flags=flags)
-
-
-def _blob_lock_for(key_set: KeySet, place: LockFlags) -> Lock:
-    from reconciler.providers.azure_blob_lock import BlobLeaseLock
-
-    setting = key_set.lock
-    account = place.blob_account or (setting.blob_account if setting else None)
-    container = place.blob_container or (setting.blob_container if setting else None)
-    blob = place.blob or (setting.blob_name if setting else None)
-    if container is None:
-        raise click.UsageError("--lock-blob-account needs --lock-blob-container (or the manifest's "
-                               "lock.azureBlob.container)")
-    flags = ""
-    if place.blob_account:
-        flags = f"--lock-blob-account {account} --lock-blob-container {container}"
-        flags += f" --lock-blob {blob}" if blob else ""
-    return BlobLeaseLock(str(account), container, blob, key_set.name, break_flags=flags)
+    return DynamoDbLock(str(setting.dynamodb_table), str(setting.dynamodb_region), key_set.name)
 
 
 @click.group("lock")

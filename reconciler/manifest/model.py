@@ -189,6 +189,8 @@ class LockSetting:
     blob_account: str | None = None
     blob_container: str | None = None
     blob_name: str | None = None
+    # FILE:LINE of the `lock:` block, for a refusal to point at.
+    declared_at: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

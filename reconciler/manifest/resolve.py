@@ -47,7 +47,7 @@ def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]
     accounts = _accounts(data.get("accounts", {}))
     regions = tuple(_region(context, data, index) for index in range(len(data.get("regions", []))))
     key_set = KeySet(data["metadata"]["name"], accounts, regions, document.file, context.source(("metadata",)),
-                     lock=_lock(data.get("lock") or {}), accounts_only="regions" not in data)
+                     lock=_lock(context, data), accounts_only="regions" not in data)
     _check_region_names(context, key_set)
     _check_references(context, key_set)
     check_access_policy_references(context, key_set)
@@ -57,11 +57,14 @@ def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]
     return key_set, context.problems
 
 
-def _lock(data: dict[str, Any]) -> LockSetting | None:
+def _lock(context: ResolveContext, document: dict[str, Any]) -> LockSetting | None:
+    data = document.get("lock") or {}
+    where = str(context.source(("lock",))) if data else ""
     if dynamodb := data.get("dynamodb"):
-        return LockSetting(dynamodb_table=dynamodb["table"], dynamodb_region=dynamodb["region"])
+        return LockSetting(dynamodb_table=dynamodb["table"], dynamodb_region=dynamodb["region"], declared_at=where)
     if blob := data.get("azureBlob"):
-        return LockSetting(blob_account=blob["account"], blob_container=blob["container"], blob_name=blob.get("blob"))
+        return LockSetting(blob_account=blob["account"], blob_container=blob["container"], blob_name=blob.get("blob"),
+                           declared_at=where)
     return None
 
 
