@@ -450,3 +450,73 @@ def test_a_blob_lock_with_a_wrong_key_names_the_fix_not_the_key(blob_storage: st
     garbled = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve")
     assert garbled.code == 1 and "is not a storage connection string" in garbled.err, garbled.err
     assert wrong_key not in garbled.out + garbled.err
+
+
+# ---- the lock's calls in --debug and --audit-log ------------------------------------------------
+
+SECRET_CANARY = "canary-lock-secret-0c1d2e"
+SESSION_CANARY = "canary-lock-session-token-3f4a5b"
+
+
+def _lock_secret(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[
+        SharedLock, tuple[str, ...]]:
+    """The backend, reached with a credential whose secret parts are known: (backend, the secrets)."""
+    if backend == "dynamodb":
+        shared = _dynamodb_backend(request)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_CANARY)  # moto takes any; the token goes on the wire
+        monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_CANARY)
+        return shared, (SECRET_CANARY, SESSION_CANARY)
+    from datetime import UTC, datetime, timedelta
+    from urllib.parse import parse_qs
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE
+
+    shared = _blob_backend(request)
+    container = shared.flags[-1]
+    endpoint = re.search(r"BlobEndpoint=([^;]+)", request.getfixturevalue("azurite_connection"))
+    assert endpoint is not None
+    sas = generate_container_sas(azurite.ACCOUNT, container, account_key=azurite.DEVELOPMENT_KEY,
+                                 permission=ContainerSasPermissions(read=True, write=True, create=True, add=True),
+                                 expiry=datetime.now(UTC) + timedelta(hours=1))
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, f"BlobEndpoint={endpoint.group(1)};SharedAccessSignature={sas}")
+    signature = parse_qs(sas)["sig"][0]
+    return shared, (signature, re.search(r"sig=([^&]+)", sas).group(1), azurite.DEVELOPMENT_KEY)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("backend", ["dynamodb", "azure-blob"])
+def test_the_lock_calls_show_in_the_debug_and_audit_logs_and_no_secret_does(
+        backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+        cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    import json
+
+    shared, secrets = _lock_secret(backend, request, monkeypatch)
+    manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace("accounts:", f"lock:\n  {shared.manifest}\n"
+                                                                                     "accounts:", 1))
+    debug, audit = tmp_path / "debug.log", tmp_path / "audit.jsonl"
+    applied = cmkctl("apply", "-f", manifest, "--sandbox", tmp_path / "sb", "--auto-approve", "--debug-file", debug,
+                     "--audit-log", audit)
+    assert applied.code == 0, applied.err
+    wire = [json.loads(line.removeprefix("cmkctl http ")) for line in debug.read_text().splitlines()
+            if line.startswith("cmkctl http ")]
+    if backend == "dynamodb":
+        lock_calls = [(e["method"], e["path"]) for e in wire if e["path"].startswith("dynamodb:")]
+        assert ("POST", "dynamodb:PutItem") in lock_calls and ("POST", "dynamodb:DeleteItem") in lock_calls
+    else:
+        lock_calls = [(e["method"], (e["query"] or "").split("&")[0]) for e in wire if e["plane"] == "storage"]
+        assert ("PUT", "comp=lease") in lock_calls and ("PUT", "comp=metadata") in lock_calls, lock_calls
+        signed = [e for e in wire if e["plane"] == "storage" and "sig=" in (e["query"] or "")]
+        assert signed and all("sig=***" in e["query"] for e in signed)
+    for text in (debug.read_text(), audit.read_text(), applied.out, applied.err):
+        for secret in secrets:
+            assert secret not in text
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    lock_events = [e["what"] for e in events if "lock" in e["what"]]
+    assert [e["lock"] for e in lock_events] == ["taken", "released"]
+    assert {e["keySet"] for e in lock_events} == {"acme-astra"} and len({e["lockId"] for e in lock_events}) == 1
+    taken, released = (events.index(e) for e in events if "lock" in e["what"])
+    steps = [i for i, e in enumerate(events) if e["what"].get("step")]
+    assert steps and taken < min(steps) and max(steps) < released  # held from before the first step to after the last
+    mutating_lock_calls = [e["what"] for e in events if e["what"].get("plane") in ("storage", "aws")]
+    assert mutating_lock_calls, "the lock's writes are audited like every mutating call"

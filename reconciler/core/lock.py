@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import logging
 import os
 import socket
 import time
@@ -32,8 +33,10 @@ from typing import Protocol
 from filelock import BaseFileLock, FileLock, Timeout
 
 from reconciler.core.errors import CmkError
+from reconciler.core.wirelog import LOG as WIRE
 
 STATE_DIR_VARIABLE = "CMKCTL_STATE_DIR"
+LOG = logging.getLogger("cmkctl.lock")
 
 
 class LockError(CmkError):
@@ -176,7 +179,15 @@ def held(lock: Lock, key_set: str, *, timeout: float, on_wait: Callable[[Holder]
             on_wait(holder)
             told = True
         sleep(min(poll, max(0.0, deadline - clock())))
+    _said("taken", lock, me)
     try:
         yield me
     finally:
         lock.release(me)
+        _said("released", lock, me)
+
+
+def _said(event: str, lock: Lock, holder: Holder) -> None:
+    """In the audit log (who held the key set, when) and on the --debug stream."""
+    LOG.info("lock on %s %s (%s), lock id %s", holder.key_set, event, lock.where, holder.id)
+    WIRE.lock_event(event=event, key_set=holder.key_set, where=lock.where, lock_id=holder.id)

@@ -184,6 +184,12 @@ class WireLog:
             self.append_audit({"what": {"address": address, "kind": kind, "action": action, "step": True},
                                "result": result})
 
+    def lock_event(self, *, event: str, key_set: str, where: str, lock_id: str) -> None:
+        """The key set's lock taken or released: the audit log says who held it, where, and when."""
+        if self.audit is not None:
+            self.append_audit({"what": {"lock": event, "keySet": key_set, "where": where, "lockId": lock_id},
+                               "result": "ok"})
+
     def append_audit(self, entry: dict[str, Any]) -> None:
         assert self.audit is not None
         line = json.dumps({"when": datetime.now(UTC).isoformat(timespec="milliseconds"), "who": self.who(), **entry},

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from reconciler.core import kms_policy, retry
 from reconciler.core.errors import CredentialError, GuardError, ProviderError, TransientError
-from reconciler.core.wirelog import LOG
+from reconciler.providers.aws_wire import observe
 from reconciler.providers.base import Connection, Live
 from reconciler.providers.https import require_https
 
@@ -113,22 +113,6 @@ def _sdk_does_not_retry(function: Callable[..., Any]) -> bool:
     config = getattr(getattr(client, "meta", None), "config", None)
     retries = getattr(config, "retries", None) or {}
     return retries.get("total_max_attempts") == 1 and getattr(function, "__name__", "") not in NOT_IDEMPOTENT
-
-
-def _logged_call(http_response: Any, model: Any, **kwargs: Any) -> None:
-    LOG.exchange(plane=PLANE, method="POST", url=f"{model.service_model.service_name}:{model.name}",
-                 status=http_response.status_code, response_headers=dict(http_response.headers),
-                 mutating=not model.name.startswith(READ_OPERATIONS))
-
-
-def _logged_error(exception: Exception, **kwargs: Any) -> None:
-    model = kwargs.get("model")
-    name = getattr(model, "name", "?")
-    LOG.exchange(plane=PLANE, method="POST", url=f"kms:{name}", status=None, error=type(exception).__name__,
-                 mutating=not str(name).startswith(READ_OPERATIONS))
-
-
-READ_OPERATIONS = ("Describe", "List", "Get")
 
 
 def iam_principal(caller_arn: str) -> str:
@@ -223,9 +207,7 @@ class AwsSession:
         config = Config(retries={**retries, "mode": "standard"}, user_agent_extra="cmkctl",
                         connect_timeout=10, read_timeout=60, **proxies)
         client = self._session.client(service, region_name=region, endpoint_url=self._endpoint, config=config)
-        if LOG.observed:
-            client.meta.events.register("after-call", _logged_call)
-            client.meta.events.register("after-call-error", _logged_error)
+        observe(client)
         return client
 
     def warm_up(self, regions: Sequence[str]) -> None:

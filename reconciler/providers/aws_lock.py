@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.core.errors import CredentialError
 from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice, holder_to_break
+from reconciler.providers.aws_wire import observe
 
 KEY = "LockID"
 
@@ -35,6 +36,7 @@ class DynamoDbLock:
             import boto3
 
             self._client = boto3.client("dynamodb", region_name=self.region, endpoint_url=self._endpoint)
+            observe(self._client)  # the lock's calls show in --debug and --audit-log like every other
         return self._client
 
     def try_acquire(self, holder: Holder) -> Holder | None:

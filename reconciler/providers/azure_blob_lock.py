@@ -26,7 +26,9 @@ from urllib.parse import quote, unquote
 
 from reconciler.core.errors import CredentialError
 from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice, holder_to_break
+from reconciler.core.wirelog import LOG as WIRE
 
+PLANE = "storage"
 CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
 LEASE_SECONDS = 60  # the longest finite lease Blob Storage grants
 RENEW_EVERY = 20.0  # two renewals may fail (a network blip) before the lease lapses
@@ -197,7 +199,8 @@ class BlobLeaseLock:
 
         if self._connection_string:
             try:
-                client = BlobClient.from_connection_string(self._connection_string, self.container, self.blob)
+                client = BlobClient.from_connection_string(self._connection_string, self.container, self.blob,
+                                                           **_observed())
             except ValueError:  # its message may quote the string, account key included
                 raise LockError(f"{CONNECTION_STRING_VARIABLE} is not a storage connection string") from None
             if client.account_name != self.account:
@@ -207,7 +210,18 @@ class BlobLeaseLock:
         from reconciler.providers.azure_common import default_azure_credential
 
         return BlobClient(f"https://{self.account}.blob.core.windows.net", self.container, self.blob,
-                          credential=default_azure_credential())
+                          credential=default_azure_credential(), **_observed())
+
+
+def _observed() -> dict[str, Any]:
+    """The lock's exchanges (lease, metadata) in --debug and --audit-log, redacted like every plane's
+    (the SharedKey signature and a SAS's `sig` never shown). Storage clients take extra policies
+    only through this keyword; they run last, once per attempt, on the request as signed."""
+    if not WIRE.observed:
+        return {}
+    from reconciler.providers.azure_common import wire_policy
+
+    return {"_additional_pipeline_policies": [wire_policy(PLANE)]}
 
 
 def _metadata(holder: Holder) -> dict[str, str]:
