@@ -144,7 +144,9 @@ def _message(error: Any) -> str:
         expected = error.validator_value if error.validator == "enum" else [error.validator_value]
         return f"{error.instance!r} is not one of {', '.join(map(repr, expected))}"
     if error.validator == "pattern":
-        return f"{error.instance!r} does not match {error.validator_value}"
+        # A grammar too long to read as a regex says what it expects in its title.
+        expected = error.schema.get("title") or error.validator_value
+        return f"{error.instance!r} does not match {expected}"
     if error.validator == "oneOf" and isinstance(error.instance, dict):
         return "give exactly one of the alternatives (for a role assignment: vault or scope)"
     if error.validator == "not" and set(error.validator_value) == {"required"}:

@@ -13,6 +13,7 @@ from reconciler.core.secrets import Secret
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
+from reconciler.providers.paths import segment
 
 PLANE = "astra"
 TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
@@ -127,7 +128,9 @@ class AstraClient:
         return {"Authorization": f"Bearer {self._token.reveal()}"}
 
     def provider_ids(self, product: str, cloud: str, region: str) -> list[str]:
-        path = f"{kms_root(product)}/provider/{checked_cloud(cloud)}/region/{checked_region(region)}/accounts"
+        cloud, region = segment(checked_cloud(cloud), "cloud", plane=PLANE), segment(checked_region(region), "region",
+                                                                                         plane=PLANE)
+        path = f"{kms_root(product)}/provider/{cloud}/region/{region}/accounts"
         body = json_body(self.request("GET", path, what=f"list Astra {product} provider accounts in {region}"))
         accounts = body if isinstance(body, list) else []
         return [str(a["provider_id"]) for a in accounts if isinstance(a, dict) and a.get("provider_id")]

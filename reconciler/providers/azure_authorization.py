@@ -16,6 +16,7 @@ from reconciler.providers.azure_common import (
     translate,
 )
 from reconciler.providers.base import Live
+from reconciler.providers.paths import resource_id
 
 PLANE = "arm"
 AUTHORIZATION_CLIENT = "azure.mgmt.authorization:AuthorizationManagementClient"
@@ -84,7 +85,7 @@ class RoleAssignmentHandler:
             # atScope(): at or above the scope, as the role-assignments definition (2022-04-01,
             # RoleAssignmentFilterParameter) documents; listed at the assignment's own scope, since
             # a list at a resource group never answers what is below it.
-            return list(self._client(scope).role_assignments.list_for_scope(scope, filter="atScope()"))
+            return list(self._client(scope).role_assignments.list_for_scope(_in_url(scope), filter="atScope()"))
         except sdk_errors() as e:
             if _is_not_found(e):
                 return []  # the vault or VNet does not exist yet: nothing is assigned on it
@@ -99,7 +100,7 @@ class RoleAssignmentHandler:
         what = f"assign role {role_guid(role)} to {principal} on {scope}"
         try:
             created = self._client(scope).role_assignments.create(
-                scope,
+                _in_url(scope),
                 assignment_name(scope, role, principal),
                 _create_parameters(role, principal, attributes),
             )
@@ -131,6 +132,11 @@ class RoleAssignmentHandler:
                 f"{what}: ARM says the assignment exists but does not list it yet", plane=PLANE, code=code
             ) from e
         raise translate(e, what) from e
+
+
+def _in_url(scope: str) -> str:
+    """The scope as the SDK puts it in the URL: verbatim (it may not quote a scope's slashes), so encoded here."""
+    return resource_id(scope, "role assignment scope", plane=PLANE)
 
 
 def _listing_key(scope: str) -> tuple[str, str]:

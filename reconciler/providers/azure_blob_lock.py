@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 from reconciler.core.errors import CredentialError
 from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice, holder_to_break
 from reconciler.core.wirelog import LOG as WIRE
+from reconciler.providers.paths import segment
 
 PLANE = "storage"
 CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
@@ -87,6 +88,9 @@ class BlobLeaseLock:
                  connection_string: str | None = None, break_flags: str = "", pause: Pause = real_pause) -> None:
         self.account, self.container, self.key_set = account, container, key_set
         self.blob = blob or default_blob(key_set)
+        # The SDK encodes the names but keeps '/' and dots: a '..' segment would lease a blob elsewhere.
+        for part in (container, *self.blob.split("/")):
+            segment(part, "lock blob or container name", plane=PLANE)
         self.where = f"blob {self.container}/{self.blob} in storage account {account}"
         self.break_flags = break_flags  # the flags that chose this lock, which `lock break` needs too
         self._connection_string = connection_string if connection_string is not None else os.environ.get(

@@ -25,6 +25,7 @@ from reconciler.core.secrets import Secret
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
+from reconciler.providers.paths import segment
 
 PLANE = "confluent"
 KEY_VARIABLE = "CONFLUENT_CLOUD_API_KEY"
@@ -152,7 +153,7 @@ class ConfluentClient:
         return [key for key in listed if is_azure_key(key)]
 
     def byok_key(self, key_id: str) -> dict[str, Any]:
-        path = f"{BYOK_KEYS}/{checked_id(key_id, 'BYOK key')}"
+        path = f"{BYOK_KEYS}/{segment(checked_id(key_id, 'BYOK key'), 'BYOK key id', plane=PLANE)}"
         return _object(self.request("GET", path, what=f"read Confluent BYOK key {key_id}"), "BYOK key")
 
     def create_byok_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,7 +176,7 @@ class ConfluentClient:
         return _object(response, "cluster")
 
     def update_cluster(self, cluster_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        path = f"{CLUSTERS}/{checked_id(cluster_id, 'cluster')}"
+        path = f"{CLUSTERS}/{segment(checked_id(cluster_id, 'cluster'), 'cluster id', plane=PLANE)}"
         try:
             response = self.request("PATCH", path, what=f"update Kafka cluster {cluster_id}", json=dict(body))
         finally:

@@ -27,6 +27,7 @@ from reconciler.providers.confluent import ConfluentClient
 from reconciler.providers.confluent import cluster_live as confluent_cluster_live
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.https import json_body
+from reconciler.providers.paths import segment
 from reconciler.providers.registry import Clients, plane_http
 
 
@@ -127,7 +128,7 @@ class Inventory:
 
     def app_id(self, object_id: str) -> str | None:
         """The application ID of a service principal, or None for users, groups and unknown objects."""
-        response = self._graph.request("GET", f"/servicePrincipals/{object_id}")
+        response = self._graph.request("GET", f"/servicePrincipals/{segment(object_id, 'object ID', plane='graph')}")
         body = json_body(response) if response.is_success else None
         return str(body["appId"]) if isinstance(body, dict) and body.get("appId") else None
 
