@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -107,6 +108,22 @@ def test_a_removed_grant_breaks_its_consumer(cmkctl: Callable[..., Result], sand
     assert result.code == 1
     reasons = broken_only(paths, "astra_registration.eastus.serverless")
     assert reasons == ["the grant does not exist: the consumer's principal cannot use the key"] * 2
+
+
+def test_a_vault_closed_to_trusted_services_breaks_the_cassandra_path(cmkctl: Callable[..., Result],
+                                                                      sandbox: Path) -> None:
+    """Someone turns the bypass off on a vault that denies public networks: the data centers, which reach
+    the key as a trusted Microsoft service, no longer can (Cosmos DB's customer-key guide)."""
+    def close(state: dict[str, Any]) -> None:
+        vault = state["arm"]["vaults"]["acme-cass-eus"]["resource"]["properties"]
+        vault["networkAcls"] = {**vault.get("networkAcls", {}), "defaultAction": "Deny", "bypass": "None"}
+
+    breakage.edit_state(sandbox, close)
+    result, paths = check(cmkctl, sandbox)
+    assert result.code == 1
+    assert broken_only(paths, "cassandra_data_center.eastus.acme-cassandra/dc-eastus") == [
+        "Managed Instance for Apache Cassandra cannot reach the key: the vault denies public networks and does not "
+        "let trusted Microsoft services bypass its firewall (networkAcls: defaultAction Deny, bypass None)"]
 
 
 def test_confluent_reporting_invalid_breaks_its_key(cmkctl: Callable[..., Result], sandbox: Path) -> None:

@@ -20,6 +20,11 @@ from reconciler.plan.model import Action, Plan, Step
 CONSUMER_KINDS = frozenset({"astra_registration", "confluent_byok_key", "confluent_cluster", "mongo_cluster",
                             "cassandra_data_center"})
 DEFAULT_EXPIRY_WARNING_DAYS = 30
+# Consumers whose procedures have a firewalled vault let trusted Microsoft services through (Cosmos DB's
+# customer-key guide; Confluent's "If you have network restrictions"): closed both ways, no path.
+TRUSTED_SERVICE_CONSUMERS = {"cassandra_data_center": "Managed Instance for Apache Cassandra",
+                             "mongo_cluster": "Cosmos DB for MongoDB vCore",
+                             "confluent_byok_key": "Confluent Cloud", "confluent_cluster": "Confluent Cloud"}
 DAY = 86_400
 # Confluent's BYOK key states in which a cluster can use the key (byok/v1 Key.state).
 CONFLUENT_USABLE_STATES = frozenset({"AVAILABLE", "IN_USE"})
@@ -104,9 +109,25 @@ def _chain(address: str, by_address: Mapping[str, Step]) -> list[str]:
 
 
 def _path(step: Step, by_address: Mapping[str, Step], unread: Mapping[str, str], clock: Clock) -> PathHealth:
-    findings = [f for address in _chain(step.address, by_address)
-                for f in step_findings(by_address[address], unread, clock)]
+    chain = [by_address[address] for address in _chain(step.address, by_address)]
+    findings = [f for link in chain for f in step_findings(link, unread, clock)]
+    findings += _closed_vaults(step, chain)
     return PathHealth(step.address, step.kind, step.region, tuple(findings))
+
+
+def _closed_vaults(consumer: Step, chain: Iterable[Step]) -> Iterable[Finding]:
+    """A vault the consumer's service cannot reach: its firewall denies public networks and does not let
+    trusted Microsoft services through, the way these services come (Cosmos DB's customer-key guide;
+    the R-*-BYPASS rules). The vault itself is sound, so this belongs to the path, not the vault."""
+    service = TRUSTED_SERVICE_CONSUMERS.get(consumer.kind)
+    if service is None:
+        return
+    for step in chain:
+        acls = step.live.get("networkAcls") or {} if step.kind == "azure_vault" else {}
+        if acls.get("defaultAction") == "Deny" and "AzureServices" not in str(acls.get("bypass") or ""):
+            yield Finding(step.address, Status.BROKEN, f"{service} cannot reach the key: the vault denies public "
+                          f"networks and does not let trusted Microsoft services bypass its firewall "
+                          f"(networkAcls: defaultAction Deny, bypass {acls.get('bypass') or 'None'})")
 
 
 def step_findings(step: Step, unread: Mapping[str, str], clock: Clock) -> list[Finding]:

@@ -159,8 +159,8 @@ class Cassandra(System):
                          "Cassandra")
 
     def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
-        for check in (_accounts_declared, _one_registration_per_cluster, _purge_protection, _key_is_rsa,
-                      _data_center_in_region, _subnets_in_a_vnet, _principal_is_a_declared_cluster,
+        for check in (_accounts_declared, _one_registration_per_cluster, _purge_protection, _vault_reachable,
+                      _key_is_rsa, _data_center_in_region, _subnets_in_a_vnet, _principal_is_a_declared_cluster,
                       _cluster_can_use_keys):
             yield from check(key_set)
 
@@ -367,6 +367,19 @@ def _purge_protection(key_set: KeySet) -> Iterator[Diagnostic]:
                 yield vault.source.at("purgeProtection", f"vault {vault.name!r} holds key {key_name!r} of Cassandra "
                                       f"cluster {registration.cluster!r} and must have purge protection turned on: "
                                       f"{PURGE_PROTECTION_REASON} (purgeProtection: true)", "R-CASSANDRA-PURGE")
+
+
+def _vault_reachable(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-CASSANDRA-BYPASS: Cosmos DB's customer-key guide, which covers Cassandra: "Your Azure Key Vault
+    instance must be accessible through public network access or allow trusted Microsoft services to
+    bypass its firewall" (learn.microsoft.com/azure/cosmos-db/how-to-setup-customer-managed-keys)."""
+    for region, registration in key_set.registered(CassandraRegistration):
+        for key_name, vault in _vaults_of(region, registration):
+            if vault.public_network == "Deny" and not vault.trusted_services_bypass:
+                yield vault.source.at("trustedServicesBypass", f"vault {vault.name!r} denies public networks and "
+                                      "does not let trusted Microsoft services bypass its firewall: Cassandra "
+                                      f"cluster {registration.cluster!r} could not reach key {key_name!r} "
+                                      "(trustedServicesBypass: true, or publicNetwork: Allow)", "R-CASSANDRA-BYPASS")
 
 
 def _key_is_rsa(key_set: KeySet) -> Iterator[Diagnostic]:

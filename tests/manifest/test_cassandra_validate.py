@@ -109,3 +109,22 @@ def test_a_backup_key_in_another_region_is_refused(cmkctl: Callable[..., Result]
     text = GOOD.replace("          key: cassandra-eastus ", "          backupKey: elsewhere\n          key: cassandra-eastus ")
     result = invalid(cmkctl, tmp_path, text)
     assert "cassandra.backupKey: no key 'elsewhere' is declared in region 'eastus'" in result.err
+
+
+def test_a_vault_closed_to_trusted_services_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    """Cosmos DB's customer-key guide (Cassandra included): the vault must be reachable publicly or let
+    trusted Microsoft services through its firewall. Closed both ways, the data centers cannot use the key."""
+    closed = "authorization: accessPolicies\n        publicNetwork: Deny\n        trustedServicesBypass: false\n"
+    text = GOOD.replace("authorization: accessPolicies    # the procedure's way; RBAC works too (a role assignment "
+                        "instead)\n", closed, 1)
+    assert "trustedServicesBypass: false" in text
+    result = invalid(cmkctl, tmp_path, text)
+    line = line_of(text, "        trustedServicesBypass: false")
+    assert (f"m.yaml:{line}: regions[0].vaults[0].trustedServicesBypass: vault 'acme-cassandra-eastus' denies public "
+            "networks and does not let trusted Microsoft services bypass its firewall: Cassandra cluster "
+            "'acme-cassandra' could not reach key 'cassandra-eastus'") in result.err
+    assert "[R-CASSANDRA-BYPASS]" in result.err
+    for still_reachable in (closed.replace("Deny", "Allow"), closed.replace("false", "true")):
+        text = GOOD.replace("authorization: accessPolicies    # the procedure's way; RBAC works too (a role "
+                            "assignment instead)\n", still_reachable, 1)
+        assert cmkctl("validate", write(tmp_path / "ok.yaml", text)).code == 0
