@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.sandbox import load_state
 from reconciler.sandbox.state import read_calls
-from tests.conftest import EXAMPLES, Result, apply_ok, plan_apply_plan, write
+from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
 
 EXAMPLE = EXAMPLES / "key-rotation.yaml"
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
@@ -141,6 +141,31 @@ def test_an_expiry_without_a_rotation_before_it_is_warned(cmkctl: Callable[..., 
     assert "W-ROTATION-EXPIRY" in plan_json(cmkctl, late, tmp_path / "sandbox")["notices"][0]["code"]
     fine = cmkctl("validate", EXAMPLE)
     assert fine.code == 0 and "W-ROTATION-EXPIRY" not in fine.err
+
+
+@pytest.mark.parametrize(("rotation", "why"), [
+    ("{expiresAfter: PT1S}", "no rotation"),
+    ("{expiresAfter: P1D, notifyBefore: PT1H}", "a day, no rotation"),
+    ("{rotateAfter: P1Y, expiresAfter: P29D}", "rotation after expiry"),
+])
+def test_a_key_that_would_expire_within_days_of_being_made_is_refused(
+        rotation: str, why: str, cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    """A version expiring, unrotated, a second (or any time under 30 days) after it is made is handed to its
+    consumers already near expiry: refused at validate and at plan, nothing touched (not merely warned)."""
+    text = EXAMPLE.read_text()
+    policy = text[text.index("        rotation:"):text.index("    roleAssignments:")]
+    short = write(tmp_path / "short.yaml", text.replace(policy, f"        rotation: {rotation}\n"))
+    line = next(n for n, text in enumerate(short.read_text().splitlines(), 1) if "rotation:" in text)
+    validated = cmkctl("validate", short)
+    assert validated.code == 3, validated.err
+    assert f"{short}:{line}: regions[0].keys[0].rotation: key astra-eastus: each version expires " in validated.err
+    assert "[R-ROTATION-EXPIRY]" in validated.err and "W-ROTATION-EXPIRY" not in validated.err
+    planned = cmkctl("plan", "-f", short, "--sandbox", tmp_path / "sandbox")
+    assert planned.code == 3 and "Plan:" not in planned.out
+    assert mutating_calls(tmp_path / "sandbox") == []
+    month = write(tmp_path / "month.yaml", text.replace(policy, "        rotation: {expiresAfter: P30D}\n"))
+    warned = cmkctl("validate", month)  # at the floor: a warning, as any unrotated expiry is
+    assert warned.code == 0 and "[W-ROTATION-EXPIRY]" in warned.err
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

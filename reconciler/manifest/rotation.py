@@ -14,6 +14,12 @@ from typing import Any
 import isodate
 
 EXPIRY_RULE = "W-ROTATION-EXPIRY"
+EXPIRY_REFUSAL_RULE = "R-ROTATION-EXPIRY"
+# A version that expires, with no rotation before it, sooner than this after it is made is near its
+# expiry from its first day: inside the window in which `cmkctl check` warns (its --expiry-warning
+# default) and Key Vault's default policy notifies (30 days before expiry). Its consumers would be
+# handed a key already failing; that is refused, a longer life only warned of.
+EXPIRY_FLOOR = datetime.timedelta(days=30)
 
 # Durations with years or months have no fixed length; they are measured from this day.
 _MEASURED_FROM = datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC)
@@ -49,9 +55,27 @@ def parse_duration(text: str) -> datetime.timedelta:
 
 
 def expiry_warning(policy: RotationPolicy | None) -> str:
-    """Why the key will expire before any rotation replaces it; empty when a rotation comes first."""
-    if policy is None or policy.expires_after is None:
+    """Why the key will expire before any rotation replaces it; empty when a rotation comes first
+    (or when the expiry is so near that `expiry_refusal` refuses it instead)."""
+    if policy is None or policy.expires_after is None or expiry_refusal(policy):
         return ""
+    return _unrotated_expiry(policy)
+
+
+def expiry_refusal(policy: RotationPolicy | None) -> str:
+    """Why the key's versions would expire, unrotated, within EXPIRY_FLOOR of being made; empty otherwise."""
+    if policy is None or policy.expires_after is None or not _unrotated_expiry(policy):
+        return ""
+    if parse_duration(policy.expires_after) >= EXPIRY_FLOOR:
+        return ""
+    return (f"each version expires {policy.expires_after} after it is made and no rotation replaces it first: "
+            f"its consumers would get a key near expiry from its first day; give expiresAfter of at least "
+            f"P{EXPIRY_FLOOR.days}D, or a rotation before expiry (rotateAfter shorter than expiresAfter, or "
+            "rotateBeforeExpiry)")
+
+
+def _unrotated_expiry(policy: RotationPolicy) -> str:
+    assert policy.expires_after is not None
     if policy.rotate_after is None and policy.rotate_before_expiry is None:
         return (f"the key expires {policy.expires_after} after each version is created but no rotation is "
                 "declared: its consumers lose it on expiry (add rotateAfter or rotateBeforeExpiry)")

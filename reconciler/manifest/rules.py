@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterator
 
 from reconciler.core.errors import Diagnostic
 from reconciler.manifest.model import KeySet
-from reconciler.manifest.rotation import EXPIRY_RULE, expiry_warning
+from reconciler.manifest.rotation import EXPIRY_REFUSAL_RULE, EXPIRY_RULE, expiry_refusal, expiry_warning
 
 Rule = Callable[[KeySet], Iterator[Diagnostic]]
 
@@ -32,9 +32,18 @@ def azure_accounts_declared(key_set: KeySet) -> Iterator[Diagnostic]:
                                 "missing", "R-ACCOUNTS")
 
 
+def key_not_born_expiring(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-ROTATION-EXPIRY: no key whose versions expire, unrotated, within days of being made."""
+    for region in key_set.regions:
+        for key in region.keys:
+            if why := expiry_refusal(key.rotation):
+                yield key.source.at("rotation", f"key {key.name}: {why}", EXPIRY_REFUSAL_RULE)
+
+
 RULES: tuple[Rule, ...] = (
     azure_accounts_declared,
     hsm_key_needs_premium_vault,
+    key_not_born_expiring,
 )
 
 
