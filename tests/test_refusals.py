@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.conftest import EXAMPLES, ROOT, Result, apply_ok, write
+from tests.conftest import EXAMPLES, ROOT, Result, apply_ok, mutating_calls, write
 
 ASTRA = EXAMPLES / "astra-serverless-azure.yaml"
 CONFLUENT = EXAMPLES / "confluent-azure-byok.yaml"
@@ -73,3 +73,44 @@ def test_a_region_astra_has_not_enabled_names_its_rule_and_region(cmkctl: Callab
     result = cmkctl("plan", "-f", ASTRA, "--sandbox", sandbox)
     assert result.code == 3
     assert f"declared at {ASTRA}:{line_of(ASTRA, 'name: westus2')}) [R-ASTRA-REGION]" in result.err
+
+
+PREMIUM_VAULT_WITH = """
+azure:
+  vaults:
+    - {{subscription: 22222222-2222-2222-2222-222222222222, resourceGroup: cmk-prod, name: acme-astra-eastus,
+       location: eastus, sku: premium, enableRbacAuthorization: true, enablePurgeProtection: true,
+       networkAcls: {{bypass: AzureServices, defaultAction: Allow}},
+       keys: [{{name: astra-eastus, kty: RSA, keySize: 3072}}{more}]}}
+"""
+
+
+def test_a_premium_vault_holding_hsm_keys_is_not_planned_down_to_standard(cmkctl: Callable[..., Result],
+                                                                         tmp_path: Path) -> None:
+    """Issue 21, point 11: its HSM keys (made by hand, or no longer declared) exist only in a premium vault."""
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "world.yaml", PREMIUM_VAULT_WITH.format(more=", {name: payments-hsm, kty: RSA-HSM, keySize: 2048}"))
+    manifest = write(tmp_path / "m.yaml", ASTRA.read_text().replace("        resourceGroup: cmk-prod\n",
+                                                                    "        resourceGroup: cmk-prod\n        sku: standard\n", 1))
+    result = cmkctl("plan", "-f", manifest, "--sandbox", sandbox)
+    assert result.code == 3, result.out + result.err
+    where = f"{manifest}:{line_of(manifest, 'sku: standard')}"
+    assert ("azure_vault.eastus.acme-astra-eastus: sku: the vault holds HSM-protected keys (payments-hsm), which only "
+            "a premium vault can hold") in result.err
+    assert f'(live: "premium"; declared at {where} as sku: "standard") [R-HSM-SKU]' in result.err
+    assert mutating_calls(sandbox) == []
+    applied = cmkctl("apply", "-f", manifest, "--sandbox", sandbox, "--auto-approve")
+    assert applied.code == 3 and mutating_calls(sandbox) == []
+
+    default = write(tmp_path / "default.yaml", ASTRA.read_text())  # sku not written: standard, the default
+    refused = cmkctl("plan", "-f", default, "--sandbox", sandbox)
+    assert refused.code == 3 and "[R-HSM-SKU]" in refused.err
+    assert f"declared at {default}:{line_of(default, 'name: acme-astra-eastus')} as sku" in refused.err
+
+
+def test_a_premium_vault_without_hsm_keys_may_go_to_standard(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "world.yaml", PREMIUM_VAULT_WITH.format(more=""))
+    document = json.loads(cmkctl("plan", "-f", ASTRA, "--sandbox", sandbox, "--format", "json").out)
+    vault = next(s for s in document["steps"] if s["address"] == "azure_vault.eastus.acme-astra-eastus")
+    assert vault["actions"] == ["update"] and [c["name"] for c in vault["changes"]] == ["sku"]

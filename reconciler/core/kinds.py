@@ -7,8 +7,12 @@ contract between the two, spelled as the control plane spells them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+# (live value, declared value, the live object) -> why the change is refused; "" when it is not.
+Guard = Callable[[Any, Any, Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class KindSpec:
     case_insensitive: frozenset[str] = frozenset()
     # attribute -> the rule a refused change of it breaks; others break R-IMMUTABLE.
     rules: Mapping[str, str] = field(default_factory=dict)
+    # attribute -> a change the plane would take, but only while the live object allows it
+    guards: Mapping[str, Guard] = field(default_factory=dict)
     # attribute -> what the control plane means by a live null (Confluent: its own key, "Automatic").
     live_null: Mapping[str, str] = field(default_factory=dict)
     # attribute -> what an update of it means, said on the plan's step (a key rotation moving a
@@ -42,11 +48,21 @@ class KindSpec:
     endpoints: frozenset[str] = frozenset()
 
 
+def _hsm_keys_need_premium(live_sku: Any, declared_sku: Any, live: Mapping[str, Any]) -> str:
+    """A premium vault's HSM keys exist only in a premium vault: the plane would strand them."""
+    held = live.get("hsmKeys") or []
+    if str(declared_sku).lower() != "standard" or not held:
+        return ""
+    return (f"the vault holds HSM-protected keys ({', '.join(held)}), which only a premium vault can hold: "
+            "move their consumers to software keys before the vault goes to standard")
+
+
 AZURE_VAULT = KindSpec(
     # identity: subscriptionId, resourceGroup, name
     # attributes: location, tenantId, sku, enableRbacAuthorization, enablePurgeProtection,
     #   softDeleteRetentionInDays, networkAcls {bypass, defaultAction}, tags
-    # outputs: id, vaultUri
+    # outputs: id, vaultUri; hsmKeys (the names of its HSM keys, read only when the plan would take a
+    #   premium vault to standard)
     kind="azure_vault",
     plane="arm",
     immutable={
@@ -57,7 +73,8 @@ AZURE_VAULT = KindSpec(
     irreversible_attributes={
         "enablePurgeProtection": "purge protection, once on, can never be turned off",
     },
-    rules={"enablePurgeProtection": "R-PURGE-PROTECTION"},
+    rules={"enablePurgeProtection": "R-PURGE-PROTECTION", "sku": "R-HSM-SKU"},
+    guards={"sku": _hsm_keys_need_premium},
     # cmkctl tags what it creates; a vault made by hand and adopted keeps its own tags. `recover`
     # (declared only when true) says to recover a soft-deleted vault of the name instead of failing.
     create_only=frozenset({"tags", "recover"}),

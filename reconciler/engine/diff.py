@@ -58,22 +58,27 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
     )
     if not changes:
         return Decision(Action.NOOP)
-    refused = [c for c in changes if _refused(spec, c)]
+    refused = [(c, reason) for c in changes if (reason := _refused(spec, c, live))]
     if refused:
-        rules = tuple(dict.fromkeys(spec.rules.get(c.name, IMMUTABLE_RULE) for c in refused))
-        reasons = [_refusal(spec, c, (words or {}).get(c.name), source) for c in refused]
+        rules = tuple(dict.fromkeys(spec.rules.get(c.name, IMMUTABLE_RULE) for c, _ in refused))
+        reasons = [_refusal(spec, c, reason, (words or {}).get(c.name), source) for c, reason in refused]
         return Decision(Action.FORBIDDEN, changes, "; ".join(reasons), rules=rules)
     irreversible = [spec.irreversible_attributes[c.name] for c in changes if c.name in spec.irreversible_attributes]
     notes = dict.fromkeys(spec.change_notes[c.name] for c in changes if c.name in spec.change_notes)
     return Decision(Action.UPDATE, changes, "; ".join([*irreversible, *notes]), bool(irreversible))
 
 
-def _refused(spec: KindSpec, change: AttributeChange) -> bool:
-    return change.name in spec.immutable or bool(change.name in spec.irreversible_attributes and change.before)
+def _refused(spec: KindSpec, change: AttributeChange, live: Mapping[str, Any]) -> str:
+    """Why the plane would refuse (or should never be asked) to make `change`; "" when it may."""
+    if change.name in spec.immutable:
+        return spec.immutable[change.name]
+    if change.name in spec.irreversible_attributes and change.before:
+        return spec.irreversible_attributes[change.name]
+    guard = spec.guards.get(change.name)
+    return guard(change.before, change.after, live) if guard is not None else ""
 
 
-def _refusal(spec: KindSpec, change: AttributeChange, words: Declared | None, source: str) -> str:
-    why = spec.immutable.get(change.name) or spec.irreversible_attributes[change.name]
+def _refusal(spec: KindSpec, change: AttributeChange, why: str, words: Declared | None, source: str) -> str:
     rule = spec.rules.get(change.name, IMMUTABLE_RULE)
     return f"{change.name}: {why} ({_live_and_declared(spec, change, words, source)}) [{rule}]"
 

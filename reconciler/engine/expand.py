@@ -66,6 +66,7 @@ def _vault(key_set: KeySet, vault: Vault) -> Resource:
         attributes=attributes,
         source=str(vault.source),
         declared={
+            "sku": Declared("sku", vault.sku, vault.source.location("sku")),
             "enablePurgeProtection": Declared("purgeProtection", vault.purge_protection,
                                               vault.source.location("purgeProtection")),
             "softDeleteRetentionInDays": Declared("softDeleteRetentionDays", vault.soft_delete_retention_days,

@@ -186,6 +186,14 @@ class VaultHandler:
         raw = vault_in_group(self._session, identity)
         return None if raw is None else vault_live(raw)
 
+    def read_declared(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live | None:
+        """The vault; and, when the manifest would take a premium vault to standard, its HSM keys
+        (the planner refuses that while there are any). Other plans cost no read more."""
+        live = self.read(identity=identity)
+        if live is not None and str(live.get("sku")).lower() == "premium" and attributes.get("sku") == "standard":
+            live["hsmKeys"] = hsm_keys(self._session, identity)
+        return live
+
     def held(self, *, identity: Mapping[str, Any]) -> Live | None:
         """The soft-deleted vault holding the name of an absent one (ARM's deleted-vaults list,
         fetched once per run and only when a declared vault is absent), or None."""
@@ -376,6 +384,23 @@ def _list_keys(session: AzureSession, subscription_id: str, resource_group: str,
             return []
         raise translate(e, f"list the keys of vault {vault}") from e
     return [{**key_live(k), "name": k["name"]} for k in found]
+
+
+def hsm_keys(session: AzureSession, vault: Mapping[str, Any]) -> list[str]:
+    """The names of the vault's HSM-protected keys. ARM's list of keys carries no type (the published
+    listKeys example has none), so a key the list does not type is read."""
+    subscription, group, name = vault["subscriptionId"], vault["resourceGroup"], vault["name"]
+    client, found = _keyvault_client(session, subscription), []
+    for key in vault_keys(session, subscription, group, name):
+        kty = key.get("kty")
+        if kty is None:
+            try:
+                kty = key_live(client.keys.get(group, name, key["name"]).as_dict())["kty"]
+            except sdk_errors() as e:
+                raise translate(e, f"read key {name}/{key['name']}") from e
+        if str(kty).upper().endswith("-HSM"):
+            found.append(str(key["name"]))
+    return sorted(found)
 
 
 class KeyHandler:

@@ -154,3 +154,29 @@ def test_default_credential_is_built_only_when_called() -> None:
     credential = default_azure_credential()
     assert hasattr(credential, "get_token")
     credential.close()
+
+
+def test_hsm_keys_reads_the_type_arm_lists_leave_out() -> None:
+    """ARM's list of keys carries no kty (the published listKeys example has none): a key the list does
+    not type is read, one the list types is not."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from reconciler.providers.azure_keyvault import hsm_keys
+    from reconciler.providers.cache import RunCache
+
+    listed = [{"name": "untyped-hsm", "kty": None}, {"name": "untyped-soft", "kty": None},
+              {"name": "typed-hsm", "kty": "EC-HSM"}, {"name": "typed-soft", "kty": "RSA"}]
+    types = {"untyped-hsm": "RSA-HSM", "untyped-soft": "RSA"}
+    read: list[str] = []
+
+    def get(group: str, vault: str, name: str) -> Any:
+        read.append(name)
+        return SimpleNamespace(as_dict=lambda: {"name": name, "properties": {"kty": types[name]}})
+
+    session = SimpleNamespace(lists=RunCache(), check_subscription=lambda s: s,
+                              client=lambda cls, s: SimpleNamespace(keys=SimpleNamespace(get=get, list=lambda g, v: [])))
+    session.lists.put(("vaultKeys", "s", "rg", "v"), listed)
+    assert hsm_keys(session, {"subscriptionId": "s", "resourceGroup": "rg", "name": "v"}) == [  # type: ignore[arg-type]
+        "typed-hsm", "untyped-hsm"]
+    assert read == ["untyped-hsm", "untyped-soft"]
