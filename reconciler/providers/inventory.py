@@ -27,7 +27,7 @@ from reconciler.providers.confluent import ConfluentClient
 from reconciler.providers.confluent import cluster_live as confluent_cluster_live
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.https import json_body
-from reconciler.providers.paths import segment
+from reconciler.providers.paths import resource_id, segment
 from reconciler.providers.registry import Clients, plane_http
 
 
@@ -77,7 +77,8 @@ class Inventory:
         """Assignments made at `scope` itself, not inherited from above it."""
         try:
             client = self._client(AUTHORIZATION_CLIENT)
-            found = list(client.role_assignments.list_for_scope(scope, filter="atScope()"))
+            found = list(client.role_assignments.list_for_scope(resource_id(scope, "scope", plane="arm"),
+                                                                filter="atScope()"))
         except sdk_errors() as e:
             raise translate(e, f"list role assignments on {scope}") from e
         return [{"role": role_guid(a.role_definition_id), "principalId": a.principal_id,
