@@ -271,3 +271,39 @@ def test_a_region_astra_has_not_enabled_is_forbidden_at_plan(cmkctl: Callable[..
     assert ("astra_provider_accounts.westus2.serverless: Astra lists no serverless provider ID for azure region "
             "westus2: the region is not enabled for this organization") in result.err
     assert mutating_calls(sandbox) == []
+
+
+@pytest.mark.parametrize("registered", [
+    "https://KV.vault.azure.net:443/keys/astra-eastus/",
+    "https://acme-astra-eastus.vault.azure.net/keys/astra-eastus/",
+    "https://acme-astra-eastus.vault.azure.net:443/keys/astra-eastus",
+    "HTTPS://Acme-Astra-EastUS.Vault.Azure.Net/keys/astra-eastus",
+])
+def test_astras_cosmetic_spelling_of_the_registered_key_is_no_change(registered: str, cmkctl: Callable[..., Result],
+                                                                      tmp_path: Path) -> None:
+    """Issue 20, point 8: only a support ticket changes Astra's key, so its KeyID answer is read as ARM's URIs
+    are (no trailing slash or :443, host and scheme in lower case): a cosmetic difference forbids nothing."""
+    registered = registered.replace("KV", "ACME-ASTRA-EASTUS")
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "world.yaml", f"""
+azure:
+  vaults:
+    - {{subscription: 22222222-2222-2222-2222-222222222222, resourceGroup: cmk-prod, name: acme-astra-eastus,
+       location: eastus, enableRbacAuthorization: true, enablePurgeProtection: true,
+       networkAcls: {{bypass: AzureServices, defaultAction: Allow}},
+       keys: [{{name: astra-eastus, kty: RSA, keySize: 3072}}]}}
+astra:
+  registrations:
+    - {{product: serverless, provider: azure, region: eastus, keyID: "{registered}"}}
+""")
+    result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--format", "json")
+    assert result.code == 0, result.err
+    steps = {s["address"]: s for s in json.loads(result.out)["steps"]}
+    assert [a for s in steps.values() for a in s["actions"] if a == "forbidden"] == []
+    assert steps["astra_registration.eastus.serverless"]["actions"] == ["no-op"]
+    assert steps["astra_registration.westus2.serverless"]["actions"] == ["create"]  # the other region's is new
+    another = registered.replace("/keys/astra-eastus", "/keys/astra-eastus-2")
+    write(sandbox / "world.yaml", (sandbox / "world.yaml").read_text().replace(registered, another))
+    (sandbox / "state.json").unlink()
+    refused = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox)
+    assert refused.code == 3 and "[R-ASTRA-ONE-KEY]" in refused.err  # another key still is one

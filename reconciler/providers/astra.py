@@ -10,6 +10,7 @@ import httpx
 
 from reconciler.core.errors import CredentialError, GuardError, ProviderError
 from reconciler.core.secrets import Secret
+from reconciler.providers.azure_common import normalize_uri
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
@@ -68,6 +69,21 @@ def astra_error(response: httpx.Response, what: str) -> Exception:
 def _field(entry: Mapping[str, Any], pascal: str, camel: str) -> Any:
     """Astra's list answers use PascalCase in the spec; accept camelCase too."""
     return entry.get(pascal, entry.get(camel))
+
+
+def normal_registration(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry of Astra's list, its Azure key identifier in the form ARM's are compared in.
+
+    Only a support ticket changes a registered key, so a cosmetic difference in Astra's answer (a
+    trailing slash, `:443`, the host's or the scheme's case) must not read as another key: every plan
+    would be forbidden. AWS key ARNs are compared exactly, as AWS compares them (case-sensitive).
+    """
+    found = dict(entry)
+    if str(_field(entry, "CloudProvider", "cloudProvider") or "").lower() == "azure":
+        for name in ("KeyID", "keyId"):
+            if isinstance(found.get(name), str):
+                found[name] = normalize_uri(found[name])
+    return found
 
 
 def registration_body(org: str, cloud: str, region: str, key_id: str) -> dict[str, Any]:
@@ -140,7 +156,7 @@ class AstraClient:
 
     def _list_registrations(self, product: str) -> list[dict[str, Any]]:
         body = json_body(self.request("GET", kms_root(product), what=f"list Astra {product} keys"))
-        return [entry for entry in body or [] if isinstance(entry, dict)] if isinstance(body, list) else []
+        return [normal_registration(e) for e in body or [] if isinstance(e, dict)] if isinstance(body, list) else []
 
     def register(self, product: str, body: Mapping[str, Any]) -> None:
         # Any 2xx is success: the spec says 200, the live service answers 201, neither with a body.
