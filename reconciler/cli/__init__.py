@@ -42,16 +42,30 @@ for command in (cli, manifests.validate, keysets.plan, keysets.apply, keysets.sh
 
 
 def _report_bug() -> int:
-    log_dir = Path(os.environ.get("CMKCTL_LOG_DIR") or tempfile.gettempdir())
-    log = log_dir / f"cmkctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     try:
-        log.write_text(traceback.format_exc(), "utf-8")
+        log = _crash_log(traceback.format_exc())
         where = f"the full traceback is in {log}"
     except OSError:
         where = "the traceback could not be written"
     kind = sys.exc_info()[0]
     click.echo(f"cmkctl hit a bug ({kind.__name__ if kind else 'unknown'}); {where}. Please report it.", err=True)
     return EXIT_ERROR
+
+
+def _crash_log(text: str) -> Path:
+    """A new file holding `text`, which no one else can have made or can read.
+
+    A predictable name in a shared folder lets another user plant a symlink there and have the
+    traceback written over a file of their choosing: the name is random and the file created
+    exclusively, without following a link (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), in
+    CMKCTL_LOG_DIR or else in a new private folder (mkdtemp: mode 0700).
+    """
+    folder = os.environ.get("CMKCTL_LOG_DIR") or tempfile.mkdtemp(prefix="cmkctl-")
+    handle, name = tempfile.mkstemp(prefix=f"cmkctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-",
+                                    suffix=".log", dir=folder)
+    with os.fdopen(handle, "w", encoding="utf-8") as log:
+        log.write(text)
+    return Path(name)
 
 
 # A fleet's plan allocates millions of short-lived objects (SDK models, JSON); at Python's default
