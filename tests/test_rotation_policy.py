@@ -204,8 +204,9 @@ def test_the_data_plane_token_never_shows(cmkctl: Callable[..., Result], tmp_pat
     assert "canary-azure-token-51c9" not in everything
 
 
-def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable[..., Result],
-                                                                 tmp_path: Path) -> None:
+def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # outside any repository, the checkout a saved plan names files in is the folder
     sandbox = tmp_path / "sandbox"
     apply_ok(cmkctl, EXAMPLE, sandbox)
     changed = write(tmp_path / "changed.yaml", EXAMPLE.read_text().replace("rotateAfter: P1Y", "rotateAfter: P200D"))

@@ -56,13 +56,15 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     configure_wire(debug, debug_file, None)
     from reconciler.manifest.loader import load_one
     from reconciler.plan import document as plandoc
-    from reconciler.usecases.planning import plan_key_set, refuse_forbidden
+    from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
     from reconciler.usecases.reviewing import plan_signing_key
     from reconciler.usecases.session import RunOptions
 
     if not take_lock and (lock_timeout or lock_place.given):
         raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
     key_set, loaded = load_one(paths)
+    if out is not None:
+        refuse_unsaveable(loaded)
     lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
     made = plan_key_set(key_set, loaded, RunOptions(sandbox, parallelism), targets, lock=lock,
                         lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
@@ -93,15 +95,20 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     from reconciler.usecases.applying import ApplyRequest
     from reconciler.usecases.applying import apply as apply_plan
     from reconciler.usecases.planning import read_plan
-    from reconciler.usecases.reviewing import plan_signing_key, saved_manifests
+    from reconciler.usecases.reviewing import plan_signing_key, reviewed_content, saved_manifests
     from reconciler.usecases.session import RunOptions
 
     if (plan_file is None) == (not paths):
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
     if plan_file is not None and targets:
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
-    saved = read_plan(plan_file, signing_key=plan_signing_key()) if plan_file is not None else None
-    key_set, loaded = load_one(saved_manifests(saved) if saved else paths)
+    if plan_file is not None:  # the files it names, as they were reviewed, or nothing is read
+        saved = read_plan(plan_file, signing_key=plan_signing_key())
+        named = saved_manifests(saved, plan_file)
+        key_set, loaded = load_one(named, accept=reviewed_content(saved, named))
+    else:
+        saved = None
+        key_set, loaded = load_one(paths)
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, RunOptions(sandbox, parallelism), lock, lock_timeout, saved, plan_file,
                            targets, auto_approve)
