@@ -22,6 +22,7 @@ from reconciler.cli.common import EXIT_ERROR, EXIT_OK, OUTPUT, diagnostic_json, 
 from reconciler.cli.lock import lock_group
 from reconciler.cli.sandbox import sandbox_group
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
+from reconciler.core.printable import json_visible, visible_lines
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,9 +115,9 @@ def _fail(code: int, message: str, diagnostics: Sequence[Diagnostic] = (), *, pr
         import json
 
         report = {"code": code, "message": message, "diagnostics": [diagnostic_json(d) for d in diagnostics]}
-        click.echo(json.dumps(report, ensure_ascii=False), err=True)
-    else:
-        click.echo(prefix + message, err=True)
+        click.echo(json_visible(json.dumps(report, ensure_ascii=False)), err=True)
+    else:  # a value quoted in the message (a Sid, a key, a cloud's answer) never reaches the terminal raw
+        click.echo(prefix + visible_lines(message), err=True)
     return code
 
 

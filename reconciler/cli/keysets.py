@@ -28,6 +28,7 @@ from reconciler.cli.common import (
 from reconciler.cli.lock import lock_for, lock_options
 from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError
+from reconciler.core.printable import visible_lines
 from reconciler.render import FORMATS, render
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ def _report(result: ApplyResult | None) -> int:
     click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "
                f"{len(result.failed)} failed, {len(result.skipped)} skipped.")
     for address, error in result.failed.items():
-        click.echo(f"  failed  {address}: {error}", err=True)
+        click.echo(f"  failed  {address}: {visible_lines(str(error))}", err=True)
     for address, because in result.skipped.items():
         click.echo(f"  skipped {address}: {because} failed", err=True)
     return EXIT_OK if result.ok else EXIT_ERROR
