@@ -319,3 +319,17 @@ def test_a_plan_of_an_earlier_format_is_refused(cmkctl: Callable[..., Result], t
         assert ("the plan's format_version is '1.0', and this cmkctl reads format 2.0 only (which records each "
                 "manifest's SHA-256): plan again with this cmkctl") in result.err
     assert mutating_calls(sandbox) == []
+
+
+def test_a_plan_that_names_itself_as_its_manifest_is_refused(
+    cmkctl: Callable[..., Result], checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = tmp_path / "sandbox"
+    evil = attacker_plan(cmkctl, tmp_path, sandbox, monkeypatch)
+    monkeypatch.chdir(checkout)
+    itself = checkout / "cmk" / "plan.yaml"  # JSON is YAML: the plan would be read as a manifest
+    itself.write_text(json.dumps(naming(evil, "cmk/plan.yaml", b"")))
+    result = cmkctl("apply", itself, "--sandbox", sandbox)
+    assert result.code == 1
+    assert "the plan names the manifest 'cmk/plan.yaml', which is the plan itself" in result.err
+    assert mutating_calls(sandbox) == []
