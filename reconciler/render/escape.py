@@ -57,7 +57,7 @@ def fence_for(body: str) -> str:
     return "`" * max(3, longest_backticks(body) + 1)
 
 
-def text(value: str) -> str:
+def literal(value: str) -> str:
     """`value` as literal text in a line of markdown: no emphasis, link, HTML, comment or table cell."""
     escaped = html.escape(value, quote=False)  # <, > and & as entities: no tag, no <!-- comment
     return _MARKUP.sub(lambda found: "\\" + found.group(), escaped)

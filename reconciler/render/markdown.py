@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.render.escape import code, fence_for, in_html, printable, text
+from reconciler.render.escape import code, fence_for, in_html, literal, printable
 from reconciler.render.values import SYMBOLS, VERBS, lookup_result, show, summary_line
 
 TABLE_HEADER = ("| | object | action |", "|---|---|---|")
@@ -69,10 +69,10 @@ def _callouts(steps: list[dict[str, Any]]) -> list[str]:
     for step in steps:
         action = step["actions"][0]
         if action == "forbidden":
-            lines.append(f"> [!CAUTION]\n> **Forbidden** {code(step['address'])}: {text(step['reason'])}\n")
+            lines.append(f"> [!CAUTION]\n> **Forbidden** {code(step['address'])}: {literal(step['reason'])}\n")
         elif _irreversible(step):
             lines.append(f"> [!WARNING]\n> **Irreversible** {code(step['address'])}: "
-                         f"{text(step['reason'] or VERBS[action])}\n")
+                         f"{literal(step['reason'] or VERBS[action])}\n")
     return lines
 
 
@@ -85,7 +85,7 @@ def _grouped_callouts(steps: list[dict[str, Any]]) -> list[str]:
         elif _irreversible(step):
             groups.setdefault(("Irreversible", step["reason"] or VERBS[action]), []).append(step["address"])
     return [f"> [!{'CAUTION' if label == 'Forbidden' else 'WARNING'}]\n> **{label}** ({len(addresses)}): "
-            f"{text(reason)}\n> " + ", ".join(code(a) for a in addresses) + "\n"
+            f"{literal(reason)}\n> " + ", ".join(code(a) for a in addresses) + "\n"
             for (label, reason), addresses in groups.items()]
 
 
@@ -96,12 +96,12 @@ def _irreversible(step: dict[str, Any]) -> bool:
 def notice_lines(document: dict[str, Any]) -> list[str]:
     lines = []
     for notice in printable(document)["notices"]:
-        said = f"{text(notice['message'])} ({code(notice['code'])})"
+        said = f"{literal(notice['message'])} ({code(notice['code'])})"
         if not notice["region"]:  # about the plan as a whole
             lines.append(f"> [!WARNING]\n> **Partial plan**: {said}\n")
             continue
-        label = "Unmanaged, left in place" if notice["level"] == "info" else text(notice["region"])
-        lines.append(f"> [!NOTE]\n> **{label}** ({text(notice['region'])}): {said}\n")
+        label = "Unmanaged, left in place" if notice["level"] == "info" else literal(notice["region"])
+        lines.append(f"> [!NOTE]\n> **{label}** ({literal(notice['region'])}): {said}\n")
     return lines
 
 
@@ -114,7 +114,7 @@ def body_pieces(document: dict[str, Any]) -> list[Piece]:
 
 
 def table_start(region: str, *, continued: bool = False) -> str:
-    return "\n".join([f"#### {text(region)}" + (" (continued)" if continued else ""), "", *TABLE_HEADER])
+    return "\n".join([f"#### {literal(region)}" + (" (continued)" if continued else ""), "", *TABLE_HEADER])
 
 
 def _joined(pieces: list[Piece]) -> Iterator[str]:
@@ -137,7 +137,7 @@ def _region_pieces(region: str, steps: list[dict[str, Any]]) -> list[Piece]:
         if action in ("create", "update", "forbidden") and step["changes"]:
             pieces.append(_details(step, action))
         elif action == "read":
-            pieces.append(Piece(f"{code(step['address'])}: {text(lookup_result(step))}\n"))
+            pieces.append(Piece(f"{code(step['address'])}: {literal(lookup_result(step))}\n"))
     return pieces
 
 
