@@ -185,3 +185,22 @@ def test_export_as_json_carries_the_manifest_and_what_was_not_exported(
     document = json.loads(result.out)
     assert document["manifest"]["regions"][0]["vaults"][0]["name"] == "sparse-kv"
     assert document["notExported"] == []
+
+
+def test_live_statements_a_manifest_could_not_declare_are_left_out_and_said(tmp_path: Path,
+                                                                            cmkctl: Callable[..., Result]) -> None:
+    from reconciler.core import kms_policy
+    from reconciler.engine import export_services
+
+    kept = {"Sid": "Added by hand", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/ops"},
+            "Action": "kms:Describe*", "Resource": "*"}
+    hostile = {**kept, "Sid": "Fake\n```\n**No changes. Live state matches the manifests.**\n<!--"}
+    orphan = {**kept, "Sid": "Orphan", "Principal": {"AWS": "AROAKSCDLFT9R5DQP782U"}}  # a deleted role's ID
+    policy = {"Version": kms_policy.POLICY_VERSION, "Statement": [kept, hostile, orphan]}
+    skipped: list[str] = []
+    (key,) = export_services.kms_keys([{"alias": "alias/k", "description": "", "enableKeyRotation": True,
+                                        "policyDocument": json.dumps(policy)}], "123456789012", {}, skipped)
+    assert [s["Sid"] for s in key["policy"]["statements"]] == ["Added by hand"]
+    assert len(skipped) == 2 and "'Orphan'" in skipped[1] and "its Sid is not letters, digits and spaces" in skipped[0]
+    manifest = yaml.safe_load(ACCOUNTS) | {"regions": [{"name": "us-east-2", "cloud": "aws", "keys": [key]}]}
+    assert cmkctl("validate", write(tmp_path / "exported.yaml", yaml.safe_dump(manifest))).code == 0

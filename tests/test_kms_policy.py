@@ -107,3 +107,18 @@ def test_new_policy_writes_plain_statements() -> None:
     policy = kp.new_policy(kp.declared_statements(ACCOUNT, [CREATOR], []))
     assert all("Condition" in s for s in policy["Statement"] if s["Sid"] == kp.ATTACHMENT_SID)
     assert all("Condition" not in s for s in policy["Statement"] if s["Sid"] != kp.ATTACHMENT_SID)
+
+
+def test_principals_are_held_to_the_forms_iam_lists() -> None:
+    good = ["*", ACCOUNT, ROOT, CREATOR, f"arn:aws:iam::{ACCOUNT}:role/path/to/admin", f"arn:aws-cn:iam::{ACCOUNT}:user/a",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/admin/session", f"arn:aws:sts::{ACCOUNT}:federated-user/bob"]
+    assert kp.malformed_principals({"Principal": {"AWS": good, "Service": "kms.amazonaws.com"}}) == []
+    assert kp.malformed_principals({"Principal": "*"}) == []
+    bad = [f"arn:aws:iam::{ACCOUNT}:role/*", "arn:aws:iam::1234:root", "AROAKSCDLFT9R5DQP782U", f"arn:aws:iam::{ACCOUNT}:group/g",
+           f"arn:aws:iam::{ACCOUNT}:root ", "*admin"]
+    found = kp.malformed_principals({"NotPrincipal": {"AWS": bad}})
+    assert sorted(line.split("'")[1] for line in found) == sorted(bad)
+    assert kp.malformed_principals({"Principal": {"CanonicalUser": "x"}}) == [
+        "Principal has 'CanonicalUser'; a key policy names AWS, Service or Federated principals"]
+    assert kp.malformed_principals({"Principal": ["x"]}) == [
+        'Principal must be "*" or a mapping of AWS, Service or Federated to principals']

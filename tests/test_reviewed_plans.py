@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -11,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.core.secrets import Secret
+from reconciler.plan import signing
 from reconciler.plan.document import digest
-from tests.conftest import EXAMPLES, Result, mutating_calls
+from tests.conftest import EXAMPLES, Result, mutating_calls, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
 KEY = "azure_key.eastus.acme-astra-eastus/astra-eastus"
@@ -149,7 +152,8 @@ def test_a_saved_plan_applies_from_another_folder_of_the_same_checkout(
 ) -> None:
     monkeypatch.chdir(checkout)
     assert cmkctl("plan", "-f", "cmk/", "--sandbox", "../sandbox", "--out", "plan.json").code == 0
-    assert json.loads((checkout / "plan.json").read_text())["manifest"]["files"] == ["cmk/astra.yaml"]
+    assert json.loads((checkout / "plan.json").read_text())["manifest"]["files"] == [
+        {"path": "cmk/astra.yaml", "sha256": hashlib.sha256((checkout / "cmk" / "astra.yaml").read_bytes()).hexdigest()}]
     monkeypatch.chdir(checkout / "docs" / "deep")
     applied = cmkctl("apply", "../../plan.json", "--sandbox", "../../../sandbox")
     assert applied.code == 0, applied.out + applied.err
@@ -164,7 +168,7 @@ def test_a_checkout_relative_plan_outside_any_checkout_says_where_to_run_it(
     monkeypatch.chdir(checkout.parent)
     result = cmkctl("apply", "repo/plan.json", "--sandbox", "sandbox")
     assert result.code == 1
-    assert "relative to a repository's root (cmk/astra.yaml)" in result.err
+    assert f"the plan names the manifest 'cmk/astra.yaml', which does not exist under {checkout.parent}" in result.err
     assert "run cmkctl inside the checkout the plan was made in" in result.err
 
 
@@ -212,4 +216,120 @@ def test_a_plan_that_records_no_context_is_refused(cmkctl: Callable[..., Result]
     result = cmkctl("apply", rewritten(earlier, saved), "--sandbox", sandbox)
     assert result.code == 1
     assert "the plan does not record what it was made against (an earlier cmkctl wrote it)" in result.err
+    assert mutating_calls(sandbox) == []
+
+
+# What a pull request's author who can edit the uploaded plan would have apply read instead of the
+# reviewed manifests: a key set with a key and vault nobody reviewed.
+EVIL = EXAMPLE.read_text().replace("astra-eastus", "evil-eastus")
+
+
+def attacker_plan(cmkctl: Callable[..., Result], tmp_path: Path, sandbox: Path, monkeypatch: pytest.MonkeyPatch,
+                  ) -> dict[str, Any]:
+    """A valid plan of EVIL, made in a repository of the attacker's beside the checkout."""
+    evil = tmp_path / "evil"
+    (evil / ".git").mkdir(parents=True)
+    (evil / "astra.yaml").write_text(EVIL)
+    monkeypatch.chdir(evil)
+    made = cmkctl("plan", "-f", "astra.yaml", "--sandbox", sandbox, "--out", "evil.json")
+    assert made.code == 0, made.err
+    document: dict[str, Any] = json.loads((evil / "evil.json").read_text())
+    return document
+
+
+def naming(document: dict[str, Any], name: str, content: bytes, key: str | None = None) -> dict[str, Any]:
+    """The plan made to name `name` (holding `content`), every digest (and the signature) recomputed."""
+    named = copy.deepcopy(document)
+    sha = hashlib.sha256(content).hexdigest()
+    named["manifest"]["files"] = [{"path": name, "sha256": sha} if isinstance(f, dict) else name
+                                  for f in named["manifest"]["files"]]
+    # As the loader digests it: the path as apply would find it, then the bytes.
+    portable = Path(name).name if name.startswith(("/", "..")) or "linked" in name else name
+    named["manifest"]["digest"] = hashlib.sha256(portable.encode() + b"\0" + content).hexdigest()
+    named["digest"] = digest(named)
+    if key is not None:
+        named["signature"] = signing.signature(named, Secret(key))
+    return named
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_a_saved_plan_never_re_plans_from_a_file_outside_the_reviewed_checkout(
+    cmkctl: Callable[..., Result], checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signed: bool
+) -> None:
+    key = SIGNING_KEY if signed else None
+    if key:
+        monkeypatch.setenv("CMKCTL_PLAN_SIGNING_KEY", key)
+    sandbox = tmp_path / "sandbox"
+    evil = attacker_plan(cmkctl, tmp_path, sandbox, monkeypatch)
+    outside = tmp_path / "evil" / "astra.yaml"
+    (checkout / "cmk" / "linked.yaml").symlink_to(outside)
+    (checkout / "plan.md").write_text(EVIL)  # downloaded beside the plan by the workflow
+    passwd = Path("/etc/passwd").read_bytes()
+    monkeypatch.chdir(checkout)
+    for name, content in (("../evil/astra.yaml", EVIL.encode()), (str(outside), EVIL.encode()),
+                          ("cmk/linked.yaml", EVIL.encode()), ("plan.md", EVIL.encode()),
+                          ("/etc/passwd", passwd), ("cmk/../../evil/astra.yaml", EVIL.encode())):
+        planted = checkout / "plan.json"
+        planted.write_text(json.dumps(naming(evil, name, content, key), indent=2))
+        result = cmkctl("apply", "plan.json", "--sandbox", sandbox)
+        assert result.code == 1, (name, result.out, result.err)
+        assert "nothing was read or changed" in result.err, (name, result.err)
+        assert "Traceback" not in result.err and "evil-eastus" not in result.out + result.err, name
+        assert mutating_calls(sandbox) == [], name
+        for line in passwd.decode().splitlines()[:3]:  # the file is named, never echoed
+            assert line not in result.out + result.err, name
+    reviewed = cmkctl("plan", "-f", "cmk/astra.yaml", "--sandbox", sandbox, "--out", "plan.json")
+    assert reviewed.code == 0, reviewed.err
+    applied = cmkctl("apply", "plan.json", "--sandbox", sandbox)
+    assert applied.code == 0 and "Apply complete: 12 changed" in applied.out, applied.out + applied.err
+
+
+def test_a_manifest_whose_content_is_not_the_reviewed_one_is_refused_before_it_is_parsed(
+    cmkctl: Callable[..., Result], checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(checkout)
+    assert cmkctl("plan", "-f", "cmk/astra.yaml", "--sandbox", "../sandbox", "--out", "plan.json").code == 0
+    (checkout / "cmk" / "astra.yaml").write_text(EVIL + "unknownField: [\n")  # it would not even parse
+    result = cmkctl("apply", "plan.json", "--sandbox", "../sandbox")
+    assert result.code == 1
+    assert "cmk/astra.yaml: its content is not what the plan was made from (SHA-256 " in result.err
+    assert "nothing in it was parsed and nothing was changed" in result.err
+    assert "unknownField" not in result.err and "YAML" not in result.err
+
+
+def test_a_plan_of_manifests_outside_the_checkout_is_not_saved(
+    cmkctl: Callable[..., Result], checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(checkout / "docs")
+    outside = write(tmp_path / "elsewhere" / "astra.yaml", EXAMPLE.read_text())
+    result = cmkctl("plan", "-f", outside, "--sandbox", tmp_path / "sandbox", "--out", "plan.json")
+    assert result.code == 1
+    assert f"cannot save the plan: {outside} is outside the checkout ({checkout})" in result.err
+    assert not (tmp_path / "sandbox" / "calls.jsonl").exists()  # refused before anything was read
+
+
+def test_a_plan_of_an_earlier_format_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    earlier = json.loads(saved.read_text())
+    earlier["format_version"] = "1.0"
+    earlier["manifest"]["files"] = [f["path"] for f in earlier["manifest"]["files"]]
+    for command in (("apply", rewritten(earlier, saved), "--sandbox", sandbox), ("show", saved)):
+        result = cmkctl(*command)
+        assert result.code == 1
+        assert ("the plan's format_version is '1.0', and this cmkctl reads format 2.0 only (which records each "
+                "manifest's SHA-256): plan again with this cmkctl") in result.err
+    assert mutating_calls(sandbox) == []
+
+
+def test_a_plan_that_names_itself_as_its_manifest_is_refused(
+    cmkctl: Callable[..., Result], checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = tmp_path / "sandbox"
+    evil = attacker_plan(cmkctl, tmp_path, sandbox, monkeypatch)
+    monkeypatch.chdir(checkout)
+    itself = checkout / "cmk" / "plan.yaml"  # JSON is YAML: the plan would be read as a manifest
+    itself.write_text(json.dumps(naming(evil, "cmk/plan.yaml", b"")))
+    result = cmkctl("apply", itself, "--sandbox", sandbox)
+    assert result.code == 1
+    assert "the plan names the manifest 'cmk/plan.yaml', which is the plan itself" in result.err
     assert mutating_calls(sandbox) == []

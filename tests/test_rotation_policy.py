@@ -229,8 +229,9 @@ def test_the_data_plane_token_never_shows(cmkctl: Callable[..., Result], tmp_pat
     assert "canary-azure-token-51c9" not in everything
 
 
-def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable[..., Result],
-                                                                 tmp_path: Path) -> None:
+def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # outside any repository, the checkout a saved plan names files in is the folder
     sandbox = tmp_path / "sandbox"
     apply_ok(cmkctl, EXAMPLE, sandbox)
     changed = write(tmp_path / "changed.yaml", EXAMPLE.read_text().replace("rotateAfter: P1Y", "rotateAfter: P200D"))
@@ -240,3 +241,47 @@ def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable
     applied = cmkctl("apply", saved, "--sandbox", sandbox)
     assert applied.code == 0 and "Apply complete: 1 changed" in applied.out, applied.out + applied.err
     assert key_record(sandbox)["rotationPolicy"]["lifetimeActions"][0]["trigger"] == {"timeAfterCreate": "P200D"}
+
+
+# What Key Vault refuses to store, each refused at validate with the service's limit named.
+BEYOND_KEY_VAULT = {
+    "an expiry of two days": ({"expiresAfter: P2Y": "expiresAfter: P2D", "notifyBefore: P30D": "notifyBefore: P7D",
+                               "rotateAfter: P1Y": "rotateAfter: P7D"},
+                              "expiresAfter", "expiresAfter P2D is shorter than 28 days, Key Vault's least expiryTime"),
+    "a rotation an hour after creation": ({"rotateAfter: P1Y": "rotateAfter: PT1H"}, "rotateAfter",
+                                          "rotateAfter PT1H is shorter than 7 days: Key Vault rotates a key 7 days "
+                                          "after its creation at the earliest"),
+    "a notice a day before expiry": ({"notifyBefore: P30D": "notifyBefore: P1D"}, "notifyBefore",
+                                     "notifyBefore P1D is shorter than 7 days: Key Vault acts 7 days before expiry"),
+    "a rotation three days before expiry": ({"rotateAfter: P1Y": "rotateBeforeExpiry: P3D"}, "rotateBeforeExpiry",
+                                            "rotateBeforeExpiry P3D is shorter than 7 days"),
+    "a rotation two days after creation": ({"rotateAfter: P1Y": "rotateBeforeExpiry: P60D",
+                                            "expiresAfter: P2Y": "expiresAfter: P62D"}, "rotateBeforeExpiry",
+                                           "rotateBeforeExpiry P60D with expiresAfter P62D comes less than 7 days "
+                                           "after a version's creation"),
+}
+
+
+@pytest.mark.parametrize("case", BEYOND_KEY_VAULT)
+def test_durations_key_vault_refuses_are_refused_before_any_call(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                                 case: str) -> None:
+    replacements, field, said = BEYOND_KEY_VAULT[case]
+    text = EXAMPLE.read_text()
+    for old, new in replacements.items():
+        assert old in text
+        text = text.replace(old, new)
+    manifest = write(tmp_path / "m.yaml", text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.strip().startswith(f"{field}:"))
+    for command in (("validate", manifest), ("plan", "-f", manifest, "--sandbox", tmp_path / "sandbox")):
+        result = cmkctl(*command)
+        assert result.code == 3, (case, result.out, result.err)
+        assert f"m.yaml:{line}: regions[0].keys[0].rotation.{field}: {said}" in result.err, result.err
+        assert "[R-ROTATION-LIMITS]" in result.err
+    assert not (tmp_path / "sandbox" / "calls.jsonl").exists()
+
+
+def test_the_least_durations_key_vault_takes_are_accepted(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    text = (EXAMPLE.read_text().replace("rotateAfter: P1Y", "rotateAfter: P7D")
+            .replace("expiresAfter: P2Y", "expiresAfter: P28D").replace("notifyBefore: P30D", "notifyBefore: P21D"))
+    result = cmkctl("validate", write(tmp_path / "m.yaml", text))
+    assert result.code == 0, result.err

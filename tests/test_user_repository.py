@@ -59,7 +59,7 @@ def test_workflow_uses_oidc_and_stores_no_secret() -> None:
     workflow = yaml.safe_load(text)
     assert workflow["permissions"]["id-token"] == "write"
     assert "secrets." not in text
-    assert "cmkctl apply plan.json" in text
+    assert 'cmkctl apply "$RUNNER_TEMP/reviewed/plan.json"' in text  # downloaded outside the checkout
     assert "--format markdown" in text
 
 

@@ -22,6 +22,7 @@ from reconciler.cli.common import EXIT_ERROR, EXIT_OK, OUTPUT, diagnostic_json, 
 from reconciler.cli.lock import lock_group
 from reconciler.cli.sandbox import sandbox_group
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
+from reconciler.core.printable import json_visible, visible_lines
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,16 +43,30 @@ for command in (cli, manifests.validate, keysets.plan, keysets.apply, keysets.sh
 
 
 def _report_bug() -> int:
-    log_dir = Path(os.environ.get("CMKCTL_LOG_DIR") or tempfile.gettempdir())
-    log = log_dir / f"cmkctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     try:
-        log.write_text(traceback.format_exc(), "utf-8")
+        log = _crash_log(traceback.format_exc())
         where = f"the full traceback is in {log}"
     except OSError:
         where = "the traceback could not be written"
     kind = sys.exc_info()[0]
     click.echo(f"cmkctl hit a bug ({kind.__name__ if kind else 'unknown'}); {where}. Please report it.", err=True)
     return EXIT_ERROR
+
+
+def _crash_log(text: str) -> Path:
+    """A new file holding `text`, which no one else can have made or can read.
+
+    A predictable name in a shared folder lets another user plant a symlink there and have the
+    traceback written over a file of their choosing: the name is random and the file created
+    exclusively, without following a link (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), in
+    CMKCTL_LOG_DIR or else in a new private folder (mkdtemp: mode 0700).
+    """
+    folder = os.environ.get("CMKCTL_LOG_DIR") or tempfile.mkdtemp(prefix="cmkctl-")
+    handle, name = tempfile.mkstemp(prefix=f"cmkctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-",
+                                    suffix=".log", dir=folder)
+    with os.fdopen(handle, "w", encoding="utf-8") as log:
+        log.write(text)
+    return Path(name)
 
 
 # A fleet's plan allocates millions of short-lived objects (SDK models, JSON); at Python's default
@@ -100,9 +115,9 @@ def _fail(code: int, message: str, diagnostics: Sequence[Diagnostic] = (), *, pr
         import json
 
         report = {"code": code, "message": message, "diagnostics": [diagnostic_json(d) for d in diagnostics]}
-        click.echo(json.dumps(report, ensure_ascii=False), err=True)
-    else:
-        click.echo(prefix + message, err=True)
+        click.echo(json_visible(json.dumps(report, ensure_ascii=False)), err=True)
+    else:  # a value quoted in the message (a Sid, a key, a cloud's answer) never reaches the terminal raw
+        click.echo(prefix + visible_lines(message), err=True)
     return code
 
 

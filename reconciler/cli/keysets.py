@@ -28,6 +28,7 @@ from reconciler.cli.common import (
 from reconciler.cli.lock import lock_for, lock_options
 from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError
+from reconciler.core.printable import visible_lines
 from reconciler.render import FORMATS, render
 
 if TYPE_CHECKING:
@@ -56,13 +57,15 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     configure_wire(debug, debug_file, None)
     from reconciler.manifest.loader import load_one
     from reconciler.plan import document as plandoc
-    from reconciler.usecases.planning import plan_key_set, refuse_forbidden
+    from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
     from reconciler.usecases.reviewing import plan_signing_key
     from reconciler.usecases.session import RunOptions
 
     if not take_lock and (lock_timeout or lock_place.given):
         raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
     key_set, loaded = load_one(paths)
+    if out is not None:
+        refuse_unsaveable(loaded)
     lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
     made = plan_key_set(key_set, loaded, RunOptions(sandbox, parallelism), targets, lock=lock,
                         lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
@@ -93,15 +96,20 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     from reconciler.usecases.applying import ApplyRequest
     from reconciler.usecases.applying import apply as apply_plan
     from reconciler.usecases.planning import read_plan
-    from reconciler.usecases.reviewing import plan_signing_key, saved_manifests
+    from reconciler.usecases.reviewing import plan_signing_key, reviewed_content, saved_manifests
     from reconciler.usecases.session import RunOptions
 
     if (plan_file is None) == (not paths):
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
     if plan_file is not None and targets:
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
-    saved = read_plan(plan_file, signing_key=plan_signing_key()) if plan_file is not None else None
-    key_set, loaded = load_one(saved_manifests(saved) if saved else paths)
+    if plan_file is not None:  # the files it names, as they were reviewed, or nothing is read
+        saved = read_plan(plan_file, signing_key=plan_signing_key())
+        named = saved_manifests(saved, plan_file)
+        key_set, loaded = load_one(named, accept=reviewed_content(saved, named))
+    else:
+        saved = None
+        key_set, loaded = load_one(paths)
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, RunOptions(sandbox, parallelism), lock, lock_timeout, saved, plan_file,
                            targets, auto_approve)
@@ -150,7 +158,7 @@ def _report(result: ApplyResult | None) -> int:
     click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "
                f"{len(result.failed)} failed, {len(result.skipped)} skipped.")
     for address, error in result.failed.items():
-        click.echo(f"  failed  {address}: {error}", err=True)
+        click.echo(f"  failed  {address}: {visible_lines(str(error))}", err=True)
     for address, because in result.skipped.items():
         click.echo(f"  skipped {address}: {because} failed", err=True)
     return EXIT_OK if result.ok else EXIT_ERROR

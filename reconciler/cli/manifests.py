@@ -14,6 +14,7 @@ import click
 
 from reconciler.cli.common import EXIT_OK, diagnostic_json, sandbox_option, write_atomically
 from reconciler.cli.paths import OutputFile
+from reconciler.core.printable import json_visible, visible_lines
 
 
 @click.command()
@@ -41,15 +42,15 @@ def validate(paths: Sequence[str], fmt: str) -> int:
     names = ", ".join(k.name for k in loaded.key_sets)
     click.echo(f"{len(loaded.files)} file(s), {len(loaded.key_sets)} key set(s) valid: {names}")
     for warning in warnings:
-        click.echo(f"Warning: {warning.render()}", err=True)
+        click.echo(f"Warning: {visible_lines(warning.render())}", err=True)
     return EXIT_OK
 
 
 def _validation_json(valid: bool, files: Sequence[str], key_sets: Sequence[str],
                      diagnostics: Sequence[dict[str, Any]]) -> str:
 
-    return json.dumps({"valid": valid, "files": list(files), "keySets": list(key_sets),
-                       "diagnostics": list(diagnostics)}, indent=2, ensure_ascii=False)
+    return json_visible(json.dumps({"valid": valid, "files": list(files), "keySets": list(key_sets),
+                                    "diagnostics": list(diagnostics)}, indent=2, ensure_ascii=False))
 
 
 @click.command()
@@ -81,7 +82,7 @@ def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | N
         write_atomically(out, text)
     if fmt == "yaml":
         for line in exported.skipped:
-            click.echo(f"not exported: {line}", err=True)
+            click.echo(f"not exported: {visible_lines(line)}", err=True)
     return EXIT_OK
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.core.printable import cut
+
+SUMMARY_LIMIT = 1000
+
 
 class CmkError(Exception):
     """A failure the user can act on; its message is shown as is, without a traceback."""
@@ -95,6 +99,10 @@ class Diagnostic:
     field: str
     summary: str
     rule: str = ""
+
+    def __post_init__(self) -> None:
+        # The last guard against a huge value echoed whole: each value quoted is cut already.
+        object.__setattr__(self, "summary", cut(self.summary, SUMMARY_LIMIT))
 
     def render(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -51,6 +52,64 @@ def root_arn(account_id: str) -> str:
 def astra_creator_arn(provider_id: str) -> str:
     """The role Astra uses in its provider account, as the procedure names it."""
     return f"arn:aws:iam::{provider_id}:role/creator"
+
+
+# The principals a key policy can name, as IAM's "AWS JSON policy elements: Principal" lists them:
+# an account (its ID, or its root's ARN), IAM users and roles (with their paths), role sessions and
+# federated user sessions, AWS services, identity providers, and everyone ("*"). KMS refuses a
+# policy naming anything else (MalformedPolicyDocumentException: "Policy contains a statement with
+# one or more invalid principals"; AWS re:Post, kms-policy-error-invalid-principals), and a
+# wildcard may stand only for the whole principal, never for part of an ARN.
+_PARTITION = r"arn:aws(?:-cn|-us-gov)?"
+_IAM_NAME = r"[A-Za-z0-9+=,.@_-]+"
+PRINCIPAL_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
+    "AWS": (re.compile(rf"^(?:\*|[0-9]{{12}}|{_PARTITION}:iam::[0-9]{{12}}:(?:root|(?:user|role)(?:/{_IAM_NAME})+)"
+                       rf"|{_PARTITION}:sts::[0-9]{{12}}:(?:assumed-role/{_IAM_NAME}/{_IAM_NAME}"
+                       rf"|federated-user/{_IAM_NAME}))$"),
+            "\"*\", an account ID, arn:aws:iam::ACCOUNT:root, an IAM user or role ARN (arn:aws:iam::ACCOUNT:role/"
+            "NAME), or an assumed-role or federated-user session ARN (arn:aws:sts::ACCOUNT:...)"),
+    "Service": (re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(?:\.cn)?$"),
+                "a service principal such as logs.amazonaws.com"),
+    "Federated": (re.compile(rf"^(?:{_PARTITION}:iam::[0-9]{{12}}:(?:saml-provider|oidc-provider)/[A-Za-z0-9+=,.@_/:-]+"
+                             r"|[a-z0-9][a-z0-9.-]*\.[a-z]{2,})$"),
+                  "an identity provider: a SAML or OIDC provider ARN, or a domain such as "
+                  "cognito-identity.amazonaws.com"),
+}
+
+
+# The manifest's Sid (schemas/manifest.v1.json, kmsStatement.Sid): IAM's letters and digits, and
+# the spaces a KMS key policy also allows.
+SID = re.compile(r"^ *[A-Za-z0-9][A-Za-z0-9 ]*$")
+
+
+def unexportable(statement: Mapping[str, Any]) -> str | None:
+    """Why a live statement cannot be written into a manifest that validates; None when it can."""
+    sid = statement.get("Sid")
+    if not isinstance(sid, str) or not SID.match(sid) or len(sid) > 200:
+        return "its Sid is not letters, digits and spaces"
+    problems = malformed_principals(statement)
+    return problems[0] if problems else None
+
+
+def malformed_principals(statement: Mapping[str, Any]) -> list[str]:
+    """What in a statement's Principal or NotPrincipal KMS would refuse, one sentence each."""
+    found: list[str] = []
+    for element in ("Principal", "NotPrincipal"):
+        principal = statement.get(element)
+        if principal is None or principal == "*":
+            continue
+        if not isinstance(principal, Mapping):
+            found.append(f"{element} must be \"*\" or a mapping of AWS, Service or Federated to principals")
+            continue
+        for kind, values in principal.items():
+            form = PRINCIPAL_FORMS.get(str(kind))
+            if form is None:
+                found.append(f"{element} has {kind!r}; a key policy names AWS, Service or Federated principals")
+                continue
+            pattern, expected = form
+            found += [f"{element} {kind} {value!r} is not {expected}" for value in _list(values)
+                      if not pattern.match(value)]
+    return found
 
 
 def principal_arn(value: str) -> str:

@@ -125,7 +125,8 @@ def _aws_region(lists: Lists, key_set: KeySet, region: str, skipped: list[str]) 
     for product in PRODUCTS if uses_astra else ():
         for provider_id in lists.astra.provider_ids(product, "aws", region):
             products.setdefault(provider_id, set()).add(product)
-    entry: dict[str, Any] = {"name": region, "cloud": "aws", "keys": services.kms_keys(found, account, products)}
+    keys = services.kms_keys(found, account, products, skipped)
+    entry: dict[str, Any] = {"name": region, "cloud": "aws", "keys": keys}
     listed = {product: lists.astra.registrations(product) for product in PRODUCTS} if uses_astra else {}
     entry["registrations"] = services.aws_registrations(listed, region, {k["arn"]: k["alias"] for k in found},
                                                         skipped)

@@ -97,14 +97,15 @@ def confluent_cluster(clusters: Iterable[Mapping[str, Any]], byok_id: str | None
 # AWS
 
 
-def kms_keys(keys: Sequence[Mapping[str, Any]], account_id: str,
-             products: Mapping[str, set[str]]) -> list[dict[str, Any]]:
+def kms_keys(keys: Sequence[Mapping[str, Any]], account_id: str, products: Mapping[str, set[str]],
+             skipped: list[str]) -> list[dict[str, Any]]:
     """The KMS keys as the manifest declares them; `products` maps an Astra provider ID to its products."""
-    return [_kms_key(key, account_id, products) for key in sorted(keys, key=lambda k: k["alias"])]
+    return [_kms_key(key, account_id, products, skipped) for key in sorted(keys, key=lambda k: k["alias"])]
 
 
-def _kms_key(key: Mapping[str, Any], account_id: str, products: Mapping[str, set[str]]) -> dict[str, Any]:
-    statements = kms_policy.parse(key["policyDocument"])["Statement"]
+def _kms_key(key: Mapping[str, Any], account_id: str, products: Mapping[str, set[str]],
+             skipped: list[str]) -> dict[str, Any]:
+    statements = _exportable(key["alias"], kms_policy.parse(key["policyDocument"])["Statement"], skipped)
     external = next((s for s in statements if s.get("Sid") == kms_policy.EXTERNAL_SID), None)
     allow = _allowed(external, products)
     entry: dict[str, Any] = {"alias": key["alias"], "description": key.get("description") or "",
@@ -119,6 +120,19 @@ def _kms_key(key: Mapping[str, Any], account_id: str, products: Mapping[str, set
     if policy:
         entry["policy"] = policy
     return entry
+
+
+def _exportable(alias: str, statements: Sequence[Mapping[str, Any]], skipped: list[str]) -> list[Mapping[str, Any]]:
+    """The statements a manifest can declare; the others stay in the key's policy, as the plan keeps them."""
+    kept = []
+    for statement in statements:
+        why = kms_policy.unexportable(statement) if statement.get("Sid") else None
+        if why is None:
+            kept.append(statement)
+        else:
+            skipped.append(f"{alias}: the key policy statement {statement.get('Sid')!r} ({why}); it stays in the "
+                           "key's policy, which cmkctl keeps")
+    return kept
 
 
 def _default_root(statement: Mapping[str, Any], account_id: str) -> bool:

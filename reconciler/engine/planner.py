@@ -21,7 +21,7 @@ from reconciler.engine.variables import describe_unset, unset_variables
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.manifest.rules import expiry_warnings
-from reconciler.plan.model import Action, Notice, Plan, Resource, Step, Unknown
+from reconciler.plan.model import Action, ManifestFile, Notice, Plan, Resource, Step, Unknown
 from reconciler.plan.targets import partial_plan_notice, select
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.systems import KINDS
@@ -61,7 +61,7 @@ class Planner:
             notices=(*([partial_plan_notice(targets)] if targets else []), *self._variable_notices(steps),
                      *self._notices(steps), *rotation_notices(key_set)),
             manifest_digest=manifests.digest,
-            manifest_files=manifests.files,
+            manifest_files=tuple(ManifestFile(f, d) for f, d in zip(manifests.files, manifests.sha256, strict=True)),
             targets=tuple(targets),
         )
 

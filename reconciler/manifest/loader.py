@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import Diagnostic, ManifestError
+from reconciler.core.printable import cut, quoted
 from reconciler.manifest.checkout import portable
 from reconciler.manifest.model import Accounts, KeySet
 from reconciler.manifest.resolve import resolve_key_set
-from reconciler.manifest.yamlsource import Document, dotted, read_documents
+from reconciler.manifest.yamlsource import Document, dotted, read_source
 
 SCHEMA_NAME = "manifest.v1.json"
 
@@ -25,6 +26,12 @@ class LoadedManifests:
     key_sets: tuple[KeySet, ...]
     files: tuple[str, ...]
     digest: str
+    # The SHA-256 of each file's bytes as they were parsed, in the order of `files`.
+    sha256: tuple[str, ...] = ()
+
+
+# Called with each file's bytes before they are parsed; raises to refuse the file (a saved plan's check).
+Acceptance = Callable[[Path, bytes], None]
 
 
 def manifest_schema() -> dict[str, Any]:
@@ -50,22 +57,28 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnost
     return files, problems
 
 
-def load(paths: Sequence[str | Path]) -> LoadedManifests:
-    """Every key set in `paths`; raises ManifestError with all diagnostics when any is found."""
+def load(paths: Sequence[str | Path], *, accept: Acceptance | None = None) -> LoadedManifests:
+    """Every key set in `paths`; raises ManifestError with all diagnostics when any is found.
+
+    `accept`, when given, sees each file's bytes before they are parsed, and may refuse them.
+    """
     files, diagnostics = expand_paths(paths)
     key_sets: list[KeySet] = []
     digest = hashlib.sha256()
+    each: list[str] = []
     for file in files:
-        documents, problems = read_documents(file)
+        source = read_source(file, accept)
+        documents, problems = source.documents, source.problems
         diagnostics.extend(problems)
-        if problems:
-            continue  # unreadable, too big, not UTF-8: the digest is never used then, and the file never read
+        if problems or source.content is None:
+            continue  # unreadable, too big, not UTF-8, not YAML: the digest is never used then
         if not documents:
             # validate and plan must agree: a file meant as a manifest that says nothing is an error to both.
             diagnostics.append(Diagnostic(str(file), None, "", "holds no key set (the file is empty or only "
                                           "comments)", "E-EMPTY"))
         # By the portable path: the same checkout gives the same digest from any folder.
-        digest.update(portable(file).encode() + b"\0" + _bytes_of(file))
+        digest.update(portable(file).encode() + b"\0" + source.content)
+        each.append(hashlib.sha256(source.content).hexdigest())
         for document in documents:
             key_set, problems = _load_document(document)
             diagnostics.extend(problems)
@@ -75,18 +88,11 @@ def load(paths: Sequence[str | Path]) -> LoadedManifests:
     diagnostics.extend(problems)
     if diagnostics:
         raise ManifestError(diagnostics)
-    return LoadedManifests(tuple(joined), tuple(str(f) for f in files), digest.hexdigest())
+    return LoadedManifests(tuple(joined), tuple(str(f) for f in files), digest.hexdigest(), tuple(each))
 
 
-def _bytes_of(file: Path) -> bytes:
-    try:
-        return file.read_bytes()
-    except OSError:
-        return b""  # read_documents has reported why
-
-
-def load_one(paths: Sequence[str | Path]) -> tuple[KeySet, LoadedManifests]:
-    loaded = load(paths)
+def load_one(paths: Sequence[str | Path], *, accept: Acceptance | None = None) -> tuple[KeySet, LoadedManifests]:
+    loaded = load(paths, accept=accept)
     if len(loaded.key_sets) != 1:
         # Said of the paths given, not of one file among them: no file is at fault.
         names = ", ".join(f"{k.name} in {Path(k.source.file).name}" for k in loaded.key_sets) or "none"
@@ -126,7 +132,7 @@ def _describe(document: Document, error: Any) -> list[Diagnostic]:
         allowed = set(error.schema.get("properties", {}))
         return [
             Diagnostic(document.file, document.line_of((*path, extra)), dotted((*path, extra)),
-                       f"unknown field {extra!r}; expected one of: {', '.join(sorted(allowed))}", "E-SCHEMA")
+                       f"unknown field {quoted(extra)}; expected one of: {', '.join(sorted(allowed))}", "E-SCHEMA")
             for extra in error.instance
             if extra not in allowed
         ]
@@ -139,14 +145,14 @@ def _describe(document: Document, error: Any) -> list[Diagnostic]:
 
 def _message(error: Any) -> str:
     if error.validator == "type":
-        return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
+        return f"expected {error.validator_value}, got {type(error.instance).__name__} {quoted(error.instance)}"
     if error.validator in ("enum", "const"):
         expected = error.validator_value if error.validator == "enum" else [error.validator_value]
-        return f"{error.instance!r} is not one of {', '.join(map(repr, expected))}"
+        return f"{quoted(error.instance)} is not one of {', '.join(map(repr, expected))}"
     if error.validator == "pattern":
         # A grammar too long to read as a regex says what it expects in its title.
         expected = error.schema.get("title") or error.validator_value
-        return f"{error.instance!r} does not match {expected}"
+        return f"{quoted(error.instance)} does not match {expected}"
     if error.validator == "oneOf" and isinstance(error.instance, dict):
         return "give exactly one of the alternatives (for a role assignment: vault or scope)"
     if error.validator == "not" and set(error.validator_value) == {"required"}:
@@ -155,8 +161,8 @@ def _message(error: Any) -> str:
         # jsonschema reports one missing dependency per error: "'B' is a dependency of 'A'".
         names = re.findall(r"'([^']+)'", error.message)
         return f"{names[1]} needs {names[0]}" if len(names) == 2 else str(error.message)
-    message: str = error.message
-    return message
+    # jsonschema's own words quote the whole value: a 4 MB string would be echoed whole.
+    return cut(str(error.message), 300)
 
 
 def _cross_set_problems(key_sets: Sequence[KeySet]) -> tuple[list[KeySet], list[Diagnostic]]:

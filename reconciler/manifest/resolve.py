@@ -29,7 +29,7 @@ from reconciler.manifest.model import (
     Source,
     Vault,
 )
-from reconciler.manifest.rotation import RotationPolicy, parse_duration
+from reconciler.manifest.rotation import LIMITS_RULE, RotationPolicy, limit_problems, parse_duration
 from reconciler.manifest.yamlsource import Document, JsonPath
 
 VAULT_SCOPE = re.compile(
@@ -162,8 +162,11 @@ def _rotation(context: ResolveContext, path: JsonPath, raw: dict[str, Any]) -> R
         except ValueError as e:
             context.problem(source, name, f"{e}", "E-SCHEMA")
             return None
-    return RotationPolicy(rotate_after=raw.get("rotateAfter"), rotate_before_expiry=raw.get("rotateBeforeExpiry"),
-                          expires_after=raw.get("expiresAfter"), notify_before=raw.get("notifyBefore"))
+    policy = RotationPolicy(rotate_after=raw.get("rotateAfter"), rotate_before_expiry=raw.get("rotateBeforeExpiry"),
+                            expires_after=raw.get("expiresAfter"), notify_before=raw.get("notifyBefore"))
+    for name, why in limit_problems(policy):  # what Key Vault would refuse, refused before any call
+        context.problem(source, name, why, LIMITS_RULE)
+    return policy
 
 
 def _role_assignment(

@@ -20,6 +20,14 @@ EXPIRY_REFUSAL_RULE = "R-ROTATION-EXPIRY"
 # default) and Key Vault's default policy notifies (30 days before expiry). Its consumers would be
 # handed a key already failing; that is refused, a longer life only warned of.
 EXPIRY_FLOOR = datetime.timedelta(days=30)
+LIMITS_RULE = "R-ROTATION-LIMITS"
+
+# Key Vault's limits on a rotation policy, which it refuses to store otherwise. The expiry: the
+# 7.5 data-plane definition, KeyRotationPolicyAttributes.expiryTime, "should be at least 28 days".
+# The triggers: "the minimum value is seven days from creation and seven days from expiration time"
+# (Microsoft Learn, "Configure cryptographic key auto-rotation in Azure Key Vault", Rotation time).
+MINIMUM_EXPIRY = datetime.timedelta(days=28)
+MINIMUM_TRIGGER = datetime.timedelta(days=7)
 
 # Durations with years or months have no fixed length; they are measured from this day.
 _MEASURED_FROM = datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC)
@@ -52,6 +60,29 @@ def parse_duration(text: str) -> datetime.timedelta:
     if length <= datetime.timedelta(0):
         raise ValueError(f"{text!r} is not a positive duration")
     return length
+
+
+def limit_problems(policy: RotationPolicy) -> list[tuple[str, str]]:
+    """(field, why) for each duration Key Vault would refuse; the durations are known to parse."""
+    found: list[tuple[str, str]] = []
+    expires = parse_duration(policy.expires_after) if policy.expires_after else None
+    if expires is not None and expires < MINIMUM_EXPIRY:
+        found.append(("expiresAfter", f"expiresAfter {policy.expires_after} is shorter than 28 days, Key Vault's "
+                                      "least expiryTime for a rotation policy"))
+    if policy.rotate_after and parse_duration(policy.rotate_after) < MINIMUM_TRIGGER:
+        found.append(("rotateAfter", f"rotateAfter {policy.rotate_after} is shorter than 7 days: Key Vault rotates "
+                                     "a key 7 days after its creation at the earliest"))
+    for name, value in (("rotateBeforeExpiry", policy.rotate_before_expiry), ("notifyBefore", policy.notify_before)):
+        if value is None:
+            continue
+        before = parse_duration(value)
+        if before < MINIMUM_TRIGGER:
+            found.append((name, f"{name} {value} is shorter than 7 days: Key Vault acts 7 days before expiry at the "
+                                "latest"))
+        elif expires is not None and expires - before < MINIMUM_TRIGGER:
+            found.append((name, f"{name} {value} with expiresAfter {policy.expires_after} comes less than 7 days "
+                                "after a version's creation: Key Vault acts 7 days after creation at the earliest"))
+    return found
 
 
 def expiry_warning(policy: RotationPolicy | None) -> str:

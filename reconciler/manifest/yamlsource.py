@@ -6,7 +6,7 @@ from, so documents are composed into nodes and converted here, recording each va
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +14,15 @@ from typing import Any
 import yaml
 
 from reconciler.core.errors import Diagnostic
+from reconciler.core.printable import quoted
+from reconciler.core.userfiles import TooLarge, UnreadableFile, read_regular
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # An alias bomb expands a few lines into billions of nodes; no real manifest comes near this.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+# No field of a manifest holds more; a longer integer (3 MB of hex digits) only costs memory and time.
+MAX_INTEGER_BITS = 64
 
 JsonPath = tuple[str | int, ...]
 
@@ -105,33 +109,67 @@ class _Converter:
         return False
 
     def _scalar(self, node: yaml.Node, path: JsonPath) -> Any:
+        line = node.start_mark.line + 1
         try:
-            return self._scalars.construct_object(node, deep=True)
+            value = self._scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as error:
-            line = node.start_mark.line + 1
             self.problems.append((line, path, f"unsupported YAML tag {node.tag!r}: {error.problem}"))
             return None
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError):
+            # `!!int abc`, `!!bool maybe`, `!!float abc`, an integer of more than 4,300 digits.
+            self._scalars.recursive_objects.clear()
+            self.problems.append((line, path, _not_valid(node)))
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() >= MAX_INTEGER_BITS:
+            self.problems.append((line, path, f"an integer of {value.bit_length()} bits; {_INTEGERS_LIMITED}"))
+            return None
+        return value
+
+
+_INTEGERS_LIMITED = f"integers in a manifest are limited to {MAX_INTEGER_BITS}-bit signed values"
+
+
+def _not_valid(node: yaml.Node) -> str:
+    text = str(node.value)
+    if node.tag == f"{_YAML}int" and text.lstrip("+-").replace("_", "").isdigit():
+        return f"an integer of {len(text)} digits; {_INTEGERS_LIMITED}"  # past Python's 4,300-digit limit
+    return f"{quoted(text)} is not a valid {_as_written(node.tag)}"
 
 
 def _as_written(tag: str) -> str:
     return f"!!{tag.removeprefix(_YAML)}" if tag.startswith(_YAML) else (tag if tag.startswith("!") else f"!<{tag}>")
 
 
-def read_documents(path: Path) -> tuple[list[Document], list[Diagnostic]]:
-    """Every document in `path`, or the diagnostics that explain why it cannot be read."""
+@dataclass(frozen=True)
+class Source:
+    """A manifest file as read: its bytes (None when they could not be read), documents and problems."""
+
+    content: bytes | None
+    documents: list[Document]
+    problems: list[Diagnostic]
+
+
+def read_source(path: Path, accept: Callable[[Path, bytes], None] | None = None) -> Source:
+    """Every document in `path`, or the diagnostics that explain why it cannot be read.
+
+    The bytes are read once, shown to `accept` (which may raise to refuse them) before they are
+    parsed, and returned, so that what is digested is what was parsed.
+    """
     file = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return [], [Diagnostic(file, None, "", f"file is {size} bytes; manifests are limited to "
-                                                    f"{MAX_FILE_BYTES} bytes", "E-SIZE")]
-        text = path.read_bytes().decode("utf-8")
+        content = read_regular(path, MAX_FILE_BYTES, what="manifest")
+    except TooLarge as refusal:
+        return Source(None, [], [Diagnostic(file, None, "", str(refusal), "E-SIZE")])
+    except UnreadableFile as refusal:
+        return Source(None, [], [Diagnostic(file, None, "", str(refusal), "E-READ")])
+    if accept is not None:
+        accept(path, content)
+    try:
+        text = content.decode("utf-8")
     except UnicodeDecodeError as error:
-        return [], [Diagnostic(file, None, "", f"not UTF-8 (byte {error.start}): save the manifest as UTF-8",
-                               "E-ENCODING")]
-    except OSError as error:
-        return [], [Diagnostic(file, None, "", f"cannot read: {error.strerror}", "E-READ")]
-    return _parse(file, text)
+        return Source(content, [], [Diagnostic(file, None, "", f"not UTF-8 (byte {error.start}): save the manifest "
+                                               "as UTF-8", "E-ENCODING")])
+    return Source(content, *_parse(file, text))
 
 
 def _parse(file: str, text: str) -> tuple[list[Document], list[Diagnostic]]:

@@ -9,19 +9,23 @@ saved steps with the plan it makes again (`plan.review`), and an optional signat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 from reconciler import __version__
 from reconciler.core.errors import StalePlanError
+from reconciler.core.printable import cut, quoted
 from reconciler.core.secrets import Secret
 from reconciler.plan import signing
 from reconciler.plan.model import (
     FORMAT_VERSION,
     Action,
     AttributeChange,
+    ManifestFile,
     Notice,
     Plan,
     PlanContext,
@@ -30,6 +34,11 @@ from reconciler.plan.model import (
 )
 
 UNKNOWN = "$unknown"
+SCHEMA_NAME = "plan.v1.json"
+# A fleet of 10,000 objects saves ~18 MB; more is not a plan cmkctl wrote.
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+# A plan nests about 10 levels (steps, attributes, a key policy's Condition); more is not one cmkctl wrote.
+MAX_PLAN_DEPTH = 64
 
 
 def encode(value: Any) -> Any:
@@ -66,7 +75,8 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "format_version": plan.format_version,
         "cmkctl_version": __version__,
         "key_set": plan.key_set,
-        "manifest": {"digest": plan.manifest_digest, "files": list(plan.manifest_files)},
+        "manifest": {"digest": plan.manifest_digest,
+                     "files": [{"path": f.path, "sha256": f.sha256} for f in plan.manifest_files]},
         "context": {"sandbox": plan.context.sandbox, "accounts": dict(plan.context.accounts)},
         **({"targets": list(plan.targets)} if plan.targets else {}),
         # As in `terraform show -json`: false when --target left part of the key set unplanned.
@@ -113,11 +123,12 @@ def dumps(plan: Plan, *, signing_key: Secret | None = None) -> str:
 
 
 def from_document(document: Mapping[str, Any], *, where: str = "plan", signing_key: Secret | None = None) -> Plan:
-    """The plan a document holds, refused when it was corrupted, written by another format, or
-    (with a key) not signed with that key."""
+    """The plan a document holds, refused when it was corrupted, written by another format, shaped
+    otherwise than the plan schema says, or (with a key) not signed with that key."""
     if document.get("format_version") != FORMAT_VERSION:
-        raise StalePlanError(f"{where}: format_version {document.get('format_version')!r} is not "
-                             f"{FORMAT_VERSION!r}; plan again with this cmkctl")
+        raise StalePlanError(f"{where}: the plan's format_version is {quoted(document.get('format_version'))}, and "
+                             f"this cmkctl reads format {FORMAT_VERSION} only (which records each manifest's "
+                             "SHA-256): plan again with this cmkctl")
     if document.get("digest") != digest(document):
         raise StalePlanError(f"{where}: the plan file was altered after it was written (its digest does not "
                              "match); plan again")
@@ -126,18 +137,38 @@ def from_document(document: Mapping[str, Any], *, where: str = "plan", signing_k
     if "context" not in document:
         raise StalePlanError(f"{where}: the plan does not record what it was made against (an earlier cmkctl "
                              "wrote it); plan again with this cmkctl")
+    _refuse_misshapen(document, where)
     try:
         return Plan(
             key_set=document["key_set"],
             steps=tuple(_read_step(s) for s in document["steps"]),
             notices=tuple(Notice(n["code"], n["region"], n["message"], n["level"]) for n in document["notices"]),
             manifest_digest=document["manifest"]["digest"],
-            manifest_files=tuple(document["manifest"]["files"]),
+            manifest_files=tuple(ManifestFile(f["path"], f["sha256"]) for f in document["manifest"]["files"]),
             targets=tuple(document.get("targets", ())),
             context=_read_context(document["context"]),
         )
     except (KeyError, TypeError, ValueError) as error:
-        raise StalePlanError(f"{where}: not a cmkctl plan ({error!r})") from None
+        raise StalePlanError(f"{where}: not a cmkctl plan ({quoted(error)})") from None
+
+
+def _refuse_misshapen(document: Mapping[str, Any], where: str) -> None:
+    """A document that is not shaped as `cmkctl schema --plan` says is refused here, with where it
+    first differs, rather than failing wherever a renderer or apply meets the odd value."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(_plan_schema())
+    error = next(iter(sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))), None)
+    if error is not None:
+        at = "/".join(map(str, error.absolute_path)) or "(the document)"
+        raise StalePlanError(f"{where}: not a cmkctl plan: at {quoted(at)}, {cut(str(error.message), 200)} (see "
+                             "`cmkctl schema --plan`); plan again")
+
+
+@functools.cache
+def _plan_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resources.files("reconciler.plan").joinpath(SCHEMA_NAME).read_text("utf-8"))
+    return schema
 
 
 def _read_context(raw: Mapping[str, Any]) -> PlanContext:
@@ -165,11 +196,46 @@ def _read_step(raw: Mapping[str, Any]) -> Step:
     )
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of two equal keys; a person, or another parser, may read the first: a
+    # signature over the parsed document would then vouch for what nobody reviewed.
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
+
+
 def loads(text: str, *, where: str = "plan", signing_key: Secret | None = None) -> Plan:
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as twice:
+        raise StalePlanError(f"{where}: the key {quoted(str(twice))} appears twice in one object of the plan; a "
+                             "saved plan never repeats a key (a reader could see either copy): plan again") from None
     except json.JSONDecodeError as error:
         raise StalePlanError(f"{where}: not a JSON plan ({error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise StalePlanError(f"{where}: not a cmkctl plan: nested more than {MAX_PLAN_DEPTH} levels deep") from None
     if not isinstance(document, dict):
         raise StalePlanError(f"{where}: not a cmkctl plan")
+    if _depth(document) > MAX_PLAN_DEPTH:
+        raise StalePlanError(f"{where}: not a cmkctl plan: nested more than {MAX_PLAN_DEPTH} levels deep")
     return from_document(document, where=where, signing_key=signing_key)
+
+
+def _depth(document: Any) -> int:
+    """How deeply `document` nests, counted without recursion (a hostile plan may nest thousands deep)."""
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            pending.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            pending.extend((v, depth + 1) for v in value)
+    return deepest

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMAT_VERSION = "1.0"
+# 2.0: each manifest file is recorded with its SHA-256 (issue 21), and named only inside the checkout.
+FORMAT_VERSION = "2.0"
 
 
 class Action(enum.StrEnum):
@@ -119,13 +120,22 @@ class PlanContext:
 
 
 @dataclass(frozen=True)
+class ManifestFile:
+    """A manifest a plan was made from: its path from the checkout's root (POSIX slashes) and the
+    SHA-256 of its bytes, so that apply reads that file, with that content, and nothing else."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Plan:
     key_set: str
     steps: tuple[Step, ...]
     notices: tuple[Notice, ...] = ()
     manifest_digest: str = ""
-    # Relative to the root of the repository holding each file, or absolute outside any repository.
-    manifest_files: tuple[str, ...] = ()
+    # Relative to the root of the checkout; absolute only in a plan printed, never saved, of files outside one.
+    manifest_files: tuple[ManifestFile, ...] = ()
     # The --target addresses the plan was limited to; empty for the whole key set.
     targets: tuple[str, ...] = ()
     context: PlanContext = field(default_factory=PlanContext)

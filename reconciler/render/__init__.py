@@ -14,7 +14,9 @@ def render(document: dict[str, Any], fmt: str, *, color: bool = False) -> str:
     if fmt == "json":
         import json
 
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        from reconciler.core.printable import json_visible
+
+        return json_visible(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
     if fmt == "markdown":
         from reconciler.render.markdown import render_markdown
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.core.printable import json_visible, visible
 from reconciler.plan.health import Health, PathHealth
 
 HEALTH_FORMATS = ("text", "json", "prometheus")
@@ -16,7 +17,7 @@ HEALTH_FORMATS = ("text", "json", "prometheus")
 
 def render_health(health: Health, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(health_document(health), indent=2, ensure_ascii=False) + "\n"
+        return json_visible(json.dumps(health_document(health), indent=2, ensure_ascii=False)) + "\n"
     if fmt == "prometheus":
         return health_exposition(health)
     return health_table(health)
@@ -38,6 +39,8 @@ def _path_document(path: PathHealth) -> dict[str, Any]:
 
 
 def health_table(health: Health) -> str:
+    """The report as text; every line is one line (a reason a cloud gave is shown, escapes and all),
+    so that the workflow can quote it in a code block it cannot end."""
     lines: list[str] = []
     for region in sorted({path.region for path in health.paths}):
         lines.append(f"Region {region}")
@@ -45,7 +48,8 @@ def health_table(health: Health) -> str:
         width = max(len(path.consumer) for path in paths)
         for path in paths:
             lines.append(f"  {path.consumer:<{width}}  {path.status.label:<7}  {_first_reason(path)}".rstrip())
-            lines.extend(f"  {'':<{width}}  {'':<7}  - {f.address}: {f.reason}" for f in path.findings[1:])
+            lines.extend(f"  {'':<{width}}  {'':<7}  - {visible(f.address)}: {visible(f.reason)}"
+                         for f in path.findings[1:])
         lines.append("")
     counts = ", ".join(f"{health.count(status)} {status.label}" for status in sorted(set(_statuses(health))))
     lines.append(f"Health of {health.key_set}: {health.status.label} ({counts or 'no key paths'}).")
@@ -60,7 +64,7 @@ def _first_reason(path: PathHealth) -> str:
     if not path.findings:
         return ""
     first = path.findings[0]
-    return f"{first.address}: {first.reason}"
+    return f"{visible(first.address)}: {visible(first.reason)}"
 
 
 def health_exposition(health: Health) -> str:

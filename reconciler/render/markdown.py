@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.render.escape import code, fence_for, in_html, literal, printable
 from reconciler.render.values import SYMBOLS, VERBS, lookup_result, show, summary_line
 
 TABLE_HEADER = ("| | object | action |", "|---|---|---|")
@@ -21,15 +22,21 @@ class Piece:
 
     text: str
     region: str | None = None
+    # What closes the piece's blocks when it must be cut short (a code block, <details>).
+    closing: str = ""
 
 
 def render_markdown(document: dict[str, Any]) -> str:
     return "\n".join(head_lines(document) + list(_joined(body_pieces(document)))).rstrip() + "\n"
 
 
+# Every function below takes the document `printable` made: its strings hold no control character.
+
+
 def head_lines(document: dict[str, Any], *, grouped: bool = False, notices: bool = True) -> list[str]:
     """The summary and what a reviewer must see first; `grouped`, one callout per reason (shorter);
     without `notices` when they go further down (`notice_lines`)."""
+    document = printable(document)
     steps = document["steps"]
     lines = [heading(document), ""]
     lines += _blocked(document["summary"])
@@ -41,12 +48,12 @@ def head_lines(document: dict[str, Any], *, grouped: bool = False, notices: bool
         lines += [f"**Live differs from the manifest** for {len(drifted)} object(s), marked (drift) below.", ""]
     elif drifted:
         lines += ["**Live differs from the manifest** (drift outside cmkctl, or a change of the manifest): "
-                  + ", ".join(f"`{s['address']}`" for s in drifted), ""]
+                  + ", ".join(code(s["address"]) for s in drifted), ""]
     return lines
 
 
 def heading(document: dict[str, Any]) -> str:
-    return f"### cmkctl plan for key set `{document['key_set']}`"
+    return f"### cmkctl plan for key set {code(printable(document)['key_set'])}"
 
 
 def _blocked(counts: dict[str, int]) -> list[str]:
@@ -62,9 +69,10 @@ def _callouts(steps: list[dict[str, Any]]) -> list[str]:
     for step in steps:
         action = step["actions"][0]
         if action == "forbidden":
-            lines.append(f"> [!CAUTION]\n> **Forbidden** `{step['address']}`: {step['reason']}\n")
+            lines.append(f"> [!CAUTION]\n> **Forbidden** {code(step['address'])}: {literal(step['reason'])}\n")
         elif _irreversible(step):
-            lines.append(f"> [!WARNING]\n> **Irreversible** `{step['address']}`: {step['reason'] or VERBS[action]}\n")
+            lines.append(f"> [!WARNING]\n> **Irreversible** {code(step['address'])}: "
+                         f"{literal(step['reason'] or VERBS[action])}\n")
     return lines
 
 
@@ -77,7 +85,7 @@ def _grouped_callouts(steps: list[dict[str, Any]]) -> list[str]:
         elif _irreversible(step):
             groups.setdefault(("Irreversible", step["reason"] or VERBS[action]), []).append(step["address"])
     return [f"> [!{'CAUTION' if label == 'Forbidden' else 'WARNING'}]\n> **{label}** ({len(addresses)}): "
-            f"{reason}\n> " + ", ".join(f"`{a}`" for a in addresses) + "\n"
+            f"{literal(reason)}\n> " + ", ".join(code(a) for a in addresses) + "\n"
             for (label, reason), addresses in groups.items()]
 
 
@@ -87,17 +95,18 @@ def _irreversible(step: dict[str, Any]) -> bool:
 
 def notice_lines(document: dict[str, Any]) -> list[str]:
     lines = []
-    for notice in document["notices"]:
+    for notice in printable(document)["notices"]:
+        said = f"{literal(notice['message'])} ({code(notice['code'])})"
         if not notice["region"]:  # about the plan as a whole
-            lines.append(f"> [!WARNING]\n> **Partial plan**: {notice['message']} (`{notice['code']}`)\n")
+            lines.append(f"> [!WARNING]\n> **Partial plan**: {said}\n")
             continue
-        label = "Unmanaged, left in place" if notice["level"] == "info" else notice["region"]
-        lines.append(f"> [!NOTE]\n> **{label}** ({notice['region']}): {notice['message']} (`{notice['code']}`)\n")
+        label = "Unmanaged, left in place" if notice["level"] == "info" else literal(notice["region"])
+        lines.append(f"> [!NOTE]\n> **{label}** ({literal(notice['region'])}): {said}\n")
     return lines
 
 
 def body_pieces(document: dict[str, Any]) -> list[Piece]:
-    steps = document["steps"]
+    steps = printable(document)["steps"]
     pieces: list[Piece] = []
     for region in sorted({s["region"] for s in steps}):
         pieces += _region_pieces(region, [s for s in steps if s["region"] == region])
@@ -105,7 +114,7 @@ def body_pieces(document: dict[str, Any]) -> list[Piece]:
 
 
 def table_start(region: str, *, continued: bool = False) -> str:
-    return "\n".join([f"#### {region}" + (" (continued)" if continued else ""), "", *TABLE_HEADER])
+    return "\n".join([f"#### {literal(region)}" + (" (continued)" if continued else ""), "", *TABLE_HEADER])
 
 
 def _joined(pieces: list[Piece]) -> Iterator[str]:
@@ -126,25 +135,27 @@ def _region_pieces(region: str, steps: list[dict[str, Any]]) -> list[Piece]:
     for step in steps:
         action = step["actions"][0]
         if action in ("create", "update", "forbidden") and step["changes"]:
-            pieces.append(Piece(_details(step, action)))
+            pieces.append(_details(step, action))
         elif action == "read":
-            pieces.append(Piece(f"`{step['address']}`: {lookup_result(step)}\n"))
+            pieces.append(Piece(f"{code(step['address'])}: {literal(lookup_result(step))}\n"))
     return pieces
 
 
 def _row(step: dict[str, Any]) -> str:
     action = step["actions"][0]
     label = action + (" (drift)" if step.get("drift") else "") + (" **irreversible**" if _irreversible(step) else "")
-    return f"| `{SYMBOLS[action].strip() or '='}` | `{step['address']}` | {label} |"
+    return f"| `{SYMBOLS[action].strip() or '='}` | {code(step['address'], in_table=True)} | {label} |"
 
 
-def _details(step: dict[str, Any], action: str) -> str:
-    lines = ["<details><summary><code>" + step["address"] + "</code></summary>", "", "```diff"]
+def _details(step: dict[str, Any], action: str) -> Piece:
+    diff = []
     for change in step["changes"]:
         if action == "create":
-            lines.append(f"+ {change['name']} = {show(change['after'])}")
+            diff.append(f"+ {change['name']} = {show(change['after'])}")
         else:
-            lines.append(f"- {change['name']} = {show(change['before'])}")
-            lines.append(f"+ {change['name']} = {show(change['after'])}")
-    lines += ["```", "", "</details>", ""]
-    return "\n".join(lines)
+            diff.append(f"- {change['name']} = {show(change['before'])}")
+            diff.append(f"+ {change['name']} = {show(change['after'])}")
+    fence = fence_for("\n".join(diff))
+    closing = "\n".join([fence, "", "</details>", ""])
+    opening = ["<details><summary><code>" + in_html(step["address"]) + "</code></summary>", "", fence + "diff"]
+    return Piece("\n".join([*opening, *diff, closing]), closing=closing)

@@ -19,6 +19,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from reconciler.core.printable import visible
 from reconciler.plan.model import Plan, Step
 
 HEARTBEAT_SECONDS = 10
@@ -89,7 +90,7 @@ class LineListener:
         return self._clock() - started
 
     def _said(self, line: str) -> None:
-        self._echo(line)
+        self._echo(visible(line))  # an ID a cloud answered is printed, never acted on by the terminal
         self._refresh()
 
     def _heartbeat(self, step: Step, elapsed: float) -> None:

@@ -81,15 +81,16 @@ class _Packer:
             self._close()
             self._begin(self.continued)
             text = self._joint(piece) + piece.text
-        self._append(self._fitted(text))
+        self._append(self._fitted(text, piece.closing))
         self.table = piece.region
         if piece.region is not None:
             self.started.add(piece.region)
 
-    def _fitted(self, text: str) -> str:
-        """A piece too long for any comment (one change block of a huge value), cut, saying so."""
-        room = self.room - len(self.continued) - len(CUT) - 1
-        return text if len(text) <= room else text[:room] + CUT
+    def _fitted(self, text: str, closing: str) -> str:
+        """A piece too long for any comment (one change block of a huge value), cut, its blocks closed
+        (an open code block would swallow what follows), saying so."""
+        room = self.room - len(self.continued) - len(CUT) - len(closing) - 2
+        return text if len(text) <= room + len(closing) else text[:room] + "\n" + closing + CUT
 
     def _joint(self, piece: Piece) -> str:
         """What goes before the piece: a table's heading when it starts one, a blank line when it ends one."""

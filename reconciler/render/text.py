@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from reconciler.render.escape import printable
 from reconciler.render.values import SYMBOLS, VERBS, lookup_result, show, summary_line
 
 COLORS = {"create": "green", "update": "yellow", "forbidden": "red", "read": "cyan"}
 
 
 def render_text(document: dict[str, Any], *, color: bool = False) -> str:
+    document = printable(document)
     paint = _painter(color)
     count = len(document["steps"])
     lines = [f"Key set {document['key_set']}: {count} object{'' if count == 1 else 's'}.", ""]

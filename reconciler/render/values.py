@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.core.printable import json_visible
+
 KNOWN_AFTER_APPLY = "(known after apply)"
 
 VERBS = {
@@ -18,13 +20,14 @@ SYMBOLS = {"create": "+", "update": "~", "read": "<=", "forbidden": "!", "no-op"
 
 
 def show(value: Any) -> str:
+    """A value as JSON on one line: ASCII only, every control character escaped (DEL too)."""
     if isinstance(value, dict) and set(value) == {"$unknown"}:
         return KNOWN_AFTER_APPLY
     if value is None:
         return "null"
     if isinstance(value, dict | list):
-        return json.dumps(_plain(value), sort_keys=True)
-    return json.dumps(value)
+        return json_visible(json.dumps(_plain(value), sort_keys=True))
+    return json_visible(json.dumps(value))
 
 
 def _plain(value: Any) -> Any:
@@ -50,4 +53,4 @@ def summary_line(summary: dict[str, int]) -> str:
 
 def lookup_result(step: dict[str, Any]) -> str:
     ids = step["live"].get("providerIds") or []
-    return "provider IDs: " + (", ".join(ids) if ids else "none")
+    return "provider IDs: " + (", ".join(map(str, ids if isinstance(ids, list) else [ids])) or "none")

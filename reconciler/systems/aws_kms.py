@@ -32,7 +32,8 @@ class AwsKms(System):
     kinds = (AWS_KMS_KEY,)
 
     def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
-        for check in (_account_declared, _no_unconditioned_wildcard, _reserved_sids, _no_lockout):
+        for check in (_account_declared, _no_unconditioned_wildcard, _reserved_sids, _no_lockout,
+                      _well_formed_principals):
             yield from check(key_set)
 
     def principals(self, context: ExpandContext, region: Region, principal: Principal,
@@ -118,3 +119,13 @@ def _no_lockout(key_set: KeySet) -> Iterator[Diagnostic]:
                                 f"unconditioned statement lets the account root ({root}) call "
                                 f"{kms_policy.MANAGE_ACTION}, or a Deny takes it away; keep the "
                                 f"{kms_policy.ROOT_SID!r} statement", "R-KMS-LOCKOUT")
+
+
+def _well_formed_principals(key_set: KeySet) -> Iterator[Diagnostic]:
+    """R-KMS-PRINCIPAL: KMS refuses a policy whose principals are not of IAM's forms (an emulator stores any)."""
+    for _, key in _keys(key_set):
+        for statement in key.statements:
+            for problem in kms_policy.malformed_principals(statement):
+                yield key.source.at("policy", f"statement {statement['Sid']!r} of {key.alias}: {problem}; KMS "
+                                    "would refuse the key policy (MalformedPolicyDocumentException)",
+                                    "R-KMS-PRINCIPAL")

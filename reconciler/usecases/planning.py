@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.core.errors import ForbiddenError, StalePlanError
+from reconciler.core.errors import CmkError, ForbiddenError, StalePlanError
 from reconciler.core.lock import Holder, Lock, held
 from reconciler.core.retry import Retrying
 from reconciler.core.secrets import Secret
+from reconciler.core.userfiles import UnreadableFile, read_regular
 from reconciler.engine.planner import Planner
 from reconciler.engine.unmanaged import unmanaged_notices
-from reconciler.manifest.checkout import portable
+from reconciler.manifest.checkout import portable, saveable
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan import document as plandoc
@@ -56,8 +57,8 @@ def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, opti
                       parallelism=options.parallelism, retry=retry_policy(options), unread=unread)
     made = planner.plan(key_set, loaded, targets)
     # What the plan was made against and from which files, so it is applied from anywhere in the checkout.
-    return dataclasses.replace(made, manifest_files=tuple(portable(f) for f in made.manifest_files),
-                               context=context_of(key_set, options))
+    files = tuple(dataclasses.replace(f, path=portable(f.path)) for f in made.manifest_files)
+    return dataclasses.replace(made, manifest_files=files, context=context_of(key_set, options))
 
 
 def with_unmanaged(key_set: KeySet, made: Plan, lists: Any, parallelism: int) -> Plan:
@@ -88,10 +89,21 @@ def refuse_forbidden(plan: Plan) -> None:
         raise ForbiddenError(f"the plan is forbidden; nothing was changed:\n{lines}")
 
 
+def refuse_unsaveable(loaded: LoadedManifests) -> None:
+    """Refuse, before anything is read live, to save a plan whose manifests apply could not find again."""
+    for file in loaded.files:
+        why = saveable(file)
+        if why is not None:
+            raise CmkError(f"cannot save the plan: {why}")
+
+
 def read_plan(path: Path, *, signing_key: Secret | None = None) -> Plan:
     """A saved plan; with a key, only one signed with it."""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise StalePlanError(f"{path}: cannot read the plan ({error})") from None
+        data = read_regular(path, plandoc.MAX_PLAN_BYTES, what="saved plan")
+        text = data.decode("utf-8")
+    except UnreadableFile as refusal:
+        raise StalePlanError(f"{path}: cannot read the plan: {refusal}") from None
+    except UnicodeDecodeError as error:
+        raise StalePlanError(f"{path}: not a cmkctl plan (not UTF-8 at byte {error.start})") from None
     return plandoc.loads(text, where=str(path), signing_key=signing_key)

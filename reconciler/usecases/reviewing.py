@@ -9,13 +9,17 @@ of the key; the context refuses a plan made against a sandbox at real endpoints,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reconciler.core.errors import CmkError, StalePlanError, UnreviewedPlanError
+from reconciler.core.printable import quoted
 from reconciler.core.secrets import Secret
 from reconciler.manifest.checkout import located
+from reconciler.manifest.loader import Acceptance
 from reconciler.manifest.model import KeySet
 from reconciler.plan.model import Plan, PlanContext
 from reconciler.plan.review import differences
@@ -40,9 +44,35 @@ def _sandbox_of(options: RunOptions) -> str | None:
     return None if options.sandbox is None else str(options.sandbox.resolve())
 
 
-def saved_manifests(saved: Plan) -> list[str]:
-    """The saved plan's manifests as paths from here (relative ones read better in diagnostics)."""
-    return [os.path.relpath(located(name)) for name in saved.manifest_files]
+def saved_manifests(saved: Plan, plan_file: Path | None = None) -> list[str]:
+    """The saved plan's manifests as paths from here (relative ones read better in diagnostics),
+    each refused unless it can be a reviewed manifest of this checkout (`checkout.located`)."""
+    names = [file.path for file in saved.manifest_files]
+    if not names:
+        raise UnreviewedPlanError(f"{plan_file}: the plan names no manifest; nothing was read or changed")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UnreviewedPlanError(f"{plan_file}: the plan names the manifest {quoted(twice[0])} twice; nothing was "
+                                  "read or changed")
+    return [os.path.relpath(located(name, plan=plan_file)) for name in names]
+
+
+def reviewed_content(saved: Plan, paths: Sequence[str]) -> Acceptance:
+    """A check of each manifest's bytes against the SHA-256 the plan recorded, before they are parsed:
+    apply re-plans from the files that were reviewed, not from whatever now holds their names."""
+    expected = {Path(path).resolve(): file for path, file in zip(paths, saved.manifest_files, strict=True)}
+
+    def accept(path: Path, content: bytes) -> None:
+        file = expected.get(path.resolve())
+        if file is None:
+            raise UnreviewedPlanError(f"{path} is not a manifest the plan names; nothing was changed")
+        found = hashlib.sha256(content).hexdigest()
+        if not hmac.compare_digest(found, file.sha256):
+            raise StalePlanError(f"{file.path}: its content is not what the plan was made from (SHA-256 {found}, "
+                                 f"the plan recorded {quoted(file.sha256)}): plan again; nothing in it was parsed "
+                                 "and nothing was changed")
+
+    return accept
 
 
 def refuse_elsewhere(saved: Plan, key_set: KeySet, options: RunOptions, path: Path | None) -> None:

@@ -112,3 +112,36 @@ def test_a_file_of_100_megabytes_is_refused_before_it_is_read(cmkctl: Callable[.
     monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the file was read"))
     result = cmkctl("validate", path)
     assert result.code == 3 and "104857600 bytes" in result.err and "E-SIZE" in result.err
+
+
+HOSTILE_SCALARS = {
+    "an int tag on a word": ("!!int abc", "'abc' is not a valid !!int"),
+    "a bool tag on maybe": ("!!bool maybe", "'maybe' is not a valid !!bool"),
+    "a float tag on a word": ("!!float abc", "'abc' is not a valid !!float"),
+    "an empty int": ('!!int ""', "'' is not a valid !!int"),
+    "a 5,000-digit integer": ("9" * 5000, "an integer of 5000 digits; integers in a manifest are limited to 64-bit"),
+    "a 3 MB hexadecimal integer": ("0x" + "f" * 3 * 1024 * 1024, "an integer of 12582912 bits; integers in a "
+                                   "manifest are limited to 64-bit"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_SCALARS)
+def test_hostile_scalars_are_refused_with_their_line(cmkctl: Callable[..., Result], tmp_path: Path, case: str) -> None:
+    value, said = HOSTILE_SCALARS[case]
+    text = (EXAMPLES / "astra-serverless-azure.yaml").read_text().replace("size: 3072", f"size: {value}", 1)
+    result = cmkctl("validate", write(tmp_path / "scalar.yaml", text))
+    assert_handled(result)
+    assert result.code == 3
+    assert f"scalar.yaml:28: regions[0].keys[0].size: {said}" in result.err, result.err[:500]
+    assert len(result.err) < 1000
+
+
+def test_a_huge_value_is_cut_in_the_diagnostic(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    huge = "a" * (4 * 1024 * 1024 - 2000)  # the file stays under the 4 MB limit
+    text = (EXAMPLES / "astra-serverless-azure.yaml").read_text().replace("name: acme-astra\n", f"name: {huge}\n", 1)
+    for command in (("validate",), ("validate", "--format", "json"), ("plan", "-f")):
+        result = cmkctl(*command, write(tmp_path / "huge.yaml", text))
+        assert result.code == 3
+        said = result.out + result.err
+        assert f"'{'a' * 200}'… ({len(huge)} characters) does not match" in said, said[:500]
+        assert len(said) < 2000

@@ -198,3 +198,20 @@ def test_broken_yaml_gets_a_located_message(cmkctl: Callable[..., Result], tmp_p
 def test_missing_path(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     result = invalid(cmkctl, tmp_path / "nowhere.yaml")
     assert "no such file or folder" in result.err
+
+
+NAMES_THE_VENDORS_REFUSE = {
+    "a vault name with two hyphens in a row": ("name: acme-astra-eastus\n", "name: acme--astra-eastus\n",
+                                               "regions[0].vaults[0].name"),
+    "a resource group ending with a period": ("resourceGroup: cmk-prod\n", "resourceGroup: cmk-prod.\n",
+                                              "regions[0].vaults[0].resourceGroup"),
+    "a key name with a slash": ("- name: astra-eastus\n", "- name: astra/eastus\n", "regions[0].keys[0].name"),
+}
+
+
+@pytest.mark.parametrize("case", NAMES_THE_VENDORS_REFUSE)
+def test_names_the_vendors_refuse_are_refused_at_validate(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                          case: str) -> None:
+    old, new, field = NAMES_THE_VENDORS_REFUSE[case]
+    result = invalid(cmkctl, write(tmp_path / "m.yaml", GOOD.replace(old, new, 1)))
+    assert "m.yaml:" in result.err and f"{field}: " in result.err and "[E-SCHEMA]" in result.err

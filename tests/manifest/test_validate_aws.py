@@ -132,3 +132,46 @@ def test_a_second_key_for_one_provider_region_exits_3(cmkctl: Callable[..., Resu
 def test_vault_fields_are_not_accepted_in_an_aws_region(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     text = GOOD.replace("    cloud: aws\n", "    cloud: aws\n    vaults: []\n", 1)
     assert "unknown field 'vaults'" in invalid(cmkctl, text, tmp_path)
+
+
+# Principals KMS refuses (MalformedPolicyDocumentException) and an emulator stores: each a line of the
+# manifest's owner statement, refused by validate (and so before any call of plan or apply).
+MALFORMED_PRINCIPALS = {
+    "a wildcard inside an ARN": '{AWS: "arn:aws:iam::123456789012:role/*"}',
+    "an account of five digits": '{AWS: "arn:aws:iam::12345:root"}',
+    "a group (never a principal)": '{AWS: "arn:aws:iam::123456789012:group/admins"}',
+    "a deleted principal's unique ID": '{AWS: "AIDAJQABLZS4A3QDU576Q"}',
+    "a bucket ARN": '{AWS: "arn:aws:s3:::my-bucket"}',
+    "a service that is no AWS service": '{Service: "evil.example.com"}',
+    "one bad ARN in a list": '{AWS: ["123456789012", "arn:aws:iam::123456789012:role/a b"]}',
+}
+
+
+def test_malformed_principals_are_refused_before_any_call(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    for case, principal in MALFORMED_PRINCIPALS.items():
+        text = with_statement(OWNER_STATEMENT.replace(
+            'Principal: {AWS: "arn:aws:iam::123456789012:role/kms-admin"}', f"Principal: {principal}"))
+        err = invalid(cmkctl, text, tmp_path)
+        assert "[R-KMS-PRINCIPAL]" in err, (case, err)
+        assert "m.yaml:" in err and "statement 'Allow key administrators' of alias/astra-classic-us-east-2:" in err
+        assert "KMS would refuse the key policy (MalformedPolicyDocumentException)" in err
+        planned = cmkctl("plan", "-f", tmp_path / "m.yaml", "--sandbox", tmp_path / "sandbox")
+        assert planned.code == 3 and not (tmp_path / "sandbox" / "calls.jsonl").exists(), case
+
+
+def test_policy_allow_takes_only_accounts_roots_users_and_roles(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    for principal in ("arn:aws:iam::123456789012:group/admins", "arn:aws-foo:iam::123456789012:root",
+                      "arn:aws:iam::123456789012:role/*"):
+        text = GOOD.replace("          allow:\n            - astra: managed-clusters\n",
+                            f'          allow:\n            - astra: managed-clusters\n            - aws: "{principal}"\n', 1)
+        assert f"'{principal}' does not match" in invalid(cmkctl, text, tmp_path)
+
+
+def test_well_formed_principals_of_every_kind_are_accepted(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    principal = ('{AWS: ["123456789012", "arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:role/ops/kms-admin",'
+                 ' "arn:aws-us-gov:iam::123456789012:user/alice", "arn:aws:sts::123456789012:assumed-role/admin/alice"],'
+                 ' Service: logs.us-east-2.amazonaws.com}')
+    text = with_statement(OWNER_STATEMENT.replace(
+        'Principal: {AWS: "arn:aws:iam::123456789012:role/kms-admin"}', f"Principal: {principal}"))
+    result = cmkctl("validate", write(tmp_path / "m.yaml", text))
+    assert result.code == 0, result.err

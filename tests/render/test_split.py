@@ -32,7 +32,8 @@ def fleet_plan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     accounts = "".join(f"    - {{product: serverless, provider: azure, region: {region}, providerIds: []}}\n"
                        for region in NOT_ENABLED)
     write(folder / "sandbox" / "world.yaml", "astra:\n  accounts:\n" + accounts)
-    with pytest.raises(SystemExit) as exited:
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as exited:
+        patch.chdir(folder)  # a saved plan names manifests of the checkout (here: the folder) it runs in
         main(["plan", "-f", str(manifest), "--sandbox", str(folder / "sandbox"), "--out", str(folder / "plan.json")])
     assert exited.value.code == 3  # forbidden, and saved for review
     document: dict[str, Any] = json.loads((folder / "plan.json").read_text())
