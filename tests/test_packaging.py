@@ -52,7 +52,7 @@ def test_the_readme_try_it_installs_the_sandbox_extra_in_one_command() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     block = readme.split("## Try it", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
     assert "\n" not in block.strip()
-    assert "pip install -q -e '.[sandbox]'" in block and "--sandbox" in block
+    assert "pip install -q -c .ci/constraints.txt -e '.[sandbox]'" in block and "--sandbox" in block
 
 
 # A plain install: the emulator's packages absent, as if pip had never brought them.
