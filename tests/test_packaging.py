@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import __version__
 from tests.conftest import EXAMPLES, ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
@@ -67,6 +68,15 @@ def test_the_license_pyproject_names_is_the_apache_2_text() -> None:
     installed = importlib.metadata.metadata("cmkctl")
     assert installed["License-Expression"] == "Apache-2.0"
     assert installed.get_all("License-File") == ["LICENSE"]
+
+
+def test_the_latest_release_in_the_changelog_is_the_package_version() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text("utf-8")
+    headings = re.findall(r"^## \[([^\]]+)\](.*)$", changelog, re.MULTILINE)
+    assert headings[0] == ("Unreleased", ""), "Keep a Changelog: an Unreleased section comes first"
+    released, dated = headings[1]
+    assert re.fullmatch(r" - \d{4}-\d{2}-\d{2}", dated), f"## [{released}]{dated}: a release is dated"
+    assert released == PROJECT["version"] == __version__
 
 
 # A plain install: the emulator's packages absent, as if pip had never brought them.
