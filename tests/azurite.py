@@ -1,7 +1,7 @@
 """Azurite, the Azure Storage emulator (blob service only), started by the tests on loopback and stopped by its pid.
 
 Found at `$CMKCTL_AZURITE` (the `azurite-blob` executable), else where the README's test command and
-`.ci/run` install it: `.ci/.azurite/node_modules/.bin/azurite-blob`. Missing, the tests that need it
+`.ci/run` install it from its lock: `.ci/.azurite/node_modules/.bin/azurite-blob`. Missing, the tests that need it
 fail and say how to install it: a lock test that is skipped tests nothing.
 """
 
@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_VARIABLE = "CMKCTL_AZURITE"
 INSTALLED = ROOT / ".ci" / ".azurite" / "node_modules" / ".bin" / "azurite-blob"
-INSTALL = "npm install --prefix .ci/.azurite azurite@3"
+INSTALL = "npm ci --prefix .ci/.azurite"
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development account key, published with the emulator: not a secret.
 DEVELOPMENT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import __version__
 from tests.conftest import EXAMPLES, ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
@@ -52,7 +55,28 @@ def test_the_readme_try_it_installs_the_sandbox_extra_in_one_command() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     block = readme.split("## Try it", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
     assert "\n" not in block.strip()
-    assert "pip install -q -e '.[sandbox]'" in block and "--sandbox" in block
+    assert "pip install -q -c .ci/constraints.txt -e '.[sandbox]'" in block and "--sandbox" in block
+
+
+# The standard text of the Apache License 2.0, as the Apache Software Foundation publishes it.
+APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+
+
+def test_the_license_pyproject_names_is_the_apache_2_text() -> None:
+    assert PROJECT["license"] == "Apache-2.0" and PROJECT["license-files"] == ["LICENSE"]
+    assert hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest() == APACHE_2_SHA256
+    installed = importlib.metadata.metadata("cmkctl")
+    assert installed["License-Expression"] == "Apache-2.0"
+    assert installed.get_all("License-File") == ["LICENSE"]
+
+
+def test_the_latest_release_in_the_changelog_is_the_package_version() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text("utf-8")
+    headings = re.findall(r"^## \[([^\]]+)\](.*)$", changelog, re.MULTILINE)
+    assert headings[0] == ("Unreleased", ""), "Keep a Changelog: an Unreleased section comes first"
+    released, dated = headings[1]
+    assert re.fullmatch(r" - \d{4}-\d{2}-\d{2}", dated), f"## [{released}]{dated}: a release is dated"
+    assert released == PROJECT["version"] == __version__
 
 
 # A plain install: the emulator's packages absent, as if pip had never brought them.
