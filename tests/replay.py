@@ -18,12 +18,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from cmkctl_sandbox.server import SandboxServer
+from cmkctl_sandbox.tls import HOST, server_context
+from cmkctl_sandbox.wire import Reply, Request
 from reconciler.core.secrets import Secret
 from reconciler.providers.azure_common import StaticTokenCredential
 from reconciler.providers.base import Connection, Endpoints
-from reconciler.sandbox.server import SandboxServer
-from reconciler.sandbox.tls import HOST, server_context
-from reconciler.sandbox.wire import Reply, Request
 
 RECORDINGS = Path(__file__).parent / "contracts" / "recordings"
 RECORDED_HOSTS = ("https://management.azure.com", "https://graph.microsoft.com", "https://Sanitized.azure.com")

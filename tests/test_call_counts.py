@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.state import read_calls
 from reconciler.core.retry import RetryPolicy
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.engine.planner import Planner
@@ -17,7 +18,6 @@ from reconciler.engine.refresh import Refresh
 from reconciler.manifest.loader import load_one
 from reconciler.plan.model import Resource, Unknown
 from reconciler.providers.cache import RunCache
-from reconciler.sandbox.state import read_calls
 from reconciler.usecases.session import RunOptions, handlers_for
 from tests.conftest import EXAMPLES, Result
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox import Sandbox, load_state
+from cmkctl_sandbox.aws import HALT_MARKER, HALT_VARIABLE
+from cmkctl_sandbox.state import read_calls
 from reconciler.core import kms_policy as kp
-from reconciler.sandbox import Sandbox, load_state
-from reconciler.sandbox.aws import HALT_MARKER, HALT_VARIABLE
-from reconciler.sandbox.state import read_calls
 from tests.conftest import EXAMPLES, ROOT, Result, write
 
 CLASSIC = EXAMPLES / "astra-managed-clusters-aws.yaml"
@@ -92,7 +92,7 @@ def test_the_key_policy_holds_the_required_statements_and_the_owners(applied: Pa
 
 
 def _provider_ids(state: dict[str, Any], region: str) -> list[str]:
-    from reconciler.sandbox.astra import provider_ids
+    from cmkctl_sandbox.astra import provider_ids
 
     return provider_ids(state, "managed-clusters", "aws", region)
 
@@ -165,7 +165,7 @@ def test_a_second_key_for_a_registered_provider_region_exits_3_at_plan(cmkctl: C
 def test_the_account_guard_refuses_another_account(tmp_path: Path) -> None:
     from reconciler.core.errors import GuardError
     from reconciler.providers.registry import build_handlers
-    from reconciler.usecases.session import sandbox_connection
+    from reconciler.usecases.emulator import sandbox_connection
 
     with Sandbox(tmp_path / "sandbox", aws_account_id="111122223333") as sandbox, build_handlers(
         sandbox_connection(sandbox.endpoints), subscription_id=None, organization_id=None,

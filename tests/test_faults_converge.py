@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, write
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cmkctl_sandbox.faults import FaultConfigError, parse_config
+from cmkctl_sandbox.state import read_calls
 from reconciler.core.errors import KeyAccessPendingError, ProviderError, TransientError, is_key_access_refusal
 from reconciler.core.retry import RetryPolicy
-from reconciler.sandbox.faults import FaultConfigError, parse_config
-from reconciler.sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, write
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"

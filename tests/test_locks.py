@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.census import census
+from cmkctl_sandbox.halt import HALT_MARKER, HALT_VARIABLE
+from cmkctl_sandbox.world import load_state
 from reconciler.core.lock import Holder, LocalLock, LockError, held
-from reconciler.sandbox.census import census
-from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE
-from reconciler.sandbox.world import load_state
 from tests import azurite
 from tests.conftest import EXAMPLES, ROOT, Result, write
 

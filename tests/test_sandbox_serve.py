@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Sandbox
-from reconciler.sandbox.served import ENDPOINTS_FILE, SandboxBusy
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox import Sandbox
+from cmkctl_sandbox.served import ENDPOINTS_FILE, SandboxBusy
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, ROOT, Result
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"

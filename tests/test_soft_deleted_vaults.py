@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox, load_state
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox import Sandbox, load_state
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"

@@ -12,11 +12,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cmkctl_sandbox.breakage import without_role_assignments
+from cmkctl_sandbox.served import Served, publish, withdraw
+from cmkctl_sandbox.state import read_calls
 from reconciler.manifest.loader import load_one
-from reconciler.sandbox.breakage import without_role_assignments
-from reconciler.sandbox.served import Served, publish, withdraw
-from reconciler.sandbox.state import read_calls
-from reconciler.usecases.session import RunOptions, sandbox_for
+from reconciler.usecases.emulator import sandbox_for
+from reconciler.usecases.session import RunOptions
 from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving, watch
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls
 

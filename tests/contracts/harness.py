@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from jsonschema import Draft4Validator
 
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox.state import read_calls
 from tests.contracts import allowances
 from tests.contracts.definitions import Operation, document, operations, parameters, pointer, registry, resolve
 

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cmkctl_sandbox import Sandbox
+from cmkctl_sandbox.state import read_calls
 from reconciler.providers.azure_common import API_VERSIONS
-from reconciler.sandbox import Sandbox
-from reconciler.sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, apply_ok
 from tests.contracts import conformance
 from tests.contracts.harness import Violation, check_call, check_sandbox

@@ -27,9 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def sandbox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     try:
-        from reconciler.sandbox import Sandbox
+        from cmkctl_sandbox import Sandbox
     except ImportError:
-        pytest.skip("the sandbox (reconciler.sandbox.Sandbox) is not available yet")
+        pytest.skip("the sandbox (cmkctl_sandbox.Sandbox) is not available yet")
     marker = request.node.get_closest_marker("world")
     if marker is not None:
         # JSON is YAML: the sandbox seeds DIR/world.yaml over its default world.

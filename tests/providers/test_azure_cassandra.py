@@ -184,7 +184,7 @@ def test_a_versionless_key_uri_is_refused(handlers: Handlers, sandbox: Any, tena
 def test_rotation_is_a_data_center_update_with_only_the_new_uris(
     handlers: Handlers, sandbox: Any, tenant_id: str
 ) -> None:
-    from reconciler.sandbox.rotation import rotate_key
+    from cmkctl_sandbox.rotation import rotate_key
 
     grant_key_use(handlers, tenant_id, principal_of(handlers))
     centers = handlers.by_kind["cassandra_data_center"]

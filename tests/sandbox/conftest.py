@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox
+from cmkctl_sandbox import Sandbox
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RG = "rg-cmk"

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox
+from cmkctl_sandbox import Sandbox
 from tests.sandbox.conftest import API, RG, SUB, client_for, vault_body, vault_path
 
 PURGE_FALSE = "cannot be set to false"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Sandbox, load_state
-from reconciler.sandbox.aws import KMS_FILE
+from cmkctl_sandbox import Sandbox, load_state
+from cmkctl_sandbox.aws import KMS_FILE
 
 boto3 = pytest.importorskip("boto3")
 ACCOUNT = "123456789012"

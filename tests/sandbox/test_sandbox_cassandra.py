@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.core.errors import CmkError
-from reconciler.sandbox import Sandbox, WorldError, load_state
-from reconciler.sandbox.rotation import rotate_key
-from reconciler.sandbox.state import STATE_FILE
-from reconciler.sandbox.world import state_from_world
+from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox.errors import SandboxError
+from cmkctl_sandbox.rotation import rotate_key
+from cmkctl_sandbox.state import STATE_FILE
+from cmkctl_sandbox.world import state_from_world
 from tests.conftest import Result, write
 from tests.sandbox.conftest import API, RG, SUB, vault_body, vault_path
 
@@ -129,9 +129,9 @@ azure:
     with Sandbox(directory) as running:
         # The world file no longer counts: the rotated state is what the sandbox serves.
         assert len(running.state["arm"]["vaults"]["kv-rot"]["keys"]["cmk"]["versions"]) == 2
-    with pytest.raises(CmkError, match="holds no key 'other'"):
+    with pytest.raises(SandboxError, match="holds no key 'other'"):
         rotate_key(directory, "kv-rot", "other")
-    with pytest.raises(CmkError, match="holds no vault 'kv-none'"):
+    with pytest.raises(SandboxError, match="holds no vault 'kv-none'"):
         rotate_key(directory, "kv-none", "cmk")
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox, WorldError, load_state
-from reconciler.sandbox.world import state_from_world
+from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox.world import state_from_world
 
 VAULT_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1"
 KEY = {"keyId": "https://kv1.vault.azure.net/keys/cmk", "keyVaultId": VAULT_ID,

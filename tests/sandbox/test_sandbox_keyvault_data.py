@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox, load_state
-from reconciler.sandbox.rotation import advance_clock
+from cmkctl_sandbox import Sandbox, load_state
+from cmkctl_sandbox.rotation import advance_clock
 from tests.sandbox.conftest import API, client_for, vault_path
 from tests.sandbox.test_sandbox_arm import create_vault
 

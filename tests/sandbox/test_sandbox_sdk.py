@@ -19,7 +19,7 @@ from azure.mgmt.keyvault.models import (
     VaultProperties,
 )
 
-from reconciler.sandbox import Sandbox
+from cmkctl_sandbox import Sandbox
 from tests.sandbox.conftest import RG, SUB, client_for
 
 CRYPTO_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox, WorldError, load_state
-from reconciler.sandbox.dispatcher import Dispatcher
-from reconciler.sandbox.show import describe
-from reconciler.sandbox.state import StateStore
-from reconciler.sandbox.wire import Reply, Request
+from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox.dispatcher import Dispatcher
+from cmkctl_sandbox.show import describe
+from cmkctl_sandbox.state import StateStore
+from cmkctl_sandbox.wire import Reply, Request
 from tests.sandbox.conftest import API, SUB, client_for, vault_body, vault_path
 
 WORLD = f"""
