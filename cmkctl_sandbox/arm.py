@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from cmkctl_sandbox import access_policies, cassandra, keys, keyvault_data, mongo, msi, rbac, vaults
+from cmkctl_sandbox import access_policies, cassandra, keys, mongo, msi, rbac, vaults
 from cmkctl_sandbox.arm_common import api_version, arm_error
 from cmkctl_sandbox.routes import Route, dispatch, route
 from cmkctl_sandbox.wire import Reply, Request, State
@@ -67,30 +65,4 @@ def handle(request: Request, state: State) -> Reply:
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
-    reply = dispatch(ROUTES, request, state, not_found=_not_found, not_allowed=_not_allowed)
-    return with_sandbox_vault_uris(reply, request.header("host"))
-
-
-def with_sandbox_vault_uris(reply: Reply, host: str) -> Reply:
-    """The reply with each vault's `vaultUri` pointing at the sandbox's data plane.
-
-    State keeps the public URI (`https://NAME.vault.azure.net/`, from which key identifiers are
-    made); only the wire copy changes, so the state is never touched by a read.
-    """
-    body = reply.body
-    if not host or not isinstance(body, dict):
-        return reply
-    if body.get("type") == vaults.VAULT_TYPE:
-        reply.body = _pointed(body, host)
-    elif isinstance(body.get("value"), list) and any(_is_vault(v) for v in body["value"]):
-        reply.body = {**body, "value": [_pointed(v, host) if _is_vault(v) else v for v in body["value"]]}
-    return reply
-
-
-def _is_vault(document: Any) -> bool:
-    return isinstance(document, dict) and document.get("type") == vaults.VAULT_TYPE
-
-
-def _pointed(vault: dict[str, Any], host: str) -> dict[str, Any]:
-    properties = {**vault["properties"], "vaultUri": keyvault_data.vault_uri(host, vault["name"])}
-    return {**vault, "properties": properties}
+    return dispatch(ROUTES, request, state, not_found=_not_found, not_allowed=_not_allowed)

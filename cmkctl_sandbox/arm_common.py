@@ -7,9 +7,11 @@ from typing import Any, NoReturn
 
 from cmkctl_sandbox.wire import Refusal, Reply, Request, State
 
-# azure-core waits Retry-After seconds between LRO polls (30 s without it); 0 keeps polls instant.
-# Never put it on a 4xx: azure-core retries any error that carries it.
-POLL_NOW = {"Retry-After": "0"}
+# What ARM's asynchronous operations say of when to poll again: "The time interval in the Retry-After
+# header can only be specified in seconds, with a minimum of 10 seconds" (ARM RPC, async-api-reference).
+# Clients wait it on their own clock (the emulator's, for its clients). Never on a 4xx: azure-core
+# retries any error that carries it.
+POLL_AFTER = {"Retry-After": "10"}
 
 
 SUCCEEDED = {"provisioningState": "Succeeded"}

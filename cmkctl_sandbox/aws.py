@@ -6,9 +6,10 @@ that changed it, before the reply leaves (moto's keys hold a `cryptography` priv
 pickles through a reducer to DER), and loaded when the sandbox starts. A readable copy goes to
 the `kms` section of DIR/state.json for `cmkctl sandbox show`.
 
-moto answers plain http: cmkctl allows that for the sandbox on loopback only. The account is the
-manifest's (moto's `x-moto-account-id`), so the STS account guard passes. One AWS plane runs per
-process at a time: moto's backends are process-wide.
+moto is served over HTTPS on loopback, with the certificate of the emulator's other planes, and
+every request's Signature Version 4 is checked with the credentials the emulator issued before moto
+sees it (sigv4.py). The account is the manifest's (moto's `x-moto-account-id`), so the STS account
+guard passes. One AWS plane runs per process at a time: moto's backends are process-wide.
 
 Faults (faults.py) are injected here too, shaped as KMS errors; the test hook that halts the world
 after a chosen mutating request (halt.py) counts KMS writes with the HTTPS planes'.
@@ -20,14 +21,17 @@ import contextlib
 import io
 import pickle
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from cmkctl_sandbox.credentials import Issued
 from cmkctl_sandbox.extra import needs_extra
 from cmkctl_sandbox.faults import FaultInjector
 from cmkctl_sandbox.halt import HALT_MARKER, HALT_VARIABLE, Halt
+from cmkctl_sandbox.sigv4 import problem
 from cmkctl_sandbox.state import write_atomically_bytes
 from cmkctl_sandbox.wire import Reply, Request
 
@@ -149,6 +153,10 @@ class _Persisting:
         mutating = service == "kms" and not action.startswith(READ_PREFIXES)
         self._plane.halt.gate()
         request = _request(environ, label, mutating)
+        refused = _unsigned(environ, request.body, self._plane.issued, service)
+        if refused is not None:
+            self._plane.record(label, refused.status, mutating, "")
+            return _answer(refused, environ, start_response, xml=service == "sts")
         faults = self._plane.faults
         # Outside the lock: an injected delay slows only its own request.
         injected = faults.before("aws", request) if faults is not None else None
@@ -188,6 +196,19 @@ def _request(environ: dict[str, Any], label: str, mutating: bool) -> Request:
                    body=body)
 
 
+def _unsigned(environ: dict[str, Any], body: bytes, issued: Issued, service: str) -> Reply | None:
+    """The refusal of a request not signed with the issued credentials, as KMS (400) or STS (403) answer it."""
+    found = problem(environ, body, issued)
+    if found is None:
+        return None
+    code, message = found
+    if service == "sts":  # STS's names for the same refusals
+        code = {"UnrecognizedClientException": "InvalidClientTokenId",
+                "InvalidSignatureException": "SignatureDoesNotMatch"}.get(code, code)
+        return Reply(403, {"__type": code, "message": message})
+    return Reply(400, {"__type": code, "message": message})
+
+
 def _answer(reply: Reply, environ: dict[str, Any], start_response: Callable[..., Any], *,
             xml: bool = False) -> Iterable[bytes]:
     if reply.dropped:
@@ -213,9 +234,11 @@ class AwsPlane:
     """moto in a thread on 127.0.0.1 (an ephemeral port), KMS state loaded from and saved to DIR."""
 
     def __init__(self, directory: Path, account_id: str, *, on_change: Callable[[dict[str, Any]], None],
-                 record: Callable[[str, int, bool, str], None], faults: FaultInjector | None = None,
-                 halt: Halt | None = None) -> None:
+                 record: Callable[[str, int, bool, str], None], tls: ssl.SSLContext, issued: Issued,
+                 faults: FaultInjector | None = None, halt: Halt | None = None) -> None:
         self.directory = directory
+        self.issued = issued
+        self._tls = tls
         self.faults = faults
         self.halt = halt or Halt(directory)
         self.account_id = account_id
@@ -240,7 +263,8 @@ class AwsPlane:
         class _Server(ThreadedMotoServer):
             def _server_entry(self) -> None:
                 app = _Persisting(DomainDispatcherApplication(create_backend_app), plane)
-                self._server = make_server(self._ip_address, self._port, app, True, request_handler=_Quiet)
+                self._server = make_server(self._ip_address, self._port, app, True, request_handler=_Quiet,
+                                           ssl_context=plane._tls)
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
@@ -253,7 +277,7 @@ class AwsPlane:
             _running.release()
             raise
         host, port = self._server.get_host_and_port()
-        return f"http://{host}:{port}"
+        return f"https://{host}:{port}"
 
     def stop(self) -> None:
         if self._server is None:

@@ -1,7 +1,7 @@
 """Microsoft.DocumentDB/cassandraClusters and their dataCenters (Managed Instance for Apache Cassandra).
 
 Writes are long-running: a PUT answers 201 `Creating` (200 `Updating` on an existing object), a
-PATCH 200 `Updating`, with `Retry-After: 0`; the next GET reports `Succeeded`, which is when the
+PATCH 200 `Updating`, with `Retry-After: 10`; the next GET reports `Succeeded`, which is when the
 SDK's body-content poller stops. A cluster with `identity.type: SystemAssigned` gets a principal
 (registered in Graph as a managed identity, so RBAC can see it); the initial admin password is
 checked and never stored. The sandbox refuses, at the PUT (real Azure fails the deployment later),
@@ -22,7 +22,7 @@ from typing import Any
 from cmkctl_sandbox import graph, propagation
 from cmkctl_sandbox.access_policies import has_key_permissions
 from cmkctl_sandbox.arm_common import (
-    POLL_NOW,
+    POLL_AFTER,
     arm_section,
     bad_request,
     in_group,
@@ -90,7 +90,7 @@ def _existing(state: State, params: Params) -> dict[str, Any]:
 
 def _settled_reply(resource: dict[str, Any]) -> Reply:
     # The operation completes on the first poll after the write.
-    return settled_reply(resource, headers=POLL_NOW)
+    return settled_reply(resource, headers=POLL_AFTER)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def put_cluster(request: Request, state: State, params: Params) -> Reply:
         return _create_cluster(state, params, body, properties)
     _update_cluster(state, record["resource"], body, properties)
     record["resource"]["properties"]["provisioningState"] = "Updating"
-    return Reply(200, record["resource"], dict(POLL_NOW))
+    return Reply(200, record["resource"], dict(POLL_AFTER))
 
 
 def _create_cluster(state: State, params: Params, body: dict[str, Any], properties: dict[str, Any]) -> Reply:
@@ -188,7 +188,7 @@ def _create_cluster(state: State, params: Params, body: dict[str, Any], properti
     resource["properties"]["provisioningState"] = "Creating"
     clusters(state)[cluster_key(params["sub"], params["rg"], params["cluster"])] = {
         "subscriptionId": params["sub"], "resourceGroup": params["rg"], "resource": resource, "dataCenters": {}}
-    return Reply(201, resource, dict(POLL_NOW))
+    return Reply(201, resource, dict(POLL_AFTER))
 
 
 def new_cluster(subscription: str, resource_group: str, name: str, location: str, given: dict[str, Any],
@@ -230,7 +230,7 @@ def patch_cluster(request: Request, state: State, params: Params) -> Reply:
         bad_request("'properties' must be an object.")
     _update_cluster(state, resource, body, properties)
     resource["properties"]["provisioningState"] = "Updating"
-    return Reply(200, resource, dict(POLL_NOW))
+    return Reply(200, resource, dict(POLL_AFTER))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def put_data_center(request: Request, state: State, params: Params) -> Reply:
     resource = new_data_center(cluster, params["dc"], properties)
     resource["properties"]["provisioningState"] = "Creating"
     cluster["dataCenters"][params["dc"].lower()] = resource
-    return Reply(201, resource, dict(POLL_NOW))
+    return Reply(201, resource, dict(POLL_AFTER))
 
 
 def patch_data_center(request: Request, state: State, params: Params) -> Reply:
@@ -303,7 +303,7 @@ def _update_data_center(state: State, cluster: dict[str, Any], resource: dict[st
         _check_keys(state, cluster, properties)
     current.update({k: v for k, v in properties.items() if k != "provisioningState"})
     current["provisioningState"] = "Updating"
-    return Reply(200, resource, dict(POLL_NOW))
+    return Reply(200, resource, dict(POLL_AFTER))
 
 
 def _check_keys(state: State, cluster: dict[str, Any], properties: dict[str, Any]) -> None:

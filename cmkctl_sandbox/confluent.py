@@ -8,8 +8,6 @@ envelope `{"errors": [{"id", "status", "code", "title", "detail", "source"}]}`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import datetime
 import uuid
@@ -52,17 +50,6 @@ def _code(status: int) -> str:
 
 def _refuse(status: int, detail: str, *, pointer: str = "", parameter: str = "") -> NoReturn:
     raise Refusal(confluent_error(status, detail, pointer=pointer, parameter=parameter))
-
-
-def has_basic_auth(request: Request) -> bool:
-    scheme, _, encoded = request.header("authorization").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return bool(user) and bool(secret)
 
 
 def unauthorized(request: Request) -> Reply:

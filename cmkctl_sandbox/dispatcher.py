@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from cmkctl_sandbox import clock, control
+from cmkctl_sandbox.credentials import Issued
 from cmkctl_sandbox.faults import FaultInjector
 from cmkctl_sandbox.halt import Halt
 from cmkctl_sandbox.planes import Plane, plane_for
@@ -30,17 +32,23 @@ def _exchange(request: Request, reply: Reply) -> dict[str, Any]:
 
 
 class Dispatcher:
-    def __init__(self, store: StateStore, faults: Mapping[str, FaultInjector] | None = None,
+    def __init__(self, store: StateStore, issued: Issued, faults: Mapping[str, FaultInjector] | None = None,
                  halt: Halt | None = None) -> None:
         self.store = store
+        self.issued = issued
+        # Set while served (served.py): the secret of the key `cmkctl sandbox serve` printed.
+        self.control_secret: str | None = None
         self.faults = dict(faults or {})
         self.halt = halt or Halt(store.directory, "")
         self.closed = False
         self.verify_reads = os.environ.get(VERIFY_READS_VARIABLE) == "1"
 
     def respond(self, request: Request) -> Reply:
+        if control.is_control(request):
+            return control.answer(request, secret=self.control_secret, issued=self.issued, offset=self.clock_offset,
+                                  advance=self.advance_clock)
         self.halt.gate()
-        plane = plane_for(request.path)
+        plane = plane_for(request)
         reply, fault = self._reply(plane, request)
         self.store.record_call(
             method=request.method,
@@ -51,6 +59,9 @@ class Dispatcher:
             fault=fault,
             query=request.query,
             exchange=_exchange(request, reply) if self.store.journal_exchanges else None,
+            # A vault is its own host: the path alone does not say which vault a data-plane call was for.
+            host=request.header("host").rsplit(":", 1)[0].lower() if plane is not None and plane.name == "keyvault"
+            else "",
         )
         if fault in ("", "drop_after_write"):
             self.halt.carried_out(f"{request.method} {request.path}", request.mutating)
@@ -63,7 +74,7 @@ class Dispatcher:
             return Reply(503, {"error": {"code": "SandboxStopped", "message": "The sandbox has stopped."}}), "stopped"
         if plane is None:
             return Reply(404, {"error": {"code": "NotFound", "message": f"No sandbox plane serves {request.path}"}}), ""
-        if not plane.authenticated(request):
+        if not plane.authenticated(request, self.issued):
             return plane.unauthorized(request), ""
         injector = self.faults.get(plane.name)
         injected = injector.before(plane.name, request) if injector else None
@@ -75,6 +86,17 @@ class Dispatcher:
             return reply, ""
         final: Reply = after(plane.name, request, reply)
         return final, final.fault
+
+    def clock_offset(self) -> float:
+        with self.store.lock:
+            return clock.offset(self.store.state)
+
+    def advance_clock(self, at_least: float) -> float:
+        """Move the emulator's time on to `at_least` (see clock.py); the offset reached."""
+        with self.store.lock:
+            reached = clock.advance_to(self.store.state, at_least)
+            self.store.commit()
+        return reached
 
     def _handle(self, plane: Plane, request: Request) -> Reply:
         with self.store.lock:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from cmkctl_sandbox.arm_common import POLL_AFTER
 from cmkctl_sandbox.wire import Reply, Request
 
 FAULTS_FILE = "faults.yaml"
@@ -71,8 +72,10 @@ class FaultConfig:
     planes: Mapping[str, PlaneFaults] = field(default_factory=dict)
     # Role-assignment PUTs a new service principal fails with PrincipalNotFound (None: the world's).
     principal_lag: int | None = None
-    # Key uses by a consuming service refused with 403 after each new grant (propagation.py).
+    # Key uses by a consuming service refused with 403 after each new grant (propagation.py): a count
+    # of uses, or seconds of the emulator's time.
     grant_lag: int = 0
+    grant_lag_seconds: float = 0.0
 
     def for_plane(self, plane: str) -> PlaneFaults:
         return self.planes.get(plane, PlaneFaults())
@@ -80,7 +83,7 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         return (any(p != PlaneFaults() for p in self.planes.values()) or self.principal_lag is not None
-                or self.grant_lag > 0)
+                or self.grant_lag > 0 or self.grant_lag_seconds > 0)
 
 
 # ---- configuration --------------------------------------------------------------------------
@@ -143,7 +146,7 @@ def _plane_section(base: PlaneFaults, section: Any, where: str) -> PlaneFaults:
 
 
 def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
-    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {principals: N}, grantLag: {attempts: N}}`.
+    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {principals: N}, grantLag: {attempts: N, seconds: S}}`.
 
     `all` applies to every plane; a plane's own section then overrides it key by key.
     """
@@ -157,9 +160,11 @@ def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
     planes = {p: _plane_section(common, top.get(p, {}), f"{where}.{p}") for p in PLANES}
     lag = _mapping(top.get("replicationLag", {}), f"{where}.replicationLag", {"principals"})
     principals = int(_number(lag["principals"], f"{where}.replicationLag.principals")) if "principals" in lag else None
-    grants = _mapping(top.get("grantLag", {}), f"{where}.grantLag", {"attempts"})
+    grants = _mapping(top.get("grantLag", {}), f"{where}.grantLag", {"attempts", "seconds"})
     grant_lag = int(_number(grants.get("attempts", 0), f"{where}.grantLag.attempts"))
-    return FaultConfig(seed=seed, planes=planes, principal_lag=principals, grant_lag=grant_lag)
+    grant_seconds = _number(grants.get("seconds", 0), f"{where}.grantLag.seconds")
+    return FaultConfig(seed=seed, planes=planes, principal_lag=principals, grant_lag=grant_lag,
+                       grant_lag_seconds=grant_seconds)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> FaultConfig:
@@ -350,9 +355,9 @@ class ConfiguredFaults:
         operation = reply.headers.get("Azure-AsyncOperation")
         if operation:
             path = "/" + operation.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
-            running = Reply(200, {"status": "InProgress"}, {"Retry-After": "0"})
+            running = Reply(200, {"status": "InProgress"}, dict(POLL_AFTER))
         elif isinstance(reply.body, dict) and _provisioning(reply.body) not in (None, "Succeeded"):
-            path, running = request.path, Reply(200, reply.body, {"Retry-After": "0"})
+            path, running = request.path, Reply(200, reply.body, dict(POLL_AFTER))
         else:
             return
         with self._lock:

@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+from cmkctl_sandbox import clock
 from cmkctl_sandbox.arm_common import bad_request, json_object, refuse, resource_not_found
 from cmkctl_sandbox.policies import checked_policy
 from cmkctl_sandbox.routes import Params
@@ -24,9 +25,8 @@ EC_DEFAULT_OPS = ["sign", "verify"]
 
 
 def sandbox_now(state: State) -> float:
-    """The sandbox's clock: the real one, moved on by `cmkctl sandbox advance-clock`."""
-    offset: float = state.get("clock", {}).get("offsetSeconds", 0)
-    return time.time() + offset
+    """The emulator's time (see clock.py)."""
+    return clock.now(state)
 
 
 def new_key(name: str, given: dict[str, Any], tags: dict[str, Any] | None = None,

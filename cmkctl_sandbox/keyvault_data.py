@@ -1,23 +1,24 @@
 """Key Vault's data plane for keys: rotation policies and key bundles, behind a bearer challenge.
 
-A real vault is its own host (`https://NAME.vault.azure.net/`); the sandbox serves every vault on
-its one port under `/keyvault/NAME/`, and ARM's `vaultUri` says so (see `vault_uri`). Key
-identifiers (`kid`) keep the public form, which is what the consuming services are given.
+A vault is its own host, `https://NAME.vault.azure.net/`, as ARM's `vaultUri` and every key
+identifier (`kid`) say: the emulator answers requests whose Host header names such a host on its
+one port (its certificate names `*.vault.azure.net`), its clients reaching that port through a
+host mapping (see README.md, "Key Vault's data plane").
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
+from cmkctl_sandbox.credentials import Issued, bearer_token, token_audience, unverified_audience
 from cmkctl_sandbox.keys import key_resource, sandbox_now
 from cmkctl_sandbox.policies import checked_policy
 from cmkctl_sandbox.routes import Params, Route, dispatch, route
 from cmkctl_sandbox.vaults import find_vault
 from cmkctl_sandbox.wire import Refusal, Reply, Request, State
 
-PREFIX = "/keyvault/"
+# Key Vault's DNS suffix in Azure's public cloud: a vault NAME is the host NAME.vault.azure.net.
+DNS_SUFFIX = ".vault.azure.net"
 AUDIENCE = "https://vault.azure.net"
 # The api-versions whose rotation-policy shape the sandbox answers (7.5 and later).
 API_VERSIONS = ("7.5", "7.6", "2025-07-01")
@@ -26,8 +27,13 @@ CHALLENGE = f'Bearer authorization="https://login.microsoftonline.com/common", r
 DEFAULT_POLICY_ACTIONS = [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]
 
 
-def vault_uri(host: str, vault: str) -> str:
-    return f"https://{host}{PREFIX}{vault}/"
+def vault_of(request: Request) -> str | None:
+    """The vault a request's Host header names; None when it names no vault."""
+    host = request.header("host").rsplit(":", 1)[0].lower() if request.header("host") else ""
+    if not host.endswith(DNS_SUFFIX):
+        return None
+    name = host.removesuffix(DNS_SUFFIX)
+    return name if name and "." not in name else None
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -38,28 +44,16 @@ def _refuse(code: str, message: str) -> Refusal:
     return Refusal(_error(400, code, message))
 
 
-def token_audience(request: Request) -> str:
-    """The `aud` claim of the bearer token; '' when there is none or it is not a JWT."""
-    scheme, _, token = request.header("authorization").partition(" ")
-    if scheme.lower() != "bearer" or token.count(".") < 2:
-        return ""
-    claims = token.split(".")[1]
-    try:
-        audience = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4))).get("aud", "")
-    except (ValueError, AttributeError):
-        return ""
-    return str(audience).rstrip("/")
-
-
-def authenticated(request: Request) -> bool:
-    return token_audience(request) == AUDIENCE
+def authenticated(request: Request, issued: Issued) -> bool:
+    token = bearer_token(request.header("authorization"))
+    return token_audience(token, issued.azure_signing_key) == AUDIENCE
 
 
 def unauthorized(request: Request) -> Reply:
     """Key Vault's challenge: without a token, where to get one; with another audience, why not."""
     reply = _error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
-    found = token_audience(request)
-    if found:
+    found = unverified_audience(bearer_token(request.header("authorization")))
+    if found and found != AUDIENCE:
         reply = _error(401, "Unauthorized", f"AKV10022: Invalid audience. Expected {AUDIENCE}, found: {found}.")
     reply.headers["WWW-Authenticate"] = CHALLENGE
     return reply
@@ -112,7 +106,7 @@ def get_key(request: Request, state: State, params: Params) -> Reply:
     return Reply(200, {"key": bundle_key, "attributes": properties["attributes"], "tags": key["tags"]})
 
 
-_KEY = r"^/keyvault/(?P<vault>[^/]+)/keys/(?P<key>[^/]+)"
+_KEY = r"^/keys/(?P<key>[^/]+)"
 ROUTES: tuple[Route, ...] = (
     route(_KEY + r"/rotationpolicy", {"GET": get_policy, "PUT": put_policy}),
     # GetKey is `GET /keys/{key-name}/{key-version}`; its version "URI fragment is optional" (7.5 keys.json).
@@ -121,9 +115,13 @@ ROUTES: tuple[Route, ...] = (
 
 
 def handle(request: Request, state: State) -> Reply:
+    vault = vault_of(request)
+    if vault is None:
+        return _error(404, "NotFound", "No vault is named by this request's host")
     version = request.query.get("api-version", "")
     if version not in API_VERSIONS:
         return _error(400, "BadParameter", f"The specified version ({version}) is not recognized. Consider using "
                                            f"one of: {', '.join(API_VERSIONS)}.")
-    return dispatch(ROUTES, request, state, not_found=lambda r: _error(404, "NotFound", f"No route {r.path}"),
+    return dispatch(ROUTES, request, state, extra={"vault": vault},
+                    not_found=lambda r: _error(404, "NotFound", f"No route {r.path}"),
                     not_allowed=lambda r: _error(405, "MethodNotAllowed", f"{r.method} is not allowed here"))

@@ -1,6 +1,6 @@
 """Microsoft.DocumentDB/mongoClusters (Mongo vCore): create (LRO PUT), update (LRO PATCH), read.
 
-PUT answers 201 and PATCH 202, each with `Azure-AsyncOperation` and `Location` (Retry-After: 0);
+PUT answers 201 and PATCH 202, each with `Azure-AsyncOperation` and `Location` (Retry-After: 10);
 the operation is already done when polled, as the vault's is. Rules the service states:
 - the encryption mode (service-managed or customer-managed key) is fixed at creation;
 - the key's identity must exist and be attached to the cluster (`identity.userAssignedIdentities`
@@ -24,7 +24,7 @@ from typing import Any
 
 from cmkctl_sandbox import msi, propagation, rbac
 from cmkctl_sandbox.arm_common import (
-    POLL_NOW,
+    POLL_AFTER,
     api_version,
     arm_section,
     bad_request,
@@ -189,7 +189,7 @@ def _accepted(request: Request, state: State, params: Params, resource: dict[str
     return {
         "Azure-AsyncOperation": f"{base}/mongoClusterAzureAsyncOperation/{operation}?api-version={version}",
         "Location": f"{base}/mongoClusterOperationResults/{operation}?api-version={version}",
-        **POLL_NOW,
+        **POLL_AFTER,
     }
 
 

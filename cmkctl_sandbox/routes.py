@@ -46,10 +46,13 @@ def dispatch(
     *,
     not_found: Callable[[Request], Reply],
     not_allowed: Callable[[Request], Reply],
+    extra: Mapping[str, str] | None = None,
 ) -> Reply:
+    """The reply of the route matching the request; `extra` adds parameters that are not in the path
+    (a vault named by the Host header)."""
     found = match(routes, request)
     if found is None:
         return not_found(request)
     if found.handler is None:
         return not_allowed(request)
-    return found.handler(request, state, found.params)
+    return found.handler(request, state, {**found.params, **(extra or {})})

@@ -1,4 +1,4 @@
-"""The sandbox as a context manager: state loaded, HTTPS server running, endpoints to point at."""
+"""The sandbox as a context manager: state loaded, HTTPS server running, an offer for its clients."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cmkctl_sandbox import propagation
+from cmkctl_sandbox import clock, propagation
+from cmkctl_sandbox.clock import EmulatorClock
+from cmkctl_sandbox.credentials import Issued
 from cmkctl_sandbox.dirlock import DirectoryLock
 from cmkctl_sandbox.dispatcher import Dispatcher
 from cmkctl_sandbox.faults import PLANES, ConfiguredFaults, FaultInjector, load_config
 from cmkctl_sandbox.halt import Halt
-from cmkctl_sandbox.offer import Endpoints
+from cmkctl_sandbox.offer import Endpoints, Offer
 from cmkctl_sandbox.served import claim
 from cmkctl_sandbox.server import SandboxServer
 from cmkctl_sandbox.state import StateStore, read_calls
-from cmkctl_sandbox.tls import HOST, server_context
+from cmkctl_sandbox.tls import CA_FILE, HOST, Authority, new_authority
 from cmkctl_sandbox.wire import State
 from cmkctl_sandbox.world import load_state
 
@@ -40,8 +42,11 @@ class Sandbox:
         tenant_id: str | None = None,
         organization_id: str | None = None,
         aws_account_id: str | None = None,
+        issued: Issued | None = None,
     ) -> None:
         self.directory = Path(directory)
+        # The credentials its planes accept: new ones at every start, unless given (a test's canaries).
+        self.issued = issued or Issued.random()
         # Explicit injectors (tests) take precedence over DIR/faults.yaml and CMKCTL_SANDBOX_FAULTS.
         self._faults = faults
         self.configured: ConfiguredFaults | None = None
@@ -52,7 +57,7 @@ class Sandbox:
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self._store: StateStore | None = None
-        self._ca_bundle: Path | None = None
+        self._authority: Authority | None = None
         # moto serves AWS only when an account is given: it is the slowest plane to start.
         self._aws_account_id = aws_account_id
         self._aws: AwsPlane | None = None
@@ -73,9 +78,11 @@ class Sandbox:
         state = load_state(self.directory, tenant_id=self._tenant_id, org_id=self._organization_id)
         self._store = StateStore(self.directory, state)
         injectors = self._faults if self._faults is not None else self._configured_faults(self._store.state)
+        self._store.commit()  # the configured lags are part of the world from its first request on
         self._halt = Halt(self.directory)
-        context, self._ca_bundle = server_context(self.directory)
-        self._server = SandboxServer(HOST, context, Dispatcher(self._store, injectors, self._halt))
+        self._authority = new_authority(self.directory)
+        self._server = SandboxServer(HOST, self._authority.context,
+                                     Dispatcher(self._store, self.issued, injectors, self._halt))
         # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="cmkctl-sandbox", daemon=True
@@ -91,8 +98,8 @@ class Sandbox:
             return {}
         if config.principal_lag is not None:
             state["graph"]["replication"]["servicePrincipalAttempts"] = config.principal_lag
-        if config.grant_lag:
-            propagation.configure(state, config.grant_lag)
+        if config.grant_lag or config.grant_lag_seconds:
+            propagation.configure(state, config.grant_lag, config.grant_lag_seconds)
         self.configured = ConfiguredFaults(config)
         return dict.fromkeys(PLANES, self.configured)
 
@@ -112,8 +119,9 @@ class Sandbox:
 
         aws_faults = self._faults.get("aws") if self._faults is not None else self.configured
         assert self._halt is not None
+        assert self._authority is not None
         self._aws = AwsPlane(self.directory, account_id, on_change=changed, record=record, faults=aws_faults,
-                             halt=self._halt)
+                             halt=self._halt, tls=self._authority.context, issued=self.issued)
         try:
             self._aws_url = self._aws.start()
         except BaseException:
@@ -161,7 +169,43 @@ class Sandbox:
     def endpoints(self) -> Endpoints:
         url = self.url
         return Endpoints(arm=url, graph=url, astra=url, confluent=url, aws=self._aws_url,
-                         ca_bundle=str(self._ca_bundle))
+                         ca_bundle=str(self.directory / CA_FILE))
+
+    @property
+    def offer(self) -> Offer:
+        """What a client needs to use this emulator, its CA as made (not read back from DIR)."""
+        if self._server is None or self._authority is None or self._store is None:
+            raise RuntimeError("the sandbox is not running")
+        return Offer(endpoints=self.endpoints, ca_pem=self._authority.ca_pem, vault_address=(HOST, self._server.port),
+                     issued=self.issued, clock=EmulatorClock(self.advance_clock, self.clock_offset),
+                     aws_account_id=self.aws_account_id)
+
+    @property
+    def fingerprint(self) -> str:
+        """Its CA's fingerprint, which a client of a served emulator checks (see served.py)."""
+        if self._authority is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._authority.fingerprint
+
+    @property
+    def clock_offset(self) -> float:
+        if self._store is None:
+            raise RuntimeError("the sandbox is not running")
+        with self._store.lock:
+            return clock.offset(self._store.state)
+
+
+    def advance_clock(self, at_least: float) -> float:
+        """Move the emulator's time on (a client's sleep); the offset reached (see clock.py)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._server.dispatcher.advance_clock(at_least)
+
+    def serve_control(self, secret: str) -> None:
+        """Open the control channel to holders of `secret` (a served emulator's clients, see served.py)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        self._server.dispatcher.control_secret = secret
 
     @property
     def aws_account_id(self) -> str | None:

@@ -125,7 +125,7 @@ class StateStore:
 
     def record_call(self, *, method: str, path: str, plane: str, status: int, mutating: bool,
                     fault: str = "", query: dict[str, str] | None = None,
-                    exchange: dict[str, Any] | None = None) -> None:
+                    exchange: dict[str, Any] | None = None, host: str = "") -> None:
         # Its own lock, not the state's: the journal must not queue requests behind state handlers.
         with self._journal_lock:
             self._seq += 1
@@ -137,6 +137,8 @@ class StateStore:
                 "status": status,
                 "mutating": mutating,
             }
+            if host:
+                line["host"] = host
             if fault:
                 line["fault"] = fault
             if query:

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from cmkctl_sandbox.arm_common import (
-    POLL_NOW,
     api_version,
     arm_section,
     bad_request,
@@ -173,7 +172,7 @@ def list_subscription_vaults(request: Request, state: State, params: Params) -> 
 def get_vault(request: Request, state: State, params: Params) -> Reply:
     # The LRO completes on the first poll: the creating PUT answered RegisteringDns.
     record = vault_in_group(state, params)
-    reply = settled_reply(record["resource"], headers=POLL_NOW)
+    reply = settled_reply(record["resource"])
     reply.body = wire_vault(record)
     return reply
 
@@ -216,7 +215,7 @@ def _create_vault(request: Request, state: State, params: Params, body: dict[str
         record["keys"] = deleted.get("keys", {})
         del arm["deletedVaults"][name.lower()]
     arm["vaults"][name.lower()] = record
-    return Reply(201, wire_vault(record), dict(POLL_NOW))
+    return Reply(201, wire_vault(record))
 
 
 def _new_record(request: Request, params: Params, body: dict[str, Any]) -> dict[str, Any]:
@@ -253,7 +252,7 @@ def _update_vault(request: Request, record: dict[str, Any], body: dict[str, Any]
     resource["properties"] = vault_properties(resource["name"], given, rbac_default=rbac_default)
     resource["tags"] = body.get("tags") or {}
     record["unset"] = never_set(body["properties"], record.get("unset") or ())
-    return Reply(200, wire_vault(record), dict(POLL_NOW))
+    return Reply(200, wire_vault(record))
 
 
 def _keep_fixed_settings(old: dict[str, Any], given: dict[str, Any]) -> None:

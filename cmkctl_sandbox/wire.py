@@ -65,8 +65,3 @@ class Refusal(Exception):
     def __init__(self, reply: Reply) -> None:
         super().__init__(f"{reply.status} {reply.body}")
         self.reply = reply
-
-
-def has_bearer_token(request: Request) -> bool:
-    scheme, _, token = request.header("authorization").partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())

@@ -10,7 +10,7 @@ import click
 
 from reconciler.cli.common import EXIT_OK
 from reconciler.cli.paths import StateFolder
-from reconciler.usecases.emulator import cmkctl_errors
+from reconciler.usecases.emulator import KEY_VARIABLE, cmkctl_errors
 
 
 @click.group("sandbox")
@@ -25,7 +25,7 @@ def sandbox_group() -> None:
     Microsoft Graph (HTTPS): service principals
     Astra DevOps API (HTTPS): provider accounts, customer keys, databases
     Confluent Cloud (HTTPS): BYOK keys, Dedicated Kafka clusters
-    AWS KMS and STS (moto, http on 127.0.0.1): keys, aliases, key policies, rotation
+    AWS KMS and STS (moto, HTTPS on 127.0.0.1): keys, aliases, key policies, rotation
 
     Needs the sandbox extra: pip install 'cmkctl[sandbox]'.
     """
@@ -53,17 +53,24 @@ def sandbox_show(directory: Path, fmt: str) -> int:
 def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
     """Serve the sandbox in DIRECTORY in the foreground until SIGTERM or Ctrl-C.
 
-    Writes DIRECTORY/endpoints.json; `plan`/`apply --sandbox DIRECTORY` then connect to this
-    server instead of starting one in their own process. Faults and latency are read at start.
+    Writes DIRECTORY/endpoints.json and prints a key; `plan`/`apply --sandbox DIRECTORY` then connect to
+    this server instead of starting one in their own process, if CMKCTL_SANDBOX_KEY holds that key
+    (without it they refuse: a folder alone is never trusted). Faults and latency are read at start.
     """
     from cmkctl_sandbox.served import serve
     from reconciler.manifest.loader import load_one
     from reconciler.usecases.emulator import sandbox_for
 
     sandbox = sandbox_for(load_one(paths)[0] if paths else None, directory)
+
+    def announce(path: Path, key: object) -> None:
+        click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in {path}. Stop with Ctrl-C or "
+                   "SIGTERM.")
+        # The one way a run trusts this server: a folder's endpoints.json names a CA, the key proves it.
+        click.echo(f"Runs join it with its key: export {KEY_VARIABLE}={key}")
+
     with cmkctl_errors():
-        serve(sandbox, lambda path: click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in "
-                                               f"{path}. Stop with Ctrl-C or SIGTERM."))
+        serve(sandbox, announce)
     return EXIT_OK
 
 

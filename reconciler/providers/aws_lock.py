@@ -34,7 +34,13 @@ class DynamoDbLock:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("dynamodb", region_name=self.region, endpoint_url=self._endpoint)
+            from reconciler.providers.aws_common import client_config, https_only_client, https_only_session
+
+            # botocore's own retries stay on (standard mode): no retry policy of cmkctl's wraps a lock call.
+            session = https_only_session(boto3.session.Session())
+            self._client = https_only_client(session.client("dynamodb", region_name=self.region,
+                                                            endpoint_url=self._endpoint,
+                                                            config=client_config(self._endpoint, mode="standard")))
         return self._client
 
     def try_acquire(self, holder: Holder) -> Holder | None:

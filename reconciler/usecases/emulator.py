@@ -1,30 +1,38 @@
 """A run's start-up against the emulator (`--sandbox DIR`): start or join it, and turn what it offers
 into a Connection. With `cli/sandbox.py`, the one door from cmkctl into `cmkctl_sandbox`.
 
-The emulator raises its own errors; they leave here as cmkctl's.
+What differs from a real run is injected here, and only here: the endpoints (loopback, HTTPS), the
+CA to trust (the one the emulator was started with, kept in memory, or for a served emulator the
+one its key's fingerprint names), the host mapping of Key Vault's vaults to its port, the
+credentials it issued (a sandbox run never reads the real ones: ASTRA_DB_APPLICATION_TOKEN,
+CONFLUENT_CLOUD_API_*, AWS_*, Azure's), and its clock. The emulator's errors leave here as cmkctl's.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
 from reconciler.core.secrets import Secret
 from reconciler.manifest.model import KeySet
-from reconciler.providers.base import Connection, Endpoints
+from reconciler.providers.base import Connection, Endpoints, HostRoute
+from reconciler.providers.transport import is_loopback
 
 if TYPE_CHECKING:
     from cmkctl_sandbox import Sandbox
+    from cmkctl_sandbox.offer import Offer
 
-ASTRA_TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
-CONFLUENT_KEY_VARIABLE = "CONFLUENT_CLOUD_API_KEY"
-CONFLUENT_SECRET_VARIABLE = "CONFLUENT_CLOUD_API_SECRET"
-# The sandbox's moto takes any key; the account comes from the manifest (see cmkctl_sandbox.aws).
-SANDBOX_AWS_ACCESS_KEY = "AKIASANDBOXCMKCTL000"
+# The key `cmkctl sandbox serve DIR` prints, which a run needs to join that emulator.
+KEY_VARIABLE = "CMKCTL_SANDBOX_KEY"
 DEFAULT_AWS_ACCOUNT = "123456789012"
+VAULT_SUFFIX = ".vault.azure.net"
 
 
 @contextmanager
@@ -41,44 +49,62 @@ def cmkctl_errors() -> Iterator[None]:
         raise CmkError(str(error)) from None
 
 
-def _secret(variable: str, default: str) -> Secret:
-    import os
+@contextmanager
+def trusted_ca(pem: bytes) -> Iterator[str]:
+    """The emulator's CA, as handed over in memory, in a private file of this run's own (the SDKs take a
+    path): never DIR/ca.pem, which anyone who can write DIR could replace."""
+    folder = tempfile.mkdtemp(prefix="cmkctl-ca-")
+    try:
+        path = Path(folder) / "ca.pem"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        yield str(path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
-    return Secret(os.environ.get(variable) or default)
+
+def _loopback(url: str | None) -> str | None:
+    if url is not None and (urlsplit(url).scheme != "https" or not is_loopback(urlsplit(url).hostname)):
+        raise CmkError(f"the sandbox offers {url!r}: a sandbox run connects only to https on loopback")
+    return url
 
 
-def endpoints_of(offered: Any) -> Endpoints:
-    return Endpoints(arm=offered.arm, graph=offered.graph, astra=offered.astra, confluent=offered.confluent,
-                     aws=offered.aws, ca_bundle=offered.ca_bundle)
-
-
-def sandbox_connection(offered: Any) -> Connection:
-    endpoints = endpoints_of(offered)
-    # A real token in the environment is still never shown: the canary tests run this way.
-    return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE, "sandbox-token"),
-                      confluent_api_key=_secret(CONFLUENT_KEY_VARIABLE, "sandbox-key"),
-                      confluent_api_secret=_secret(CONFLUENT_SECRET_VARIABLE, "sandbox-secret"),
-                      aws_static_keys=(SANDBOX_AWS_ACCESS_KEY, _secret("AWS_SECRET_ACCESS_KEY", "sandbox-secret"))
-                      if endpoints.aws else None,
-                      polling_interval=0.0, sandbox=True)
+def connection_of(offer: Offer, *, ca_bundle: str) -> Connection:
+    """The Connection to the emulator that made `offer`, trusting the CA at `ca_bundle` (a copy of its own)."""
+    endpoints = offer.endpoints
+    address, port = offer.vault_address
+    routed = Endpoints(arm=str(_loopback(endpoints.arm)), graph=str(_loopback(endpoints.graph)),
+                       astra=str(_loopback(endpoints.astra)), confluent=str(_loopback(endpoints.confluent)),
+                       aws=_loopback(endpoints.aws), ca_bundle=ca_bundle,
+                       routes=(HostRoute(VAULT_SUFFIX, address, port),))
+    issued = offer.issued
+    return Connection(endpoints=routed, astra_token=Secret(issued.astra_token),
+                      confluent_api_key=Secret(issued.confluent_api_key),
+                      confluent_api_secret=Secret(issued.confluent_api_secret),
+                      aws_static_keys=(issued.aws_access_key_id, Secret(issued.aws_secret_access_key)),
+                      azure_credential=issued.azure_credential, clock=offer.clock)
 
 
 @contextmanager
 def emulator_connection(key_set: KeySet, directory: Path) -> Iterator[Connection]:
-    """The connection of a run against the emulator in DIR: a served one as it runs, else one started here."""
+    """The connection of a run against the emulator in DIR: a served one, trusted through the key it
+    printed, else one started here."""
     with cmkctl_errors():
-        from cmkctl_sandbox.served import running
+        from cmkctl_sandbox.served import join, serving
 
-        # A `cmkctl sandbox serve DIR` already running is used as is: a second server on its state is refused.
-        served = running(directory)
-    if served is not None:
-        _check_served_aws(key_set, directory, served.endpoints.aws, served.aws_account_id)
-        yield sandbox_connection(served.endpoints)
+        joined = join(directory, os.environ.get(KEY_VARIABLE), variable=KEY_VARIABLE) if serving(directory) else None
+    if joined is not None:
+        _check_served_aws(key_set, directory, joined.endpoints.aws, joined.aws_account_id)
+        with trusted_ca(joined.ca_pem) as ca:
+            yield connection_of(joined, ca_bundle=ca)
         return
     with cmkctl_errors():
         sandbox = sandbox_for(key_set, directory).start()
     try:
-        yield sandbox_connection(sandbox.endpoints)
+        offer = sandbox.offer
+        with trusted_ca(offer.ca_pem) as ca:
+            yield connection_of(offer, ca_bundle=ca)
     finally:
         sandbox.stop()
 

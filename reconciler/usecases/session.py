@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.core.retry import RetryPolicy
+from reconciler.core.clock import Clock
+from reconciler.core.retry import DEFAULT_BUDGETS, RetryPolicy, Wait, WaitBudgets
 from reconciler.core.secrets import Secret
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
@@ -32,18 +33,23 @@ ENDPOINT_VARIABLES = {
 }
 
 
+def _silent(wait: Wait) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class RunOptions:
     sandbox: Path | None = None
     parallelism: int = DEFAULT_PARALLELISM
+    # How long each kind of wait may last (--wait KIND=DURATION).
+    budgets: WaitBudgets = DEFAULT_BUDGETS
+    # Told of each wait a read or a step is about to make (the front end shows what is awaited).
+    on_wait: Callable[[Wait], None] = field(default=_silent, compare=False)
 
 
-def retry_policy(options: RunOptions) -> RetryPolicy:
-    """The engine's retries: bounded backoff; against the sandbox, short waits (it throttles nobody)."""
-    if options.sandbox is not None:
-        # The same number of attempts as a real run (README: at most 10); only the waits are shorter.
-        return RetryPolicy(base_delay=0.02, max_delay=0.5, max_total=60.0, access_max_total=20.0)
-    return RetryPolicy()
+def retry_policy(options: RunOptions, clock: Clock, on_wait: Callable[[Wait], None] | None = None) -> RetryPolicy:
+    """The engine's retries, the same in every run: the budgets chosen, waited on the run's clock."""
+    return RetryPolicy(clock=clock, budgets=options.budgets, on_wait=on_wait or options.on_wait)
 
 
 def _secret(variable: str, default: str | None = None) -> Secret | None:
@@ -107,8 +113,7 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
         aws_account_id=key_set.accounts.aws_account_id,
     ) as handlers:
         _warm_up(handlers, key_set)
-        if not conn.sandbox:  # the sandbox's credentials are cmkctl's own, always there
-            handlers.check_credentials(credential_planes(key_set))
+        handlers.check_credentials(credential_planes(key_set))
         yield handlers
 
 

@@ -200,15 +200,10 @@ def test_rotation_is_a_data_center_update_with_only_the_new_uris(
 
 
 def handlers_for_restarted(sandbox: Any) -> Any:
-    from reconciler.providers.azure_common import StaticTokenCredential
-    from reconciler.providers.base import Connection
     from reconciler.providers.registry import build_handlers
+    from tests.emulated import connection_to
 
-    from .canary import canary
-
-    connection = Connection(endpoints=sandbox.endpoints, azure_credential=lambda: StaticTokenCredential(canary()),
-                            polling_interval=0, sandbox=True)
-    return build_handlers(connection, subscription_id=SUBSCRIPTION, organization_id=None)
+    return build_handlers(connection_to(sandbox), subscription_id=SUBSCRIPTION, organization_id=None)
 
 
 # ---------------------------------------------------------------------------------------------

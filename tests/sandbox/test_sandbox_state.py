@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox.credentials import Issued
 from cmkctl_sandbox.dispatcher import Dispatcher
 from cmkctl_sandbox.show import describe
 from cmkctl_sandbox.state import StateStore
@@ -176,13 +177,13 @@ def _saved(directory: Path) -> dict[str, Any]:
 
 
 def test_a_read_that_moves_the_world_on_is_saved(tmp_path: Path) -> None:
-    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}))
+    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}), Issued.random())
     assert _read(dispatcher, _Plane(says=True)).status == 200
     assert _saved(tmp_path)["arm"]["counter"] == 1
 
 
 def test_reads_are_not_compared_with_the_saved_state(tmp_path: Path) -> None:
-    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}))
+    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}), Issued.random())
     dispatcher.verify_reads = False
     assert _read(dispatcher, _Plane(says=False)).status == 200
     assert "counter" not in _saved(tmp_path)["arm"]  # the cost a read no longer pays
@@ -190,7 +191,7 @@ def test_reads_are_not_compared_with_the_saved_state(tmp_path: Path) -> None:
 
 def test_a_read_that_changes_the_state_without_saying_so_is_caught_in_the_suite(tmp_path: Path) -> None:
     store = StateStore(tmp_path, {"arm": {}})
-    dispatcher = Dispatcher(store)
+    dispatcher = Dispatcher(store, Issued.random())
     assert dispatcher.verify_reads  # tests/conftest.py sets CMKCTL_SANDBOX_VERIFY_READS=1
     reply = _read(dispatcher, _Plane(says=False))
     assert reply.status == 500 and reply.body["error"]["code"] == "UnsavedReadChange"
