@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.state import read_calls
 from reconciler.core.errors import ProviderError
 from tests.conftest import EXAMPLES, Result, write
 
@@ -172,3 +173,20 @@ def test_every_client_of_a_run_s_aws_session_refuses_a_plain_http_request(aws_cr
         with pytest.raises(ProviderError, match="is not https"):
             made_by_botocore.get_caller_identity()
         made_by_botocore.close()
+
+
+def test_loopback_is_never_reached_through_a_proxy(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment's proxy is for the clouds: the emulator on loopback (ARM, Key Vault's vaults through
+    the host mapping, Astra, moto) is reached directly, by every client."""
+    with listening() as proxy:
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        rotation = EXAMPLES / "key-rotation.yaml"  # its plan after the apply reads the vault's data plane
+        for args in (["apply", "-f", rotation, "--auto-approve"], ["plan", "-f", rotation, "--detailed-exitcode"],
+                     ["plan", "-f", EXAMPLES / "astra-managed-clusters-aws.yaml"]):
+            done = cmkctl(*args, "--sandbox", tmp_path / Path(args[2]).stem)
+            assert done.code == 0, done.out + done.err
+    assert any(c["plane"] == "keyvault" for c in read_calls(tmp_path / "key-rotation"))

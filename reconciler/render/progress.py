@@ -70,7 +70,7 @@ class LineListener:
     def __init__(self, echo: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
         self._echo = echo
         self._clock = clock
-        self._waits = WaitReporter(self._said_unlocked)
+        self._waits = WaitReporter(self._say_from_outside)
         self._started: dict[str, tuple[Step, float]] = {}
         self._beats: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -100,7 +100,8 @@ class LineListener:
     def waiting(self, wait: Wait) -> None:
         self._waits(wait)
 
-    def _said_unlocked(self, line: str) -> None:
+    def _say_from_outside(self, line: str) -> None:
+        """A line from a step's own thread (a wait), not from a listener call that holds the lock."""
         with self._lock:
             self._said(line)
 
