@@ -190,3 +190,14 @@ def test_loopback_is_never_reached_through_a_proxy(cmkctl: Callable[..., Result]
             done = cmkctl(*args, "--sandbox", tmp_path / Path(args[2]).stem)
             assert done.code == 0, done.out + done.err
     assert any(c["plane"] == "keyvault" for c in read_calls(tmp_path / "key-rotation"))
+
+
+def test_a_host_mapping_may_only_send_to_loopback() -> None:
+    from reconciler.providers.base import Connection, Endpoints, HostRoute
+    from reconciler.providers.registry import build_handlers
+
+    elsewhere = Endpoints(routes=(HostRoute(".vault.azure.net", "203.0.113.7", 443),))
+    with pytest.raises(ProviderError, match=r"only send \.vault\.azure\.net to a loopback address"):
+        build_handlers(Connection(endpoints=elsewhere), subscription_id=None, organization_id=None)
+    loopback = Endpoints(routes=(HostRoute(".vault.azure.net", "127.0.0.1", 443),))
+    build_handlers(Connection(endpoints=loopback), subscription_id=None, organization_id=None).close()

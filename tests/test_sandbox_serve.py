@@ -202,3 +202,18 @@ def test_a_served_sandbox_must_answer_on_loopback(cmkctl: Callable[..., Result],
         plant(sandbox, "https://203.0.113.7:443", real.offer.ca_pem)  # TEST-NET-3: never reached
     refused = plan_while_held(cmkctl, sandbox)
     assert refused.code == 1 and "a sandbox answers on https at a loopback address only" in refused.err
+
+
+def test_a_served_emulator_hands_its_credentials_and_clock_only_to_its_key(tmp_path: Path) -> None:
+    from cmkctl_sandbox.errors import UntrustedSandbox
+    from cmkctl_sandbox.served import join, open_to_clients
+
+    with Sandbox(tmp_path / "sandbox") as sandbox:
+        _, key = open_to_clients(sandbox)
+        joined = join(sandbox.directory, str(key), variable=KEY_VARIABLE)
+        assert joined.issued == sandbox.issued and joined.ca_pem == sandbox.offer.ca_pem
+        joined.clock.sleep(120)  # over the control channel, on the emulator's HTTPS
+        assert sandbox.clock_offset >= 120
+        with pytest.raises(UntrustedSandbox, match="refused its control call"):
+            join(sandbox.directory, str(Key(key.fingerprint, "not-its-secret")), variable=KEY_VARIABLE)
+    assert sandbox.calls() == []  # the control channel is the emulator's own, not a cloud's: not journalled
