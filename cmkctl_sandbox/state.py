@@ -61,6 +61,18 @@ def read_calls(directory: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def mend_journal(directory: Path) -> None:
+    """Cut a last line that a killed process left half written (a sandbox in a process killed with
+    SIGKILL may die in the middle of an append): the journal keeps whole lines only."""
+    path = directory / CALLS_FILE
+    if not path.exists():
+        return
+    with path.open("rb+") as journal:
+        data = journal.read()
+        if data and not data.endswith(b"\n"):
+            journal.truncate(data.rfind(b"\n") + 1)
+
+
 def redact_secrets(value: Any) -> Any:
     """`value` with every secret field's value replaced by a placeholder, at any depth."""
     if isinstance(value, dict):
@@ -93,6 +105,7 @@ class StateStore:
         self._journal_lock = threading.Lock()
         self.state = state
         self._written = b""
+        mend_journal(directory)
         self._seq = len(read_calls(directory))
         self.journal_exchanges = os.environ.get(EXCHANGES_VARIABLE) == "1"
         self.save_on_stop = os.environ.get(SAVE_ON_STOP_VARIABLE) == "1"

@@ -196,3 +196,14 @@ def test_a_read_that_changes_the_state_without_saying_so_is_caught_in_the_suite(
     reply = _read(dispatcher, _Plane(says=False))
     assert reply.status == 500 and reply.body["error"]["code"] == "UnsavedReadChange"
     assert "counter" not in store.state["arm"]  # rolled back: the state and its file agree
+
+
+def test_a_journal_line_a_killed_process_left_half_written_is_cut(tmp_path: Path) -> None:
+    with Sandbox(tmp_path) as sandbox, client_for(sandbox) as client:
+        client.get(vault_path("kv-none"), params=API)
+    journal = tmp_path / "calls.jsonl"
+    whole = journal.read_text()
+    journal.write_text(whole + '{"seq": 2, "method": "PU')  # SIGKILL in the middle of an append
+    with Sandbox(tmp_path) as sandbox, client_for(sandbox) as client:
+        client.get(vault_path("kv-none"), params=API)
+        assert [c["seq"] for c in sandbox.calls()] == [1, 2]
