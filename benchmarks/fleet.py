@@ -40,7 +40,8 @@ from fleet_manifest import fleet
 
 CMKCTL = [sys.executable, "-m", "reconciler"]
 PLANES = ("arm", "graph", "astra", "confluent", "aws")
-SERVE_DEADLINE = 120.0  # seconds for a served sandbox to write endpoints.json (moto is slow to start)
+SERVE_DEADLINE = 120.0  # seconds for a served sandbox to print its key (moto is slow to start)
+KEY_VARIABLE = "CMKCTL_SANDBOX_KEY"
 
 
 @dataclass
@@ -110,15 +111,18 @@ def measure(name: str, parallelism: str, args: list[str], env: dict[str, str], s
 
 @contextlib.contextmanager
 def served(directory: Path, manifest: Path, env: dict[str, str]) -> Iterator[int]:
-    """`cmkctl sandbox serve DIR` for the block (its pid); plan and apply --sandbox DIR connect to it."""
+    """`cmkctl sandbox serve DIR` for the block (its pid); plan and apply --sandbox DIR join it, `env`
+    holding the key it printed (CMKCTL_SANDBOX_KEY) meanwhile."""
     directory.mkdir(parents=True, exist_ok=True)
-    log = (directory.parent / f"{directory.name}-serve.log").open("wb")
+    path = directory.parent / f"{directory.name}-serve.log"
+    log = path.open("wb")
     server = subprocess.Popen([*CMKCTL, "sandbox", "serve", str(directory), "-f", str(manifest)], env=env,
                               stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for_endpoints(directory, server)
+        env[KEY_VARIABLE] = wait_for_key(directory, server, path)
         yield server.pid
     finally:
+        env.pop(KEY_VARIABLE, None)
         server.terminate()
         try:
             server.wait(timeout=30)
@@ -128,14 +132,17 @@ def served(directory: Path, manifest: Path, env: dict[str, str]) -> Iterator[int
         log.close()
 
 
-def wait_for_endpoints(directory: Path, server: subprocess.Popen[bytes]) -> None:
+def wait_for_key(directory: Path, server: subprocess.Popen[bytes], log: Path) -> str:
+    """The key the server prints once its endpoints.json is written (a run joins it with nothing else)."""
     deadline = time.monotonic() + SERVE_DEADLINE
-    while not (directory / "endpoints.json").exists():
+    marker = f"export {KEY_VARIABLE}="
+    while marker not in (said := log.read_text("utf-8", errors="replace")):
         if server.poll() is not None:
             raise SystemExit(f"cmkctl sandbox serve {directory} exited {server.returncode}; see its -serve.log")
         if time.monotonic() > deadline:
-            raise SystemExit(f"cmkctl sandbox serve {directory} wrote no endpoints.json in {SERVE_DEADLINE:g}s")
+            raise SystemExit(f"cmkctl sandbox serve {directory} printed no key in {SERVE_DEADLINE:g}s")
         time.sleep(0.05)
+    return said.split(marker, 1)[1].split()[0]
 
 
 def count_objects(manifest: Path, env: dict[str, str]) -> int:

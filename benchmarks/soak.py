@@ -35,10 +35,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler.sandbox.census import census, declared, discrepancies  # noqa: E402
-from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE  # noqa: E402
-from reconciler.sandbox.state import read_calls  # noqa: E402
-from reconciler.sandbox.world import load_state  # noqa: E402
+from cmkctl_sandbox.census import census, declared, discrepancies  # noqa: E402
+from cmkctl_sandbox.halt import HALT_MARKER, HALT_VARIABLE  # noqa: E402
+from cmkctl_sandbox.state import read_calls  # noqa: E402
+from cmkctl_sandbox.world import load_state  # noqa: E402
 
 TEMPLATE = ROOT / "manifests" / "examples" / "all-systems.yaml"
 ENV = {**os.environ, "CASSANDRA_ADMIN_PASSWORD": "soak-cassandra-pw", "MONGO_ADMIN_PASSWORD": "soak-mongo-pw"}

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.dispatcher import VERIFY_READS_VARIABLE
+from cmkctl_sandbox.state import EXCHANGES_VARIABLE
 from reconciler.cli import main
-from reconciler.sandbox.dispatcher import VERIFY_READS_VARIABLE
-from reconciler.sandbox.state import EXCHANGES_VARIABLE
 from tests.contracts import conformance
 
 # Every sandbox of the suite (in-process or served) checks that reads which say they changed
@@ -74,7 +74,7 @@ def cmkctl(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 
 def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:
     """The calls the sandbox journalled that could have changed something."""
-    from reconciler.sandbox.state import read_calls
+    from cmkctl_sandbox.state import read_calls
 
     return [c for c in read_calls(sandbox) if c["mutating"]]
 

@@ -18,14 +18,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from reconciler.core.secrets import Secret
-from reconciler.providers.azure_common import StaticTokenCredential
+from cmkctl_sandbox.server import SandboxServer
+from cmkctl_sandbox.tls import HOST, server_context
+from cmkctl_sandbox.wire import Reply, Request
 from reconciler.providers.base import Connection, Endpoints
-from reconciler.sandbox.server import SandboxServer
-from reconciler.sandbox.tls import HOST, server_context
-from reconciler.sandbox.wire import Reply, Request
+from tests.fakeclock import FakeClock
 
 RECORDINGS = Path(__file__).parent / "contracts" / "recordings"
+
+
+class StaticToken:
+    """An azure-core TokenCredential with one fixed token: the replay stub checks none."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("replay-token", 2**31)
 RECORDED_HOSTS = ("https://management.azure.com", "https://graph.microsoft.com", "https://Sanitized.azure.com")
 
 
@@ -104,8 +112,8 @@ def replaying(directory: Path) -> Iterator[tuple[ReplayDispatcher, Connection]]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     endpoints = Endpoints(arm=dispatcher.base, graph=dispatcher.base, ca_bundle=str(bundle))
-    connection = Connection(endpoints=endpoints, polling_interval=0, sandbox=True,
-                            azure_credential=lambda: StaticTokenCredential(Secret("replay-token")))
+    # The stub checks no credential; the providers' waits (LRO polls) pass on a fake clock.
+    connection = Connection(endpoints=endpoints, azure_credential=StaticToken, clock=FakeClock())
     try:
         yield dispatcher, connection
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.state import read_calls
 from reconciler.core.retry import RetryPolicy
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.engine.planner import Planner
@@ -17,9 +18,9 @@ from reconciler.engine.refresh import Refresh
 from reconciler.manifest.loader import load_one
 from reconciler.plan.model import Resource, Unknown
 from reconciler.providers.cache import RunCache
-from reconciler.sandbox.state import read_calls
 from reconciler.usecases.session import RunOptions, handlers_for
 from tests.conftest import EXAMPLES, Result
+from tests.fakeclock import FakeClock
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 
@@ -151,7 +152,7 @@ def _resource(name: str, **kwargs: Any) -> Resource:
 
 def _refresh(handler: _Recorder, resources: list[Resource]) -> Refresh:
     planner = Planner({"thing": handler}, parallelism=1)
-    return Refresh(planner.handlers, 1, RetryPolicy(sleep=lambda _: None), read=planner._read,
+    return Refresh(planner.handlers, 1, RetryPolicy(clock=FakeClock()), read=planner._read,
                    identity=planner._identity)
 
 
@@ -213,7 +214,7 @@ def _principal(name: str, app: str) -> Resource:
 
 def _batched_refresh(keys: _Recorder, principals: _Batched, parallelism: int) -> Refresh:
     planner = Planner({"thing": keys, "principal": principals}, parallelism=parallelism)
-    return Refresh(planner.handlers, parallelism, RetryPolicy(sleep=lambda _: None), read=planner._read,
+    return Refresh(planner.handlers, parallelism, RetryPolicy(clock=FakeClock()), read=planner._read,
                    identity=planner._identity)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import load_state
+from cmkctl_sandbox import load_state
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
 
 EXAMPLE = EXAMPLES / "cassandra-managed-instance.yaml"

@@ -14,10 +14,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from reconciler.sandbox.census import census, declared, discrepancies
-from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE
-from reconciler.sandbox.state import read_calls
-from reconciler.sandbox.world import load_state
+from cmkctl_sandbox.census import census, declared, discrepancies
+from cmkctl_sandbox.halt import HALT_MARKER, HALT_VARIABLE
+from cmkctl_sandbox.state import read_calls
+from cmkctl_sandbox.world import load_state
 from tests.conftest import EXAMPLES, ROOT
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"

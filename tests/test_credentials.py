@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,10 +47,14 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, refusing_por
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the run asks for (retries, backoff), recorded instead of slept: a run that fails at
-    once asks for none, where one that tried its reads would wait out its retries (~80 s before)."""
+    """Every wait the run asks for (retries, backoff, polls: all go through the run's clock, here the
+    system's), recorded instead of slept: a run that fails at once asks for none, where one that tried
+    its reads would wait out its retries. (Not `time.sleep` itself: azure-identity's chain runs
+    `pwsh` through a subprocess, whose wait polls with it, at no request of the run's.)"""
+    from reconciler.core.clock import SystemClock
+
     asked: list[float] = []
-    monkeypatch.setattr(time, "sleep", asked.append)
+    monkeypatch.setattr(SystemClock, "sleep", lambda self, seconds: asked.append(seconds))
     return asked
 
 

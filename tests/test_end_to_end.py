@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import load_state
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox import load_state
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox import Sandbox, load_state
+from cmkctl_sandbox.aws import HALT_MARKER, HALT_VARIABLE
+from cmkctl_sandbox.state import read_calls
 from reconciler.core import kms_policy as kp
-from reconciler.sandbox import Sandbox, load_state
-from reconciler.sandbox.aws import HALT_MARKER, HALT_VARIABLE
-from reconciler.sandbox.state import read_calls
 from tests.conftest import EXAMPLES, ROOT, Result, write
 
 CLASSIC = EXAMPLES / "astra-managed-clusters-aws.yaml"
@@ -92,7 +92,7 @@ def test_the_key_policy_holds_the_required_statements_and_the_owners(applied: Pa
 
 
 def _provider_ids(state: dict[str, Any], region: str) -> list[str]:
-    from reconciler.sandbox.astra import provider_ids
+    from cmkctl_sandbox.astra import provider_ids
 
     return provider_ids(state, "managed-clusters", "aws", region)
 
@@ -135,7 +135,8 @@ def test_a_policy_changed_by_hand_is_repaired_and_other_statements_kept(cmkctl: 
                                 "Action": "kms:DescribeKey", "Resource": "*"})
     with Sandbox(applied, aws_account_id=ACCOUNT) as sandbox:
         client = boto3.client("kms", region_name="eu-west-1", endpoint_url=sandbox.endpoints.aws,
-                              aws_access_key_id="test", aws_secret_access_key="test")
+                              verify=sandbox.endpoints.ca_bundle, aws_access_key_id=sandbox.issued.aws_access_key_id,
+                              aws_secret_access_key=sandbox.issued.aws_secret_access_key)
         client.put_key_policy(KeyId=key["keyId"], PolicyName="default", Policy=json.dumps(policy))
     plan = cmkctl("plan", "-f", CLASSIC, "--sandbox", applied, "--detailed-exitcode")
     assert plan.code == 2, plan.out + plan.err
@@ -165,10 +166,10 @@ def test_a_second_key_for_a_registered_provider_region_exits_3_at_plan(cmkctl: C
 def test_the_account_guard_refuses_another_account(tmp_path: Path) -> None:
     from reconciler.core.errors import GuardError
     from reconciler.providers.registry import build_handlers
-    from reconciler.usecases.session import sandbox_connection
+    from tests.emulated import connection_to
 
     with Sandbox(tmp_path / "sandbox", aws_account_id="111122223333") as sandbox, build_handlers(
-        sandbox_connection(sandbox.endpoints), subscription_id=None, organization_id=None,
+        connection_to(sandbox), subscription_id=None, organization_id=None,
         aws_account_id=ACCOUNT,
     ) as handlers, pytest.raises(GuardError, match="refusing to act in AWS account 111122223333"):
         handlers.by_kind["aws_kms_key"].read(identity={"accountId": ACCOUNT, "region": "us-east-2",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, write
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
@@ -25,9 +25,17 @@ replicationLag: {principals: 2}
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
-    """Every wait, by who asked for it; none of them really happens."""
-    asked: dict[str, list[float]] = {"engine": [], "other": []}
-    monkeypatch.setattr("reconciler.core.retry.sleep", asked["engine"].append)
+    """Every wait, by where it was waited: on the emulator's clock (the run's), or really (none may be)."""
+    from cmkctl_sandbox.clock import EmulatorClock
+
+    asked: dict[str, list[float]] = {"emulator": [], "other": []}
+    slept = EmulatorClock.sleep
+
+    def on_the_emulators_clock(self: EmulatorClock, seconds: float) -> None:
+        asked["emulator"].append(seconds)
+        slept(self, seconds)
+
+    monkeypatch.setattr(EmulatorClock, "sleep", on_the_emulators_clock)
     monkeypatch.setattr(time, "sleep", asked["other"].append)
     monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "canary-cassandra-7d1f")
     monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "canary-mongo-93ab")
@@ -44,8 +52,9 @@ def test_twenty_percent_faults_converge(cmkctl: Callable[..., Result], tmp_path:
     faults = Counter(c["fault"] for c in read_calls(sandbox) if c.get("fault"))
     assert set(faults) >= {"throttle", "server_error", "drop", "drop_after_write", "timeout", "lro"}, faults
     assert sum(faults.values()) >= 25
-    # The engine backed off (through its sleeper); azure-core and the sandbox asked for no real wait.
-    assert waits["engine"] and all(seconds == 0 for seconds in waits["other"]), waits["other"]
+    # cmkctl backed off, and azure-core polled, on the emulator's clock: nothing waited for real.
+    assert waits["emulator"] and all(seconds == 0 for seconds in waits["other"]), waits["other"]
+    assert 10 in waits["emulator"]  # an LRO's Retry-After (ARM RPC's minimum), waited on that clock
 
     after = cmkctl("plan", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--detailed-exitcode")
     assert after.code == 0, after.out + after.err

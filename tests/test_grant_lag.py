@@ -1,34 +1,51 @@
-"""A new grant is not at once usable: the sandbox refuses its first uses with 403, cmkctl waits it out."""
+"""A new grant is not at once usable: the emulator refuses its first uses with 403, cmkctl waits it out,
+within a budget of time (README, "Retries and waits"), on the run's clock, saying what it waits for."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from reconciler.core.errors import KeyAccessPendingError, ProviderError, TransientError, is_key_access_refusal
-from reconciler.core.retry import RetryPolicy
-from reconciler.sandbox.faults import FaultConfigError, parse_config
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox.faults import FaultConfigError, parse_config
+from cmkctl_sandbox.state import read_calls
+from reconciler.core.errors import (
+    KeyAccessPendingError,
+    PrincipalPendingError,
+    ProviderError,
+    TransientError,
+    is_key_access_refusal,
+)
+from reconciler.core.retry import RetryPolicy, Wait, WaitBudgets, format_duration, parse_budget
 from tests.conftest import EXAMPLES, Result, write
+from tests.fakeclock import FakeClock
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
+MONGO = EXAMPLES / "mongo-vcore.yaml"
 CONSUMERS = ("/mongoClusters/", "/dataCenters/", "/cmk/v2/clusters")
+MONGO_CREATE = "mongo_cluster.eastus.orders-mongo"
 
 
 @pytest.fixture
-def no_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("reconciler.core.retry.sleep", waits.append)
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every real sleep asked for (none may be: a run against the emulator waits on its clock)."""
+    asked: list[float] = []
+    monkeypatch.setattr(time, "sleep", asked.append)
     monkeypatch.setenv("CASSANDRA_ADMIN_PASSWORD", "canary-cassandra-7d1f")
     monkeypatch.setenv("MONGO_ADMIN_PASSWORD", "canary-mongo-93ab")
-    return waits
+    return asked
 
 
-def test_grant_lag_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path, no_waiting: list[float]) -> None:
+def emulator_offset(sandbox: Path) -> float:
+    offset: float = json.loads((sandbox / "state.json").read_text()).get("clock", {}).get("offsetSeconds", 0)
+    return offset
+
+
+def test_grant_lag_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path, real_sleeps: list[float]) -> None:
     sandbox = tmp_path / "sandbox"
     write(sandbox / "faults.yaml", "grantLag: {attempts: 2}\n")
     applied = cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve")
@@ -37,17 +54,74 @@ def test_grant_lag_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path, 
     # Each consumer (Mongo cluster, Cassandra data center, Confluent cluster) was refused twice.
     for consumer in CONSUMERS:
         assert len([c for c in refused if consumer in c["path"]]) == 2, (consumer, refused)
-    assert no_waiting
+    # The waits moved the emulator's clock on, not the wall clock.
+    assert emulator_offset(sandbox) > 0 and not [s for s in real_sleeps if s > 0]
+    assert ": waiting for the grant on vault " in applied.out
 
     after = cmkctl("plan", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--detailed-exitcode")
     assert after.code == 0, after.out + after.err
     assert "No changes." in after.out
 
 
+def test_a_grant_that_never_propagates_fails_after_its_budget_with_one_line(
+        cmkctl: Callable[..., Result], tmp_path: Path, real_sleeps: list[float]) -> None:
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "faults.yaml", "grantLag: {seconds: 1000000000}\n")  # never, in the emulator's time
+    started = time.monotonic()
+    applied = cmkctl("apply", "-f", MONGO, "--sandbox", sandbox, "--auto-approve")
+    assert time.monotonic() - started < 120  # ten minutes of waiting took no ten minutes
+    assert applied.code == 1, applied.out + applied.err
+    failed = [line for line in applied.err.splitlines() if MONGO_CREATE in line and "gave up" in line]
+    assert len(failed) == 1, applied.err
+    assert re.search(f"creating {MONGO_CREATE}: gave up waiting for the grant on vault acme-mongo-eastus to reach "
+                     r"Key Vault after 10m(\d+s)? \(the grant budget is 10m; --wait grant=DURATION changes it\)\. "
+                     "Last answer: ", failed[0]), failed[0]
+    assert "KeyVaultAccessForbidden" in failed[0]  # the service's last answer
+    # While it waited, the progress said what for and how long.
+    assert f"{MONGO_CREATE}: waiting for the grant on vault acme-mongo-eastus to reach Key Vault: " in applied.out
+    assert " of up to 10m" in applied.out
+    # Ten minutes of the emulator's time (less the few real seconds the run took), no real sleep.
+    assert 590 <= emulator_offset(sandbox) < 700 and not [s for s in real_sleeps if s > 0]
+
+
+def test_the_wait_flag_changes_the_budget(cmkctl: Callable[..., Result], tmp_path: Path,
+                                          real_sleeps: list[float]) -> None:
+    sandbox = tmp_path / "sandbox"
+    write(sandbox / "faults.yaml", "grantLag: {seconds: 1000000000}\n")
+    applied = cmkctl("apply", "-f", MONGO, "--sandbox", sandbox, "--auto-approve", "--wait", "grant=15m",
+                     "--wait", "principal=1h")
+    assert applied.code == 1, applied.out + applied.err
+    assert re.search(r"after 15m(\d+s)? \(the grant budget is 15m;", applied.err), applied.err
+    assert " of up to 15m" in applied.out
+    assert 890 <= emulator_offset(sandbox) < 1000
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("grant=abc", "a duration is hours, minutes and seconds, as 90s, 15m, 1h or 1h30m"),
+    ("patience=10m", "KIND one of transient, principal, grant"),
+    ("grant", "expected KIND=DURATION"),
+    ("grant=0s", "more than 0s and at most 24h"),
+    ("grant=48h", "more than 0s and at most 24h"),
+])
+def test_the_wait_flag_refuses_what_it_cannot_read(cmkctl: Callable[..., Result], tmp_path: Path, given: str,
+                                                    said: str) -> None:
+    refused = cmkctl("plan", "-f", MONGO, "--sandbox", tmp_path / "sb", "--wait", given)
+    assert refused.code == 1 and said in refused.err and "--wait" in refused.err, refused.err  # a usage error
+    assert not (tmp_path / "sb" / "state.json").exists()  # refused as the command line was read
+
+
+def test_budgets_read_as_the_flag_writes_them() -> None:
+    assert parse_budget("grant=15m") == ("grant", 900.0)
+    assert parse_budget("principal=1h30m") == ("principal", 5400.0)
+    assert parse_budget("transient=90s") == ("transient", 90.0)
+    assert [format_duration(s) for s in (45, 130, 600, 5400, 0)] == ["45s", "2m10s", "10m", "1h30m", "0s"]
+
+
 def test_grant_lag_configuration() -> None:
     assert parse_config({"grantLag": {"attempts": 3}}).grant_lag == 3
+    assert parse_config({"grantLag": {"seconds": 90}}).grant_lag_seconds == 90
     assert parse_config({}).grant_lag == 0
-    assert parse_config({"grantLag": {"attempts": 3}}).active
+    assert parse_config({"grantLag": {"attempts": 3}}).active and parse_config({"grantLag": {"seconds": 1}}).active
     with pytest.raises(FaultConfigError, match="grantLag"):
         parse_config({"grantLag": {"tries": 3}})
 
@@ -60,45 +134,72 @@ def test_key_access_refusals_are_told_apart_from_missing_roles() -> None:
     assert not is_key_access_refusal(400, "KeyVaultAccessForbidden", "")
 
 
-class _Clock:
-    """Time that moves only when the policy sleeps."""
+def refused_until(clock: FakeClock, seconds: float) -> Callable[[], str]:
+    def use() -> str:
+        if clock.now < seconds:
+            raise KeyAccessPendingError("create Mongo cluster m1: HTTP 403 KeyVaultAccessForbidden: not accessible",
+                                        plane="arm", code="KeyVaultAccessForbidden", status=403,
+                                        awaiting="the grant on vault kv1 to reach Key Vault")
+        return "created"
 
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+    return use
 
 
-def test_a_missing_grant_gives_up_sooner_with_a_clear_message() -> None:
-    clock = _Clock()
-    policy = RetryPolicy(max_attempts=1000, base_delay=8, max_delay=30, max_total=300, access_max_total=120,
-                         sleep=clock.sleep, clock=clock)
+def test_budgets_are_time_not_attempts() -> None:
+    # A grant that takes eight minutes: more than ten attempts' worth of backoff, well within its 10m budget.
+    clock = FakeClock()
+    waits: list[Wait] = []
+    policy = RetryPolicy(clock=clock, on_wait=waits.append)
+    assert policy.call(refused_until(clock, 480), what="creating mongo_cluster.m1") == "created"
+    assert 480 <= clock.now < 480 + policy.max_delay
+    assert len(clock.sleeps) > 10
+    assert {w.kind for w in waits} == {"grant"} and waits[-1].budget == 600
+    assert waits[-1].describe().startswith("waiting for the grant on vault kv1 to reach Key Vault: ")
+    assert waits[-1].describe().endswith(" of up to 10m")
 
-    def refused() -> None:
-        raise KeyAccessPendingError("create Mongo cluster m1: HTTP 403 KeyVaultAccessForbidden: not accessible",
-                                    plane="arm", code="KeyVaultAccessForbidden", status=403)
 
+def test_a_missing_grant_gives_up_at_its_budget_with_the_last_answer() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(clock=clock)
     with pytest.raises(ProviderError) as raised:
-        policy.call(refused, what="creating mongo_cluster.m1")
+        policy.call(refused_until(clock, float("inf")), what="creating mongo_cluster.m1")
     message = str(raised.value)
-    assert message.startswith("creating mongo_cluster.m1: the key vault still refuses access to the key after ")
-    assert "check the grant" in message and "KeyVaultAccessForbidden" in message
-    assert not isinstance(raised.value, TransientError)
-    assert clock.now <= 120
+    assert message.startswith("creating mongo_cluster.m1: gave up waiting for the grant on vault kv1 to reach Key "
+                              "Vault after 10m (the grant budget is 10m; --wait grant=DURATION changes it). ")
+    assert message.endswith("Last answer: create Mongo cluster m1: HTTP 403 KeyVaultAccessForbidden: not accessible")
+    assert "\n" not in message and not isinstance(raised.value, TransientError)
+    assert clock.now == 600  # the last try lands on the budget's end, not past it
 
 
-def test_other_transient_errors_keep_the_general_bound() -> None:
-    clock = _Clock()
-    policy = RetryPolicy(max_attempts=1000, base_delay=8, max_delay=30, max_total=300, access_max_total=120,
-                         sleep=clock.sleep, clock=clock)
+def test_each_kind_of_wait_has_its_own_budget() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(clock=clock, budgets=WaitBudgets(transient=60, principal=1800, grant=600))
 
     def throttled() -> None:
         raise TransientError("HTTP 503", plane="arm", status=503)
 
-    with pytest.raises(ProviderError, match="gave up after"):
+    with pytest.raises(ProviderError, match="gave up waiting for Azure Resource Manager to answer after 1m"):
         policy.call(throttled, what="creating vault kv1")
-    assert clock.now > 120
+    assert clock.now == 60
+
+    clock.now = 0.0
+
+    def invisible() -> None:
+        raise PrincipalPendingError("PrincipalNotFound", plane="arm", awaiting="principal p1 to reach Azure RBAC")
+
+    with pytest.raises(ProviderError, match="gave up waiting for principal p1 to reach Azure RBAC after 30m"):
+        policy.call(invisible, what="creating role assignment")
+    assert clock.now == 1800
+
+
+def test_retry_after_is_honoured_and_waited_on_the_clock() -> None:
+    clock = FakeClock()
+    answers = iter([TransientError("429", plane="astra", status=429, retry_after=42.0)])
+
+    def once_throttled() -> str:
+        for error in answers:
+            raise error
+        return "ok"
+
+    assert RetryPolicy(clock=clock).call(once_throttled, what="listing") == "ok"
+    assert clock.sleeps == [42.0]

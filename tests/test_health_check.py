@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cmkctl_sandbox import breakage
+from cmkctl_sandbox.state import read_calls, read_state_file
 from reconciler.cli import main
-from reconciler.sandbox import breakage
-from reconciler.sandbox.state import read_calls, read_state_file
 from tests.conftest import EXAMPLES, Result
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"

@@ -30,7 +30,7 @@ def test_no_cloud_sdk_is_imported(args: list[str]) -> None:
 def test_finding_a_served_sandbox_loads_no_emulator() -> None:
     # A run against `cmkctl sandbox serve` reads DIR/endpoints.json; the emulator itself (its TLS
     # authority, its planes) belongs to the serving process and costs a run nothing at start.
-    probe = ("import sys, reconciler.sandbox.served; "
-             "print(sorted(m for m in sys.modules if m.startswith(('trustme', 'reconciler.sandbox.session'))))")
+    probe = ("import sys, cmkctl_sandbox.served; "
+             "print(sorted(m for m in sys.modules if m.startswith(('trustme', 'cmkctl_sandbox.session'))))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr

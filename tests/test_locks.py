@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.census import census
+from cmkctl_sandbox.halt import HALT_MARKER, HALT_VARIABLE
+from cmkctl_sandbox.world import load_state
 from reconciler.core.lock import Holder, LocalLock, LockError, held
-from reconciler.sandbox.census import census
-from reconciler.sandbox.halt import HALT_MARKER, HALT_VARIABLE
-from reconciler.sandbox.world import load_state
 from tests import azurite
 from tests.conftest import EXAMPLES, ROOT, Result, mutating_calls, write
 
@@ -137,18 +137,20 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def azurite_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with azurite.running(tmp_path_factory.mktemp("azurite")) as connection:
-        yield connection
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite.Azurite]:
+    with azurite.running(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
 
 
 @pytest.fixture
-def blob_storage(azurite_connection: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh container in Azurite, reached by cmkctl through the connection string; its name."""
+def blob_storage(azurite_server: azurite.Azurite, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh container in Azurite, reached by cmkctl through the connection string over HTTPS (its CA
+    trusted as an operator trusts a private CA); its name."""
     from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE
 
-    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, azurite_connection)
-    return azurite.new_container(azurite_connection)
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, azurite_server.connection)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", azurite_server.ca_bundle)
+    return azurite.new_container(azurite_server)
 
 
 @dataclass

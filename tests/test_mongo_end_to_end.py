@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox, load_state
+from cmkctl_sandbox import Sandbox, load_state
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
 from tests.sandbox.conftest import client_for
 

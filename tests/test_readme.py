@@ -6,7 +6,7 @@ import re
 import tomllib
 from collections.abc import Callable
 
-from reconciler.sandbox.faults import PLANES
+from cmkctl_sandbox.faults import PLANES
 from tests.conftest import EXAMPLES, ROOT, Result
 
 README = (ROOT / "README.md").read_text("utf-8")

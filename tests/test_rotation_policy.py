@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,14 +10,18 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import load_state
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox import load_state
+from cmkctl_sandbox.credentials import Issued
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, plan_apply_plan, write
+from tests.emulated import issue_canaries
 
 EXAMPLE = EXAMPLES / "key-rotation.yaml"
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 KEY = "azure_key.eastus.acme-rotation-eastus/astra-eastus"
-POLICY_PATH = "/keyvault/acme-rotation-eastus/keys/astra-eastus/rotationpolicy"
+# Key Vault's data plane is the vault's own host; its paths start at the vault.
+VAULT_HOST = "acme-rotation-eastus.vault.azure.net"
+POLICY_PATH = "/keys/astra-eastus/rotationpolicy"
 DAY = 86400
 
 
@@ -57,7 +62,7 @@ def test_a_key_declared_with_a_policy_is_created_with_it(cmkctl: Callable[..., R
     # One create (ARM carries the policy); the empty plan read the policy through the data plane.
     calls = read_calls(sandbox)
     assert [c["method"] for c in calls if c["mutating"] and "/keys/astra-eastus" in c["path"]] == ["PUT"]
-    assert any(c["path"] == POLICY_PATH and c["status"] == 200 for c in calls)
+    assert any((c.get("host"), c["path"]) == (VAULT_HOST, POLICY_PATH) and c["status"] == 200 for c in calls)
     live = {s["address"]: s for s in plan_json(cmkctl, EXAMPLE, sandbox)["steps"]}[KEY]["live"]
     assert live["rotationPolicy"] == {"rotateAfter": "P1Y", "rotateBeforeExpiry": None, "expiresAfter": "P2Y",
                                       "notifyBefore": "P30D"}
@@ -75,7 +80,8 @@ def test_a_changed_policy_is_one_update_through_the_data_plane(cmkctl: Callable[
     before = len(read_calls(sandbox))
     apply_ok(cmkctl, changed, sandbox)
     writes = [c for c in read_calls(sandbox)[before:] if c["mutating"] and c["status"] < 400]
-    assert [(c["method"], c["path"], c["plane"]) for c in writes] == [("PUT", POLICY_PATH, "keyvault")]
+    assert [(c["method"], c.get("host"), c["path"], c["plane"]) for c in writes] == [
+        ("PUT", VAULT_HOST, POLICY_PATH, "keyvault")]
     assert key_record(sandbox)["rotationPolicy"]["lifetimeActions"][0]["trigger"] == {"timeAfterCreate": "P180D"}
     again = cmkctl("plan", "-f", changed, "--sandbox", sandbox, "--detailed-exitcode")
     assert again.code == 0 and "No changes." in again.out, again.out + again.err
@@ -201,7 +207,8 @@ def test_only_a_declared_policy_costs_a_data_plane_read(cmkctl: Callable[..., Re
     before = len(read_calls(sandbox))
     assert cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--detailed-exitcode").code == 0
     data_plane = [c for c in read_calls(sandbox)[before:] if c["plane"] == "keyvault"]
-    assert [(c["method"], c["path"]) for c in data_plane if c["status"] == 200] == [("GET", POLICY_PATH)]
+    assert [(c["method"], c["host"], c["path"]) for c in data_plane if c["status"] == 200] == [
+        ("GET", VAULT_HOST, POLICY_PATH)]
     # Besides, at most the one challenge azure-keyvault-keys asks for per vault host.
     assert [c["status"] for c in data_plane if c["status"] != 200] in ([], [401])
     kept = [line for line in EXAMPLE.read_text().splitlines(keepends=True)
@@ -215,7 +222,8 @@ def test_only_a_declared_policy_costs_a_data_plane_read(cmkctl: Callable[..., Re
 
 def test_the_data_plane_token_never_shows(cmkctl: Callable[..., Result], tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CMKCTL_SANDBOX_AZURE_TOKEN", "canary-azure-token-51c9")
+    # The emulator signs its tokens with a canary; every token sent is kept, to be looked for.
+    sent = issue_canaries(monkeypatch, dataclasses.replace(Issued.random(), azure_signing_key="canary-azure-51c9"))
     sandbox, log = tmp_path / "sandbox", tmp_path / "debug.log"
     apply_ok(cmkctl, EXAMPLE, sandbox)
     planned = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--debug-file", log)
@@ -226,7 +234,8 @@ def test_the_data_plane_token_never_shows(cmkctl: Callable[..., Result], tmp_pat
     assert [(e["plane"], e["request"]["Authorization"]) for e in policy] == [("keyvault", "***")]
     everything = planned.out + planned.err + log.read_text() + "".join(
         p.read_text(errors="replace") for p in sandbox.rglob("*") if p.is_file())
-    assert "canary-azure-token-51c9" not in everything
+    assert "canary-azure-51c9" not in everything
+    assert sent and not [token for token in sent if token in everything]
 
 
 def test_a_saved_plan_of_a_policy_change_applies_in_a_later_run(cmkctl: Callable[..., Result], tmp_path: Path,

@@ -3,16 +3,15 @@ or, with `recover: true` declared, recovered with createMode: recover. Never pur
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox, load_state
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox import Sandbox, load_state
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls, write
+from tests.emulated import http_client
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
 VAULT = "azure_vault.eastus.acme-astra-eastus"
@@ -80,9 +79,7 @@ def test_the_sandbox_answers_deleted_vaults_as_the_specification_says(cmkctl: Ca
     sandbox = tmp_path / "sandbox"
     apply_ok(cmkctl, EXAMPLE, sandbox)
     with Sandbox(sandbox) as running:
-        trust = ssl.create_default_context(cafile=running.endpoints.ca_bundle)
-        client = httpx.Client(base_url=running.endpoints.arm, verify=trust,
-                              headers={"Authorization": "Bearer sandbox-token"})
+        client = http_client(running)
         subscription = "/subscriptions/22222222-2222-2222-2222-222222222222"
         vault = f"{subscription}/resourceGroups/cmk-prod/providers/Microsoft.KeyVault/vaults/acme-astra-westus2"
         params = {"api-version": "2026-05-15"}

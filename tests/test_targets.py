@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.sandbox import load_state
+from cmkctl_sandbox import load_state
 from tests.conftest import EXAMPLES, Result
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import load_state
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox import load_state
+from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"

@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.core.errors import CmkError, StalePlanError
 from reconciler.core.lock import Holder, LocalLock
+from reconciler.core.retry import Wait
 from reconciler.engine.executor import SilentListener
 from reconciler.manifest.loader import load_one
 from reconciler.plan import document as plandoc
@@ -24,10 +25,14 @@ EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
 class Progress(SilentListener):
     def __init__(self) -> None:
         self.started: list[str] = []
+        self.waits: list[Wait] = []
         self.closed = False
 
     def step_started(self, step: Step) -> None:
         self.started.append(step.address)
+
+    def waiting(self, wait: Wait) -> None:
+        self.waits.append(wait)
 
     def close(self) -> None:
         self.closed = True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,11 +11,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cmkctl_sandbox.breakage import without_role_assignments
+from cmkctl_sandbox.served import open_to_clients, withdraw
+from cmkctl_sandbox.state import read_calls
 from reconciler.manifest.loader import load_one
-from reconciler.sandbox.breakage import without_role_assignments
-from reconciler.sandbox.served import Served, publish, withdraw
-from reconciler.sandbox.state import read_calls
-from reconciler.usecases.session import RunOptions, sandbox_for
+from reconciler.usecases.emulator import KEY_VARIABLE, sandbox_for
+from reconciler.usecases.session import RunOptions
 from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving, watch
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls
 
@@ -48,13 +48,13 @@ class SteppedClock:
 
 
 @pytest.fixture
-def served(cmkctl: Callable[..., Result], tmp_path: Path) -> Iterator[object]:
+def served(cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """The example applied, then served in this process so the test can edit it between cycles."""
     directory = tmp_path / "sandbox"
     apply_ok(cmkctl, ASTRA, directory)
     with sandbox_for(load_one([str(ASTRA)])[0], directory) as sandbox:
-        publish(directory, Served(pid=os.getpid(), endpoints=sandbox.endpoints,
-                                  aws_account_id=sandbox.aws_account_id))
+        _, key = open_to_clients(sandbox)
+        monkeypatch.setenv(KEY_VARIABLE, str(key))  # the runs of the watch join it with its key
         try:
             yield sandbox
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -90,6 +91,39 @@ def parallelism_option(function: Any) -> Any:
     # The default is measured by benchmarks/fleet.py; see README "Performance".
     return click.option("--parallelism", type=click.IntRange(1, 256), default=DEFAULT_PARALLELISM,
                         show_default=True, help="How many objects are read or changed at once.")(function)
+
+
+class WaitBudget(click.ParamType):  # type: ignore[type-arg]
+    """`KIND=DURATION`: one retry budget (reconciler.core.retry.parse_budget), refused with a sentence."""
+
+    name = "KIND=DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, float]:
+        if isinstance(value, tuple):
+            return value
+        from reconciler.core.retry import parse_budget
+
+        try:
+            return parse_budget(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+def wait_option(function: Any) -> Any:
+    return click.option("--wait", "waits", type=WaitBudget(), multiple=True,
+                        help="How long to wait for one kind of thing before giving up, e.g. --wait grant=15m: "
+                             "transient (throttling, 5xx; default 5m), principal (a new principal reaching "
+                             "Azure RBAC; 30m), grant (a new grant taking effect; 10m). Repeatable.")(function)
+
+
+def run_options(sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]]) -> Any:
+    """The run's options: the budgets the flags change, and what the run waits for said on stderr."""
+    from reconciler.core.retry import DEFAULT_BUDGETS
+    from reconciler.render.progress import WaitReporter
+    from reconciler.usecases.session import RunOptions
+
+    return RunOptions(sandbox, parallelism, budgets=DEFAULT_BUDGETS.changed(dict(waits)),
+                      on_wait=WaitReporter(lambda line: click.echo(line, err=True)))
 
 
 def write_atomically(path: Path, text: str) -> None:

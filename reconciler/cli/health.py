@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from reconciler.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, parallelism_option, sandbox_option
+from reconciler.cli.common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    parallelism_option,
+    run_options,
+    sandbox_option,
+    wait_option,
+)
 from reconciler.plan.health import DEFAULT_EXPIRY_WARNING_DAYS, Status
 from reconciler.render.health import HEALTH_FORMATS, render_health
 
@@ -28,17 +36,19 @@ def expiry_warning_option(function: Any) -> Any:
 @expiry_warning_option
 @sandbox_option
 @parallelism_option
-def check(paths: Sequence[str], fmt: str, expiry_warning: int, sandbox: Path | None, parallelism: int) -> int:
+@wait_option
+def check(paths: Sequence[str], fmt: str, expiry_warning: int, sandbox: Path | None, parallelism: int,
+          waits: Sequence[tuple[str, float]]) -> int:
     """Read-only health of every declared key path, as its consumer needs it.
 
     Exit 0 when every path is healthy, 2 with warnings only, 1 when a path is broken.
     """
     from reconciler.manifest.loader import load_one
     from reconciler.usecases.checking import check_key_set
-    from reconciler.usecases.session import RunOptions
 
     key_set, loaded = load_one(paths)
-    checked = check_key_set(key_set, loaded, RunOptions(sandbox, parallelism), expiry_warning_days=expiry_warning)
+    checked = check_key_set(key_set, loaded, run_options(sandbox, parallelism, waits),
+                            expiry_warning_days=expiry_warning)
     click.echo(render_health(checked.health, fmt), nl=False)
     return EXIT_BY_STATUS[checked.health.status]
 

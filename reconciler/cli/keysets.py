@@ -21,8 +21,10 @@ from reconciler.cli.common import (
     configure_wire,
     debug_options,
     parallelism_option,
+    run_options,
     sandbox_option,
     target_option,
+    wait_option,
     write_atomically,
 )
 from reconciler.cli.lock import lock_for, lock_options
@@ -48,18 +50,18 @@ if TYPE_CHECKING:
 @target_option
 @sandbox_option
 @parallelism_option
+@wait_option
 @lock_options
 @debug_options
 def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, take_lock: bool,
-         targets: Sequence[str], sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags,
-         debug: bool, debug_file: Path | None) -> int:
+         targets: Sequence[str], sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]],
+         lock_timeout: float, lock_place: LockFlags, debug: bool, debug_file: Path | None) -> int:
     """Read live state and print the ordered steps that would reconcile it."""
     configure_wire(debug, debug_file, None)
     from reconciler.manifest.loader import load_one
     from reconciler.plan import document as plandoc
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
     from reconciler.usecases.reviewing import plan_signing_key
-    from reconciler.usecases.session import RunOptions
 
     if not take_lock and (lock_timeout or lock_place.given):
         raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
@@ -67,7 +69,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     if out is not None:
         refuse_unsaveable(loaded)
     lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
-    made = plan_key_set(key_set, loaded, RunOptions(sandbox, parallelism), targets, lock=lock,
+    made = plan_key_set(key_set, loaded, run_options(sandbox, parallelism, waits), targets, lock=lock,
                         lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
     if out is not None:
         write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key()))
@@ -83,13 +85,14 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 @target_option
 @sandbox_option
 @parallelism_option
+@wait_option
 @lock_options
 @debug_options
 @click.option("--audit-log", type=OutputFile(make_folder=True),
               help="Append every mutating call (and each step's result) to this file, one JSON line each.")
 def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
-          sandbox: Path | None, parallelism: int, lock_timeout: float, lock_place: LockFlags, debug: bool,
-          debug_file: Path | None, audit_log: Path | None) -> int:
+          sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]], lock_timeout: float,
+          lock_place: LockFlags, debug: bool, debug_file: Path | None, audit_log: Path | None) -> int:
     """Apply a fresh plan after confirmation, or a saved plan once it is shown to be the plan made again now."""
     configure_wire(debug, debug_file, audit_log)
     from reconciler.manifest.loader import load_one
@@ -97,7 +100,6 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     from reconciler.usecases.applying import apply as apply_plan
     from reconciler.usecases.planning import read_plan
     from reconciler.usecases.reviewing import plan_signing_key, reviewed_content, saved_manifests
-    from reconciler.usecases.session import RunOptions
 
     if (plan_file is None) == (not paths):
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
@@ -111,8 +113,8 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
         saved = None
         key_set, loaded = load_one(paths)
     lock = lock_for(key_set, sandbox, lock_place)
-    request = ApplyRequest(key_set, loaded, RunOptions(sandbox, parallelism), lock, lock_timeout, saved, plan_file,
-                           targets, auto_approve)
+    request = ApplyRequest(key_set, loaded, run_options(sandbox, parallelism, waits), lock, lock_timeout, saved,
+                           plan_file, targets, auto_approve)
     return _report(apply_plan(request, _Terminal(key_set.name, lock, lock_timeout)))
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
 from reconciler.cli.common import EXIT_OK
 from reconciler.cli.paths import StateFolder
+from reconciler.usecases.emulator import KEY_VARIABLE, cmkctl_errors
 
 
 @click.group("sandbox")
@@ -25,7 +25,7 @@ def sandbox_group() -> None:
     Microsoft Graph (HTTPS): service principals
     Astra DevOps API (HTTPS): provider accounts, customer keys, databases
     Confluent Cloud (HTTPS): BYOK keys, Dedicated Kafka clusters
-    AWS KMS and STS (moto, http on 127.0.0.1): keys, aliases, key policies, rotation
+    AWS KMS and STS (moto, HTTPS on 127.0.0.1): keys, aliases, key policies, rotation
 
     Needs the sandbox extra: pip install 'cmkctl[sandbox]'.
     """
@@ -37,9 +37,10 @@ def sandbox_group() -> None:
               help="json: the sandbox's whole state as one object, secret fields redacted.")
 def sandbox_show(directory: Path, fmt: str) -> int:
     """Print what the sandbox in DIRECTORY holds."""
-    from reconciler.sandbox.show import as_json, describe, held_state
+    from cmkctl_sandbox.show import as_json, describe, held_state
 
-    state = held_state(directory)
+    with cmkctl_errors():
+        state = held_state(directory)
     click.echo(as_json(state) if fmt == "json" else describe(state), nl=False)
     return EXIT_OK
 
@@ -52,27 +53,25 @@ def sandbox_show(directory: Path, fmt: str) -> int:
 def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
     """Serve the sandbox in DIRECTORY in the foreground until SIGTERM or Ctrl-C.
 
-    Writes DIRECTORY/endpoints.json; `plan`/`apply --sandbox DIRECTORY` then connect to this
-    server instead of starting one in their own process. Faults and latency are read at start.
+    Writes DIRECTORY/endpoints.json and prints a key; `plan`/`apply --sandbox DIRECTORY` then connect to
+    this server instead of starting one in their own process, if CMKCTL_SANDBOX_KEY holds that key
+    (without it they refuse: a folder alone is never trusted). Faults and latency are read at start.
     """
-    from reconciler.sandbox.served import serve
+    from cmkctl_sandbox.served import serve
+    from reconciler.manifest.loader import load_one
+    from reconciler.usecases.emulator import sandbox_for
 
-    serve(_sandbox_to_serve(directory, paths),
-          lambda path: click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in {path}. "
-                                  "Stop with Ctrl-C or SIGTERM."))
+    sandbox = sandbox_for(load_one(paths)[0] if paths else None, directory)
+
+    def announce(path: Path, key: object) -> None:
+        click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in {path}. Stop with Ctrl-C or "
+                   "SIGTERM.")
+        # The one way a run trusts this server: a folder's endpoints.json names a CA, the key proves it.
+        click.echo(f"Runs join it with its key: export {KEY_VARIABLE}={key}")
+
+    with cmkctl_errors():
+        serve(sandbox, announce)
     return EXIT_OK
-
-
-def _sandbox_to_serve(directory: Path, paths: Sequence[str]) -> Any:
-    if paths:
-        from reconciler.manifest.loader import load_one
-        from reconciler.usecases.session import sandbox_for
-
-        return sandbox_for(load_one(paths)[0], directory)
-    from reconciler.sandbox import Sandbox
-    from reconciler.usecases.session import DEFAULT_AWS_ACCOUNT
-
-    return Sandbox(directory, aws_account_id=DEFAULT_AWS_ACCOUNT)
 
 
 @sandbox_group.command("rotate-key")
@@ -81,9 +80,10 @@ def _sandbox_to_serve(directory: Path, paths: Sequence[str]) -> Any:
 @click.argument("key")
 def sandbox_rotate_key(directory: Path, vault: str, key: str) -> int:
     """Give KEY in VAULT a new version, as Key Vault's rotation does; prints the new versioned URI."""
-    from reconciler.sandbox.rotation import rotate_key
+    from cmkctl_sandbox.rotation import rotate_key
 
-    click.echo(rotate_key(directory, vault, key))
+    with cmkctl_errors():
+        click.echo(rotate_key(directory, vault, key))
     return EXIT_OK
 
 
@@ -93,8 +93,10 @@ def sandbox_rotate_key(directory: Path, vault: str, key: str) -> int:
 def sandbox_advance_clock(directory: Path, days: float) -> int:
     """Move the sandbox's clock on by DAYS and rotate every key its policy says is due; prints each new
     versioned URI."""
-    from reconciler.sandbox.rotation import advance_clock
+    from cmkctl_sandbox.rotation import advance_clock
 
-    for uri in advance_clock(directory, days * 86400):
+    with cmkctl_errors():
+        made = advance_clock(directory, days * 86400)
+    for uri in made:
         click.echo(uri)
     return EXIT_OK

@@ -31,7 +31,14 @@ class ProviderError(CmkError):
 
 
 class TransientError(ProviderError):
-    """A call that may succeed later: throttling, a 5xx, replication lag."""
+    """A call that may succeed later: throttling, a 5xx, a dropped connection.
+
+    `awaited` names the retry budget that bounds the wait (`reconciler.core.retry.WaitBudgets`);
+    `awaiting`, what is waited for, in words ("principal P to reach Azure RBAC"), for the progress
+    shown and the message when the budget ends.
+    """
+
+    awaited = "transient"
 
     def __init__(
         self,
@@ -41,17 +48,38 @@ class TransientError(ProviderError):
         code: str = "",
         status: int | None = None,
         retry_after: float | None = None,
+        awaiting: str = "",
     ) -> None:
         super().__init__(message, plane=plane, code=code, status=status)
         self.retry_after = retry_after
+        self.awaiting = awaiting
 
 
-class KeyAccessPendingError(TransientError):
+class PrincipalPendingError(TransientError):
+    """A principal made moments ago is not yet visible where it is used (Azure RBAC's PrincipalNotFound)."""
+
+    awaited = "principal"
+
+
+class GrantPendingError(TransientError):
+    """A grant made moments ago does not take effect yet: a service is refused the key, or is still
+    validating that it can use it (Confluent's INITIALIZING)."""
+
+    awaited = "grant"
+
+
+class KeyAccessPendingError(GrantPendingError):
     """A key vault refused a service access to a key (403), most likely while a new grant propagates.
 
-    A missing grant looks the same on the wire, so the retry policy waits for these a shorter time
-    than for other transient errors.
+    A missing grant looks the same on the wire: the grant budget bounds how long it is waited for.
     """
+
+
+def awaiting(error: TransientError, what: str) -> TransientError:
+    """`error`, saying what it waits for unless it already does."""
+    if not error.awaiting:
+        error.awaiting = what
+    return error
 
 
 # Codes a consuming service answers with when the key vault refuses it (ARM; Confluent).

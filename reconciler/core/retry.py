@@ -1,66 +1,143 @@
-"""One retry policy for what the SDKs do not retry themselves: backoff with jitter, bounded."""
+"""One retry policy for what the SDKs do not retry themselves: backoff with jitter, bounded by time.
+
+Each kind of wait has a budget of its own (`WaitBudgets`), counted from the first time that kind
+of answer came back in the call: throttling, 5xx and dropped connections (`transient`); a principal
+made moments ago that Azure RBAC cannot see yet (`principal`); a grant made moments ago that a
+service cannot use yet, or is still validating (`grant`). No count of attempts stops a wait before
+its budget: the budgets are the documented propagation times, not a guess at how many tries they
+take. Every wait goes through the run's clock, and is told to `on_wait` before it starts.
+"""
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from reconciler.core.errors import KeyAccessPendingError, ProviderError, TransientError
+from reconciler.core.clock import SYSTEM_CLOCK, Clock
+from reconciler.core.errors import ProviderError, TransientError
 
 T = TypeVar("T")
 
+KINDS = ("transient", "principal", "grant")
 
-def sleep(seconds: float) -> None:
-    """The one place cmkctl's own retries wait; tests replace it to run without real waiting."""
-    time.sleep(seconds)
+
+@dataclass(frozen=True)
+class WaitBudgets:
+    """How long each kind of wait may last, in seconds (README, "Retries and waits": each default's source)."""
+
+    # Throttling, 5xx, dropped connections: past five minutes, the user deserves an answer.
+    transient: float = 5 * 60
+    # Terraform's azurerm provider retries PrincipalNotFound for its role assignment's create timeout, 30 minutes.
+    principal: float = 30 * 60
+    # Key Vault's RBAC guide: a role assignment may take up to 10 minutes to take effect.
+    grant: float = 10 * 60
+
+    def of(self, kind: str) -> float:
+        seconds: float = getattr(self, kind)
+        return seconds
+
+    def changed(self, budgets: Mapping[str, float]) -> WaitBudgets:
+        return replace(self, **dict(budgets))
+
+
+DEFAULT_BUDGETS = WaitBudgets()
+
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+# A wait of more than a day is no longer a wait for propagation.
+MAX_BUDGET = 24 * 3600
+
+
+def parse_budget(text: str) -> tuple[str, float]:
+    """`KIND=DURATION` (`grant=15m`, `principal=1h`, `transient=90s`): the kind and its seconds.
+
+    ValueError with a sentence saying what is expected.
+    """
+    kind, equals, duration = text.partition("=")
+    kind = kind.strip()
+    if not equals or kind not in KINDS:
+        raise ValueError(f"{text!r}: expected KIND=DURATION, KIND one of {', '.join(KINDS)}")
+    found = _DURATION.match(duration.strip())
+    if found is None or not any(found.groupdict().values()):
+        raise ValueError(f"{text!r}: a duration is hours, minutes and seconds, as 90s, 15m, 1h or 1h30m")
+    seconds = sum(int(found[unit] or 0) * scale for unit, scale in (("h", 3600), ("m", 60), ("s", 1)))
+    if not 0 < seconds <= MAX_BUDGET:
+        raise ValueError(f"{text!r}: a budget is more than 0s and at most 24h")
+    return kind, float(seconds)
+
+
+def format_duration(seconds: float) -> str:
+    """`45s`, `2m10s`, `10m`, `1h30m`: as the flag takes them."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    return "".join(parts) or "0s"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One wait, as the progress shows it: what for, since when, up to when, and the last answer."""
+
+    subject: str    # the address waited on, or what the call does when it has none
+    awaiting: str   # "the grant on vault kv1 to reach Key Vault"
+    kind: str       # the budget: transient, principal, grant
+    elapsed: float  # seconds waited for this kind so far in the call
+    budget: float
+    delay: float    # the wait about to start
+    answer: str     # the service's last answer
+
+    def describe(self) -> str:
+        return f"waiting for {self.awaiting}: {format_duration(self.elapsed)} of up to {format_duration(self.budget)}"
+
+
+PLANE_NAMES = {"arm": "Azure Resource Manager", "graph": "Microsoft Graph", "keyvault": "Key Vault",
+               "astra": "the Astra DevOps API", "confluent": "Confluent Cloud", "aws": "AWS"}
+
+
+def _default_awaiting(error: TransientError) -> str:
+    return error.awaiting or f"{PLANE_NAMES.get(error.plane, 'the service')} to answer"
 
 
 @dataclass
 class RetryPolicy:
-    max_attempts: int = 10
-    base_delay: float = 0.5
+    clock: Clock = SYSTEM_CLOCK
+    budgets: WaitBudgets = DEFAULT_BUDGETS
+    base_delay: float = 1.0
     max_delay: float = 30.0
-    # Past this, waiting longer is unlikely to help and the user deserves an answer.
-    max_total: float = 300.0
-    # A key vault refusing a service (403) is usually a grant propagating, which takes a minute or
-    # two; a grant that is missing looks the same and must not be waited on for the full bound.
-    access_max_total: float = 120.0
-    sleep: Callable[[float], None] = field(default=lambda seconds: sleep(seconds))
-    clock: Callable[[], float] = time.monotonic
+    on_wait: Callable[[Wait], None] = field(default=lambda wait: None)
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        backoff = self.rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
-        return max(backoff, retry_after or 0.0)
+        # Half the backoff fixed, half random: spread out, and never a burst of near-zero retries.
+        ceiling = min(self.max_delay, self.base_delay * 2 ** min(attempt, 30))
+        return max(self.rng.uniform(ceiling / 2, ceiling), retry_after or 0.0)
 
-    def call(self, operation: Callable[[], T], *, what: str) -> T:
-        started = self.clock()
-        for attempt in range(self.max_attempts):
+    def call(self, operation: Callable[[], T], *, what: str, subject: str = "") -> T:
+        first_seen: dict[str, float] = {}
+        attempts: dict[str, int] = {}
+        while True:
             try:
                 return operation()
             except TransientError as error:
-                delay = self.delay(attempt, error.retry_after)
-                spent = self.clock() - started
-                if attempt + 1 == self.max_attempts or spent + delay > self._bound(error):
-                    raise _gave_up(error, what, attempt + 1, spent) from error
-                self.sleep(delay)
-        raise AssertionError("unreachable: the loop returns or raises")
+                kind = error.awaited
+                now = self.clock.monotonic()
+                spent = now - first_seen.setdefault(kind, now)
+                budget = self.budgets.of(kind)
+                if spent >= budget:
+                    raise _gave_up(error, what, spent, budget) from error
+                delay = min(self.delay(attempts.get(kind, 0), error.retry_after), budget - spent)
+                attempts[kind] = attempts.get(kind, 0) + 1
+                self.on_wait(Wait(subject or what, _default_awaiting(error), kind, spent, budget, delay, str(error)))
+                self.clock.sleep(delay)
 
-    def _bound(self, error: TransientError) -> float:
-        return min(self.access_max_total, self.max_total) if isinstance(error, KeyAccessPendingError) \
-            else self.max_total
 
-
-def _gave_up(error: TransientError, what: str, attempts: int, spent: float) -> ProviderError:
-    if isinstance(error, KeyAccessPendingError):
-        text = (f"{what}: the key vault still refuses access to the key after {attempts} attempts over "
-                f"{spent:.0f}s: check the grant (a role assignment or access policy for the service's "
-                f"identity). Last answer: {error}")
-    else:
-        text = f"{what}: gave up after {attempts} attempts over {spent:.0f}s: {error}"
+def _gave_up(error: TransientError, what: str, spent: float, budget: float) -> ProviderError:
+    text = (f"{what}: gave up waiting for {_default_awaiting(error)} after {format_duration(spent)} (the "
+            f"{error.awaited} budget is {format_duration(budget)}; --wait {error.awaited}=DURATION changes it). "
+            f"Last answer: {error}")
     return ProviderError(text, plane=error.plane, code=error.code, status=error.status)
 
 

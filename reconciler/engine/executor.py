@@ -115,10 +115,11 @@ class Executor:
     def _carry_out(self, step: Step, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         handler = self.handlers[step.kind]
         if step.action is Action.CREATE:
-            return self.retry.call(_Create(step, handler, identity, attributes), what=f"creating {step.address}")
+            return self.retry.call(_Create(step, handler, identity, attributes), what=f"creating {step.address}",
+                                   subject=step.address)
         changed = {c.name: attributes[c.name] for c in step.changes}
         return self.retry.call(lambda: handler.update(identity=identity, attributes=changed, live=step.live),
-                               what=f"updating {step.address}")
+                               what=f"updating {step.address}", subject=step.address)
 
 
 @dataclass

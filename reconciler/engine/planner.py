@@ -85,9 +85,10 @@ class Planner:
         declared = getattr(handler, "read_declared", None)
         if declared is not None:
             found: Live | None = self.retry.call(lambda: declared(identity=identity, attributes=resource.attributes),
-                                                 what=f"reading {resource.address}")
+                                                 what=f"reading {resource.address}", subject=resource.address)
         else:
-            found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}")
+            found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}",
+                                    subject=resource.address)
         holds = getattr(handler, "held", None)
         if found is None and holds is not None:
             holder = self.retry.call(lambda: holds(identity=identity), what=f"looking up {resource.address}'s name")

@@ -13,14 +13,13 @@ between `CreateKey` and `CreateAlias` is finished by the next one, with one key.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-from reconciler.core import kms_policy, retry
+from reconciler.core import kms_policy
 from reconciler.core.errors import CredentialError, GuardError, ProviderError, TransientError
+from reconciler.providers.aws_common import client_config, https_only_client, https_only_session
 from reconciler.providers.aws_wire import observe
 from reconciler.providers.base import Connection, Live
 from reconciler.providers.https import require_https
@@ -36,18 +35,11 @@ CREDENTIAL_CODES = frozenset({
 })
 # Keys in these states are not ours to use or repair: cmkctl never enables or undeletes a key.
 UNUSABLE_STATES = frozenset({"PendingDeletion", "PendingReplicaDeletion", "Disabled", "Unavailable"})
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-# botocore reads these itself; they must be https too.
-BOTO_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_STS")
 
 
-def checked_endpoint(url: str | None, *, sandbox: bool) -> str | None:
-    """https only; the sandbox's moto may answer plain http, on loopback only."""
-    if url is None:
-        return None
-    if sandbox and url.startswith("http://") and (urlsplit(url).hostname or "") in LOOPBACK:
-        return url.rstrip("/")
-    return require_https(url, plane=PLANE)
+def checked_endpoint(url: str | None) -> str | None:
+    """https only (None: botocore's own endpoint, checked when the client is made)."""
+    return None if url is None else require_https(url, plane=PLANE)
 
 
 def translate(error: Exception, what: str) -> Exception:
@@ -82,37 +74,15 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "no usable credentials"
 
 
-# KMS calls that are not idempotent: never tried again by the call itself (see KmsKeyHandler.create).
-NOT_IDEMPOTENT = frozenset({"create_key"})
-CALL_ATTEMPTS = 3
-
-
 def call(what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
-    """One KMS/STS call; SDK errors translated.
-
-    botocore retries a call itself, except in the sandbox, where its real backoff would slow the
-    fault tests: there this does what botocore would (a few attempts of an idempotent call), waiting
-    through the engine's sleeper.
-    """
+    """One KMS/STS call, tried once; SDK errors translated (throttling, 5xx and connection failures
+    to TransientError, which the engine's retry policy waits out on the run's clock)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    attempts = CALL_ATTEMPTS if _sdk_does_not_retry(function) else 1
-    for attempt in range(1, attempts + 1):
-        try:
-            return function(**kwargs)
-        except (ClientError, BotoCoreError) as error:
-            translated = translate(error, what)
-            if attempt == attempts or not isinstance(translated, TransientError):
-                raise translated from error
-            retry.sleep(0.01 * attempt)
-    raise AssertionError("unreachable: the loop returns or raises")
-
-
-def _sdk_does_not_retry(function: Callable[..., Any]) -> bool:
-    client = getattr(function, "__self__", None)
-    config = getattr(getattr(client, "meta", None), "config", None)
-    retries = getattr(config, "retries", None) or {}
-    return retries.get("total_max_attempts") == 1 and getattr(function, "__name__", "") not in NOT_IDEMPOTENT
+    try:
+        return function(**kwargs)
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, what) from error
 
 
 def iam_principal(caller_arn: str) -> str:
@@ -128,13 +98,9 @@ class AwsSession:
     """One boto3 session per run, a client per (service, region), and the account guard."""
 
     def __init__(self, connection: Connection, *, account_id: str | None) -> None:
-        self._endpoint = checked_endpoint(connection.endpoints.aws, sandbox=connection.sandbox)
-        if self._endpoint is None:
-            for variable in BOTO_ENDPOINT_VARIABLES:
-                if os.environ.get(variable):
-                    require_https(os.environ[variable], plane=f"{PLANE} ({variable})")
+        self._endpoint = checked_endpoint(connection.endpoints.aws)
+        self._ca_bundle = connection.endpoints.ca_bundle
         self._keys = connection.aws_static_keys
-        self._sandbox = connection.sandbox
         self._account_id = account_id
         self._lock = threading.Lock()
         self._guard_lock = threading.Lock()
@@ -172,10 +138,10 @@ class AwsSession:
     def check_credentials(self) -> None:
         """Before a real run reads anything: resolve the default chain once (locally, but for the
         instance metadata it may ask), and say what to do when it finds nothing."""
+        with self._lock:  # first: boto3 is imported under this lock, as the warm-up imports it
+            session = self._boto_session()
         from botocore.exceptions import BotoCoreError
 
-        with self._lock:
-            session = self._boto_session()
         try:
             found = session.get_credentials()
         except BotoCoreError as error:  # a named profile missing, an SSO token expired...
@@ -188,25 +154,20 @@ class AwsSession:
 
         if self._session is None:
             if self._keys is not None:
-                self._session = boto3.session.Session(aws_access_key_id=self._keys[0],
-                                                      aws_secret_access_key=self._keys[1].reveal())
+                session = boto3.session.Session(aws_access_key_id=self._keys[0],
+                                                aws_secret_access_key=self._keys[1].reveal())
             else:
-                self._session = boto3.session.Session()
+                session = boto3.session.Session()
+            self._session = https_only_session(session)
         return self._session
 
     def _new_client(self, service: str, region: str) -> Any:
-        from botocore.config import Config
-
         self._boto_session()
-        # The engine retries transient errors with its own backoff; botocore tries a little itself
-        # (not in the sandbox, where its real sleeps would slow the fault tests: the engine owns them).
-        retries = {"total_max_attempts": 1} if self._sandbox else {"max_attempts": 3}
-        # Proxy settings in the environment are for AWS, never for the sandbox on loopback ({}:
-        # none at all; botocore reads the environment only when no proxies are given).
-        proxies: dict[str, Any] = {"proxies": {}} if self._sandbox else {}
-        config = Config(retries={**retries, "mode": "standard"}, user_agent_extra="cmkctl",
-                        connect_timeout=10, read_timeout=60, **proxies)
-        client = self._session.client(service, region_name=region, endpoint_url=self._endpoint, config=config)
+        # botocore tries each call once: the engine's retry policy is the one owner of retries, so that
+        # every wait is on the run's clock and within its budget (botocore's would sleep on its own).
+        config = client_config(self._endpoint, total_max_attempts=1, mode="standard")
+        client = https_only_client(self._session.client(service, region_name=region, endpoint_url=self._endpoint,
+                                                        config=config, verify=self._ca_bundle))
         observe(client)
         return client
 

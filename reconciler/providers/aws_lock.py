@@ -35,7 +35,13 @@ class DynamoDbLock:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("dynamodb", region_name=self.region, endpoint_url=self._endpoint)
+            from reconciler.providers.aws_common import client_config, https_only_client, https_only_session
+
+            # botocore's own retries stay on (standard mode): no retry policy of cmkctl's wraps a lock call.
+            session = https_only_session(boto3.session.Session())
+            self._client = https_only_client(session.client("dynamodb", region_name=self.region,
+                                                            endpoint_url=self._endpoint,
+                                                            config=client_config(self._endpoint, mode="standard")))
             observe(self._client)  # the lock's calls show in --debug and --audit-log like every other
         return self._client
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.errors import ProviderError, TransientError
+from reconciler.core.errors import PrincipalPendingError, ProviderError, TransientError
 from reconciler.providers.azure_common import (
     AzureSession,
     error_code,
@@ -117,11 +117,12 @@ class RoleAssignmentHandler:
         code = error_code(e)
         if code == "PrincipalNotFound":
             # A principal created moments ago is not yet visible to RBAC: replication lag.
-            raise TransientError(
+            raise PrincipalPendingError(
                 f"{what}: the principal is not yet visible to Azure RBAC (replication lag)",
                 plane=PLANE,
                 code=code,
                 status=getattr(e, "status_code", None),
+                awaiting=f"principal {_principal_id(identity)} to reach Azure RBAC",
             ) from e
         if code == "RoleAssignmentExists":
             # The same assignment exists under another name (made by hand or by another tool).

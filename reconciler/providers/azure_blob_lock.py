@@ -19,18 +19,24 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
+from reconciler.core.clock import SYSTEM_CLOCK
 from reconciler.core.errors import CredentialError
 from reconciler.core.lock import UNKNOWN_HOLDER, Holder, LockError, break_advice, holder_to_break
 from reconciler.core.wirelog import LOG as WIRE
 from reconciler.providers.paths import segment
+from reconciler.providers.transport import azure_transport, refuse_plain_http
 
 PLANE = "storage"
 CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
+# A storage account name: 3 to 24 lowercase letters and digits (the manifest's lock.azureBlob.account
+# checks the same); it becomes the host name the lock's credential is sent to.
+ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 LEASE_SECONDS = 60  # the longest finite lease Blob Storage grants
 RENEW_EVERY = 20.0  # two renewals may fail (a network blip) before the lease lapses
 FIELDS = ("who", "host", "pid", "since", "id", "key_set")
@@ -86,6 +92,9 @@ class Renewer:
 class BlobLeaseLock:
     def __init__(self, account: str, container: str, blob: str | None, key_set: str, *,
                  connection_string: str | None = None, break_flags: str = "", pause: Pause = real_pause) -> None:
+        if not ACCOUNT_NAME.match(account):
+            raise LockError(f"{account!r} is not a storage account name (3 to 24 lowercase letters and digits); "
+                            "the lock's credential would be sent to a host it names")
         self.account, self.container, self.key_set = account, container, key_set
         self.blob = blob or default_blob(key_set)
         # The SDK encodes the names but keeps '/' and dots: a '..' segment would lease a blob elsewhere.
@@ -201,20 +210,24 @@ class BlobLeaseLock:
     def _connect(self) -> Any:
         from azure.storage.blob import BlobClient
 
+        # The transport every azure client of cmkctl's has: it refuses any request that is not https.
+        transport = azure_transport(clock=SYSTEM_CLOCK, routes=(), ca_bundle=None)
         if self._connection_string:
             try:
                 client = BlobClient.from_connection_string(self._connection_string, self.container, self.blob,
-                                                           **_observed())
+                                                           transport=transport, **_observed())
             except ValueError:  # its message may quote the string, account key included
                 raise LockError(f"{CONNECTION_STRING_VARIABLE} is not a storage connection string") from None
             if client.account_name != self.account:
                 raise LockError(f"{CONNECTION_STRING_VARIABLE} is for storage account {client.account_name}, "
                                 f"but the lock is in {self.account}")
+            # Before the first request: a BlobEndpoint in clear would carry the SharedKey signature or the SAS.
+            refuse_plain_http(str(client.url), plane="blob lock")
             return client
         from reconciler.providers.azure_common import default_azure_credential
 
         return BlobClient(f"https://{self.account}.blob.core.windows.net", self.container, self.blob,
-                          credential=default_azure_credential(), **_observed())
+                          credential=default_azure_credential(), transport=transport, **_observed())
 
 
 def _observed() -> dict[str, Any]:

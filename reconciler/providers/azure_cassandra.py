@@ -25,7 +25,7 @@ from reconciler.providers.azure_common import (
     sdk_errors,
     translate,
 )
-from reconciler.providers.base import Live
+from reconciler.providers.base import Live, grant_awaited
 
 PLANE = "arm"
 COSMOSDB_CLIENT = "azure.mgmt.cosmosdb:CosmosDBManagementClient"
@@ -205,7 +205,8 @@ class DataCenterHandler:
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
         # The procedure's "Rotate the key" is this update: new versioned URIs, nothing else.
         client = _client(self._session, identity["subscriptionId"])
-        with azure_errors(f"update Cassandra data center {identity['cluster']}/{identity['name']}"):
+        with grant_awaited(attributes.get("managedDiskCustomerKeyUri")), \
+                azure_errors(f"update Cassandra data center {identity['cluster']}/{identity['name']}"):
             data_center = client.cassandra_data_centers.begin_update(
                 identity["resourceGroup"], identity["cluster"], identity["name"],
                 data_center_patch_body(attributes)).result()
@@ -213,7 +214,8 @@ class DataCenterHandler:
 
     def _put(self, identity: Mapping[str, Any], body: dict[str, Any], verb: str) -> Live:
         client = _client(self._session, identity["subscriptionId"])
-        with azure_errors(f"{verb} Cassandra data center {identity['cluster']}/{identity['name']}"):
+        key = ((body.get("properties") or {}).get("managedDiskCustomerKeyUri"))
+        with grant_awaited(key), azure_errors(f"{verb} Cassandra data center {identity['cluster']}/{identity['name']}"):
             data_center = client.cassandra_data_centers.begin_create_update(
                 identity["resourceGroup"], identity["cluster"], identity["name"], body).result()
         return data_center_live(data_center.as_dict())

@@ -6,14 +6,10 @@ touches only Astra never load them.
 
 from __future__ import annotations
 
-import base64
 import importlib
-import json
-import os
 import re
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,18 +23,17 @@ from reconciler.core.errors import (
     TransientError,
     is_key_access_refusal,
 )
-from reconciler.core.secrets import Secret
 from reconciler.core.wirelog import LOG
 from reconciler.providers.base import Connection
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import TRANSIENT_STATUSES, require_https
+from reconciler.providers.transport import azure_transport
 
 PLANE = "arm"
-# The sandbox's static Azure token; the secret-canary test sets it to a canary.
-SANDBOX_TOKEN_VARIABLE = "CMKCTL_SANDBOX_AZURE_TOKEN"
 
-# azure-core retries throttling and 5xx itself (honouring Retry-After); keep that short so the
-# engine's bounded backoff, which knows about the whole plan, stays in charge.
+# azure-core retries throttling and 5xx itself (honouring Retry-After, with its own backoff, on the
+# run's clock through the transport); keep that short so the engine's budgets, which know about the
+# whole plan, stay in charge.
 SDK_RETRY_TOTAL = 3
 
 _SUBSCRIPTION_IN_SCOPE = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
@@ -92,57 +87,12 @@ def sdk_class(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-class StaticTokenCredential:
-    """A TokenCredential handing out one fixed token: the sandbox accepts any bearer token."""
-
-    def __init__(self, token: Secret, *, lifetime: int = 3600) -> None:
-        self._token = token
-        self._lifetime = lifetime
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        return AccessToken(self._token.reveal(), int(time.time()) + self._lifetime)
-
-    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
-        from azure.core.credentials import AccessTokenInfo
-
-        return AccessTokenInfo(self._token.reveal(), int(time.time()) + self._lifetime)
-
-    def __repr__(self) -> str:
-        return "StaticTokenCredential(***)"
-
-
-class AudienceClaimCredential:
-    """The sandbox's token shaped as a JWT whose `aud` is the scope's resource, as Entra ID's are,
-    for the planes that check it (Key Vault's data plane refuses a token meant for ARM)."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        token = self._inner.get_token(*scopes, **kwargs)
-        return AccessToken(_with_audience(token.token, scopes), token.expires_on)
-
-    def __repr__(self) -> str:
-        return "AudienceClaimCredential(***)"
-
-
-def _with_audience(token: str, scopes: tuple[str, ...]) -> str:
-    audience = scopes[0].removesuffix("/.default") if scopes else ""
-    claims = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).rstrip(b"=").decode()
-    # An unsigned JWT: {"alg": "none"}, the claims, and the sandbox's secret where a signature goes.
-    return f"eyJhbGciOiJub25lIn0.{claims}.{token}"
-
-
 def default_azure_credential() -> Any:
     """The credential of a real run: environment, workload identity, managed identity, az login.
 
     Passed uncalled as `Connection.azure_credential`, so it is built only when Azure is used.
     """
-    # Not among AZURE_MODULES: msal makes it the slowest azure import, and the sandbox needs none.
+    # Not among AZURE_MODULES: msal makes it the slowest azure import, and the emulator's runs need none.
     with _IMPORT_LOCK:
         from azure.identity import DefaultAzureCredential
 
@@ -229,11 +179,12 @@ class AzureSession:
     def check_credential(self) -> None:
         """Before a real run reads anything: get one token now. A missing login is permanent,
         and found here once, instead of by every read of the plan (each trying the whole chain)."""
+        credential = self.credential()  # first: it loads the azure SDKs under their import lock
         from azure.core.exceptions import ClientAuthenticationError
 
         arm = self._connection.endpoints.arm
         try:
-            self.credential().get_token(f"{arm}/.default")
+            credential.get_token(f"{arm}/.default")
         except ClientAuthenticationError as error:
             raise CredentialError(no_login_message(str(error))) from None
 
@@ -251,8 +202,6 @@ class AzureSession:
     def data_client(self, client_class: str, url: str, **kwargs: Any) -> Any:
         """The cached data-plane SDK client (`module:Class`) for the endpoint `url` (a vault)."""
         credential = self.credential()
-        if self._connection.sandbox and self._connection.azure_credential is None:
-            credential = AudienceClaimCredential(credential)
         factory = sdk_class(client_class)
         with self._lock:
             key = (client_class, url.lower())
@@ -318,35 +267,28 @@ class GroupListing:
 def _build_credential(connection: Connection) -> Any:
     if connection.azure_credential is not None:
         return connection.azure_credential()
-    if connection.sandbox:
-        # The sandbox checks only that a bearer token is present.
-        return StaticTokenCredential(Secret(os.environ.get(SANDBOX_TOKEN_VARIABLE) or "sandbox-token"))
     raise CredentialError("no Azure credential configured (DefaultAzureCredential was not set up)")
 
 
-def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
-    """Keyword arguments every azure-mgmt client gets: endpoint, trust, polling, retries."""
+def client_transport(connection: Connection) -> Any:
+    """A new transport for one azure-core client: the run's CA, host mappings and clock (providers/transport.py)."""
     endpoints = connection.endpoints
-    arm = require_https(endpoints.arm, plane=PLANE)
+    return azure_transport(clock=connection.clock, routes=endpoints.routes, ca_bundle=endpoints.ca_bundle)
+
+
+def arm_client_kwargs(connection: Connection) -> dict[str, Any]:
+    """Keyword arguments every azure-mgmt client gets: endpoint, transport, retries. The same in every run:
+    azure-core's default backoff and the SDKs' default polling interval, waited on the run's clock."""
+    arm = require_https(connection.endpoints.arm, plane=PLANE)
     kwargs: dict[str, Any] = {
         "base_url": arm,
-        # Sovereign clouds and the sandbox: ask for a token for the ARM endpoint actually used.
+        # Sovereign clouds and the emulator: ask for a token for the ARM endpoint actually used.
         "credential_scopes": [f"{arm}/.default"],
-        "polling_interval": connection.polling_interval,
         "retry_total": SDK_RETRY_TOTAL,
-        "connection_timeout": 10,
-        "read_timeout": 60,
+        "transport": client_transport(connection),
     }
-    if endpoints.ca_bundle is not None:
-        kwargs["connection_verify"] = endpoints.ca_bundle
     if LOG.observed:
         kwargs["per_retry_policies"] = [wire_policy(PLANE)]
-    if connection.sandbox:
-        # The sandbox's faults are retried at once by azure-core (Retry-After aside), then by the
-        # engine's policy, whose sleeper tests replace: no test waits on a real backoff.
-        kwargs["retry_backoff_factor"] = 0
-        # Proxy settings in the environment are for Azure, never for loopback.
-        kwargs["use_env_settings"] = False
     return kwargs
 
 

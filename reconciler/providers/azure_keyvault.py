@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.errors import ProviderError
+from reconciler.core.wirelog import LOG
 from reconciler.manifest.rotation import parse_duration, policy_from_key_vault, policy_to_key_vault
 from reconciler.providers.azure_common import (
+    SDK_RETRY_TOTAL,
     AzureSession,
-    arm_client_kwargs,
     azure_errors,
+    client_transport,
     error_code,
     normalize_uri,
     sdk_errors,
@@ -503,15 +505,13 @@ def _policy_document(policy: Any) -> dict[str, Any]:
 
 
 def key_client_kwargs(connection: Connection) -> dict[str, Any]:
-    """What the data-plane client shares with the ARM clients (trust, retries, wire log), and its own."""
-    shared = arm_client_kwargs(connection)
-    kwargs: dict[str, Any] = {name: shared[name] for name in ("retry_total", "connection_timeout", "read_timeout",
-                                                              "connection_verify", "retry_backoff_factor",
-                                                              "use_env_settings") if name in shared}
-    if "per_retry_policies" in shared:
+    """What the data-plane client shares with the ARM clients (a transport of its own, retries, wire log).
+
+    `verify_challenge_resource` stays on, its default: the 401 challenge's resource must be the
+    vault's own domain, in every run (the emulator answers vaults under their own hosts).
+    """
+    kwargs: dict[str, Any] = {"retry_total": SDK_RETRY_TOTAL, "transport": client_transport(connection),
+                              "api_version": KEY_VAULT_API_VERSION}
+    if LOG.observed:
         kwargs["per_retry_policies"] = [wire_policy(DATA_PLANE)]
-    kwargs["api_version"] = KEY_VAULT_API_VERSION
-    # The sandbox serves vaults on 127.0.0.1 yet challenges for Key Vault's audience, which the SDK
-    # would refuse as a foreign domain; anywhere else the challenge's resource must match the host.
-    kwargs["verify_challenge_resource"] = not connection.sandbox
     return kwargs

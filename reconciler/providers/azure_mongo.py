@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.core.errors import ProviderError
 from reconciler.core.secrets import Secret
 from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, normalize_uri
-from reconciler.providers.base import Live
+from reconciler.providers.base import Live, grant_awaited
 
 PLANE = "arm"
 MONGO_CLIENT = "azure.mgmt.mongocluster:MongoClusterMgmtClient"
@@ -156,7 +156,8 @@ class MongoClusterHandler:
         _require_create_settings(identity["name"], attributes)
         body = cluster_create_body(attributes, administrator_password(attributes))
         clusters = _clusters(self._session, identity["subscriptionId"])
-        with self._writing(identity), azure_errors(f"create Mongo cluster {identity['name']}"):
+        key = (attributes.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
+        with self._writing(identity), grant_awaited(key), azure_errors(f"create Mongo cluster {identity['name']}"):
             cluster = clusters.begin_create_or_update(identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())
 
@@ -166,7 +167,8 @@ class MongoClusterHandler:
             # Read now, not at plan time: an identity attached since must be sent back too.
             current = clusters.get(identity["resourceGroup"], identity["name"]).as_dict()
         body = cluster_patch_body(attributes, current)
-        with self._writing(identity), azure_errors(f"update Mongo cluster {identity['name']}"):
+        key = (attributes.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
+        with self._writing(identity), grant_awaited(key), azure_errors(f"update Mongo cluster {identity['name']}"):
             cluster = clusters.begin_update(identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())
 

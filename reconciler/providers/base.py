@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+from reconciler.core.clock import SYSTEM_CLOCK, Clock
+from reconciler.core.errors import GrantPendingError, awaiting
 from reconciler.core.secrets import Secret
 
 Live = dict[str, Any]
@@ -42,32 +46,60 @@ class ResourceHandler(Protocol):
 
 
 @dataclass(frozen=True)
+class HostRoute:
+    """Connections to the hosts under a DNS suffix go to a loopback address and port instead of the
+    address DNS gives, as curl's `--resolve` sends them, while TLS verifies, and the Host header
+    names, the host asked for (`https://v.vault.azure.net/` reached at 127.0.0.1:PORT)."""
+
+    suffix: str   # ".vault.azure.net": hosts ending so
+    address: str  # a loopback address: nothing else may be routed to
+    port: int
+
+    def serves(self, host: str) -> bool:
+        return host.lower().endswith(self.suffix.lower()) and len(host) > len(self.suffix)
+
+
+@dataclass(frozen=True)
 class Endpoints:
-    """Where each control plane is; overridden for sovereign clouds and the sandbox."""
+    """Where each control plane is: the real ones by default; sovereign clouds and the emulator give others."""
 
     arm: str = "https://management.azure.com"
     graph: str = "https://graph.microsoft.com"
     astra: str = "https://api.astra.datastax.com"
     confluent: str = "https://api.confluent.cloud"
+    # None: botocore's own endpoint for each region.
     aws: str | None = None
-    # A CA bundle to trust instead of the system's (the sandbox's own CA).
+    # A CA bundle to trust instead of the system's (the emulator's own CA).
     ca_bundle: str | None = None
+    # Host mappings (the emulator's vaults); empty for a real run.
+    routes: tuple[HostRoute, ...] = ()
 
 
 @dataclass(frozen=True)
 class Connection:
-    """Everything a provider needs to reach its plane. Built once per run by the CLI."""
+    """Everything a provider needs to reach its plane, injected: where, whom to trust, the credential of
+    each plane, and the clock every wait goes through. Built once per run; a real run and an emulator
+    run differ in these values only."""
 
     endpoints: Endpoints
     astra_token: Secret | None = None
     # A Confluent Cloud API key and its secret (HTTP Basic auth).
     confluent_api_key: Secret | None = None
     confluent_api_secret: Secret | None = None
-    # An AWS access key ID and secret for the sandbox's moto; None: boto3's default chain.
+    # An AWS access key ID and secret; None: boto3's default chain.
     aws_static_keys: tuple[str, Secret] | None = None
     # Returns an azure-core TokenCredential; called lazily so validate never builds one.
     azure_credential: Callable[[], Any] | None = None
-    # Seconds between long-running-operation polls (the SDKs default to 30).
-    polling_interval: float = 30.0
-    sandbox: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    clock: Clock = field(default=SYSTEM_CLOCK)
+
+
+@contextmanager
+def grant_awaited(key_uri: Any, subject: str = "") -> Iterator[None]:
+    """Inside, a service refused the key while a grant propagates says which vault's grant is awaited."""
+    try:
+        yield
+    except GrantPendingError as error:
+        host = urlsplit(str(key_uri or "")).hostname or ""
+        vault = f"vault {host.split('.')[0]}" if host else "the key's vault"
+        awaiting(error, f"the grant on {vault} to reach Key Vault" + (f" ({subject})" if subject else ""))
+        raise

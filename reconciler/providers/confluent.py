@@ -16,9 +16,10 @@ import httpx
 
 from reconciler.core.errors import (
     CredentialError,
+    GrantPendingError,
     KeyAccessPendingError,
     ProviderError,
-    TransientError,
+    awaiting,
     is_key_access_refusal,
 )
 from reconciler.core.secrets import Secret
@@ -334,8 +335,13 @@ class ClusterHandler:
         existing = self.read(identity=identity)
         if existing is not None:
             return existing
-        self._wait_until_valid(str(attributes["byokKeyId"]))
-        return cluster_live(self._client.create_cluster(cluster_body(identity, attributes)))
+        byok_key = str(attributes["byokKeyId"])
+        self._wait_until_valid(byok_key)
+        try:
+            return cluster_live(self._client.create_cluster(cluster_body(identity, attributes)))
+        except GrantPendingError as error:
+            awaiting(error, f"the grants for BYOK key {byok_key} to reach Key Vault")
+            raise
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
         unchangeable = sorted(set(attributes) - {"cku"})
@@ -350,14 +356,16 @@ class ClusterHandler:
     def _wait_until_valid(self, byok_key_id: str) -> None:
         """Confluent validates a BYOK key after the grants; a cluster waits for VALID.
 
-        INITIALIZING is transient (the executor retries with backoff); INVALID is final and
-        carries Confluent's message. No phase at all means the API does not report one.
+        INITIALIZING is waited out within the grant budget (the validation follows the grants);
+        INVALID is final and carries Confluent's message. No phase at all means the API does not
+        report one.
         """
         validation = self._client.byok_key(byok_key_id).get("validation") or {}
         phase, message = validation.get("phase"), validation.get("message") or ""
         if phase == "INITIALIZING":
-            raise TransientError(f"Confluent is still validating BYOK key {byok_key_id} (INITIALIZING)",
-                                 plane=PLANE, code="INITIALIZING")
+            raise GrantPendingError(f"Confluent is still validating BYOK key {byok_key_id} (INITIALIZING)",
+                                    plane=PLANE, code="INITIALIZING",
+                                    awaiting=f"Confluent to validate BYOK key {byok_key_id}")
         if phase == "INVALID":
             raise ProviderError(f"Confluent reports BYOK key {byok_key_id} INVALID: {message or 'no reason given'}. "
                                 "Check the vault's purge protection and RBAC, the key type and region, and both "

@@ -11,11 +11,13 @@ import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from reconciler.core.errors import ProviderError, TransientError
 from reconciler.core.wirelog import LOG
+from reconciler.providers.transport import is_loopback, refuse_plain_http
 
 # Connect fast, but allow a slow control plane a while to answer.
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -35,16 +37,20 @@ def require_https(url: str, *, plane: str) -> str:
 
 
 def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
-    """Trust `ca_bundle` only (the sandbox's CA) when given, else the default store."""
+    """Trust `ca_bundle` only (the emulator's CA) when given, else the default store."""
     if ca_bundle is None:
         return True
     return ssl.create_default_context(cafile=ca_bundle)
 
 
-def new_client(base_url: str, *, plane: str, ca_bundle: str | None, trust_env: bool = True) -> httpx.Client:
-    """`trust_env=False` for the sandbox: proxy settings in the environment are for real control
-    planes, never for loopback (and reading them costs every request a walk of the environment)."""
+def new_client(base_url: str, *, plane: str, ca_bundle: str | None) -> httpx.Client:
+    """The plane's client. A loopback endpoint is never reached through a proxy (providers/transport.py):
+    the environment's proxy settings are read only for other hosts. Every request is checked to be
+    https before it leaves, whatever its URL (an absolute one, a next link)."""
     # Redirects stay off: a redirect could carry the bearer token to another host.
+    def https_only(request: httpx.Request) -> None:
+        refuse_plain_http(str(request.url), plane=plane)
+
     def logged(response: httpx.Response) -> None:
         request = response.request
         LOG.exchange(plane=plane, method=request.method, url=str(request.url), status=response.status_code,
@@ -56,8 +62,8 @@ def new_client(base_url: str, *, plane: str, ca_bundle: str | None, trust_env: b
         timeout=TIMEOUT,
         follow_redirects=False,
         headers={"Accept": "application/json", "User-Agent": "cmkctl"},
-        event_hooks={"response": [logged]},
-        trust_env=trust_env,
+        event_hooks={"request": [https_only], "response": [logged]},
+        trust_env=not is_loopback(urlsplit(base_url).hostname),
     )
 
 

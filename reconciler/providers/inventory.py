@@ -167,8 +167,8 @@ def inventory(connection: Connection, *, subscription_id: str, aws_account_id: s
     confluent_http = plane_http(connection, "confluent", endpoints.confluent)
     session = AzureSession(connection, subscription_id=subscription_id)
     confluent = ConfluentClient(confluent_http.get, connection.confluent_api_key, connection.confluent_api_secret)
-    # The sandbox serves AWS only to a key set that names an AWS account; a real run may always ask.
-    aws = AwsSession(connection, account_id=aws_account_id) if endpoints.aws or not connection.sandbox else None
+    # Only an export whose accounts name an AWS account lists KMS keys (export skips AWS regions otherwise).
+    aws = AwsSession(connection, account_id=aws_account_id) if aws_account_id is not None else None
     try:
         yield Inventory(session, GraphClient(graph_http.get, session, base_url=endpoints.graph),
                         AstraClient(astra_http.get, connection.astra_token), confluent, subscription_id, aws)

@@ -15,6 +15,7 @@ from types import TracebackType
 
 import httpx
 
+from reconciler.core.clock import SYSTEM_CLOCK, Clock
 from reconciler.core.errors import CredentialError
 from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
 from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
@@ -30,6 +31,7 @@ from reconciler.providers.base import Connection, ResourceHandler
 from reconciler.providers.confluent import ByokKeyHandler, ClusterHandler, ConfluentClient
 from reconciler.providers.graph import GraphClient, ServicePrincipalHandler
 from reconciler.providers.https import new_client, require_https
+from reconciler.providers.transport import checked_routes
 
 
 class LazyHttp:
@@ -56,8 +58,7 @@ class LazyHttp:
 def plane_http(connection: Connection, plane: str, url: str) -> LazyHttp:
     """The run's httpx client for one REST plane, made on first use."""
     endpoints = connection.endpoints
-    return LazyHttp(lambda: new_client(url, plane=plane, ca_bundle=endpoints.ca_bundle,
-                                       trust_env=not connection.sandbox))
+    return LazyHttp(lambda: new_client(url, plane=plane, ca_bundle=endpoints.ca_bundle))
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Handlers:
     astra: AstraClient | None
     clients: Clients
     aws: AwsSession | None = None
+    # The run's clock (the Connection's): the retry policy waits on it.
+    clock: Clock = SYSTEM_CLOCK
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _warming: list[threading.Thread] = field(default_factory=list, repr=False)
 
@@ -167,6 +170,7 @@ def build_handlers(connection: Connection, *, subscription_id: str | None, organ
     for plane, url in (("arm", endpoints.arm), ("graph", endpoints.graph), ("astra", endpoints.astra),
                        ("confluent", endpoints.confluent)):
         require_https(url, plane=plane)  # refuse a plain-http endpoint before anything runs
+    checked_routes(endpoints.routes)
     graph_http = plane_http(connection, "graph", endpoints.graph)
     astra_http = plane_http(connection, "astra", endpoints.astra)
     session = AzureSession(connection, subscription_id=subscription_id)
@@ -196,5 +200,6 @@ def build_handlers(connection: Connection, *, subscription_id: str | None, organ
         astra=astra if organization_id is not None else None,
         clients=Clients(azure=session, graph=graph, astra=astra, confluent=confluent),
         aws=aws,
+        clock=connection.clock,
         _closers=[graph_http.close, astra_http.close, confluent_http.close, session.close, aws.close],
     )

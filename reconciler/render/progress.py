@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.text import Text
 
 from reconciler.core.printable import visible
+from reconciler.core.retry import Wait
 from reconciler.plan.model import Plan, Step
 
 HEARTBEAT_SECONDS = 10
@@ -38,12 +39,39 @@ def object_id(outputs: Mapping[str, Any]) -> str:
     return next((str(outputs[name]) for name in ID_OUTPUTS if outputs.get(name)), "")
 
 
+class WaitReporter:
+    """Says what a read or a step waits for, and for how long, as the run's retry policy reports it:
+    `ADDRESS: waiting for the grant on vault V to reach Key Vault: 2m10s of up to 10m`.
+
+    A wait for a principal or a grant is said from its first retry; a wait for a service to answer
+    again (throttling, a 5xx) only once it has lasted HEARTBEAT_SECONDS. Then one line per
+    HEARTBEAT_SECONDS of waiting, for each thing waited for.
+    """
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self._echo = echo
+        self._said: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, wait: Wait) -> None:
+        if wait.kind == "transient" and wait.elapsed < HEARTBEAT_SECONDS:
+            return
+        beat = int(wait.elapsed // HEARTBEAT_SECONDS)
+        with self._lock:
+            key = (wait.subject, wait.awaiting)
+            if key in self._said and beat <= self._said[key]:
+                return
+            self._said[key] = beat
+        self._echo(f"{wait.subject}: {wait.describe()}")
+
+
 class LineListener:
     """One line per event: safe for CI logs, where a rewritten line would be noise."""
 
     def __init__(self, echo: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
         self._echo = echo
         self._clock = clock
+        self._waits = WaitReporter(self._say_from_outside)
         self._started: dict[str, tuple[Step, float]] = {}
         self._beats: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -69,6 +97,14 @@ class LineListener:
     def step_skipped(self, step: Step, because: str) -> None:
         with self._lock:
             self._said(f"{step.address}: skipped ({because} failed)")
+
+    def waiting(self, wait: Wait) -> None:
+        self._waits(wait)
+
+    def _say_from_outside(self, line: str) -> None:
+        """A line from a step's own thread (a wait), not from a listener call that holds the lock."""
+        with self._lock:
+            self._said(line)
 
     def tick(self) -> None:
         """Says of each step running for another HEARTBEAT_SECONDS that it still runs."""
@@ -159,7 +195,7 @@ class LiveListener(LineListener):
 
 
 def _style(line: str) -> str:
-    return "red" if line.endswith("FAILED") else "yellow" if "skipped" in line else "green"
+    return "red" if line.endswith("FAILED") else "yellow" if "skipped" in line or ": waiting for " in line else "green"
 
 
 class Ticker:
@@ -186,6 +222,9 @@ class Ticker:
 
     def step_skipped(self, step: Step, because: str) -> None:
         self._listener.step_skipped(step, because)
+
+    def waiting(self, wait: Wait) -> None:
+        self._listener.waiting(wait)
 
     def close(self) -> None:
         self._stop.set()

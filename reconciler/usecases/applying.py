@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from reconciler.core.lock import Holder, Lock, held
+from reconciler.core.retry import Wait
 from reconciler.engine.executor import ApplyResult, Executor, Listener, require_variables
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 
 
 class Progress(Listener, Protocol):
+    def waiting(self, wait: Wait) -> None:
+        """A step waits for something (a grant, a principal, a service): what, and for how long."""
+
     def close(self) -> None: ...
 
 
@@ -93,6 +97,6 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
 def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress) -> ApplyResult:
     try:
         return Executor(handlers.by_kind, parallelism=options.parallelism, listener=progress,
-                        retry=retry_policy(options)).apply(plan)
+                        retry=retry_policy(options, handlers.clock, progress.waiting)).apply(plan)
     finally:  # the heartbeat stops and the terminal gets its cursor back, whatever stopped the apply
         progress.close()

@@ -44,7 +44,8 @@ def plan_key_set(key_set: KeySet, loaded: LoadedManifests, options: RunOptions, 
         if not targets and key_set.accounts.azure_subscription_id:
             _list_ahead(lists.all_vaults)
         made = plan_with(handlers, key_set, loaded, options, targets)
-        return with_unmanaged(key_set, made, Retrying(lists, retry_policy(options)), options.parallelism)
+        return with_unmanaged(key_set, made, Retrying(lists, retry_policy(options, handlers.clock)),
+                              options.parallelism)
 
 
 def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, options: RunOptions,
@@ -54,7 +55,7 @@ def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, opti
     With `unread`, a failed read is kept there instead of failing the plan (a health check's).
     """
     planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
-                      parallelism=options.parallelism, retry=retry_policy(options), unread=unread)
+                      parallelism=options.parallelism, retry=retry_policy(options, handlers.clock), unread=unread)
     made = planner.plan(key_set, loaded, targets)
     # What the plan was made against and from which files, so it is applied from anywhere in the checkout.
     files = tuple(dataclasses.replace(f, path=portable(f.path)) for f in made.manifest_files)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.core.errors import CmkError
-from reconciler.core.retry import RetryPolicy
+from reconciler.core.clock import Clock
+from reconciler.core.retry import DEFAULT_BUDGETS, RetryPolicy, Wait, WaitBudgets
 from reconciler.core.secrets import Secret
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
@@ -19,12 +19,8 @@ from reconciler.providers.base import Connection, Endpoints
 if TYPE_CHECKING:
     from reconciler.providers.inventory import Inventory
     from reconciler.providers.registry import Handlers
-    from reconciler.sandbox import Sandbox
 
 ASTRA_TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
-# The sandbox's moto takes any key; the account comes from the manifest (see reconciler.sandbox.aws).
-SANDBOX_AWS_ACCESS_KEY = "AKIASANDBOXCMKCTL000"
-DEFAULT_AWS_ACCOUNT = "123456789012"
 CONFLUENT_KEY_VARIABLE = "CONFLUENT_CLOUD_API_KEY"
 CONFLUENT_SECRET_VARIABLE = "CONFLUENT_CLOUD_API_SECRET"
 # Sovereign clouds and test doubles: each plane's endpoint can be overridden.
@@ -37,18 +33,23 @@ ENDPOINT_VARIABLES = {
 }
 
 
+def _silent(wait: Wait) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class RunOptions:
     sandbox: Path | None = None
     parallelism: int = DEFAULT_PARALLELISM
+    # How long each kind of wait may last (--wait KIND=DURATION).
+    budgets: WaitBudgets = DEFAULT_BUDGETS
+    # Told of each wait a read or a step is about to make (the front end shows what is awaited).
+    on_wait: Callable[[Wait], None] = field(default=_silent, compare=False)
 
 
-def retry_policy(options: RunOptions) -> RetryPolicy:
-    """The engine's retries: bounded backoff; against the sandbox, short waits (it throttles nobody)."""
-    if options.sandbox is not None:
-        # The same number of attempts as a real run (README: at most 10); only the waits are shorter.
-        return RetryPolicy(base_delay=0.02, max_delay=0.5, max_total=60.0, access_max_total=20.0)
-    return RetryPolicy()
+def retry_policy(options: RunOptions, clock: Clock, on_wait: Callable[[Wait], None] | None = None) -> RetryPolicy:
+    """The engine's retries, the same in every run: the budgets chosen, waited on the run's clock."""
+    return RetryPolicy(clock=clock, budgets=options.budgets, on_wait=on_wait or options.on_wait)
 
 
 def _secret(variable: str, default: str | None = None) -> Secret | None:
@@ -68,61 +69,15 @@ def real_connection() -> Connection:
                       azure_credential=default_azure_credential)
 
 
-def _sandbox_aws_keys() -> tuple[str, Secret]:
-    # moto takes any secret; a real one in the environment is used (and never shown), as the canary test does.
-    return SANDBOX_AWS_ACCESS_KEY, _secret("AWS_SECRET_ACCESS_KEY", "sandbox-secret") or Secret("sandbox-secret")
-
-
-def sandbox_connection(endpoints: Endpoints) -> Connection:
-    # A real token in the environment is still never shown: the canary tests run this way.
-    return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE, "sandbox-token"),
-                      confluent_api_key=_secret(CONFLUENT_KEY_VARIABLE, "sandbox-key"),
-                      confluent_api_secret=_secret(CONFLUENT_SECRET_VARIABLE, "sandbox-secret"),
-                      aws_static_keys=_sandbox_aws_keys() if endpoints.aws else None,
-                      polling_interval=0.0, sandbox=True)
-
-
 @contextmanager
 def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
     if options.sandbox is None:
         yield real_connection()
         return
-    from reconciler.sandbox.served import running
+    from reconciler.usecases.emulator import emulator_connection
 
-    # A `cmkctl sandbox serve DIR` already running is used as is: a second server on its state is refused.
-    served = running(options.sandbox)
-    if served is not None:
-        _check_served_aws(key_set, options.sandbox, served.endpoints.aws, served.aws_account_id)
-        yield sandbox_connection(served.endpoints)
-        return
-    with sandbox_for(key_set, options.sandbox) as sandbox:
-        yield sandbox_connection(sandbox.endpoints)
-
-
-def sandbox_aws_account(key_set: KeySet) -> str | None:
-    """The account moto answers in for this key set; None when it has no AWS region (moto is slow to start)."""
-    # An accounts file that names an AWS account is read by export, which lists that account's keys.
-    uses_aws = any(region.cloud == "aws" for region in key_set.regions) or (
-        key_set.accounts_only and key_set.accounts.aws_account_id is not None)
-    return (key_set.accounts.aws_account_id or DEFAULT_AWS_ACCOUNT) if uses_aws else None
-
-
-def sandbox_for(key_set: KeySet, directory: Path) -> Sandbox:
-    """A sandbox in DIR (not started) whose new world belongs to the key set's accounts."""
-    from reconciler.sandbox import Sandbox
-
-    accounts = key_set.accounts
-    return Sandbox(directory, tenant_id=accounts.azure_tenant_id, organization_id=accounts.astra_organization_id,
-                   aws_account_id=sandbox_aws_account(key_set))
-
-
-def _check_served_aws(key_set: KeySet, directory: Path, url: str | None, account: str | None) -> None:
-    wanted = sandbox_aws_account(key_set)
-    if wanted is None or (url is not None and account == wanted):
-        return
-    serving = f"serves AWS as account {account}" if url else "serves no AWS plane"
-    raise CmkError(f"the sandbox serving {directory} {serving}; this key set needs account {wanted}. "
-                   f"Stop it and start it with the manifest: cmkctl sandbox serve {directory} -f MANIFEST")
+    with emulator_connection(key_set, options.sandbox) as conn:
+        yield conn
 
 
 @contextmanager
@@ -158,8 +113,7 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
         aws_account_id=key_set.accounts.aws_account_id,
     ) as handlers:
         _warm_up(handlers, key_set)
-        if not conn.sandbox:  # the sandbox's credentials are cmkctl's own, always there
-            handlers.check_credentials(credential_planes(key_set))
+        handlers.check_credentials(credential_planes(key_set))
         yield handlers
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox.state import CALLS_FILE
+from cmkctl_sandbox.state import CALLS_FILE
 from tests.contracts.harness import COVERAGE, Violation, check_sandbox
 
 

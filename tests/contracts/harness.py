@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from jsonschema import Draft4Validator
 
-from reconciler.sandbox.state import read_calls
+from cmkctl_sandbox.state import read_calls
 from tests.contracts import allowances
 from tests.contracts.definitions import Operation, document, operations, parameters, pointer, registry, resolve
 
@@ -53,14 +53,12 @@ def _errors(location: str, instance: Any, request: bool) -> list[str]:
 
 # Planes whose definition is chosen by the api-version query parameter the call sends.
 VERSIONED_PLANES = ("arm", "keyvault")
-# The sandbox serves each vault's {vaultBaseUrl} (its own host in Azure) under /keyvault/{vault}; the
-# data-plane definition's paths are relative to that host (its x-ms-parameterized-host).
-VAULT_BASE_URL = re.compile(r"^/keyvault/[^/]+(?=/)", re.IGNORECASE)
 
 
 def operation_path(plane: str, path: str) -> str:
-    """The call's path as its definition's templates spell it."""
-    return VAULT_BASE_URL.sub("", path, count=1) if plane == "keyvault" else path
+    """The call's path as its definition's templates spell it: Key Vault's data-plane paths are relative to
+    the vault's host ({vaultBaseUrl}, its x-ms-parameterized-host), as the emulator journals them."""
+    return path
 
 
 def find_operation(plane: str, version: str, method: str, path: str) -> tuple[Operation | None, str]:

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cmkctl_sandbox import Sandbox
+from cmkctl_sandbox.state import read_calls
 from reconciler.providers.azure_common import API_VERSIONS
-from reconciler.sandbox import Sandbox
-from reconciler.sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, apply_ok
 from tests.contracts import conformance
 from tests.contracts.harness import Violation, check_call, check_sandbox
@@ -157,7 +157,7 @@ def _resource_kind(path: str) -> str:
 
 
 def _policy_put(body: Any, status: int = 200, **overrides: Any) -> dict[str, Any]:
-    call = {"plane": "keyvault", "method": "PUT", "path": "/keyvault/kv-conf/keys/cmk/rotationpolicy",
+    call = {"plane": "keyvault", "method": "PUT", "path": "/keys/cmk/rotationpolicy",
             "status": status, "query": {"api-version": "7.5"}, "requestBody": body,
             "responseBody": {"id": "https://kv-conf.vault.azure.net/keys/cmk/rotationpolicy", "lifetimeActions": [],
                              "attributes": {"created": 1, "updated": 1}}}
@@ -192,9 +192,9 @@ def test_a_key_bundle_is_read_with_the_version_fragment_empty_or_named() -> None
     bundle = {"key": {"kid": "https://kv-conf.vault.azure.net/keys/cmk/1", "kty": "RSA"}, "attributes": {}}
     get = {"plane": "keyvault", "method": "GET", "status": 200, "query": {"api-version": "7.5"}, "requestBody": None,
            "responseBody": bundle}
-    assert check_call({**get, "path": "/keyvault/kv-conf/keys/cmk/"}) == []
-    assert check_call({**get, "path": "/keyvault/kv-conf/keys/cmk/1"}) == []
-    assert [v.problem for v in check_call({**get, "path": "/keyvault/kv-conf/keys/cmk"})] == [
+    assert check_call({**get, "path": "/keys/cmk/"}) == []
+    assert check_call({**get, "path": "/keys/cmk/1"}) == []
+    assert [v.problem for v in check_call({**get, "path": "/keys/cmk"})] == [
         "the path's operations are ['DELETE', 'PUT'], not GET"]
-    assert [v.problem for v in check_call({**get, "path": "/keyvault/kv-conf/keys/cmk/", "query": {
+    assert [v.problem for v in check_call({**get, "path": "/keys/cmk/", "query": {
         "api-version": "7.4"}})] == ["no definition is read for api-version '7.4'"]

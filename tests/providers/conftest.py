@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.providers.azure_common import StaticTokenCredential
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import Handlers, build_handlers
+from tests.emulated import connection_to
 
-from .canary import canary
+from .canary import Recording, canary_issued
 
 SUBSCRIPTION = "22222222-2222-2222-2222-222222222222"
 RESOURCE_GROUP = "cmk-prod"
@@ -27,28 +28,23 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def sandbox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     try:
-        from reconciler.sandbox import Sandbox
+        from cmkctl_sandbox import Sandbox
     except ImportError:
-        pytest.skip("the sandbox (reconciler.sandbox.Sandbox) is not available yet")
+        pytest.skip("the sandbox (cmkctl_sandbox.Sandbox) is not available yet")
     marker = request.node.get_closest_marker("world")
     if marker is not None:
         # JSON is YAML: the sandbox seeds DIR/world.yaml over its default world.
         (tmp_path / "world.yaml").write_text(json.dumps(marker.args[0]))
     faults = request.node.get_closest_marker("faults")
-    with Sandbox(tmp_path, faults=faults.args[0] if faults else None) as sb:
+    # The emulator issues canaries: every credential the handlers send is one no error text may show.
+    with Sandbox(tmp_path, faults=faults.args[0] if faults else None, issued=canary_issued()) as sb:
         yield sb
 
 
 @pytest.fixture
 def connection(sandbox: Any) -> Connection:
-    # The canary is both the Azure and the Astra token: no error text may ever show it.
-    return Connection(
-        endpoints=sandbox.endpoints,
-        astra_token=canary(),
-        azure_credential=lambda: StaticTokenCredential(canary()),
-        polling_interval=0,
-        sandbox=True,
-    )
+    issued = connection_to(sandbox)
+    return dataclasses.replace(issued, azure_credential=lambda: Recording(sandbox.issued.azure_credential()))
 
 
 @pytest.fixture

@@ -96,8 +96,8 @@ def test_databases_in_a_region_across_pages(handlers: Handlers, sandbox: Any) ->
     assert [c["path"] for c in sandbox.calls()].count("/v2/databases") == 2
 
 
-def test_missing_token_names_the_variable(sandbox: Any) -> None:
-    connection = Connection(endpoints=sandbox.endpoints, astra_token=None, sandbox=True)
+def test_missing_token_names_the_variable(sandbox: Any, connection: Connection) -> None:
+    connection = Connection(endpoints=connection.endpoints, astra_token=None)
     with build_handlers(connection, subscription_id=None, organization_id="o") as built:
         with pytest.raises(CredentialError, match="ASTRA_DB_APPLICATION_TOKEN"):
             built.by_kind["astra_provider_accounts"].read(identity=accounts("serverless", "azure", "eastus"))

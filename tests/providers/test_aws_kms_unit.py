@@ -9,14 +9,13 @@ from reconciler.core.errors import CredentialError, ProviderError, TransientErro
 from reconciler.providers.aws_kms import checked_endpoint, iam_principal, translate
 
 
-def test_real_endpoints_must_be_https() -> None:
-    assert checked_endpoint(None, sandbox=False) is None
-    assert checked_endpoint("https://kms.example.com/", sandbox=False) == "https://kms.example.com"
+def test_endpoints_must_be_https_even_on_loopback() -> None:
+    assert checked_endpoint(None) is None
+    assert checked_endpoint("https://kms.example.com/") == "https://kms.example.com"
     with pytest.raises(ProviderError, match="not https"):
-        checked_endpoint("http://127.0.0.1:5000", sandbox=False)
+        checked_endpoint("http://127.0.0.1:5000")
     with pytest.raises(ProviderError, match="not https"):
-        checked_endpoint("http://10.0.0.1:5000", sandbox=True)
-    assert checked_endpoint("http://127.0.0.1:5000", sandbox=True) == "http://127.0.0.1:5000"
+        checked_endpoint("http://10.0.0.1:5000")
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -46,5 +45,6 @@ def test_a_plain_http_endpoint_from_botocores_variables_is_refused(monkeypatch: 
     from reconciler.providers.base import Connection, Endpoints
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "http://kms.example.com")
+    # Refused as botocore resolves it, when the client is made: before any request.
     with pytest.raises(ProviderError, match="not https"):
-        AwsSession(Connection(endpoints=Endpoints()), account_id=None)
+        AwsSession(Connection(endpoints=Endpoints()), account_id=None).warm_up(["us-east-1"])

@@ -184,7 +184,7 @@ def test_a_versionless_key_uri_is_refused(handlers: Handlers, sandbox: Any, tena
 def test_rotation_is_a_data_center_update_with_only_the_new_uris(
     handlers: Handlers, sandbox: Any, tenant_id: str
 ) -> None:
-    from reconciler.sandbox.rotation import rotate_key
+    from cmkctl_sandbox.rotation import rotate_key
 
     grant_key_use(handlers, tenant_id, principal_of(handlers))
     centers = handlers.by_kind["cassandra_data_center"]
@@ -200,15 +200,10 @@ def test_rotation_is_a_data_center_update_with_only_the_new_uris(
 
 
 def handlers_for_restarted(sandbox: Any) -> Any:
-    from reconciler.providers.azure_common import StaticTokenCredential
-    from reconciler.providers.base import Connection
     from reconciler.providers.registry import build_handlers
+    from tests.emulated import connection_to
 
-    from .canary import canary
-
-    connection = Connection(endpoints=sandbox.endpoints, azure_credential=lambda: StaticTokenCredential(canary()),
-                            polling_interval=0, sandbox=True)
-    return build_handlers(connection, subscription_id=SUBSCRIPTION, organization_id=None)
+    return build_handlers(connection_to(sandbox), subscription_id=SUBSCRIPTION, organization_id=None)
 
 
 # ---------------------------------------------------------------------------------------------

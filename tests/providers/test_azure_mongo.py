@@ -15,8 +15,9 @@ from reconciler.providers.azure_mongo import cluster_create_body, cluster_patch_
 from reconciler.providers.registry import Handlers
 from reconciler.systems.identities import AZURE_USER_ASSIGNED_IDENTITY, identity_resource_id
 from reconciler.systems.mongo import MONGO_CLUSTER
+from tests.emulated import bearer, http_client
 
-from .canary import CANARY, assert_no_canary
+from .canary import assert_no_canary
 from .conftest import RESOURCE_GROUP, SUBSCRIPTION
 
 PASSWORD = "canary-mongo-password-8c2d"
@@ -216,11 +217,7 @@ def test_service_managed_cluster_cannot_switch(handlers: Handlers, sandbox: Any)
 
 
 def http(sandbox: Any) -> httpx.Client:
-    import ssl
-
-    context = ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle)
-    return httpx.Client(base_url=sandbox.endpoints.arm, verify=context, headers={"Authorization": f"Bearer {CANARY}"},
-                        params={"api-version": "2026-06-01"})
+    return http_client(sandbox, bearer(sandbox), params={"api-version": "2026-06-01"})
 
 
 CLUSTER_PATH = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.DocumentDB/" \
@@ -244,7 +241,7 @@ def test_sandbox_wants_both_halves_and_an_attached_identity(handlers: Handlers, 
         accepted = client.patch(CLUSTER_PATH, json={"identity": {"type": "UserAssigned", "userAssignedIdentities": {
             identity_resource_id(SUBSCRIPTION, RESOURCE_GROUP, "id2"): {}}}, **unattached})
         assert accepted.status_code == 202
-        assert accepted.headers["Retry-After"] == "0"
+        assert accepted.headers["Retry-After"] == "10"  # ARM RPC: at least 10 s between polls
         assert "mongoClusterAzureAsyncOperation" in accepted.headers["Azure-AsyncOperation"]
         assert client.get(accepted.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
         result = client.get(accepted.headers["Location"])

@@ -6,10 +6,8 @@ import pytest
 
 from reconciler.core.errors import ProviderError
 from reconciler.providers.azure_authorization import assignment_name, role_guid, same_scope
-from reconciler.providers.azure_common import StaticTokenCredential, normalize_uri
+from reconciler.providers.azure_common import normalize_uri
 from reconciler.providers.azure_keyvault import key_live, vault_create_body, vault_live, vault_patch_body
-
-from .canary import CANARY, canary
 
 TENANT = "11111111-1111-1111-1111-111111111111"
 SUBSCRIPTION = "/subscriptions/22222222-2222-2222-2222-222222222222"
@@ -139,13 +137,6 @@ def test_assignment_name_is_deterministic() -> None:
 def test_role_and_scope_comparisons() -> None:
     assert role_guid(f"/providers/Microsoft.Authorization/roleDefinitions/{ROLE_GUID.upper()}") == ROLE_GUID
     assert same_scope(SCOPE.lower(), SCOPE + "/")
-
-
-def test_static_credential_hides_its_token() -> None:
-    credential = StaticTokenCredential(canary())
-    assert credential.get_token("https://management.azure.com/.default").token == CANARY
-    assert credential.get_token_info("https://management.azure.com/.default").token == CANARY
-    assert CANARY not in repr(credential)
 
 
 def test_default_credential_is_built_only_when_called() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import ssl
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +15,7 @@ from reconciler.core.secrets import Secret
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.providers.confluent import ConfluentClient, next_page_token
 from reconciler.providers.registry import Handlers, build_handlers
+from tests.emulated import confluent_headers, http_client
 
 from .canary import CANARY, assert_no_canary, canary
 from .conftest import RESOURCE_GROUP, SUBSCRIPTION
@@ -54,10 +55,8 @@ def seeded_key(phase: str = "VALID") -> dict[str, Any]:
 
 
 @pytest.fixture
-def confluent(sandbox: Any) -> Iterator[Handlers]:
-    # The canary is the API secret: no error text may ever show it.
-    connection = Connection(endpoints=sandbox.endpoints, confluent_api_key=Secret("api-key"),
-                            confluent_api_secret=canary(), sandbox=True)
+def confluent(connection: Connection) -> Iterator[Handlers]:
+    # The canary is the API secret the emulator issued: no error text may ever show it.
     with build_handlers(connection, subscription_id=SUBSCRIPTION, organization_id=None) as built:
         yield built
 
@@ -119,8 +118,7 @@ def test_keys_are_found_across_pages(confluent: Handlers, sandbox: Any) -> None:
 def test_the_key_list_does_not_depend_on_the_provider_filters_spelling(confluent: Handlers, sandbox: Any) -> None:
     # The sandbox spells `provider` as the current definition does and refuses what it does not list.
     assert confluent.by_kind["confluent_byok_key"].read(identity=BYOK) is not None
-    with httpx.Client(base_url=sandbox.url, verify=ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle),
-                      headers={"Authorization": "Basic " + base64.b64encode(b"key:secret").decode()}) as client:
+    with http_client(sandbox, confluent_headers(sandbox)) as client:
         old_spelling = client.get("/byok/v1/keys", params={"provider": "AZURE"})
         current = client.get("/byok/v1/keys", params={"provider": "Azure"}).json()
     (error,) = old_spelling.json()["errors"]
@@ -231,18 +229,18 @@ def test_an_automatic_cluster_reads_without_a_key(confluent: Handlers) -> None:
     assert live is not None and live["byokKeyId"] is None
 
 
-def test_a_rejected_secret_names_the_variables_and_never_shows(sandbox: Any) -> None:
-    connection = Connection(endpoints=sandbox.endpoints, confluent_api_key=Secret(""),
-                            confluent_api_secret=canary(), sandbox=True)
-    with (build_handlers(connection, subscription_id=None, organization_id=None) as built,
+def test_a_rejected_secret_names_the_variables_and_never_shows(connection: Connection) -> None:
+    # Not the key the emulator issued: refused (401), and the secret sent, a canary, is never shown.
+    rejected = dataclasses.replace(connection, confluent_api_key=Secret("not-issued"), confluent_api_secret=canary())
+    with (build_handlers(rejected, subscription_id=None, organization_id=None) as built,
           pytest.raises(CredentialError, match="CONFLUENT_CLOUD_API_SECRET") as excinfo):
         built.by_kind["confluent_byok_key"].read(identity=BYOK)
     assert_no_canary(excinfo)
 
 
-def test_missing_credentials_make_no_call(sandbox: Any) -> None:
-    connection = Connection(endpoints=sandbox.endpoints, sandbox=True)
-    with (build_handlers(connection, subscription_id=None, organization_id=None) as built,
+def test_missing_credentials_make_no_call(sandbox: Any, connection: Connection) -> None:
+    without = Connection(endpoints=connection.endpoints)
+    with (build_handlers(without, subscription_id=None, organization_id=None) as built,
           pytest.raises(CredentialError, match="CONFLUENT_CLOUD_API_KEY")):
         built.by_kind["confluent_byok_key"].read(identity=BYOK)
     assert sandbox.calls() == []
@@ -259,13 +257,15 @@ def test_throttling_is_transient_with_its_delay(confluent: Handlers) -> None:
 
 
 def test_the_sandbox_wants_basic_auth_and_answers_with_confluents_envelope(sandbox: Any) -> None:
-    with httpx.Client(base_url=sandbox.url, verify=ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle)) as client:
+    with http_client(sandbox) as client:
         bearer = client.get("/byok/v1/keys", headers={"Authorization": "Bearer x"})
         pair = base64.b64encode(b"key:secret").decode()
+        other = client.get("/byok/v1/keys", headers={"Authorization": f"Basic {pair}"})
         bad = client.post("/byok/v1/keys", json={"key": {"kind": "AzureKey", "key_id": KEY_URI + "/v1",
                                                          "key_vault_id": VAULT_ID, "tenant_id": TENANT}},
-                          headers={"Authorization": f"Basic {pair}"})
+                          headers=confluent_headers(sandbox))
     assert bearer.status_code == 401 and bearer.json()["errors"][0]["status"] == "401"
+    assert other.status_code == 401  # a key and secret the emulator did not issue
     (error,) = bad.json()["errors"]
     assert bad.status_code == 400 and error["source"] == {"pointer": "/key/key_id"}
     assert {"id", "status", "code", "title", "detail"} <= set(error)

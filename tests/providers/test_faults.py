@@ -22,7 +22,7 @@ class Fail:
         self.left = times
 
     def before(self, plane: str, request: Any) -> Any:
-        from reconciler.sandbox.wire import Reply
+        from cmkctl_sandbox.wire import Reply
 
         if self.left <= 0:
             return None

@@ -1,15 +1,15 @@
-"""A running sandbox per test, and an httpx client that trusts its CA and sends a token."""
+"""A running sandbox per test, and an httpx client that trusts its CA and sends a token it issued."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox
+from cmkctl_sandbox import Sandbox
+from tests.emulated import http_client
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RG = "rg-cmk"
@@ -28,8 +28,8 @@ def vault_body(tenant_id: str, **properties: object) -> dict[str, object]:
 
 
 def client_for(sandbox: Sandbox) -> httpx.Client:
-    context = ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle)
-    return httpx.Client(base_url=sandbox.endpoints.arm, verify=context, headers={"Authorization": "Bearer t"})
+    """A client of the emulator's port, presenting the credentials it issued for each plane."""
+    return http_client(sandbox)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox.faults import (
+from cmkctl_sandbox.faults import (
     FAULTS_VARIABLE,
     LATENCY_VARIABLE,
     ConfiguredFaults,
@@ -14,7 +14,7 @@ from reconciler.sandbox.faults import (
     load_config,
     parse_config,
 )
-from reconciler.sandbox.wire import Request
+from cmkctl_sandbox.wire import Request
 
 
 def test_all_applies_to_every_plane_and_a_plane_overrides_it() -> None:

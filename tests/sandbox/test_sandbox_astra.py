@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox
+from cmkctl_sandbox import Sandbox
 from tests.sandbox.conftest import client_for
 
 KEY = "https://kv-astra.vault.azure.net/keys/cmk"

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from reconciler.core.errors import CmkError
-from reconciler.sandbox import Sandbox, WorldError, load_state
-from reconciler.sandbox.rotation import rotate_key
-from reconciler.sandbox.state import STATE_FILE
-from reconciler.sandbox.world import state_from_world
+from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox.errors import SandboxError
+from cmkctl_sandbox.rotation import rotate_key
+from cmkctl_sandbox.state import STATE_FILE
+from cmkctl_sandbox.world import state_from_world
 from tests.conftest import Result, write
+from tests.emulated import http_client
 from tests.sandbox.conftest import API, RG, SUB, vault_body, vault_path
 
 OBJECT = "99999999-0000-0000-0000-000000000001"
@@ -71,7 +71,7 @@ def test_a_cluster_put_is_long_running_and_keeps_no_password(client: httpx.Clien
     assert refused.status_code == 400 and "Network Contributor" in refused.json()["error"]["message"]
     _grant_cosmos_network_contributor(client, sandbox)
     created = client.put(CLUSTER, params=CASSANDRA_API, json=body)
-    assert created.status_code == 201 and created.headers["Retry-After"] == "0"
+    assert created.status_code == 201 and created.headers["Retry-After"] == "10"
     assert created.json()["properties"]["provisioningState"] == "Creating"
     assert created.json()["identity"]["principalId"]
     assert client.get(CLUSTER, params=CASSANDRA_API).json()["properties"]["provisioningState"] == "Succeeded"
@@ -79,8 +79,7 @@ def test_a_cluster_put_is_long_running_and_keeps_no_password(client: httpx.Clien
 
 
 def _grant_cosmos_network_contributor(client: httpx.Client, sandbox: Sandbox) -> None:
-    context = ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle)
-    with httpx.Client(base_url=sandbox.endpoints.graph, verify=context, headers={"Authorization": "Bearer t"}) as graph:
+    with http_client(sandbox) as graph:
         cosmos = graph.post("/v1.0/servicePrincipals", json={"appId": "a232010e-820c-4083-83bb-3ace5fc29d0b"}).json()
     scope = SUBNET.rsplit("/subnets/", 1)[0]
     body = {"properties": {"principalId": cosmos["id"], "principalType": "ServicePrincipal", "roleDefinitionId":
@@ -129,9 +128,9 @@ azure:
     with Sandbox(directory) as running:
         # The world file no longer counts: the rotated state is what the sandbox serves.
         assert len(running.state["arm"]["vaults"]["kv-rot"]["keys"]["cmk"]["versions"]) == 2
-    with pytest.raises(CmkError, match="holds no key 'other'"):
+    with pytest.raises(SandboxError, match="holds no key 'other'"):
         rotate_key(directory, "kv-rot", "other")
-    with pytest.raises(CmkError, match="holds no vault 'kv-none'"):
+    with pytest.raises(SandboxError, match="holds no vault 'kv-none'"):
         rotate_key(directory, "kv-none", "cmk")
 
 

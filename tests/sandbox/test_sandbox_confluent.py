@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import ssl
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox, WorldError, load_state
-from reconciler.sandbox.world import state_from_world
+from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox.world import state_from_world
+from tests.emulated import http_client
 
 VAULT_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1"
 KEY = {"keyId": "https://kv1.vault.azure.net/keys/cmk", "keyVaultId": VAULT_ID,
        "tenantId": "11111111-1111-1111-1111-111111111111"}
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"key:secret").decode()}
 
 
 def client(sandbox: Sandbox) -> httpx.Client:
-    context = ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle)
-    return httpx.Client(base_url=sandbox.url, verify=context, headers=AUTH)
+    return http_client(sandbox)
 
 
 def test_a_fresh_state_has_an_empty_confluent_section(tmp_path: Path) -> None:

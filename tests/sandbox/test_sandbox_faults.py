@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.sandbox import Sandbox
-from reconciler.sandbox.wire import Reply, Request
+from cmkctl_sandbox import Sandbox
+from cmkctl_sandbox.wire import Reply, Request
 from tests.sandbox.conftest import API, client_for, vault_body, vault_path
 
 

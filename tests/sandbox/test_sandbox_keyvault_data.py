@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import ssl
 from pathlib import Path
 
 import httpx
 import pytest
 
-from reconciler.sandbox import Sandbox, load_state
-from reconciler.sandbox.rotation import advance_clock
+from cmkctl_sandbox import Sandbox, load_state
+from cmkctl_sandbox.rotation import advance_clock
+from tests.emulated import VAULT_AUDIENCE, vault_client
 from tests.sandbox.conftest import API, client_for, vault_path
 from tests.sandbox.test_sandbox_arm import create_vault
 
@@ -24,15 +22,8 @@ POLICY = {
 DAY = 86400
 
 
-def token(audience: str) -> str:
-    claims = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).rstrip(b"=").decode()
-    return f"eyJhbGciOiJub25lIn0.{claims}.secret"
-
-
-def data_client(sandbox: Sandbox, audience: str | None = "https://vault.azure.net") -> httpx.Client:
-    context = ssl.create_default_context(cafile=sandbox.endpoints.ca_bundle)
-    headers = {"Authorization": f"Bearer {token(audience)}"} if audience else {}
-    return httpx.Client(base_url=f"{sandbox.endpoints.arm}/keyvault/kv-data", verify=context, headers=headers)
+def data_client(sandbox: Sandbox, audience: str | None = VAULT_AUDIENCE) -> httpx.Client:
+    return vault_client(sandbox, "kv-data", audience=audience)
 
 
 @pytest.fixture

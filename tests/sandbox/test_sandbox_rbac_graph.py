@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from reconciler.sandbox import Sandbox
+from cmkctl_sandbox import Sandbox
 from tests.sandbox.conftest import SUB, vault_path
 
 AUTH_API = {"api-version": "2022-04-01"}

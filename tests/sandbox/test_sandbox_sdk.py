@@ -1,12 +1,10 @@
-"""The real Azure SDK clients talk to the sandbox unchanged but for base URL and CA."""
+"""The real Azure SDK clients talk to the sandbox unchanged but for base URL, CA and the credential it issued."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
@@ -19,23 +17,15 @@ from azure.mgmt.keyvault.models import (
     VaultProperties,
 )
 
-from reconciler.sandbox import Sandbox
+from cmkctl_sandbox import Sandbox
 from tests.sandbox.conftest import RG, SUB, client_for
 
 CRYPTO_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 
 
-class StaticCredential:
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("t", 2**31)
-
-    def get_token_info(self, *scopes: str, **kwargs: Any) -> AccessTokenInfo:
-        return AccessTokenInfo("t", 2**31)
-
-
 def keyvault_client(sandbox: Sandbox) -> KeyVaultManagementClient:
     return KeyVaultManagementClient(
-        StaticCredential(),
+        sandbox.issued.azure_credential(),
         SUB,
         base_url=sandbox.endpoints.arm,
         connection_verify=sandbox.endpoints.ca_bundle,
@@ -56,7 +46,7 @@ def test_keyvault_sdk_creates_vault_and_key(sandbox: Sandbox) -> None:
     )
     vault = client.vaults.begin_create_or_update(RG, "kv-sdk", parameters).result()
     assert vault.properties.provisioning_state == "Succeeded"
-    assert vault.properties.vault_uri == f"{sandbox.endpoints.arm}/keyvault/kv-sdk/"
+    assert vault.properties.vault_uri == "https://kv-sdk.vault.azure.net/"
     key = client.keys.create_if_not_exist(
         RG, "kv-sdk", "cmk", KeyCreateParameters(properties=KeyProperties(kty="RSA", key_size=3072))
     )
@@ -70,7 +60,8 @@ def test_authorization_sdk_creates_role_assignment(sandbox: Sandbox) -> None:
         principal = http.post("/v1.0/servicePrincipals", json={"appId": str(uuid.uuid4())}).json()["id"]
     assert sandbox.state["graph"]["replication"]["pending"][principal] == 1
     client = AuthorizationManagementClient(
-        StaticCredential(), SUB, base_url=sandbox.endpoints.arm, connection_verify=sandbox.endpoints.ca_bundle
+        sandbox.issued.azure_credential(), SUB, base_url=sandbox.endpoints.arm,
+        connection_verify=sandbox.endpoints.ca_bundle
     )
     scope = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.KeyVault/vaults/kv-any"
     parameters = RoleAssignmentCreateParameters(

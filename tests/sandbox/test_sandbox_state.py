@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox, WorldError, load_state
-from reconciler.sandbox.dispatcher import Dispatcher
-from reconciler.sandbox.show import describe
-from reconciler.sandbox.state import StateStore
-from reconciler.sandbox.wire import Reply, Request
+from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox.credentials import Issued
+from cmkctl_sandbox.dispatcher import Dispatcher
+from cmkctl_sandbox.show import describe
+from cmkctl_sandbox.state import StateStore
+from cmkctl_sandbox.wire import Reply, Request
 from tests.sandbox.conftest import API, SUB, client_for, vault_body, vault_path
 
 WORLD = f"""
@@ -176,13 +177,13 @@ def _saved(directory: Path) -> dict[str, Any]:
 
 
 def test_a_read_that_moves_the_world_on_is_saved(tmp_path: Path) -> None:
-    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}))
+    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}), Issued.random())
     assert _read(dispatcher, _Plane(says=True)).status == 200
     assert _saved(tmp_path)["arm"]["counter"] == 1
 
 
 def test_reads_are_not_compared_with_the_saved_state(tmp_path: Path) -> None:
-    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}))
+    dispatcher = Dispatcher(StateStore(tmp_path, {"arm": {}}), Issued.random())
     dispatcher.verify_reads = False
     assert _read(dispatcher, _Plane(says=False)).status == 200
     assert "counter" not in _saved(tmp_path)["arm"]  # the cost a read no longer pays
@@ -190,8 +191,19 @@ def test_reads_are_not_compared_with_the_saved_state(tmp_path: Path) -> None:
 
 def test_a_read_that_changes_the_state_without_saying_so_is_caught_in_the_suite(tmp_path: Path) -> None:
     store = StateStore(tmp_path, {"arm": {}})
-    dispatcher = Dispatcher(store)
+    dispatcher = Dispatcher(store, Issued.random())
     assert dispatcher.verify_reads  # tests/conftest.py sets CMKCTL_SANDBOX_VERIFY_READS=1
     reply = _read(dispatcher, _Plane(says=False))
     assert reply.status == 500 and reply.body["error"]["code"] == "UnsavedReadChange"
     assert "counter" not in store.state["arm"]  # rolled back: the state and its file agree
+
+
+def test_a_journal_line_a_killed_process_left_half_written_is_cut(tmp_path: Path) -> None:
+    with Sandbox(tmp_path) as sandbox, client_for(sandbox) as client:
+        client.get(vault_path("kv-none"), params=API)
+    journal = tmp_path / "calls.jsonl"
+    whole = journal.read_text()
+    journal.write_text(whole + '{"seq": 2, "method": "PU')  # SIGKILL in the middle of an append
+    with Sandbox(tmp_path) as sandbox, client_for(sandbox) as client:
+        client.get(vault_path("kv-none"), params=API)
+        assert [c["seq"] for c in sandbox.calls()] == [1, 2]
