@@ -104,8 +104,8 @@ def test_the_dynamodb_lock_refuses_a_plain_http_endpoint_before_its_put(
         variable: str) -> None:
     with listening() as listener:
         monkeypatch.setenv(variable, listener.url)
-        refused = cmkctl("apply", "-f", EXAMPLE, "--sandbox", tmp_path / "sb", "--auto-approve",
-                         "--lock-table", "cmkctl-locks", "--lock-region", "us-east-1")
+        declared = _with_lock(tmp_path, "dynamodb: {table: cmkctl-locks, region: us-east-1}")
+        refused = cmkctl("apply", "-f", declared, "--sandbox", tmp_path / "sb", "--auto-approve")
     assert refused.code == 1 and "is not https" in refused.err, refused.err
     assert "canary" not in refused.out + refused.err
 
@@ -117,8 +117,8 @@ def test_the_blob_lock_refuses_a_connection_string_in_clear(
         monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING",
                            f"DefaultEndpointsProtocol=http;AccountName=acmelocks;{credential};"
                            f"BlobEndpoint={listener.url}/acmelocks;")
-        refused = cmkctl("apply", "-f", EXAMPLE, "--sandbox", tmp_path / "sb", "--auto-approve",
-                         "--lock-blob-account", "acmelocks", "--lock-blob-container", "locks")
+        declared = _with_lock(tmp_path, "azureBlob: {account: acmelocks, container: locks}")
+        refused = cmkctl("apply", "-f", declared, "--sandbox", tmp_path / "sb", "--auto-approve")
     assert refused.code == 1 and "is not https" in refused.err, refused.err
     assert "canarysas" not in refused.err and DEVELOPMENT_KEY not in refused.err
 
@@ -127,10 +127,28 @@ def test_a_lock_blob_account_is_an_account_name_not_a_host(cmkctl: Callable[...,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     with listening() as listener:
-        refused = cmkctl("apply", "-f", EXAMPLE, "--sandbox", tmp_path / "sb", "--auto-approve",
-                         "--lock-blob-account", f"127.0.0.1:{listener.port}/x?", "--lock-blob-container", "locks")
-    assert refused.code == 1, refused.err
-    assert "is not a storage account name (3 to 24 lowercase letters and digits)" in refused.err
+        hostile = f"127.0.0.1:{listener.port}/x?"
+        # On the command line, beside the manifest's own lock: refused as naming another lock.
+        declared = _with_lock(tmp_path, "azureBlob: {account: acmelocks, container: locks}")
+        flagged = cmkctl("apply", "-f", declared, "--sandbox", tmp_path / "sb", "--auto-approve",
+                         "--lock-blob-account", hostile, "--lock-blob-container", "locks")
+        # In the manifest: refused by validate's grammar for the field.
+        written = _with_lock(tmp_path, f"azureBlob: {{account: '{hostile}', container: locks}}")
+        invalid = cmkctl("apply", "-f", written, "--sandbox", tmp_path / "sb", "--auto-approve")
+    assert flagged.code == 1 and "acmelocks" in flagged.err, flagged.err
+    assert invalid.code == 3 and "account" in invalid.err, invalid.err
+    # And the lock itself, however it is built, takes no host for an account.
+    from reconciler.core.lock import LockError
+    from reconciler.providers.azure_blob_lock import BlobLeaseLock
+
+    with pytest.raises(LockError, match=r"is not a storage account name \(3 to 24 lowercase letters and digits\)"):
+        BlobLeaseLock(hostile, "locks", None, "acme-astra")
+
+
+def _with_lock(folder: Path, lock: str) -> Path:
+    """The example, declaring its key set's lock as a team would."""
+    text = EXAMPLE.read_text().replace("\naccounts:", f"\nlock:\n  {lock}\naccounts:", 1)
+    return write(folder / f"locked-{len(list(folder.glob('locked-*.yaml')))}.yaml", text)
 
 
 def test_an_httpx_client_refuses_a_plain_http_url_whatever_its_base() -> None:

@@ -483,7 +483,7 @@ def _lock_secret(backend: str, request: pytest.FixtureRequest, monkeypatch: pyte
     if backend == "azure-blob-shared-key":  # the connection string's account key signs each request
         return shared, (azurite.DEVELOPMENT_KEY,)
     container = shared.flags[-1]
-    endpoint = re.search(r"BlobEndpoint=([^;]+)", request.getfixturevalue("azurite_connection"))
+    endpoint = re.search(r"BlobEndpoint=([^;]+)", request.getfixturevalue("azurite_server").connection)
     assert endpoint is not None
     sas = generate_container_sas(azurite.ACCOUNT, container, account_key=azurite.DEVELOPMENT_KEY,
                                  permission=ContainerSasPermissions(read=True, write=True, create=True, add=True),

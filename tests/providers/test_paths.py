@@ -8,9 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from reconciler.core.errors import ProviderError
-from reconciler.core.secrets import Secret
 from reconciler.providers.azure_authorization import RoleAssignmentHandler
-from reconciler.providers.azure_common import StaticTokenCredential
 from reconciler.providers.cache import RunCache
 from reconciler.providers.paths import resource_id, segment
 
@@ -45,6 +43,15 @@ def test_a_resource_id_keeps_its_slashes_and_encodes_each_segment() -> None:
             resource_id(hostile, "scope", plane="arm")
 
 
+class _FixedToken:
+    """A TokenCredential that hands out one token: the request never leaves the process anyway."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("token", 2**31 - 1)
+
+
 class Sent(Exception):
     """Stops a request at the transport: nothing leaves the process."""
 
@@ -68,7 +75,7 @@ def _handler(urls: list[str]) -> RoleAssignmentHandler:
             return SUBSCRIPTION
 
         def client(self, client_class: str, subscription: str) -> Any:
-            return AuthorizationManagementClient(StaticTokenCredential(Secret("token")), subscription,
+            return AuthorizationManagementClient(_FixedToken(), subscription,
                                                  base_url="https://management.azure.com", transport=Capturing())
 
     return RoleAssignmentHandler(Session())  # type: ignore[arg-type]
