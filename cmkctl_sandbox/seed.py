@@ -95,7 +95,7 @@ def _vault_record(state: State, entry: Section) -> dict[str, Any]:
         "type": vaults.VAULT_TYPE,
         "location": str(entry["location"]),
         "tags": entry.get("tags") or {},
-        "properties": vaults.vault_properties(name, given, rbac_default=True),
+        "properties": vaults.vault_properties(name, given),
     }
     return {
         "subscriptionId": str(entry["subscription"]),

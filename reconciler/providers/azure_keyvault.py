@@ -41,10 +41,13 @@ DATA_PLANE = "keyvault"
 DEFAULT_NETWORK_ACLS = {"bypass": "AzureServices", "defaultAction": "Allow"}
 # VaultProperties.softDeleteRetentionInDays `"default": 90`.
 DEFAULT_RETENTION_DAYS = 90
-# VaultProperties.enableRbacAuthorization `"default": true` in 2026-05-15 (as in 2026-02-01; it was
-# false in 2025-05-01). The property's description still says "default value of false": the
-# schema's default is the one this api-version applies.
-DEFAULT_RBAC_AUTHORIZATION = True
+# A vault that does not say is an access-policy vault, whatever the schema's `"default": true` of
+# 2026-02-01 and later: the 2026-05-15 getVault and createVault examples answer access policies and
+# no enableRbacAuthorization, every live recording leaves it out of vaults that never set it, and
+# Key Vault's team, announcing the property: "When this is set to true the key vault will use Rbac
+# to authorize, otherwise (false or null) it still use the legacy access policy authorization"
+# (Azure/azure-powershell#10557, Azure/azure-cli#11268). A vault made with it answers `true`.
+DEFAULT_RBAC_AUTHORIZATION = False
 
 # Declared vault attributes ARM cannot change on an existing vault (see kinds.AZURE_VAULT).
 VAULT_FIXED = ("location", "tenantId", "softDeleteRetentionInDays")

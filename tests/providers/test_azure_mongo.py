@@ -28,7 +28,8 @@ CLUSTER = {"subscriptionId": SUBSCRIPTION, "resourceGroup": RESOURCE_GROUP, "nam
 KEY_URL = "https://kv-mongo.vault.azure.net/keys/cmk"
 KEYS = [{"name": "cmk", "kty": "RSA", "keySize": 3072}, {"name": "cmk2", "kty": "RSA", "keySize": 3072}]
 WORLD = {"azure": {"vaults": [{"subscription": SUBSCRIPTION, "resourceGroup": RESOURCE_GROUP, "name": "kv-mongo",
-                               "location": "eastus", "enablePurgeProtection": True, "keys": KEYS}]}}
+                               "location": "eastus", "enablePurgeProtection": True, "enableRbacAuthorization": True,
+                               "keys": KEYS}]}}
 
 
 def identity_of(name: str) -> dict[str, str]:
