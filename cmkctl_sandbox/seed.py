@@ -32,13 +32,13 @@ def _require(condition: bool, field: str, summary: str) -> None:
 
 
 def replication_lag(state: State, azure: Section, astra: Section) -> None:
-    attempts = (azure.get("replicationLag") or {}).get("servicePrincipalAttempts", 1)
+    seconds = (azure.get("replicationLag") or {}).get("seconds", state["graph"]["replication"]["seconds"])
     _require(
-        isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 0,
-        "azure.replicationLag.servicePrincipalAttempts",
-        "expected a whole number, 0 or more",
+        isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0,
+        "azure.replicationLag.seconds",
+        "expected a number of seconds, 0 or more",
     )
-    state["graph"]["replication"]["servicePrincipalAttempts"] = attempts
+    state["graph"]["replication"]["seconds"] = seconds
 
 
 def soft_deleted_vaults(state: State, azure: Section, astra: Section) -> None:
