@@ -41,6 +41,15 @@ def replication_lag(state: State, azure: Section, astra: Section) -> None:
     state["graph"]["replication"]["seconds"] = seconds
 
 
+def caller(state: State, azure: Section, astra: Section) -> None:
+    given = azure.get("caller") or {}
+    inside, roles = given.get("inside", state["caller"]["inside"]), given.get("roles", state["caller"]["roles"])
+    _require(isinstance(inside, bool), "azure.caller.inside", "expected true or false")
+    _require(isinstance(roles, list) and all(isinstance(r, str) for r in roles), "azure.caller.roles",
+             "expected a list of role names, such as [Key Vault Crypto Officer]")
+    state["caller"] = {**state["caller"], "inside": inside, "roles": roles}
+
+
 def soft_deleted_vaults(state: State, azure: Section, astra: Section) -> None:
     for index, entry in enumerate(azure.get("softDeletedVaults") or []):
         item = {"name": entry} if isinstance(entry, str) else entry
@@ -255,6 +264,7 @@ Step = Callable[[State, Section, Section], None]
 # Order matters: role assignments refer to service principals seeded before them.
 STEPS: tuple[tuple[str, Step], ...] = (
     ("azure.replicationLag", replication_lag),
+    ("azure.caller", caller),
     ("azure.vaults", key_vaults),
     ("azure.softDeletedVaults", soft_deleted_vaults),
     ("azure.servicePrincipals", service_principals),
