@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cmkctl_sandbox import graph, propagation
+from cmkctl_sandbox import graph, propagation, replication
 from cmkctl_sandbox.access_policies import has_key_permissions
 from cmkctl_sandbox.arm_common import (
     POLL_AFTER,
@@ -97,18 +97,27 @@ def _settled_reply(resource: dict[str, Any]) -> Reply:
 # identities and network
 
 
-def set_identity(state: State, resource: dict[str, Any], identity_type: str) -> None:
-    """Give the cluster a system-assigned identity (a principal RBAC can see), or take it away."""
+def set_identity(state: State, resource: dict[str, Any], identity_type: str) -> str | None:
+    """Give the cluster a system-assigned identity (a principal RBAC can see), or take it away; the
+    principal's object ID when a new one was made."""
     if identity_type == "None":
         resource["identity"] = {"type": "None"}
-        return
+        return None
     if (resource.get("identity") or {}).get("principalId"):
-        return
+        return None
     principal = stable_uuid("cassandra-identity", resource["id"].lower())
     resource["identity"] = {"type": "SystemAssigned", "principalId": principal, "tenantId": tenant_id(state)}
     sp = graph.service_principal(app_id=stable_uuid("cassandra-identity-app", resource["id"].lower()),
                                  object_id=principal, display_name=resource["name"], tenant_id=tenant_id(state))
     state["graph"]["servicePrincipals"][principal] = {**sp, "servicePrincipalType": "ManagedIdentity"}
+    return principal
+
+
+def _identity_asked(state: State, resource: dict[str, Any], identity_type: str) -> None:
+    """As a request sets it: a new identity is seen by RBAC only after a while (replication.py)."""
+    principal = set_identity(state, resource, identity_type)
+    if principal is not None:
+        replication.principal_created(state, principal)
 
 
 def _identity_type(body: dict[str, Any], default: str) -> str:
@@ -184,7 +193,7 @@ def _create_cluster(state: State, params: Params, body: dict[str, Any], properti
     check_network_role(state, subnet, "cluster")
     resource = new_cluster(params["sub"], params["rg"], params["cluster"], body["location"], properties,
                            body.get("tags"))
-    set_identity(state, resource, _identity_type(body, "None"))
+    _identity_asked(state, resource, _identity_type(body, "None"))
     resource["properties"]["provisioningState"] = "Creating"
     clusters(state)[cluster_key(params["sub"], params["rg"], params["cluster"])] = {
         "subscriptionId": params["sub"], "resourceGroup": params["rg"], "resource": resource, "dataCenters": {}}
@@ -219,7 +228,7 @@ def _update_cluster(state: State, resource: dict[str, Any], body: dict[str, Any]
     resource["properties"].update({k: v for k, v in properties.items() if k != "provisioningState"})
     if "tags" in body:
         resource["tags"] = body["tags"] or {}
-    set_identity(state, resource, _identity_type(body, (resource.get("identity") or {}).get("type", "None")))
+    _identity_asked(state, resource, _identity_type(body, (resource.get("identity") or {}).get("type", "None")))
 
 
 def patch_cluster(request: Request, state: State, params: Params) -> Reply:

@@ -26,6 +26,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+from cmkctl_sandbox.ids import CALLER_OBJECT_ID
+
 ISSUER = "https://sts.cmkctl-sandbox.invalid/"
 TOKEN_LIFETIME = 3600
 
@@ -86,7 +88,10 @@ def _signature(signing_key: str, signed: str) -> str:
 
 
 class IssuedAzureCredential:
-    """An azure-core TokenCredential (structurally: `get_token(*scopes)`) minting the emulator's tokens."""
+    """An azure-core TokenCredential (structurally: `get_token(*scopes)`) minting the emulator's tokens.
+
+    Each token names its principal in `oid`, as Entra ID's access tokens do: the caller whose grants
+    Key Vault's data plane checks (data_access.py)."""
 
     def __init__(self, signing_key: str) -> None:
         self._signing_key = signing_key
@@ -95,7 +100,7 @@ class IssuedAzureCredential:
         audience = scopes[0].removesuffix("/.default") if scopes else ""
         issued_at = int(time.time())
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        claims = _b64(json.dumps({"aud": audience, "iss": ISSUER, "iat": issued_at,
+        claims = _b64(json.dumps({"aud": audience, "iss": ISSUER, "iat": issued_at, "oid": CALLER_OBJECT_ID,
                                   "exp": issued_at + TOKEN_LIFETIME}).encode())
         signed = f"{header}.{claims}"
         return AccessToken(f"{signed}.{_signature(self._signing_key, signed)}", issued_at + TOKEN_LIFETIME)
@@ -127,6 +132,16 @@ def token_audience(token: str, signing_key: str) -> str | None:
         return None
     audience = claims.get("aud") if isinstance(claims, dict) else None
     return str(audience).rstrip("/") if isinstance(audience, str) else None
+
+
+def token_object_id(token: str) -> str:
+    """The `oid` of a token already verified (the principal the token speaks for), or ''."""
+    parts = token.split(".")
+    try:
+        claims = json.loads(_unb64(parts[1])) if len(parts) == 3 else {}
+    except (ValueError, binascii.Error):
+        return ""
+    return str(claims.get("oid", "")) if isinstance(claims, dict) else ""
 
 
 def unverified_audience(token: str) -> str:

@@ -70,8 +70,10 @@ class PlaneFaults:
 class FaultConfig:
     seed: int = 0
     planes: Mapping[str, PlaneFaults] = field(default_factory=dict)
-    # Role-assignment PUTs a new service principal fails with PrincipalNotFound (None: the world's).
-    principal_lag: int | None = None
+    # Seconds of the emulator's time a new principal is invisible to RBAC (None: the world's), and a
+    # new role assignment to reads (replication.py).
+    principal_lag: float | None = None
+    assignment_lag: float = 0.0
     # Key uses by a consuming service refused with 403 after each new grant (propagation.py): a count
     # of uses, or seconds of the emulator's time.
     grant_lag: int = 0
@@ -83,7 +85,7 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         return (any(p != PlaneFaults() for p in self.planes.values()) or self.principal_lag is not None
-                or self.grant_lag > 0 or self.grant_lag_seconds > 0)
+                or self.assignment_lag > 0 or self.grant_lag > 0 or self.grant_lag_seconds > 0)
 
 
 # ---- configuration --------------------------------------------------------------------------
@@ -146,7 +148,8 @@ def _plane_section(base: PlaneFaults, section: Any, where: str) -> PlaneFaults:
 
 
 def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
-    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {principals: N}, grantLag: {attempts: N, seconds: S}}`.
+    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {seconds: S, assignments: S},
+    grantLag: {attempts: N, seconds: S}}`.
 
     `all` applies to every plane; a plane's own section then overrides it key by key.
     """
@@ -158,13 +161,14 @@ def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
         raise FaultConfigError(f"{where}.seed: an integer is expected")
     common = _plane_section(PlaneFaults(), top.get("all", {}), f"{where}.all")
     planes = {p: _plane_section(common, top.get(p, {}), f"{where}.{p}") for p in PLANES}
-    lag = _mapping(top.get("replicationLag", {}), f"{where}.replicationLag", {"principals"})
-    principals = int(_number(lag["principals"], f"{where}.replicationLag.principals")) if "principals" in lag else None
+    lag = _mapping(top.get("replicationLag", {}), f"{where}.replicationLag", {"seconds", "assignments"})
+    principals = _number(lag["seconds"], f"{where}.replicationLag.seconds") if "seconds" in lag else None
+    assignments = _number(lag.get("assignments", 0), f"{where}.replicationLag.assignments")
     grants = _mapping(top.get("grantLag", {}), f"{where}.grantLag", {"attempts", "seconds"})
     grant_lag = int(_number(grants.get("attempts", 0), f"{where}.grantLag.attempts"))
     grant_seconds = _number(grants.get("seconds", 0), f"{where}.grantLag.seconds")
-    return FaultConfig(seed=seed, planes=planes, principal_lag=principals, grant_lag=grant_lag,
-                       grant_lag_seconds=grant_seconds)
+    return FaultConfig(seed=seed, planes=planes, principal_lag=principals, assignment_lag=assignments,
+                       grant_lag=grant_lag, grant_lag_seconds=grant_seconds)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> FaultConfig:

@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any, NoReturn
 
+from cmkctl_sandbox.replication import principal_created
 from cmkctl_sandbox.routes import Params, Route, dispatch, route
 from cmkctl_sandbox.wire import Refusal, Reply, Request, State
 
@@ -96,9 +97,8 @@ def create(request: Request, state: State, params: Params) -> Reply:
     )
     sp["accountEnabled"] = body.get("accountEnabled", True)
     _principals(state)[sp["id"]] = sp
-    replication = state["graph"]["replication"]
-    # RBAC reads a replica of the directory that lags behind Graph (see rbac._check_principal).
-    replication["pending"][sp["id"]] = replication["servicePrincipalAttempts"]
+    # RBAC reads a replica of the directory that lags behind Graph (replication.py).
+    principal_created(state, sp["id"])
     return Reply(201, _entity(sp))
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cmkctl_sandbox.credentials import Issued, bearer_token, token_audience, unverified_audience
+from cmkctl_sandbox import data_access
+from cmkctl_sandbox.credentials import Issued, bearer_token, token_audience, token_object_id, unverified_audience
 from cmkctl_sandbox.keys import key_resource, sandbox_now
 from cmkctl_sandbox.policies import checked_policy
 from cmkctl_sandbox.routes import Params, Route, dispatch, route
@@ -59,6 +60,14 @@ def unauthorized(request: Request) -> Reply:
     return reply
 
 
+def _allowed(request: Request, state: State, params: Params, operation: tuple[str, str]) -> None:
+    """Key Vault's firewall and permission checks come before it looks the key up (data_access.py)."""
+    vault = find_vault(state, params["vault"])
+    if vault is not None:
+        caller = token_object_id(bearer_token(request.header("authorization")))
+        data_access.check(state, vault, params["key"], operation, caller)
+
+
 def _located(state: State, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
     vault = find_vault(state, params["vault"])
     key = None if vault is None else vault["keys"].get(params["key"].lower())
@@ -76,11 +85,13 @@ def policy_document(vault: dict[str, Any], key: dict[str, Any]) -> dict[str, Any
 
 
 def get_policy(request: Request, state: State, params: Params) -> Reply:
+    _allowed(request, state, params, data_access.READ_POLICY)
     vault, key = _located(state, params)
     return Reply(200, policy_document(vault, key))
 
 
 def put_policy(request: Request, state: State, params: Params) -> Reply:
+    _allowed(request, state, params, data_access.WRITE_POLICY)
     vault, key = _located(state, params)
     try:
         body = request.json()
@@ -95,6 +106,7 @@ def put_policy(request: Request, state: State, params: Params) -> Reply:
 
 def get_key(request: Request, state: State, params: Params) -> Reply:
     """A key bundle (no key material): of the version named, or, when the fragment is empty, the current one."""
+    _allowed(request, state, params, data_access.READ_KEY)
     vault, key = _located(state, params)
     wanted = params.get("version", "")
     version = next((v for v in key["versions"] if v["version"] == wanted), None) if wanted else None

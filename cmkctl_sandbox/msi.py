@@ -2,7 +2,7 @@
 
 A new identity is also a service principal in the tenant (servicePrincipalType ManagedIdentity,
 appId = clientId, id = principalId), so role assignments to its principalId pass the sandbox's
-PrincipalNotFound check as they would in Azure. Identities are kept in
+PrincipalNotFound check as they would in Azure, once RBAC sees it (replication.py). Identities are kept in
 `state.arm.userAssignedIdentities`, keyed by lower-case "subscription/group/name".
 """
 
@@ -22,6 +22,7 @@ from cmkctl_sandbox.arm_common import (
     tenant_id,
 )
 from cmkctl_sandbox.ids import stable_uuid
+from cmkctl_sandbox.replication import principal_created
 from cmkctl_sandbox.routes import Params, Route, route
 from cmkctl_sandbox.wire import Reply, Request, State
 
@@ -96,8 +97,9 @@ def put_identity(request: Request, state: State, params: Params) -> Reply:
         refuse(400, "InvalidResourceName", f"The resource name '{params['name']}' is invalid.")
     existing = identities(state).get(record_key(params["sub"], params["rg"], params["name"]))
     if existing is None:
-        return Reply(201, new_identity(state, params["sub"], params["rg"], params["name"], location,
-                                       body.get("tags")))
+        created = new_identity(state, params["sub"], params["rg"], params["name"], location, body.get("tags"))
+        principal_created(state, created["properties"]["principalId"])  # RBAC sees it later (replication.py)
+        return Reply(201, created)
     if location.replace(" ", "").lower() != existing["location"].replace(" ", "").lower():
         refuse(409, "InvalidResourceLocation", f"The resource '{params['name']}' already exists in location "
                f"'{existing['location']}' in resource group '{params['rg']}'. A resource with the same name cannot "

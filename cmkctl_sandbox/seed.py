@@ -32,13 +32,22 @@ def _require(condition: bool, field: str, summary: str) -> None:
 
 
 def replication_lag(state: State, azure: Section, astra: Section) -> None:
-    attempts = (azure.get("replicationLag") or {}).get("servicePrincipalAttempts", 1)
+    seconds = (azure.get("replicationLag") or {}).get("seconds", state["graph"]["replication"]["seconds"])
     _require(
-        isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 0,
-        "azure.replicationLag.servicePrincipalAttempts",
-        "expected a whole number, 0 or more",
+        isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0,
+        "azure.replicationLag.seconds",
+        "expected a number of seconds, 0 or more",
     )
-    state["graph"]["replication"]["servicePrincipalAttempts"] = attempts
+    state["graph"]["replication"]["seconds"] = seconds
+
+
+def caller(state: State, azure: Section, astra: Section) -> None:
+    given = azure.get("caller") or {}
+    inside, roles = given.get("inside", state["caller"]["inside"]), given.get("roles", state["caller"]["roles"])
+    _require(isinstance(inside, bool), "azure.caller.inside", "expected true or false")
+    _require(isinstance(roles, list) and all(isinstance(r, str) for r in roles), "azure.caller.roles",
+             "expected a list of role names, such as [Key Vault Crypto Officer]")
+    state["caller"] = {**state["caller"], "inside": inside, "roles": roles}
 
 
 def soft_deleted_vaults(state: State, azure: Section, astra: Section) -> None:
@@ -95,7 +104,7 @@ def _vault_record(state: State, entry: Section) -> dict[str, Any]:
         "type": vaults.VAULT_TYPE,
         "location": str(entry["location"]),
         "tags": entry.get("tags") or {},
-        "properties": vaults.vault_properties(name, given, rbac_default=True),
+        "properties": vaults.vault_properties(name, given),
     }
     return {
         "subscriptionId": str(entry["subscription"]),
@@ -255,6 +264,7 @@ Step = Callable[[State, Section, Section], None]
 # Order matters: role assignments refer to service principals seeded before them.
 STEPS: tuple[tuple[str, Step], ...] = (
     ("azure.replicationLag", replication_lag),
+    ("azure.caller", caller),
     ("azure.vaults", key_vaults),
     ("azure.softDeletedVaults", soft_deleted_vaults),
     ("azure.servicePrincipals", service_principals),

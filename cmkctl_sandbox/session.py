@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cmkctl_sandbox import clock, propagation
+from cmkctl_sandbox import clock, propagation, replication
 from cmkctl_sandbox.clock import EmulatorClock
 from cmkctl_sandbox.credentials import Issued
 from cmkctl_sandbox.dirlock import DirectoryLock
@@ -96,8 +96,7 @@ class Sandbox:
         config = load_config(self.directory)
         if not config.active:
             return {}
-        if config.principal_lag is not None:
-            state["graph"]["replication"]["servicePrincipalAttempts"] = config.principal_lag
+        replication.configure(state, principal_seconds=config.principal_lag, assignment_seconds=config.assignment_lag)
         if config.grant_lag or config.grant_lag_seconds:
             propagation.configure(state, config.grant_lag, config.grant_lag_seconds)
         self.configured = ConfiguredFaults(config)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cmkctl_sandbox import show_services
+from cmkctl_sandbox import replication, show_services
 from cmkctl_sandbox.astra import provider_ids
 from cmkctl_sandbox.errors import SandboxError
 from cmkctl_sandbox.keys import key_resource
@@ -125,15 +125,14 @@ def _assignment(state: State, record: dict[str, Any]) -> list[str]:
 
 def _graph(state: State) -> list[str]:
     graph = state["graph"]
-    pending = graph["replication"]["pending"]
     lines = [
         f"Microsoft Graph (tenant {graph['tenantId']})",
-        f"  replication lag: new service principals are invisible to RBAC for "
-        f"{graph['replication']['servicePrincipalAttempts']} attempt(s)",
+        f"  replication lag: new principals are invisible to RBAC for {graph['replication'].get('seconds', 0):g}s",
         "  service principals (appId -> objectId):" if graph["servicePrincipals"] else "  service principals: none",
     ]
     for sp in graph["servicePrincipals"].values():
-        lag = f"  [RBAC cannot see it for {pending[sp['id']]} more attempt(s)]" if pending.get(sp["id"]) else ""
+        left = replication.invisible_for(state, sp["id"])
+        lag = f"  [RBAC cannot see it for {left:.0f}s more]" if left > 0 else ""
         lines.append(f"    {sp['appId']} -> {sp['id']}  {sp['displayName']}{lag}")
     return lines
 

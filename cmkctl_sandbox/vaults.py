@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from cmkctl_sandbox.arm_common import (
-    api_version,
     arm_section,
     bad_request,
     json_object,
@@ -36,11 +35,12 @@ NAME_IN_DELETED_STATE = (
     "existing key vault. Follow this link https://go.microsoft.com/fwlink/?linkid=2149745 for more "
     "information on soft delete."
 )
-# api-versions from 2026-02-01 on default enableRbacAuthorization to true (azure/NOTES.md §1).
-RBAC_DEFAULT_SINCE = "2026-02-01"
 # Properties live ARM leaves out of its answers until a request sets them (a recorded vault made
 # without them has none of the three): the sandbox keeps their effective value for its own checks
-# and names them in the record's "unset" list, which the wire form leaves out.
+# and names them in the record's "unset" list, which the wire form leaves out. A vault that never
+# set enableRbacAuthorization is an access-policy vault, whatever the api-version: the 2026-05-15
+# createVault and getVault examples answer such a vault with access policies and without the
+# property, although that definition's schema says `"default": true` (README.md says more).
 SPARSE_PROPERTIES = ("softDeleteRetentionInDays", "enableRbacAuthorization", "networkAcls")
 
 
@@ -115,7 +115,7 @@ def network_acls(given: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def vault_properties(name: str, given: dict[str, Any], *, rbac_default: bool) -> dict[str, Any]:
+def vault_properties(name: str, given: dict[str, Any]) -> dict[str, Any]:
     """The properties ARM returns for a vault built from the ones a PUT sent."""
     properties: dict[str, Any] = {
         "sku": {"family": given["sku"].get("family", "A"), "name": given["sku"]["name"]},
@@ -126,7 +126,7 @@ def vault_properties(name: str, given: dict[str, Any], *, rbac_default: bool) ->
         "enabledForTemplateDeployment": given.get("enabledForTemplateDeployment", False),
         "enableSoftDelete": True,
         "softDeleteRetentionInDays": given.get("softDeleteRetentionInDays", 90),
-        "enableRbacAuthorization": given.get("enableRbacAuthorization", rbac_default),
+        "enableRbacAuthorization": given.get("enableRbacAuthorization", False),
         "vaultUri": f"https://{name}.vault.azure.net/",
         "networkAcls": network_acls(given.get("networkAcls")),
         "provisioningState": "Succeeded",
@@ -219,8 +219,7 @@ def _create_vault(request: Request, state: State, params: Params, body: dict[str
 
 
 def _new_record(request: Request, params: Params, body: dict[str, Any]) -> dict[str, Any]:
-    rbac_default = api_version(request) >= RBAC_DEFAULT_SINCE
-    properties = vault_properties(params["vault"], body["properties"], rbac_default=rbac_default)
+    properties = vault_properties(params["vault"], body["properties"])
     # The first answer is not yet final; the next GET reports Succeeded (see get_vault).
     properties["provisioningState"] = "RegisteringDns"
     resource = {
@@ -248,8 +247,7 @@ def _update_vault(request: Request, record: dict[str, Any], body: dict[str, Any]
         )
     given = dict(body["properties"])
     _keep_fixed_settings(old, given)
-    rbac_default = api_version(request) >= RBAC_DEFAULT_SINCE
-    resource["properties"] = vault_properties(resource["name"], given, rbac_default=rbac_default)
+    resource["properties"] = vault_properties(resource["name"], given)
     resource["tags"] = body.get("tags") or {}
     record["unset"] = never_set(body["properties"], record.get("unset") or ())
     return Reply(200, wire_vault(record))
@@ -278,7 +276,7 @@ def patch_vault(request: Request, state: State, params: Params) -> Reply:
     _keep_fixed_settings(resource["properties"], merged)
     if "networkAcls" in patch:
         merged["networkAcls"] = network_acls({**resource["properties"]["networkAcls"], **patch["networkAcls"]})
-    resource["properties"] = vault_properties(resource["name"], merged, rbac_default=False)
+    resource["properties"] = vault_properties(resource["name"], merged)
     if "tags" in body:
         resource["tags"] = body["tags"] or {}
     record["unset"] = never_set(patch, record.get("unset") or ())

@@ -9,10 +9,15 @@ from typing import Any
 import yaml
 
 from cmkctl_sandbox import cassandra_seed, confluent, confluent_seed, mongo_seed, seed
+from cmkctl_sandbox.data_access import DEFAULT_CALLER
 from cmkctl_sandbox.errors import Problem, WorldError
 from cmkctl_sandbox.ids import DEFAULT_ORG_ID, DEFAULT_TENANT_ID
 from cmkctl_sandbox.state import STATE_VERSION, read_state_file
 from cmkctl_sandbox.wire import Refusal, State
+
+# Seconds of the emulator's time a new principal stays invisible to Azure RBAC (replication.py): a
+# short lag, so that every run waits one out; world.yaml `azure.replicationLag.seconds` changes it.
+DEFAULT_PRINCIPAL_LAG = 1.0
 
 WORLD_FILE = "world.yaml"
 
@@ -23,6 +28,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "azure": (
         "tenantId",
         "replicationLag",
+        "caller",
         "softDeletedVaults",
         "vaults",
         "servicePrincipals",
@@ -30,7 +36,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "cassandraClusters",
         *mongo_seed.AZURE_KEYS,
     ),
-    "azure.replicationLag": ("servicePrincipalAttempts",),
+    "azure.replicationLag": ("seconds",),
+    "azure.caller": ("inside", "roles"),
     "azure.vaults": (
         "subscription",
         "resourceGroup",
@@ -82,7 +89,7 @@ def default_state(*, tenant_id: str = DEFAULT_TENANT_ID, org_id: str = DEFAULT_O
         "graph": {
             "tenantId": tenant_id,
             "servicePrincipals": {},
-            "replication": {"servicePrincipalAttempts": 1, "pending": {}},
+            "replication": {"seconds": DEFAULT_PRINCIPAL_LAG, "visibleAt": {}},
         },
         "astra": {
             "orgId": org_id,
@@ -91,6 +98,9 @@ def default_state(*, tenant_id: str = DEFAULT_TENANT_ID, org_id: str = DEFAULT_O
             "databases": [],
         },
         "confluent": confluent.empty_state(),
+        # Who calls (data_access.py): its object ID, whether it is inside the vaults' firewalls, and
+        # the roles it holds above every subscription; world.yaml `azure.caller` changes them.
+        "caller": dict(DEFAULT_CALLER),
         # A readable copy of moto's KMS state (DIR/kms.pickle is moto's own); see sandbox/aws.py.
         "kms": {"keys": []},
     }

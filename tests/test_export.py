@@ -84,7 +84,8 @@ azure:
 def test_a_vault_made_without_retention_rbac_or_network_rules_is_adopted_without_drift(
     cmkctl: Callable[..., Result], tmp_path: Path
 ) -> None:
-    # ARM answers such a vault without the three properties; each reads as its documented default.
+    # ARM answers such a vault without the three properties; each reads as its documented default, and a
+    # vault that does not say it uses RBAC uses access policies.
     sandbox, exported = tmp_path / "s", tmp_path / "exported.yaml"
     write(sandbox / "world.yaml", SPARSE_WORLD)
     result = cmkctl("export", "-f", EXAMPLE, "--sandbox", sandbox, "--region", "eastus", "--out", exported)
@@ -92,7 +93,7 @@ def test_a_vault_made_without_retention_rbac_or_network_rules_is_adopted_without
     vault = yaml.safe_load(exported.read_text())["regions"][0]["vaults"][0]
     assert vault["name"] == "sparse-kv"
     assert vault["softDeleteRetentionDays"] == 90
-    assert vault["authorization"] == "rbac"
+    assert vault["authorization"] == "accessPolicies"
     again = cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode")
     assert again.code == 0, again.out + again.err
 

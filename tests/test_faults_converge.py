@@ -19,7 +19,7 @@ all:
   transient: 0.2           # 429 (Retry-After: 0), 500/503, drops before and after the write, 504 timeouts
   timeout: {rate: 0.04, ms: 0}
   lro: {polls: 2}          # every long-running operation answers "still running" twice more
-replicationLag: {principals: 2}
+replicationLag: {seconds: 20}   # new principals invisible to RBAC for 20 s of the emulator's time
 """
 
 

@@ -64,7 +64,7 @@ regions:
     cloud: azure
     vaults:
       - {name: pykvf9870e4e, resourceGroup: test_vaults_test_vaults_operationsf9870e4e, purgeProtection: false,
-         authorization: rbac, trustedServicesBypass: true}
+         authorization: accessPolicies, trustedServicesBypass: true}
 """
 
 
@@ -81,7 +81,7 @@ def test_a_recorded_vault_without_retention_rbac_or_network_rules_plans_no_chang
         live = read_back(handlers, vault)
     assert live == {
         "location": "westus", "tenantId": "6819f86e-5d41-47b0-9297-334f33d7922d", "sku": "standard",
-        "enableRbacAuthorization": True, "enablePurgeProtection": False, "softDeleteRetentionInDays": 90,
+        "enableRbacAuthorization": False, "enablePurgeProtection": False, "softDeleteRetentionInDays": 90,
         "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow"}, "tags": {},
         "id": listed.body["value"][0]["id"], "vaultUri": "https://pykvf9870e4e.vault.azure.net",
         "enableSoftDelete": True,
@@ -107,9 +107,9 @@ def test_a_recorded_vault_with_network_rules_and_short_retention_reads_as_record
     assert (live["location"], live["sku"], live["softDeleteRetentionInDays"]) == ("canadacentral", "standard", 7)
     assert live["networkAcls"] == {"bypass": "AzureServices", "defaultAction": "Allow"}
     assert live["tags"] == {"tag1": "value1", "tag2": "value2", "tag3": "value3"}
-    # Made with api-version 2023-02-01 and access policies, it carries no enableRbacAuthorization:
-    # read with 2026-05-15's default (true); tests/contracts/recordings/README.md says what is open.
-    assert live["enableRbacAuthorization"] is True
+    # Made with api-version 2023-02-01 and access policies, it carries no enableRbacAuthorization: an
+    # access-policy vault, as a vault that does not say is (the 2026-05-15 getVault example answers so).
+    assert live["enableRbacAuthorization"] is False
     assert dispatcher.unanswered == []
 
 

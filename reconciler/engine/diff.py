@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.kinds import KindSpec
-from reconciler.plan.model import Action, AttributeChange, Declared, Unknown
+from reconciler.plan.model import UNREADABLE, Action, AttributeChange, Declared, Unknown
 
 IMMUTABLE_RULE = "R-IMMUTABLE"
 
@@ -50,10 +50,11 @@ def choose_action(spec: KindSpec, declared: Mapping[str, Any], live: Mapping[str
         why = [spec.irreversible_create] if spec.irreversible_create else []
         why += [reason for name, reason in spec.irreversible_attributes.items() if declared.get(name) is True]
         return Decision(Action.CREATE, changes, "; ".join(why), bool(why))
+    unreadable = live.get(UNREADABLE) or {}  # unknown, not different: the planner warns instead
     changes = tuple(
         AttributeChange(name, live.get(name), value)
         for name, value in declared.items()
-        if name not in spec.create_only
+        if name not in spec.create_only and name not in unreadable
         and not matches(value, live.get(name), path=name, case_insensitive=spec.case_insensitive)
     )
     if not changes:

@@ -21,7 +21,17 @@ from reconciler.engine.variables import describe_unset, unset_variables
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.manifest.rules import expiry_warnings
-from reconciler.plan.model import Action, ManifestFile, Notice, Plan, Resource, Step, Unknown
+from reconciler.plan.model import (
+    UNREADABLE,
+    UNREADABLE_NOTICE,
+    Action,
+    ManifestFile,
+    Notice,
+    Plan,
+    Resource,
+    Step,
+    Unknown,
+)
 from reconciler.plan.targets import partial_plan_notice, select
 from reconciler.providers.base import Live, ResourceHandler
 from reconciler.systems import KINDS
@@ -59,7 +69,7 @@ class Planner:
             key_set=key_set.name,
             steps=steps,
             notices=(*([partial_plan_notice(targets)] if targets else []), *self._variable_notices(steps),
-                     *self._notices(steps), *rotation_notices(key_set)),
+                     *self._notices(steps), *rotation_notices(key_set), *unreadable_notices(steps)),
             manifest_digest=manifests.digest,
             manifest_files=tuple(ManifestFile(f, d) for f, d in zip(manifests.files, manifests.sha256, strict=True)),
             targets=tuple(targets),
@@ -119,6 +129,13 @@ class Planner:
             yield Notice("W-ASTRA-EXISTING-DATABASES", region, f"{len(databases)} Astra database(s) already "
                          f"deployed in {cloud} {region} ({names}) keep their current key; the key registered "
                          "now protects only databases deployed after it")
+
+
+def unreadable_notices(steps: Iterable[Step]) -> list[Notice]:
+    """A declared attribute the read could not read: unknown, so no change is planned to it; say why."""
+    return [Notice(UNREADABLE_NOTICE, step.region, f"{step.address}: {name} is unknown (not read, so no change is "
+                   f"planned to it): {why}")
+            for step in steps for name, why in sorted(((step.live or {}).get(UNREADABLE) or {}).items())]
 
 
 def rotation_notices(key_set: KeySet) -> list[Notice]:

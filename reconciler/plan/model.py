@@ -19,6 +19,12 @@ class Action(enum.StrEnum):
     FORBIDDEN = "forbidden"
 
 
+# A live state's entry naming the declared attributes its read could not read (attribute -> why, and
+# what would let cmkctl read it): shown as unknown with a warning (UNREADABLE_NOTICE), never a change.
+UNREADABLE = "unreadable"
+UNREADABLE_NOTICE = "W-UNREADABLE"
+
+
 @dataclass(frozen=True)
 class Unknown:
     """A value that exists only once `address` has been applied, e.g. a new principal's object ID."""

@@ -118,7 +118,7 @@ class RoleAssignmentHandler:
         if code == "PrincipalNotFound":
             # A principal created moments ago is not yet visible to RBAC: replication lag.
             raise PrincipalPendingError(
-                f"{what}: the principal is not yet visible to Azure RBAC (replication lag)",
+                f"{what}: HTTP 400 PrincipalNotFound: the principal is not yet visible to Azure RBAC (replication lag)",
                 plane=PLANE,
                 code=code,
                 status=getattr(e, "status_code", None),

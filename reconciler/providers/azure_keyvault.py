@@ -6,13 +6,16 @@ read through `as_dict()`, which yields the wire (camelCase) form, so nothing SDK
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.core.errors import ProviderError
 from reconciler.core.wirelog import LOG
 from reconciler.manifest.rotation import parse_duration, policy_from_key_vault, policy_to_key_vault
+from reconciler.plan.model import UNREADABLE
 from reconciler.providers.azure_common import (
     SDK_RETRY_TOTAL,
     AzureSession,
@@ -41,16 +44,39 @@ DATA_PLANE = "keyvault"
 DEFAULT_NETWORK_ACLS = {"bypass": "AzureServices", "defaultAction": "Allow"}
 # VaultProperties.softDeleteRetentionInDays `"default": 90`.
 DEFAULT_RETENTION_DAYS = 90
-# VaultProperties.enableRbacAuthorization `"default": true` in 2026-05-15 (as in 2026-02-01; it was
-# false in 2025-05-01). The property's description still says "default value of false": the
-# schema's default is the one this api-version applies.
-DEFAULT_RBAC_AUTHORIZATION = True
+# A vault that does not say is an access-policy vault, whatever the schema's `"default": true` of
+# 2026-02-01 and later: the 2026-05-15 getVault and createVault examples answer access policies and
+# no enableRbacAuthorization, every live recording leaves it out of vaults that never set it, and
+# Key Vault's team, announcing the property: "When this is set to true the key vault will use Rbac
+# to authorize, otherwise (false or null) it still use the legacy access policy authorization"
+# (Azure/azure-powershell#10557, Azure/azure-cli#11268). A vault made with it answers `true`.
+DEFAULT_RBAC_AUTHORIZATION = False
 
 # Declared vault attributes ARM cannot change on an existing vault (see kinds.AZURE_VAULT).
 VAULT_FIXED = ("location", "tenantId", "softDeleteRetentionInDays")
 
 # The only operations a key-encryption key needs (Astra, Confluent, Cosmos DB all wrap/unwrap).
 KEY_OPS = ["wrapKey", "unwrapKey"]
+
+# What lets a caller read and write a rotation policy, by Key Vault's 403 (its inner error code):
+# the vault's firewall, then its permission model (README, "What the caller needs").
+READ_POLICY_NEEDS = {
+    "ForbiddenByFirewall": "Key Vault's firewall refused the caller (ForbiddenByFirewall): let the address cmkctl "
+                           "runs from through vault {vault}'s network rules (an IP rule, a virtual-network rule or a "
+                           "private endpoint)",
+    "ForbiddenByRbac": "the caller holds no role allowing Microsoft.KeyVault/vaults/keyrotationpolicies/read on vault "
+                       "{vault} or the key (ForbiddenByRbac): assign it Key Vault Reader, the least built-in role that "
+                       "allows it (Key Vault Crypto Officer also allows changing the policy)",
+    "AccessDenied": "vault {vault}'s access policies give the caller no getrotationpolicy key permission (Forbidden): "
+                    "add one for it (with setrotationpolicy to change the policy)",
+}
+WRITE_POLICY_NEEDS = {
+    "ForbiddenByFirewall": READ_POLICY_NEEDS["ForbiddenByFirewall"],
+    "ForbiddenByRbac": "the caller holds no role allowing Microsoft.KeyVault/vaults/keyrotationpolicies/write on vault "
+                       "{vault} or the key (ForbiddenByRbac): assign it Key Vault Crypto Officer",
+    "AccessDenied": "vault {vault}'s access policies give the caller no setrotationpolicy key permission (Forbidden): "
+                    "add it to the caller's access policy",
+}
 
 
 def _keyvault_client(session: AzureSession, subscription_id: str) -> Any:
@@ -428,10 +454,17 @@ class KeyHandler:
         return key_live(key.as_dict())
 
     def read_declared(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live | None:
-        """The key, and its rotation policy when one is declared (one data-plane read more)."""
+        """The key, and its rotation policy when one is declared (one data-plane read more).
+
+        ARM's read of a key does not carry its rotation policy: when Key Vault refuses the caller the
+        data-plane read (its firewall, or no permission), the policy is left unknown, with what would
+        let cmkctl read it, rather than failing the plan."""
         live = self.read(identity=identity)
         if live is not None and "rotationPolicy" in attributes:
-            live["rotationPolicy"] = self._data_plane(identity).read_policy(identity["name"])
+            try:
+                live["rotationPolicy"] = self._data_plane(identity).read_policy(identity["name"])
+            except DataPlaneRefused as refused:
+                live[UNREADABLE] = {"rotationPolicy": refused.needs}
         return live
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
@@ -471,18 +504,52 @@ class KeyHandler:
         return KeyVaultKeys(self._session, uri)
 
 
+class DataPlaneRefused(ProviderError):
+    """Key Vault refused the caller a data-plane call (403): `needs` says what would let it through."""
+
+    def __init__(self, message: str, needs: str) -> None:
+        super().__init__(message, plane=DATA_PLANE, code="Forbidden", status=403)
+        self.needs = needs
+
+
+def refusal_code(e: Exception) -> str:
+    """Key Vault's inner error code of a 403 (ForbiddenByFirewall, ForbiddenByRbac, AccessDenied), or ''."""
+    if getattr(e, "status_code", None) != 403:
+        return ""
+    inner = getattr(getattr(e, "error", None), "innererror", None) or {}
+    code = inner.get("code") if isinstance(inner, dict) else None
+    if not code:
+        try:
+            body = json.loads(e.response.text())  # type: ignore[attr-defined]
+            code = body["error"].get("innererror", {}).get("code")
+        except (AttributeError, ValueError, TypeError, KeyError):
+            code = None
+    return str(code or "AccessDenied")
+
+
 class KeyVaultKeys:
     """One vault's keys through Key Vault's data plane (azure-keyvault-keys): rotation policies,
     which ARM's create-if-not-exist sets only when it creates the key."""
 
     def __init__(self, session: AzureSession, vault_uri: str) -> None:
         require_https(vault_uri, plane=DATA_PLANE)
+        self._vault = (urlsplit(vault_uri).hostname or vault_uri).split(".", 1)[0]
         self._client = session.data_client(KEY_CLIENT, vault_uri, **key_client_kwargs(session.connection))
 
     def read_policy(self, name: str) -> dict[str, str | None]:
-        with azure_errors(f"read the rotation policy of key {name}"):
+        what = f"read the rotation policy of key {name}"
+        try:
             policy = self._client.get_key_rotation_policy(name)
+        except sdk_errors() as e:
+            raise self._refused(e, what, READ_POLICY_NEEDS) or translate(e, what) from e
         return policy_from_key_vault(_policy_document(policy))
+
+    def _refused(self, e: Exception, what: str, needs: Mapping[str, str]) -> DataPlaneRefused | None:
+        code = refusal_code(e)
+        if not code:
+            return None
+        said = needs.get(code, needs["AccessDenied"]).format(vault=self._vault)
+        return DataPlaneRefused(f"{what}: Key Vault refused: {said}", said)
 
     def write_policy(self, name: str, canonical: Mapping[str, Any]) -> dict[str, str | None]:
         from azure.keyvault.keys import KeyRotationLifetimeAction, KeyRotationPolicy
@@ -492,8 +559,11 @@ class KeyVaultKeys:
                                              time_before_expiry=a["trigger"].get("timeBeforeExpiry"))
                    for a in document["lifetimeActions"]]
         wanted = KeyRotationPolicy(lifetime_actions=actions, expires_in=canonical.get("expiresAfter"))
-        with azure_errors(f"update the rotation policy of key {name}"):
+        what = f"update the rotation policy of key {name}"
+        try:
             written = self._client.update_key_rotation_policy(name, wanted)
+        except sdk_errors() as e:
+            raise self._refused(e, what, WRITE_POLICY_NEEDS) or translate(e, what) from e
         return policy_from_key_vault(_policy_document(written))
 
 

@@ -27,8 +27,10 @@ VAULT_SCOPE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/pr
 CLUSTER = {"subscriptionId": SUBSCRIPTION, "resourceGroup": RESOURCE_GROUP, "name": "orders"}
 KEY_URL = "https://kv-mongo.vault.azure.net/keys/cmk"
 KEYS = [{"name": "cmk", "kty": "RSA", "keySize": 3072}, {"name": "cmk2", "kty": "RSA", "keySize": 3072}]
-WORLD = {"azure": {"vaults": [{"subscription": SUBSCRIPTION, "resourceGroup": RESOURCE_GROUP, "name": "kv-mongo",
-                               "location": "eastus", "enablePurgeProtection": True, "keys": KEYS}]}}
+# New identities are granted at once here: no replication lag (tests/test_identity_lag.py has it).
+WORLD = {"azure": {"replicationLag": {"seconds": 0}, "vaults": [{"subscription": SUBSCRIPTION, "resourceGroup": RESOURCE_GROUP, "name": "kv-mongo",
+                               "location": "eastus", "enablePurgeProtection": True, "enableRbacAuthorization": True,
+                               "keys": KEYS}]}}
 
 
 def identity_of(name: str) -> dict[str, str]:

@@ -46,9 +46,9 @@ def test_vault_create_is_long_running_then_succeeds(client: httpx.Client, sandbo
 def test_purge_protection_omitted_until_on(client: httpx.Client, sandbox: Sandbox) -> None:
     props = create_vault(client, sandbox, "kv-plain").json()["properties"]
     assert "enablePurgeProtection" not in props
-    # api-versions from 2026-02-01 default RBAC authorization to on; never set, it is not answered.
+    # Never set, it is not answered, and the vault is an access-policy vault (the createVault example).
     assert "enableRbacAuthorization" not in props
-    assert sandbox.state["arm"]["vaults"]["kv-plain"]["resource"]["properties"]["enableRbacAuthorization"] is True
+    assert sandbox.state["arm"]["vaults"]["kv-plain"]["resource"]["properties"]["enableRbacAuthorization"] is False
 
 
 def test_properties_a_request_set_are_answered_from_then_on(client: httpx.Client, sandbox: Sandbox) -> None:

@@ -28,7 +28,8 @@ def data_client(sandbox: Sandbox, audience: str | None = VAULT_AUDIENCE) -> http
 
 @pytest.fixture
 def key(client: httpx.Client, sandbox: Sandbox) -> str:
-    create_vault(client, sandbox, "kv-data", enablePurgeProtection=True)
+    # An RBAC vault: the default world's caller holds Key Vault Crypto Officer above it.
+    create_vault(client, sandbox, "kv-data", enablePurgeProtection=True, enableRbacAuthorization=True)
     created = client.put(vault_path("kv-data") + "/keys/cmk", params=API,
                          json={"properties": {"kty": "RSA", "keySize": 3072, "rotationPolicy": POLICY}})
     assert created.status_code == 200, created.text
@@ -88,7 +89,7 @@ def test_a_second_action_of_one_type_is_refused(sandbox: Sandbox, key: str) -> N
 
 
 def test_a_key_without_a_policy_reports_key_vaults_default(client: httpx.Client, sandbox: Sandbox) -> None:
-    create_vault(client, sandbox, "kv-data")
+    create_vault(client, sandbox, "kv-data", enableRbacAuthorization=True)
     client.put(vault_path("kv-data") + "/keys/plain", params=API, json={"properties": {"kty": "RSA"}})
     with data_client(sandbox) as vault:
         read = vault.get("/keys/plain/rotationpolicy", params=DATA_API)

@@ -58,7 +58,7 @@ def test_keyvault_sdk_creates_vault_and_key(sandbox: Sandbox) -> None:
 def test_authorization_sdk_creates_role_assignment(sandbox: Sandbox) -> None:
     with client_for(sandbox) as http:
         principal = http.post("/v1.0/servicePrincipals", json={"appId": str(uuid.uuid4())}).json()["id"]
-    assert sandbox.state["graph"]["replication"]["pending"][principal] == 1
+    assert sandbox.state["graph"]["replication"]["visibleAt"][principal] > 0
     client = AuthorizationManagementClient(
         sandbox.issued.azure_credential(), SUB, base_url=sandbox.endpoints.arm,
         connection_verify=sandbox.endpoints.ca_bundle
@@ -74,5 +74,6 @@ def test_authorization_sdk_creates_role_assignment(sandbox: Sandbox) -> None:
         client.role_assignments.create(scope, name, parameters)
     assert lagging.value.status_code == 400
     assert lagging.value.error is not None and lagging.value.error.code == "PrincipalNotFound"
+    sandbox.offer.clock.sleep(1)  # the default world's replication lag, in the emulator's time
     created = client.role_assignments.create(scope, name, parameters)
     assert created.principal_id == principal and created.scope == scope

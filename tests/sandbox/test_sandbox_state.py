@@ -19,7 +19,7 @@ from tests.sandbox.conftest import API, SUB, client_for, vault_body, vault_path
 WORLD = f"""
 azure:
   tenantId: 11111111-2222-3333-4444-555555555555
-  replicationLag: {{servicePrincipalAttempts: 0}}
+  replicationLag: {{seconds: 0}}
   softDeletedVaults: [kv-deleted, {{name: kv-deleted-too, location: westus}}]
   vaults:
     - subscription: {SUB}
