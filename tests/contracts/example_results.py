@@ -1,7 +1,7 @@
 """What each replayed example shows: passes, pending another change, differing, or wrong at its source.
 
 PENDING lists the cases a change on another branch of issue 20 will make pass; DIFFERS, the cases where
-the emulator differs and the fix belongs in another helper's files, with no change known to be under way.
+the emulator differs and the fix belongs to files another change of issue 20 owns, none known to make it.
 Each is run as a strict xfail, so the first run after the fix is merged fails until its entry is deleted
 here. KNOWN_WRONG lists examples that contradict themselves or their definition, with the check that they
 still do. `table()` renders all of it for README.md (test_examples_table.py holds the two equal).
@@ -27,7 +27,7 @@ class Open:
 
 
 # Direction "a": the example's answer served to cmkctl's read path; "b": its request sent to the emulator.
-ITEM_4 = Open("issue 20 item 4", "S2b's change of the vault read path (azure_keyvault.py): a vault answer without "
+ITEM_4 = Open("issue 20 item 4", "the change of the vault read path (azure_keyvault.py) it asks for: a vault answer without "
               "`enableRbacAuthorization` is read as RBAC, so an access-policy vault (every vault example is one) plans "
               "a false `true -> false` update")
 # (example file, direction) -> what a change under way on another branch fixes.
@@ -37,9 +37,9 @@ PENDING: dict[tuple[str, str], Open] = {
 }
 
 NO_USERS = Open("no user principals", "the emulator's directory holds service principals only (graph.py and rbac.py, "
-                "S2b's files), so an assignment with `principalType: User`, as these examples make, is refused 400 "
+                "which another change of issue 20 owns), so an assignment with `principalType: User`, as these examples make, is refused 400 "
                 "`UnmatchedPrincipalType`, as ARM refuses a principal of another type")
-# (example file, direction) -> how the emulator differs where the fix is in another helper's files, with no
+# (example file, direction) -> how the emulator differs where the fix belongs to files another change owns, with no
 # change known to be under way.
 DIFFERS: dict[tuple[str, str], Open] = {
     **{(file, "b"): NO_USERS for file in ("RoleAssignments_CreateForResource.json",
@@ -159,7 +159,7 @@ def table() -> str:
         rows.append(f"| {inline.name} (inline) | {inline.method} {inline.path} | passes | none: an error answer |")
     lists = ["", "Pending (a change under way on another branch makes these pass; strict xfail until then):", ""]
     lists += [f"- {o.label}: {o.why}." for o in dict.fromkeys(PENDING.values())]
-    lists += ["", "Differs (the fix is in another helper's files; no change known to be under way; strict xfail):", ""]
+    lists += ["", "Differs (the fix belongs to files another change of issue 20 owns; none known to make it; strict xfail):", ""]
     lists += [f"- {o.label}: {o.why}." for o in dict.fromkeys(DIFFERS.values())]
     lists += ["", "Known wrong (the example contradicts itself or its definition; "
               "`test_known_wrong_examples_are_still_wrong` checks each still does):", ""]
