@@ -129,13 +129,6 @@ def send(emulated: Emulated, example: Example, **renamed: str) -> httpx.Response
     return emulated.client.request(example.method, path, params=query, json=body)
 
 
-def answer_for(example: Example, response: httpx.Response) -> Any:
-    """The example's answer with the status the emulator gave (None when it has no body)."""
-    if response.status_code not in example.statuses:
-        return None
-    return example.body(response.status_code)
-
-
 def _form(value: Any) -> Any:
     """A made-up value by its form only."""
     if isinstance(value, str) and GUID.match(value):
@@ -262,7 +255,7 @@ def add_access_policy(start: Start, example: Example) -> Outcome:
     parameters = example.parameters
     vault_named(emulated, parameters["subscriptionId"], parameters["resourceGroupName"], parameters["vaultName"])
     response = send(emulated, example)
-    return Outcome(response.status_code, policies(response.json()), policies(answer_for(example, response)))
+    return written(emulated, example, response, _path(example, {}), VAULT_API, policies)
 
 
 def deleted_says(deleted: dict[str, Any]) -> dict[str, Any]:
@@ -316,7 +309,7 @@ def create_key(start: Start, example: Example) -> Outcome:
     emulated, parameters = start(), example.parameters
     vault_named(emulated, parameters["subscriptionId"], parameters["resourceGroupName"], parameters["vaultName"])
     response = send(emulated, example)
-    return Outcome(response.status_code, key_fields(response.json()), key_fields(answer_for(example, response)))
+    return written(emulated, example, response, _path(example, {}), VAULT_API, key_fields, created=True)
 
 
 def _data_plane_key(emulated: Emulated, example: Example) -> str:
@@ -345,8 +338,7 @@ def put_rotation_policy(start: Start, example: Example) -> Outcome:
     emulated = start()
     _data_plane_key(emulated, example)
     response = send(emulated, example)
-    return Outcome(response.status_code, canonical_policy(response.json()),
-                   canonical_policy(answer_for(example, response)))
+    return written(emulated, example, response, _path(example, {}), "7.5", canonical_policy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,10 +366,7 @@ def create_assignment(start: Start, example: Example) -> Outcome:
     sent = example.parameters["parameters"]["properties"]
     emulated = start({"azure": {"servicePrincipals": _principal_world({sent["principalId"]})}})
     response = send(emulated, example)
-    answered = response.json() if response.is_success else response.json()["error"]
-    want = answer_for(example, response)
-    return Outcome(response.status_code, assignment_says(answered) if response.is_success else answered,
-                   assignment_says(want) if want is not None else None)
+    return written(emulated, example, response, _path(example, {}), "2022-04-01", assignment_says, created=True)
 
 
 IDENTITY_API = "2024-11-30"
@@ -408,8 +397,8 @@ def put_identity(start: Start, example: Example) -> Outcome:
     emulated = start()
     response = send(emulated, example)
     ignored = ignoring(example)
-    return Outcome(response.status_code, identity_fields(response.json(), *ignored),
-                   identity_fields(answer_for(example, response), *ignored))
+    return written(emulated, example, response, _path(example, {}), IDENTITY_API,
+                   lambda i: identity_fields(i, *ignored), created=True)
 
 
 # ---------------------------------------------------------------------------------------------
