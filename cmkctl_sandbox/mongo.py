@@ -22,7 +22,7 @@ import re
 import uuid
 from typing import Any
 
-from cmkctl_sandbox import msi, propagation, rbac
+from cmkctl_sandbox import mongo_copies, msi, propagation, rbac
 from cmkctl_sandbox.arm_common import (
     POLL_AFTER,
     api_version,
@@ -247,11 +247,11 @@ def patch_cluster(request: Request, state: State, params: Params) -> Reply:
 
 def _create(request: Request, state: State, params: Params, body: dict[str, Any]) -> Reply:
     properties = body["properties"]
-    administrator = properties.get("administrator")
-    if not isinstance(administrator, dict) or not administrator.get("userName") or not administrator.get("password"):
-        bad_request("A new cluster needs properties.administrator with userName and password.")
-    if not (properties.get("compute") or {}).get("tier") or not (properties.get("storage") or {}).get("sizeGb"):
-        bad_request("A new cluster needs properties.compute.tier and properties.storage.sizeGb.")
+    source = mongo_copies.source_of(clusters(state), properties)
+    if source is None:
+        _check_new(properties)
+    else:
+        properties = mongo_copies.copied(properties, source)
     attached = requested_identities(state, body)
     cmk = _cmk(properties)
     if cmk is not None:
@@ -261,6 +261,14 @@ def _create(request: Request, state: State, params: Params, body: dict[str, Any]
     _attach(state, resource, attached, str((body.get("identity") or {}).get("type") or "UserAssigned"))
     clusters(state)[_key(params)] = resource
     return Reply(201, resource, _accepted(request, state, params, resource))
+
+
+def _check_new(properties: dict[str, Any]) -> None:
+    administrator = properties.get("administrator")
+    if not isinstance(administrator, dict) or not administrator.get("userName") or not administrator.get("password"):
+        bad_request("A new cluster needs properties.administrator with userName and password.")
+    if not (properties.get("compute") or {}).get("tier") or not (properties.get("storage") or {}).get("sizeGb"):
+        bad_request("A new cluster needs properties.compute.tier and properties.storage.sizeGb.")
 
 
 def new_cluster(subscription: str, resource_group: str, name: str, location: str, properties: dict[str, Any],

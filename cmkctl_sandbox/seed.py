@@ -63,6 +63,9 @@ def soft_deleted_vaults(state: State, azure: Section, astra: Section) -> None:
             "purgeProtectionEnabled": bool(item.get("purgeProtectionEnabled", False)),
             "keys": {},
         }
+        if item.get("vaultId"):
+            # The live vault's resource ID, as Vaults_ListDeleted answers it (a vault deleted here gets its own).
+            state["arm"]["deletedVaults"][name.lower()]["vaultId"] = str(item["vaultId"])
         _require(
             name.lower() not in state["arm"]["vaults"],
             f"azure.softDeletedVaults[{index}]",
