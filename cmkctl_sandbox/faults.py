@@ -5,6 +5,8 @@ its answer is recorded in calls.jsonl but never changes the state. It runs outsi
 so an injected delay slows only its own request. The one fault that lets a change through is
 `dropAfterWrite`: the plane carries the request out and saves it, then the connection is closed
 before the reply leaves, as when a real service did the work and the network failed after it.
+`failOperations` is no injector's: it is handed to the ARM plane (operations.py), whose operation
+then fails as a service's does, changing what a failed operation changes.
 
 Which request meets which fault is decided by a hash of (seed, plane, method, path, body, how many
 times this process saw that request): the same apply under the same seed meets the same faults

@@ -145,11 +145,12 @@ def iso(seconds: float) -> str:
 def _prune(state: State, operations: dict[str, Any]) -> None:
     """Forget operations that ended more than RETENTION ago, oldest first (they end roughly in order)."""
     horizon = clock.now(state) - RETENTION
-    for identifier in list(operations):
-        ended = operations[identifier].get("endTime")
+    while operations:
+        oldest = next(iter(operations))
+        ended = operations[oldest].get("endTime")
         if ended is None or ended > horizon:
             return
-        del operations[identifier]
+        del operations[oldest]
 
 
 # ---- configured failures (faults.yaml `failOperations`) ----------------------------------------
