@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cmkctl_sandbox import access_policies, cassandra, keys, mongo, msi, rbac, vaults
+from cmkctl_sandbox import access_policies, cassandra, keys, mongo, msi, operations, rbac, vaults
 from cmkctl_sandbox.arm_common import api_version, arm_error
 from cmkctl_sandbox.routes import Route, dispatch, route
-from cmkctl_sandbox.wire import Reply, Request, State
+from cmkctl_sandbox.wire import Refusal, Reply, Request, State
 
 _GROUP = r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
 _VAULTS = _GROUP + r"/providers/Microsoft\.KeyVault/vaults"
@@ -65,4 +65,11 @@ def handle(request: Request, state: State) -> Reply:
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
-    return dispatch(ROUTES, request, state, not_found=_not_found, not_allowed=_not_allowed)
+    # Operations whose time has come end before anything reads or writes what they changed.
+    advanced = operations.complete_due(state)
+    try:
+        reply = dispatch(ROUTES, request, state, not_found=_not_found, not_allowed=_not_allowed)
+    except Refusal as refusal:
+        reply = refusal.reply
+    reply.advanced = reply.advanced or advanced
+    return reply

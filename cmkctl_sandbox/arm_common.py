@@ -7,30 +7,9 @@ from typing import Any, NoReturn
 
 from cmkctl_sandbox.wire import Refusal, Reply, Request, State
 
-# What ARM's asynchronous operations say of when to poll again: "The time interval in the Retry-After
-# header can only be specified in seconds, with a minimum of 10 seconds" (ARM RPC, async-api-reference).
-# Clients wait it on their own clock (the emulator's, for its clients). Never on a 4xx: azure-core
-# retries any error that carries it.
-POLL_AFTER = {"Retry-After": "10"}
-
-
-SUCCEEDED = {"provisioningState": "Succeeded"}
-
-
-def settle(resource: dict[str, Any], done: dict[str, str] = SUCCEEDED) -> bool:
-    """Complete a resource's operation, as the first read after the write sees it in ARM; True when
-    this read was the one that completed it (the state changed and must be saved)."""
-    properties = resource["properties"]
-    advanced = any(properties.get(name) != value for name, value in done.items())
-    properties.update(done)
-    return advanced
-
-
-def settled_reply(resource: dict[str, Any], done: dict[str, str] = SUCCEEDED,
-                  headers: dict[str, str] | None = None) -> Reply:
-    """200 with the resource, its operation completed by this read (see `settle`)."""
-    advanced = settle(resource, done)
-    return Reply(200, resource, dict(headers or {}), advanced=advanced)
+# Long-running operations (operations.py) answer no Retry-After: the live recordings of Mongo vCore's
+# and Managed Cassandra's operations carry none, so clients poll after their own interval. Never on a
+# 4xx either: azure-core retries any error that carries it.
 
 
 def in_group(records: dict[str, Any], params: dict[str, str]) -> list[Any]:

@@ -1,28 +1,34 @@
 """Microsoft.DocumentDB/cassandraClusters and their dataCenters (Managed Instance for Apache Cassandra).
 
-Writes are long-running: a PUT answers 201 `Creating` (200 `Updating` on an existing object), a
-PATCH 200 `Updating`, with `Retry-After: 10`; the next GET reports `Succeeded`, which is when the
-SDK's body-content poller stops. A cluster with `identity.type: SystemAssigned` gets a principal
-(registered in Graph as a managed identity, so RBAC can see it); the initial admin password is
-checked and never stored. The sandbox refuses, at the PUT (real Azure fails the deployment later),
-what the procedure says fails:
+Writes are long-running operations (operations.py) on the channel the live recording and the
+examples show: a create answers 201 `Creating` with an `Azure-AsyncOperation` under
+`locations/L/operationsStatus/ID` and no Retry-After, its status answering `Dequeued` until, about 5
+minutes of the emulator's time later, `Succeeded` (azure-cli's recorded managed-cassandra cluster
+create: 09:15:16 to 09:20:18); a PATCH answers 202 `Updating` with an `Azure-AsyncOperation`
+(CosmosDBManagedCassandraClusterPatch.json, ...DataCenterPatch.json); a PUT on an existing object
+answers 200 `Updating` the same way. A data center whose cluster's identity cannot reach its key yet
+(a grant still propagating, propagation.py) fails its operation with `KeyVaultAccessForbidden`, its
+changes put back. A cluster with `identity.type: SystemAssigned` gets a principal (registered in
+Graph as a managed identity, so RBAC can see it); the initial admin password is checked and never
+stored. The sandbox refuses, at the PUT (real Azure fails the deployment later), what the procedure
+says fails:
 
 - a cluster or data center whose subnet's VNet does not give the Azure Cosmos DB service principal
   Network Contributor;
 - a data center whose key URI is not a versioned URI of an existing key version, whose key's vault
   has no purge protection ("Datacenter deployments will fail without it"), or whose cluster's
-  identity cannot get, wrap and unwrap the key (access policy, or a key role on an RBAC vault).
+  identity holds no grant to get, wrap and unwrap the key (access policy, or a key role on an RBAC vault).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
-from cmkctl_sandbox import graph, propagation, replication
+from cmkctl_sandbox import graph, operations, propagation, replication
 from cmkctl_sandbox.access_policies import has_key_permissions
 from cmkctl_sandbox.arm_common import (
-    POLL_AFTER,
     arm_section,
     bad_request,
     in_group,
@@ -30,8 +36,6 @@ from cmkctl_sandbox.arm_common import (
     json_object,
     refuse,
     resource_not_found,
-    settle,
-    settled_reply,
     tenant_id,
 )
 from cmkctl_sandbox.ids import stable_uuid
@@ -57,6 +61,12 @@ IDENTITY_TYPES = ("SystemAssigned", "None")
 CLUSTER_FIXED = ("delegatedManagementSubnetId",)
 DATA_CENTER_FIXED = ("dataCenterLocation", "delegatedSubnetId")
 KEY_FIELDS = ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri")
+# How long each write runs (README.md names the source of each, or says it has none).
+CLUSTER_CREATE_SECONDS = 30.0
+DATA_CENTER_CREATE_SECONDS = 30.0
+UPDATE_SECONDS = 30.0
+# What the operation's status answers until it ends (the recording).
+RUNNING = "Dequeued"
 
 _CLUSTERS = (r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DocumentDB/"
              r"cassandraClusters")
@@ -88,9 +98,23 @@ def _existing(state: State, params: Params) -> dict[str, Any]:
     return record
 
 
-def _settled_reply(resource: dict[str, Any]) -> Reply:
-    # The operation completes on the first poll after the write.
-    return settled_reply(resource, headers=POLL_AFTER)
+def _started(request: Request, state: State, params: Params, location: str, target: tuple[str, ...],
+             seconds: float, *, error: dict[str, str] | None = None,
+             restore: dict[str, Any] | None = None) -> dict[str, str]:
+    """Start the write's operation; the header that points at its status."""
+    operation = operations.Operation(target, seconds, running=RUNNING, error=error, restore=restore)
+    identifier = operations.start(state, request, operation)
+    return {"Azure-AsyncOperation": operations.status_url(request, params["sub"], "Microsoft.DocumentDB", location,
+                                                          "operationsStatus", identifier)}
+
+
+def _cluster_target(params: Params) -> tuple[str, ...]:
+    return ("arm", "cassandraClusters", cluster_key(params["sub"], params["rg"], params["cluster"]), "resource")
+
+
+def _data_center_target(params: Params) -> tuple[str, ...]:
+    return ("arm", "cassandraClusters", cluster_key(params["sub"], params["rg"], params["cluster"]), "dataCenters",
+            params["dc"].lower())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,21 +175,17 @@ def check_network_role(state: State, subnet_id: str, what: str) -> None:
 
 
 def get_cluster(request: Request, state: State, params: Params) -> Reply:
-    return _settled_reply(_existing(state, params)["resource"])
+    return Reply(200, _existing(state, params)["resource"])
 
 
 def list_clusters(request: Request, state: State, params: Params) -> Reply:
-    """The clusters of a resource group (ARM's ListByResourceGroup), each read as a GET would."""
-    resources = [record["resource"] for record in in_group(clusters(state), params)]
-    advanced = [settle(resource) for resource in resources]
-    return Reply(200, {"value": resources}, advanced=any(advanced))
+    """The clusters of a resource group (ARM's ListByResourceGroup)."""
+    return Reply(200, {"value": [record["resource"] for record in in_group(clusters(state), params)]})
 
 
 def list_subscription_clusters(request: Request, state: State, params: Params) -> Reply:
     """Every cluster of the subscription (ARM's ListBySubscription): what export adopts."""
-    resources = [record["resource"] for record in in_subscription(clusters(state), params)]
-    advanced = [settle(resource) for resource in resources]
-    return Reply(200, {"value": resources}, advanced=any(advanced))
+    return Reply(200, {"value": [record["resource"] for record in in_subscription(clusters(state), params)]})
 
 
 def put_cluster(request: Request, state: State, params: Params) -> Reply:
@@ -175,13 +195,13 @@ def put_cluster(request: Request, state: State, params: Params) -> Reply:
         bad_request("The request body must contain 'properties'.")
     record = _record(state, params)
     if record is None:
-        return _create_cluster(state, params, body, properties)
-    _update_cluster(state, record["resource"], body, properties)
-    record["resource"]["properties"]["provisioningState"] = "Updating"
-    return Reply(200, record["resource"], dict(POLL_AFTER))
+        return _create_cluster(request, state, params, body, properties)
+    resource = record["resource"]
+    return Reply(200, resource, _updated_cluster(request, state, params, resource, body, properties))
 
 
-def _create_cluster(state: State, params: Params, body: dict[str, Any], properties: dict[str, Any]) -> Reply:
+def _create_cluster(request: Request, state: State, params: Params, body: dict[str, Any],
+                    properties: dict[str, Any]) -> Reply:
     if not isinstance(body.get("location"), str) or not body["location"]:
         refuse(400, "LocationRequired", "The location property is required for this definition.")
     subnet = properties.get("delegatedManagementSubnetId")
@@ -197,7 +217,8 @@ def _create_cluster(state: State, params: Params, body: dict[str, Any], properti
     resource["properties"]["provisioningState"] = "Creating"
     clusters(state)[cluster_key(params["sub"], params["rg"], params["cluster"])] = {
         "subscriptionId": params["sub"], "resourceGroup": params["rg"], "resource": resource, "dataCenters": {}}
-    return Reply(201, resource, dict(POLL_AFTER))
+    return Reply(201, resource, _started(request, state, params, resource["location"], _cluster_target(params),
+                                         CLUSTER_CREATE_SECONDS))
 
 
 def new_cluster(subscription: str, resource_group: str, name: str, location: str, given: dict[str, Any],
@@ -237,9 +258,16 @@ def patch_cluster(request: Request, state: State, params: Params) -> Reply:
     properties = body.get("properties") or {}
     if not isinstance(properties, dict):
         bad_request("'properties' must be an object.")
+    return Reply(202, resource, _updated_cluster(request, state, params, resource, body, properties))
+
+
+def _updated_cluster(request: Request, state: State, params: Params, resource: dict[str, Any], body: dict[str, Any],
+                     properties: dict[str, Any]) -> dict[str, str]:
+    before = copy.deepcopy(resource["properties"])
     _update_cluster(state, resource, body, properties)
     resource["properties"]["provisioningState"] = "Updating"
-    return Reply(200, resource, dict(POLL_AFTER))
+    return _started(request, state, params, resource["location"], _cluster_target(params), UPDATE_SECONDS,
+                    restore=before)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,13 +289,11 @@ def get_data_center(request: Request, state: State, params: Params) -> Reply:
     found = cluster["dataCenters"].get(params["dc"].lower())
     if found is None:
         resource_not_found(DATA_CENTER_TYPE, f"{params['cluster']}/{params['dc']}", params["rg"])
-    return _settled_reply(found)
+    return Reply(200, found)
 
 
 def list_data_centers(request: Request, state: State, params: Params) -> Reply:
-    cluster = _existing(state, params)
-    advanced = [settle(dc) for dc in cluster["dataCenters"].values()]
-    return Reply(200, {"value": list(cluster["dataCenters"].values())}, advanced=any(advanced))
+    return Reply(200, {"value": list(_existing(state, params)["dataCenters"].values())})
 
 
 def put_data_center(request: Request, state: State, params: Params) -> Reply:
@@ -277,16 +303,17 @@ def put_data_center(request: Request, state: State, params: Params) -> Reply:
         bad_request("The request body must contain 'properties'.")
     existing = cluster["dataCenters"].get(params["dc"].lower())
     if existing is not None:
-        return _update_data_center(state, cluster, existing, properties)
+        return Reply(200, existing, _update_data_center(request, state, params, cluster, existing, properties))
     for name in ("dataCenterLocation", "delegatedSubnetId"):
         if not isinstance(properties.get(name), str):
             bad_request(f"The property '{name}' is required.")
     check_network_role(state, properties["delegatedSubnetId"], "data center")
-    _check_keys(state, cluster, properties)
+    error = _check_keys(state, cluster, properties)
     resource = new_data_center(cluster, params["dc"], properties)
     resource["properties"]["provisioningState"] = "Creating"
     cluster["dataCenters"][params["dc"].lower()] = resource
-    return Reply(201, resource, dict(POLL_AFTER))
+    return Reply(201, resource, _started(request, state, params, properties["dataCenterLocation"],
+                                         _data_center_target(params), DATA_CENTER_CREATE_SECONDS, error=error))
 
 
 def patch_data_center(request: Request, state: State, params: Params) -> Reply:
@@ -297,32 +324,39 @@ def patch_data_center(request: Request, state: State, params: Params) -> Reply:
     properties = json_object(request).get("properties") or {}
     if not isinstance(properties, dict):
         bad_request("'properties' must be an object.")
-    return _update_data_center(state, cluster, existing, properties)
+    return Reply(202, existing, _update_data_center(request, state, params, cluster, existing, properties))
 
 
-def _update_data_center(state: State, cluster: dict[str, Any], resource: dict[str, Any],
-                        properties: dict[str, Any]) -> Reply:
+def _update_data_center(request: Request, state: State, params: Params, cluster: dict[str, Any],
+                        resource: dict[str, Any], properties: dict[str, Any]) -> dict[str, str]:
+    """Carry out an update of a data center; the headers of the operation that finishes it."""
     current = resource["properties"]
     for name in DATA_CENTER_FIXED:
         if name in properties and str(properties[name]).replace(" ", "").lower() != \
                 str(current.get(name)).replace(" ", "").lower():
             bad_request(f"The property '{name}' cannot be changed on an existing data center.")
     # Rotating the key is this update: the new URIs face the same checks as at creation.
-    if any(name in properties for name in KEY_FIELDS):
-        _check_keys(state, cluster, properties)
+    error = _check_keys(state, cluster, properties) if any(name in properties for name in KEY_FIELDS) else None
+    before = copy.deepcopy(current)
     current.update({k: v for k, v in properties.items() if k != "provisioningState"})
     current["provisioningState"] = "Updating"
-    return Reply(200, resource, dict(POLL_AFTER))
+    location = str(current.get("dataCenterLocation") or cluster["resource"]["location"])
+    return _started(request, state, params, location, _data_center_target(params), UPDATE_SECONDS, error=error,
+                    restore=before)
 
 
-def _check_keys(state: State, cluster: dict[str, Any], properties: dict[str, Any]) -> None:
+def _check_keys(state: State, cluster: dict[str, Any], properties: dict[str, Any]) -> dict[str, str] | None:
+    """Refuse key URIs the data center cannot have; the error its operation will end with when the
+    cluster's grant has not reached Key Vault yet, else None."""
     for field in KEY_FIELDS:
-        uri = properties.get(field)
-        if uri is not None:
-            _check_key(state, cluster, field, str(uri))
+        # The service stops at the first key it cannot use: one refusal per request.
+        error = _check_key(state, cluster, field, str(properties[field])) if properties.get(field) else None
+        if error:
+            return error
+    return None
 
 
-def _check_key(state: State, cluster: dict[str, Any], field: str, uri: str) -> None:
+def _check_key(state: State, cluster: dict[str, Any], field: str, uri: str) -> dict[str, str] | None:
     match = KEY_URI.match(uri)
     if match is None or not match["version"]:
         bad_request(f"The property '{field}' must be a versioned key identifier "
@@ -341,7 +375,7 @@ def _check_key(state: State, cluster: dict[str, Any], field: str, uri: str) -> N
     if not _may_use_key(state, vault, match["key"], principal):
         bad_request(f"The cluster's identity {principal} cannot get, wrap and unwrap key '{uri}' ('{field}'): "
                     "give it those key permissions in the vault's access policies (or a key role on an RBAC vault).")
-    propagation.check_arm(state, vault["resource"]["name"], principal)
+    return propagation.arm_failure(state, vault["resource"]["name"], uri, principal)
 
 
 def _may_use_key(state: State, vault: dict[str, Any], key: str, principal: str) -> bool:
@@ -355,9 +389,18 @@ def _may_use_key(state: State, vault: dict[str, Any], key: str, principal: str) 
                for a in arm_section(state)["roleAssignments"].values())
 
 
+def get_operation_status(request: Request, state: State, params: Params) -> Reply:
+    found = operations.status(state, params["operation"], request.path, described=False)
+    if found is None:
+        refuse(404, "NotFound", f"The operation '{params['operation']}' was not found.")
+    return Reply(200, found)
+
+
 ROUTES: tuple[Route, ...] = (
     route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.DocumentDB/cassandraClusters",
           {"GET": list_subscription_clusters}),
+    route(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.DocumentDB/locations/(?P<location>[^/]+)/"
+          r"operationsStatus/(?P<operation>[^/]+)", {"GET": get_operation_status}),
     route(_CLUSTERS, {"GET": list_clusters}),
     route(_CLUSTER, {"GET": get_cluster, "PUT": put_cluster, "PATCH": patch_cluster}),
     route(_DATA_CENTERS, {"GET": list_data_centers}),

@@ -5,6 +5,8 @@ its answer is recorded in calls.jsonl but never changes the state. It runs outsi
 so an injected delay slows only its own request. The one fault that lets a change through is
 `dropAfterWrite`: the plane carries the request out and saves it, then the connection is closed
 before the reply leaves, as when a real service did the work and the network failed after it.
+`failOperations` is no injector's: it is handed to the ARM plane (operations.py), whose operation
+then fails as a service's does, changing what a failed operation changes.
 
 Which request meets which fault is decided by a hash of (seed, plane, method, path, body, how many
 times this process saw that request): the same apply under the same seed meets the same faults
@@ -25,8 +27,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from cmkctl_sandbox.arm_common import POLL_AFTER
-from cmkctl_sandbox.wire import Reply, Request
+from cmkctl_sandbox.wire import MUTATING_METHODS, Reply, Request
 
 FAULTS_FILE = "faults.yaml"
 # A path to a faults file, or the YAML itself (takes precedence over DIR/faults.yaml).
@@ -67,6 +68,22 @@ class PlaneFaults:
 
 
 @dataclass(frozen=True)
+class OperationFailure:
+    """ARM writes (`method`, a path containing `path`, case aside) whose operation ends Failed with
+    `code` and `message`, the next `times` of them (None: every one)."""
+
+    method: str
+    path: str
+    code: str
+    message: str
+    times: int | None = None
+
+    def as_state(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "code": self.code, "message": self.message,
+                "times": self.times}
+
+
+@dataclass(frozen=True)
 class FaultConfig:
     seed: int = 0
     planes: Mapping[str, PlaneFaults] = field(default_factory=dict)
@@ -78,6 +95,8 @@ class FaultConfig:
     # of uses, or seconds of the emulator's time.
     grant_lag: int = 0
     grant_lag_seconds: float = 0.0
+    # ARM writes whose long-running operation ends Failed with a chosen code and message (operations.py).
+    failed_operations: tuple[OperationFailure, ...] = ()
 
     def for_plane(self, plane: str) -> PlaneFaults:
         return self.planes.get(plane, PlaneFaults())
@@ -85,7 +104,8 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         return (any(p != PlaneFaults() for p in self.planes.values()) or self.principal_lag is not None
-                or self.assignment_lag > 0 or self.grant_lag > 0 or self.grant_lag_seconds > 0)
+                or self.assignment_lag > 0 or self.grant_lag > 0 or self.grant_lag_seconds > 0
+                or bool(self.failed_operations))
 
 
 # ---- configuration --------------------------------------------------------------------------
@@ -147,15 +167,39 @@ def _plane_section(base: PlaneFaults, section: Any, where: str) -> PlaneFaults:
     return merged
 
 
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise FaultConfigError(f"{where}: a non-empty string is expected, not {value!r}")
+    return value
+
+
+def _operation_failures(value: Any, where: str) -> tuple[OperationFailure, ...]:
+    """`[{method, path, code, message, times?}]`: which ARM writes' operations end Failed, and how."""
+    if not isinstance(value, list):
+        raise FaultConfigError(f"{where}: a list is expected")
+    failures = []
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        entry = _mapping(entry, at, {"method", "path", "code", "message", "times"})
+        method = _text(entry.get("method"), f"{at}.method").upper()
+        if method not in MUTATING_METHODS:
+            raise FaultConfigError(f"{at}.method: one of {', '.join(sorted(MUTATING_METHODS))} is expected")
+        times = int(_number(entry["times"], f"{at}.times")) if "times" in entry else None
+        failures.append(OperationFailure(method, _text(entry.get("path"), f"{at}.path"),
+                                         _text(entry.get("code"), f"{at}.code"),
+                                         _text(entry.get("message"), f"{at}.message"), times))
+    return tuple(failures)
+
+
 def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
     """`{seed, all: {...}, arm: {...}, ..., replicationLag: {seconds: S, assignments: S},
-    grantLag: {attempts: N, seconds: S}}`.
+    grantLag: {attempts: N, seconds: S}, failOperations: [{method, path, code, message, times}]}`.
 
     `all` applies to every plane; a plane's own section then overrides it key by key.
     """
     if document is None:
         return FaultConfig()
-    top = _mapping(document, where, {"seed", "all", "replicationLag", "grantLag", *PLANES})
+    top = _mapping(document, where, {"seed", "all", "replicationLag", "grantLag", "failOperations", *PLANES})
     seed = top.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise FaultConfigError(f"{where}.seed: an integer is expected")
@@ -167,8 +211,9 @@ def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
     grants = _mapping(top.get("grantLag", {}), f"{where}.grantLag", {"attempts", "seconds"})
     grant_lag = int(_number(grants.get("attempts", 0), f"{where}.grantLag.attempts"))
     grant_seconds = _number(grants.get("seconds", 0), f"{where}.grantLag.seconds")
+    failures = _operation_failures(top.get("failOperations", []), f"{where}.failOperations")
     return FaultConfig(seed=seed, planes=planes, principal_lag=principals, assignment_lag=assignments,
-                       grant_lag=grant_lag, grant_lag_seconds=grant_seconds)
+                       grant_lag=grant_lag, grant_lag_seconds=grant_seconds, failed_operations=failures)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> FaultConfig:
@@ -351,17 +396,18 @@ class ConfiguredFaults:
                 return kind
         return None
 
-    # Long-running operations: their first polls answer "still running" lro_polls more times.
+    # Long-running operations: their first polls answer "still running" lro_polls more times, without
+    # Retry-After, as ARM's operations answer (operations.py).
     def _note_lro(self, plane: str, request: Request, reply: Reply) -> None:
         polls = self.config.for_plane(plane).lro_polls
-        if not polls or plane != "arm" or request.method not in ("PUT", "PATCH") or reply.status not in (201, 202):
+        if not polls or plane != "arm" or request.method not in ("PUT", "PATCH") or reply.status not in (200, 201, 202):
             return
         operation = reply.headers.get("Azure-AsyncOperation")
         if operation:
             path = "/" + operation.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
-            running = Reply(200, {"status": "InProgress"}, dict(POLL_AFTER))
+            running = Reply(200, {"status": "InProgress"})
         elif isinstance(reply.body, dict) and _provisioning(reply.body) not in (None, "Succeeded"):
-            path, running = request.path, Reply(200, reply.body, dict(POLL_AFTER))
+            path, running = request.path, Reply(200, reply.body)
         else:
             return
         with self._lock:

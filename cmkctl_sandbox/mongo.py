@@ -1,7 +1,13 @@
 """Microsoft.DocumentDB/mongoClusters (Mongo vCore): create (LRO PUT), update (LRO PATCH), read.
 
-PUT answers 201 and PATCH 202, each with `Azure-AsyncOperation` and `Location` (Retry-After: 10);
-the operation is already done when polled, as the vault's is. Rules the service states:
+Writes are long-running operations (operations.py), on the channel the live recording and the
+examples show: a create answers 201 with the cluster `InProgress`/`Provisioning` and an
+`Azure-AsyncOperation` (and `Location`), no Retry-After, and its status answers `InProgress` until,
+about 8 minutes of the emulator's time later, `Succeeded` (the SDK's recorded
+test_create_mongo_clusters: 08:46:08 to 08:54:17); a PATCH answers 202 with both headers and no body
+(MongoClusters_PatchCMK.json), its `Location` answering 202 while it runs and the cluster once done.
+A key the cluster's identity cannot reach yet (a grant still propagating, propagation.py) fails the
+operation with `KeyVaultAccessForbidden`, its changes put back. Rules the service states:
 - the encryption mode (service-managed or customer-managed key) is fixed at creation;
 - the key's identity must exist and be attached to the cluster (`identity.userAssignedIdentities`
   as the request leaves it);
@@ -11,31 +17,26 @@ the operation is already done when polled, as the vault's is. Rules the service 
   takes the reading under which a client that sends only the key's identity loses the others;
 - a customer-key change sends both the identity and the key URL.
 Where the service's answer is unknown the sandbox chooses (codes below; see README.md): the key
-URL must be versionless and name an existing key, and the identity must be able to use the key
-(a key role on the vault or key for an RBAC vault; get, wrapKey and unwrapKey in an access policy
+URL must be versionless and name an existing key, and the identity must be granted the key (a key
+role on the vault or key for an RBAC vault; get, wrapKey and unwrapKey in an access policy
 otherwise). The administrator password is checked and dropped: never stored, never answered.
 """
 
 from __future__ import annotations
 
+import copy
 import re
-import uuid
 from typing import Any
 
-from cmkctl_sandbox import mongo_copies, msi, propagation, rbac
+from cmkctl_sandbox import mongo_copies, msi, operations, propagation, rbac
 from cmkctl_sandbox.arm_common import (
-    POLL_AFTER,
-    api_version,
     arm_section,
     bad_request,
     in_group,
     in_subscription,
     json_object,
-    now_iso,
     refuse,
     resource_not_found,
-    settle,
-    settled_reply,
 )
 from cmkctl_sandbox.roles import grants_key_use
 from cmkctl_sandbox.routes import Params, Route, route
@@ -50,16 +51,15 @@ MODE_FIXED = ("The data encryption mode of a cluster (service-managed or custome
               "creation and cannot be changed. Create a replica cluster or restore the cluster with the new "
               "encryption mode instead.")
 KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
+# How long each write runs (README.md names the source of each, or says it has none).
+CREATE_SECONDS = 30.0
+UPDATE_SECONDS = 30.0
+READY = {"provisioningState": "Succeeded", "clusterStatus": "Ready"}
 
 
 def clusters(state: State) -> dict[str, dict[str, Any]]:
     # A state saved before Mongo vCore was emulated has no section yet.
     found: dict[str, dict[str, Any]] = arm_section(state).setdefault("mongoClusters", {})
-    return found
-
-
-def _operations(state: State) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = arm_section(state).setdefault("mongoOperations", {})
     return found
 
 
@@ -87,8 +87,9 @@ def _cmk(properties: dict[str, Any]) -> dict[str, Any] | None:
     return found
 
 
-def check_cmk(state: State, cmk: Any, attached: dict[str, Any]) -> None:
-    """Both halves present, the identity real and attached, the key real, versionless and usable by it."""
+def check_cmk(state: State, cmk: Any, attached: dict[str, Any]) -> dict[str, str] | None:
+    """Both halves present, the identity real and attached, the key real, versionless and granted to it;
+    the error the operation will end with when the grant has not reached Key Vault yet, else None."""
     if not isinstance(cmk, dict) or not isinstance(cmk.get("keyEncryptionKeyIdentity"), dict) \
             or not isinstance(cmk.get("keyEncryptionKeyUrl"), str):
         bad_request("customerManagedKeyEncryption needs both keyEncryptionKeyIdentity and keyEncryptionKeyUrl.")
@@ -103,7 +104,7 @@ def check_cmk(state: State, cmk: Any, attached: dict[str, Any]) -> None:
         refuse(400, "UserAssignedIdentityNotAttached", f"The user-assigned identity '{identity_id}' used to access "
                "the data encryption key must be in the cluster's identity.userAssignedIdentities.")
     vault = _check_key_url(state, cmk["keyEncryptionKeyUrl"])
-    _check_key_access(state, vault, cmk["keyEncryptionKeyUrl"], found["properties"]["principalId"])
+    return _check_key_access(state, vault, cmk["keyEncryptionKeyUrl"], found["properties"]["principalId"])
 
 
 def _check_key_url(state: State, url: str) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def _check_key_url(state: State, url: str) -> dict[str, Any]:
     return vault
 
 
-def _check_key_access(state: State, vault: dict[str, Any], url: str, principal_id: str) -> None:
+def _check_key_access(state: State, vault: dict[str, Any], url: str, principal_id: str) -> dict[str, str] | None:
     resource = vault["resource"]
     if resource["properties"].get("enableRbacAuthorization"):
         assignments = arm_section(state)["roleAssignments"].values()
@@ -128,7 +129,7 @@ def _check_key_access(state: State, vault: dict[str, Any], url: str, principal_i
     if not allowed:
         refuse(400, "KeyEncryptionKeyAccessDenied", f"The user-assigned identity (principal {principal_id}) cannot "
                f"get, wrap and unwrap the key '{url}'.")
-    propagation.check_arm(state, resource["name"], principal_id)
+    return propagation.arm_failure(state, resource["name"], url, principal_id)
 
 
 def _role_covers(assignment: dict[str, Any], vault_id: str, principal_id: str) -> bool:
@@ -179,44 +180,30 @@ def _answered_identity(state: State, resource_id: str) -> dict[str, Any]:
 # requests
 
 
-def _accepted(request: Request, state: State, params: Params, resource: dict[str, Any]) -> dict[str, str]:
-    """The LRO headers: an operation that is already complete when first polled."""
-    operation = str(uuid.uuid4())
-    _operations(state)[operation] = {"cluster": _key(params), "startTime": now_iso()}
-    base = f"https://{request.header('host')}/subscriptions/{params['sub']}/providers/Microsoft.DocumentDB/locations/" \
-           f"{resource['location'].replace(' ', '').lower()}"
-    version = api_version(request)
-    return {
-        "Azure-AsyncOperation": f"{base}/mongoClusterAzureAsyncOperation/{operation}?api-version={version}",
-        "Location": f"{base}/mongoClusterOperationResults/{operation}?api-version={version}",
-        **POLL_AFTER,
-    }
+def _started(request: Request, state: State, params: Params, resource: dict[str, Any],
+             operation: operations.Operation) -> dict[str, str]:
+    """Start the write's operation; the headers that point at it (the recording's and PatchCMK.json's)."""
+    identifier = operations.start(state, request, operation)
 
-
-# The operation completes on the first read, as the vault's does.
-SETTLED = {"provisioningState": "Succeeded", "clusterStatus": "Ready"}
-
-
-def _settled_reply(resource: dict[str, Any]) -> Reply:
-    return settled_reply(resource, SETTLED)
+    def url(collection: str) -> str:
+        return operations.status_url(request, params["sub"], "Microsoft.DocumentDB", resource["location"], collection,
+                                     identifier)
+    return {"Azure-AsyncOperation": url("mongoClusterAzureAsyncOperation"),
+            "Location": url("mongoClusterOperationResults")}
 
 
 def get_cluster(request: Request, state: State, params: Params) -> Reply:
-    return _settled_reply(_cluster_in_group(state, params))
+    return Reply(200, _cluster_in_group(state, params))
 
 
 def list_clusters(request: Request, state: State, params: Params) -> Reply:
-    """The clusters of a resource group (ARM's ListByResourceGroup), each read as a GET would."""
-    resources = in_group(clusters(state), params)
-    advanced = [settle(resource, SETTLED) for resource in resources]
-    return Reply(200, {"value": resources}, advanced=any(advanced))
+    """The clusters of a resource group (ARM's ListByResourceGroup)."""
+    return Reply(200, {"value": in_group(clusters(state), params)})
 
 
 def list_subscription_clusters(request: Request, state: State, params: Params) -> Reply:
     """Every cluster of the subscription (ARM's List): what export adopts."""
-    resources = in_subscription(clusters(state), params)
-    advanced = [settle(resource, SETTLED) for resource in resources]
-    return Reply(200, {"value": resources}, advanced=any(advanced))
+    return Reply(200, {"value": in_subscription(clusters(state), params)})
 
 
 def put_cluster(request: Request, state: State, params: Params) -> Reply:
@@ -232,8 +219,8 @@ def put_cluster(request: Request, state: State, params: Params) -> Reply:
     existing = clusters(state).get(_key(params))
     if existing is None:
         return _create(request, state, params, body)
-    _update(state, existing, body, whole=True)
-    return Reply(200, existing, _accepted(request, state, params, existing))
+    headers = _started(request, state, params, existing, _update(state, params, existing, body, whole=True))
+    return Reply(200, existing, headers)
 
 
 def patch_cluster(request: Request, state: State, params: Params) -> Reply:
@@ -241,8 +228,12 @@ def patch_cluster(request: Request, state: State, params: Params) -> Reply:
     body = json_object(request)
     if "properties" in body and not isinstance(body["properties"], dict):
         bad_request("'properties' must be an object.")
-    _update(state, existing, body, whole=False)
-    return Reply(202, None, _accepted(request, state, params, existing))
+    headers = _started(request, state, params, existing, _update(state, params, existing, body, whole=False))
+    return Reply(202, None, headers)
+
+
+def _target(params: Params) -> tuple[str, ...]:
+    return ("arm", "mongoClusters", _key(params))
 
 
 def _create(request: Request, state: State, params: Params, body: dict[str, Any]) -> Reply:
@@ -254,13 +245,13 @@ def _create(request: Request, state: State, params: Params, body: dict[str, Any]
         properties = mongo_copies.copied(properties, source)
     attached = requested_identities(state, body)
     cmk = _cmk(properties)
-    if cmk is not None:
-        check_cmk(state, cmk, attached)
+    error = check_cmk(state, cmk, attached) if cmk is not None else None
     resource = new_cluster(params["sub"], params["rg"], params["name"], body["location"], properties,
                            body.get("tags"))
     _attach(state, resource, attached, str((body.get("identity") or {}).get("type") or "UserAssigned"))
     clusters(state)[_key(params)] = resource
-    return Reply(201, resource, _accepted(request, state, params, resource))
+    operation = operations.Operation(_target(params), CREATE_SECONDS, done=READY, error=error)
+    return Reply(201, resource, _started(request, state, params, resource, operation))
 
 
 def _check_new(properties: dict[str, Any]) -> None:
@@ -290,8 +281,10 @@ def new_cluster(subscription: str, resource_group: str, name: str, location: str
             "location": location, "tags": tags or {}, "properties": stored}
 
 
-def _update(state: State, resource: dict[str, Any], body: dict[str, Any], *, whole: bool) -> None:
-    """PUT (whole) or PATCH on an existing cluster; the encryption mode never changes."""
+def _update(state: State, params: Params, resource: dict[str, Any], body: dict[str, Any], *,
+            whole: bool) -> operations.Operation:
+    """PUT (whole) or PATCH on an existing cluster, and the operation that carries it out; the
+    encryption mode never changes."""
     if whole and body["location"].replace(" ", "").lower() != resource["location"].replace(" ", "").lower():
         refuse(409, "InvalidResourceLocation", f"The resource '{resource['name']}' already exists in location "
                f"'{resource['location']}'.")
@@ -304,27 +297,40 @@ def _update(state: State, resource: dict[str, Any], body: dict[str, Any], *, who
     # Identities passed are attached even if the request then fails (as the procedure says).
     current_type = str((resource.get("identity") or {}).get("type") or "UserAssigned")
     _attach(state, resource, requested, str((body.get("identity") or {}).get("type") or current_type))
+    before = copy.deepcopy(resource["properties"])
+    error = None
     if asked is not None:
-        check_cmk(state, asked, (resource.get("identity") or {}).get("userAssignedIdentities") or {})
+        error = check_cmk(state, asked, (resource.get("identity") or {}).get("userAssignedIdentities") or {})
         resource["properties"]["encryption"] = {"customerManagedKeyEncryption": asked}
     if isinstance(body.get("tags"), dict):
         resource["tags"] = body["tags"]
+    # What the service puts back if it cannot carry the update out (ARM's async reference).
+    resource["properties"].update({"provisioningState": "Updating", "clusterStatus": "Updating"})
+    return operations.Operation(_target(params), UPDATE_SECONDS, done=READY, error=error, restore=before)
 
 
 def get_async_operation(request: Request, state: State, params: Params) -> Reply:
-    operation = _operations(state).get(params["operation"])
-    if operation is None:
+    found = operations.status(state, params["operation"], request.path)
+    if found is None:
         refuse(404, "OperationNotFound", f"The operation '{params['operation']}' was not found.")
-    return Reply(200, {"id": request.path, "name": params["operation"], "status": "Succeeded",
-                       "startTime": operation["startTime"], "endTime": now_iso()})
+    return Reply(200, found)
 
 
 def get_operation_result(request: Request, state: State, params: Params) -> Reply:
-    operation = _operations(state).get(params["operation"])
-    resource = clusters(state).get(operation["cluster"]) if operation else None
-    if resource is None:
+    """ARM's Location: 202 and no body while the operation runs, then what the write would have
+    answered at once: the cluster, or the operation's error."""
+    record = operations.record_of(state, params["operation"])
+    if record is None:
         refuse(404, "OperationNotFound", f"The operation '{params['operation']}' was not found.")
-    return _settled_reply(resource)
+    if record["status"] == "Failed":
+        refuse(400, record["error"]["code"], record["error"]["message"])
+    if record["status"] != "Succeeded":
+        return Reply(202, None, {"Location": f"https://{request.header('host')}{request.path}?"
+                                             f"api-version={request.query.get('api-version', '')}"})
+    resource = operations.resource_of(state, record)
+    if resource is None:
+        resource_not_found(CLUSTER_TYPE, params["operation"], "")
+    return Reply(200, resource)
 
 
 _CLUSTERS = r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DocumentDB/mongoClusters"

@@ -3,8 +3,10 @@
 Azure RBAC and Key Vault access policies take a while to reach every replica (Key Vault's RBAC
 guide: up to 10 minutes), so a service that uses a key moments after its identity was granted
 access is refused as if no grant existed. After a grant to a principal is created, its key uses by
-a consuming service are refused with 403 for `seconds` of the emulator's time (clock.py: its
-clients' waits move that time on), or for the next `attempts` uses (each refusal counting down).
+a consuming service are refused for `seconds` of the emulator's time (clock.py: its clients' waits
+move that time on), or for the next `attempts` uses (each refusal counting down). Each service
+surfaces the refusal its own way: Mongo vCore's and Managed Cassandra's operations end Failed
+(`arm_failure`, carried by operations.py), Confluent refuses the cluster (confluent.py).
 The lag is kept per principal, whatever vault the grant is on: the consumers check only one vault
 per request.
 
@@ -17,11 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 from cmkctl_sandbox import clock
-from cmkctl_sandbox.arm_common import arm_section, refuse
+from cmkctl_sandbox.arm_common import arm_section
 from cmkctl_sandbox.wire import State
 
 SECTION = "grantPropagation"
-# The codes ARM consumers (Mongo, Cassandra) and Confluent answer with while a grant propagates.
+# The code a failed ARM operation carries when its service cannot reach the key: Azure Compute's for a
+# disk encryption set whose identity the key vault refuses (README.md: Mongo vCore's and Managed
+# Cassandra's own codes are not published), and Confluent's refusal.
 CODE = "KeyVaultAccessForbidden"
 CONFLUENT_CODE = "key_vault_access_forbidden"
 
@@ -65,13 +69,15 @@ def propagated(state: State, principal_id: str) -> bool:
     return False
 
 
-def check_arm(state: State, vault: str, principal_id: str) -> None:
-    """Refuse an ARM consumer's request with 403 while `principal_id`'s grant propagates.
+def arm_failure(state: State, vault: str, key: str, principal_id: str) -> dict[str, str] | None:
+    """The error an ARM consumer's operation ends with while `principal_id`'s grant propagates, else None.
 
-    No Retry-After: azure-core would retry the 403 itself, and real ARM sends none.
+    The service cannot tell a grant on its way from a missing one: it says what it was refused.
     """
-    if not propagated(state, principal_id):
-        refuse(403, CODE, message(vault, principal_id))
+    if propagated(state, principal_id):
+        return None
+    return {"code": CODE, "message": f"The key vault '{vault}' refused principal {principal_id} the use of key "
+                                     f"'{key}': it needs get, wrapKey and unwrapKey on the key."}
 
 
 def message(vault: str, principal_id: str) -> str:

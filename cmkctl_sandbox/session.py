@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cmkctl_sandbox import clock, propagation, replication
+from cmkctl_sandbox import clock, operations, propagation, replication
 from cmkctl_sandbox.clock import EmulatorClock
 from cmkctl_sandbox.credentials import Issued
 from cmkctl_sandbox.dirlock import DirectoryLock
@@ -94,6 +94,8 @@ class Sandbox:
 
     def _configured_faults(self, state: State) -> dict[str, FaultInjector]:
         config = load_config(self.directory)
+        # Failed operations are configured afresh at each start: none unless faults.yaml says so now.
+        operations.configure_failures(state, [failure.as_state() for failure in config.failed_operations])
         if not config.active:
             return {}
         replication.configure(state, principal_seconds=config.principal_lag, assignment_seconds=config.assignment_lag)

@@ -1,10 +1,17 @@
-"""Microsoft.KeyVault/vaults: create (a long-running PUT), read, patch, delete, list."""
+"""Microsoft.KeyVault/vaults: create (a long-running PUT), read, patch, delete, list.
+
+A create answers 200 with `provisioningState: RegisteringDns`, and the vault's GETs say so until,
+about 19 seconds of the emulator's time later, it is `Succeeded`, as the live recording answers (the
+.NET SDK's KeyVaultManagementVaultCreateUpdateDelete: PUT 07:03:56 RegisteringDns, GETs, Succeeded at
+07:04:15). An update by PUT answers at once, Succeeded (the same recording's second PUT).
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from cmkctl_sandbox import operations
 from cmkctl_sandbox.arm_common import (
     arm_section,
     bad_request,
@@ -12,7 +19,6 @@ from cmkctl_sandbox.arm_common import (
     now_iso,
     refuse,
     resource_not_found,
-    settled_reply,
 )
 from cmkctl_sandbox.routes import Params
 from cmkctl_sandbox.wire import Reply, Request, State
@@ -35,6 +41,8 @@ NAME_IN_DELETED_STATE = (
     "existing key vault. Follow this link https://go.microsoft.com/fwlink/?linkid=2149745 for more "
     "information on soft delete."
 )
+# How long a new vault registers its DNS name (the recording above).
+REGISTERING_DNS_SECONDS = 19.0
 # Properties live ARM leaves out of its answers until a request sets them (a recorded vault made
 # without them has none of the three): the sandbox keeps their effective value for its own checks
 # and names them in the record's "unset" list, which the wire form leaves out. A vault that never
@@ -170,11 +178,7 @@ def list_subscription_vaults(request: Request, state: State, params: Params) -> 
 
 
 def get_vault(request: Request, state: State, params: Params) -> Reply:
-    # The LRO completes on the first poll: the creating PUT answered RegisteringDns.
-    record = vault_in_group(state, params)
-    reply = settled_reply(record["resource"])
-    reply.body = wire_vault(record)
-    return reply
+    return Reply(200, wire_vault(vault_in_group(state, params)))
 
 
 def put_vault(request: Request, state: State, params: Params) -> Reply:
@@ -215,12 +219,14 @@ def _create_vault(request: Request, state: State, params: Params, body: dict[str
         record["keys"] = deleted.get("keys", {})
         del arm["deletedVaults"][name.lower()]
     arm["vaults"][name.lower()] = record
-    return Reply(201, wire_vault(record))
+    operations.start(state, request, operations.Operation(("arm", "vaults", name.lower(), "resource"),
+                                                          REGISTERING_DNS_SECONDS))
+    return Reply(200, wire_vault(record))
 
 
 def _new_record(request: Request, params: Params, body: dict[str, Any]) -> dict[str, Any]:
-    properties = vault_properties(params["vault"], body["properties"])
-    # The first answer is not yet final; the next GET reports Succeeded (see get_vault).
+# How long a new vault registers its DNS name (the recording above).
+REGISTERING_DNS_SECONDS = 19.0
     properties["provisioningState"] = "RegisteringDns"
     resource = {
         "id": vault_id(params["sub"], params["rg"], params["vault"]),

@@ -86,7 +86,7 @@ def default_state(*, tenant_id: str = DEFAULT_TENANT_ID, org_id: str = DEFAULT_O
         "version": STATE_VERSION,
         # Every section is here from the start: a read finding one missing would have to add it.
         "arm": {"vaults": {}, "deletedVaults": {}, "roleAssignments": {}, "userAssignedIdentities": {},
-                "cassandraClusters": {}, "mongoClusters": {}, "mongoOperations": {}},
+                "cassandraClusters": {}, "mongoClusters": {}, "operations": {}, "pendingOperations": {}},
         "graph": {
             "tenantId": tenant_id,
             "servicePrincipals": {},

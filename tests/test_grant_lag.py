@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from tests.fakeclock import FakeClock
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 MONGO = EXAMPLES / "mongo-vcore.yaml"
-CONSUMERS = ("/mongoClusters/", "/dataCenters/", "/cmk/v2/clusters")
 MONGO_CREATE = "mongo_cluster.eastus.orders-mongo"
 
 
@@ -40,6 +40,15 @@ def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return asked
 
 
+def failed_operations(sandbox: Path) -> dict[str, int]:
+    """The long-running operations that ended Failed with KeyVaultAccessForbidden, by the resource
+    type they were on."""
+    operations = json.loads((sandbox / "state.json").read_text())["arm"].get("operations", {})
+    return dict(Counter(record["target"][-2] if record["target"][-2] == "dataCenters" else record["target"][1]
+                        for record in operations.values()
+                        if record["status"] == "Failed" and record["error"]["code"] == "KeyVaultAccessForbidden"))
+
+
 def emulator_offset(sandbox: Path) -> float:
     offset: float = json.loads((sandbox / "state.json").read_text()).get("clock", {}).get("offsetSeconds", 0)
     return offset
@@ -50,10 +59,12 @@ def test_grant_lag_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path, 
     write(sandbox / "faults.yaml", "grantLag: {attempts: 2}\n")
     applied = cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
+    # Each consumer was refused twice, as it refuses: Mongo's cluster and Cassandra's data center in their
+    # operation, which ended Failed with KeyVaultAccessForbidden; Confluent's cluster create with 403.
+    failed = failed_operations(sandbox)
+    assert failed == {"mongoClusters": 2, "dataCenters": 2}, failed
     refused = [c for c in read_calls(sandbox) if c["status"] == 403]
-    # Each consumer (Mongo cluster, Cassandra data center, Confluent cluster) was refused twice.
-    for consumer in CONSUMERS:
-        assert len([c for c in refused if consumer in c["path"]]) == 2, (consumer, refused)
+    assert [c["path"] for c in refused] == ["/cmk/v2/clusters"] * 2, refused
     # The waits moved the emulator's clock on, not the wall clock.
     assert emulator_offset(sandbox) > 0 and not [s for s in real_sleeps if s > 0]
     assert ": waiting for the grant on vault " in applied.out
@@ -74,11 +85,13 @@ def test_a_grant_that_never_propagates_fails_after_its_budget_with_one_line(
     failed = [line for line in applied.err.splitlines() if MONGO_CREATE in line and "gave up" in line]
     assert len(failed) == 1, applied.err
     assert re.search(f"creating {MONGO_CREATE}: gave up waiting for the grant on vault acme-mongo-eastus to reach "
-                     r"Key Vault after 10m(\d+s)? \(the grant budget is 10m; --wait grant=DURATION changes it\)\. "
-                     "Last answer: ", failed[0]), failed[0]
-    assert "KeyVaultAccessForbidden" in failed[0]  # the service's last answer
+                     r"Key Vault \(Mongo vCore\) after 10m(\d+s)? \(the grant budget is 10m; --wait grant=DURATION "
+                     r"changes it\)\. Last answer: ", failed[0]), failed[0]
+    # The service's last answer: the cluster's operation ended Failed with its code and message.
+    assert "the operation failed: KeyVaultAccessForbidden: The key vault 'acme-mongo-eastus' refused" in failed[0]
     # While it waited, the progress said what for and how long.
-    assert f"{MONGO_CREATE}: waiting for the grant on vault acme-mongo-eastus to reach Key Vault: " in applied.out
+    assert (f"{MONGO_CREATE}: waiting for the grant on vault acme-mongo-eastus to reach Key Vault (Mongo vCore): "
+            in applied.out)
     assert " of up to 10m" in applied.out
     # Ten minutes of the emulator's time (less the few real seconds the run took), no real sleep.
     assert 590 <= emulator_offset(sandbox) < 700 and not [s for s in real_sleeps if s > 0]

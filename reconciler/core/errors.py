@@ -69,7 +69,9 @@ class GrantPendingError(TransientError):
 
 
 class KeyAccessPendingError(GrantPendingError):
-    """A key vault refused a service access to a key (403), most likely while a new grant propagates.
+    """A key vault refused a service access to a key, most likely while a new grant propagates: the
+    service's long-running operation ended Failed with a key-access code (Mongo vCore, Managed
+    Cassandra), or it refused the request with 403 (Confluent).
 
     A missing grant looks the same on the wire: the grant budget bounds how long it is waited for.
     """
@@ -82,7 +84,9 @@ def awaiting(error: TransientError, what: str) -> TransientError:
     return error
 
 
-# Codes a consuming service answers with when the key vault refuses it (ARM; Confluent).
+# Codes a consuming service answers with when the key vault refuses it: ARM's (Azure Compute's disk
+# encryption sets fail with it; Mongo vCore's and Managed Cassandra's own are not published, README,
+# "Retries and waits") and Confluent's.
 KEY_ACCESS_CODES = frozenset({"KeyVaultAccessForbidden", "key_vault_access_forbidden"})
 
 
@@ -92,6 +96,11 @@ def is_key_access_refusal(status: int | None, code: str, message: str) -> bool:
         return False
     text = message.lower()
     return code in KEY_ACCESS_CODES or (code == "Forbidden" and "key vault" in text and "not accessible" in text)
+
+
+def is_key_access_failure(code: str) -> bool:
+    """A long-running operation that failed because its service could not use the key."""
+    return code in KEY_ACCESS_CODES
 
 
 def in_context(context: str, error: BaseException) -> str:

@@ -1,8 +1,10 @@
 """Managed Instance for Apache Cassandra clusters and data centers (azure-mgmt-cosmosdb).
 
 Every write is a long-running operation, carried by the SDK's pollers (`begin_create_update`,
-`begin_update`); the connection's polling interval applies. Bodies are sent in wire form and
-responses read through `as_dict()`, so nothing SDK-shaped leaves this module.
+`begin_update`; azure_common translates one that ends Failed). A data center whose last operation
+failed has not taken its keys: it is read without them, so a plan sends them again and a retried
+create updates the data center an earlier attempt left (ARM's PUT and PATCH are idempotent). Bodies
+are sent in wire form and responses read through `as_dict()`, so nothing SDK-shaped leaves this module.
 
 The cluster's initial admin password is read from the environment variable the manifest names,
 at the moment the cluster is created, and is sent nowhere else: not in the plan, not in an error.
@@ -30,6 +32,7 @@ from reconciler.providers.base import Live, grant_awaited
 PLANE = "arm"
 COSMOSDB_CLIENT = "azure.mgmt.cosmosdb:CosmosDBManagementClient"
 SYSTEM_ASSIGNED = "SystemAssigned"
+SERVICE = "Managed Cassandra"
 
 # Declared data-center attributes that go into `properties` as they are named.
 DATA_CENTER_PROPERTIES = ("dataCenterLocation", "delegatedSubnetId", "nodeCount", "sku",
@@ -165,8 +168,9 @@ def data_center_live(data_center: Mapping[str, Any]) -> Live:
         "id": data_center.get("id"),
         "provisioningState": props.get("provisioningState"),
     }
+    failed = props.get("provisioningState") == "Failed"
     for name in ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri"):
-        live[name] = normalize_uri(props[name]) if props.get(name) else None
+        live[name] = normalize_uri(props[name]) if props.get(name) and not failed else None
     return live
 
 
@@ -205,7 +209,7 @@ class DataCenterHandler:
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
         # The procedure's "Rotate the key" is this update: new versioned URIs, nothing else.
         client = _client(self._session, identity["subscriptionId"])
-        with grant_awaited(attributes.get("managedDiskCustomerKeyUri")), \
+        with grant_awaited(attributes.get("managedDiskCustomerKeyUri"), SERVICE), \
                 azure_errors(f"update Cassandra data center {identity['cluster']}/{identity['name']}"):
             data_center = client.cassandra_data_centers.begin_update(
                 identity["resourceGroup"], identity["cluster"], identity["name"],
@@ -215,7 +219,8 @@ class DataCenterHandler:
     def _put(self, identity: Mapping[str, Any], body: dict[str, Any], verb: str) -> Live:
         client = _client(self._session, identity["subscriptionId"])
         key = ((body.get("properties") or {}).get("managedDiskCustomerKeyUri"))
-        with grant_awaited(key), azure_errors(f"{verb} Cassandra data center {identity['cluster']}/{identity['name']}"):
+        with grant_awaited(key, SERVICE), \
+                azure_errors(f"{verb} Cassandra data center {identity['cluster']}/{identity['name']}"):
             data_center = client.cassandra_data_centers.begin_create_update(
                 identity["resourceGroup"], identity["cluster"], identity["name"], body).result()
         return data_center_live(data_center.as_dict())

@@ -7,6 +7,7 @@ touches only Astra never load them.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
 import threading
@@ -21,6 +22,7 @@ from reconciler.core.errors import (
     KeyAccessPendingError,
     ProviderError,
     TransientError,
+    is_key_access_failure,
     is_key_access_refusal,
 )
 from reconciler.core.wirelog import LOG
@@ -357,6 +359,8 @@ def translate(e: Exception, what: str) -> Exception:
 
 def _status_error(e: Any, what: str) -> Exception:
     status: int = e.status_code
+    if 200 <= status < 300:
+        return _operation_failed(e, what)
     code = error_code(e)
     message = _service_message(e)
     text = f"{what}: HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
@@ -368,6 +372,47 @@ def _status_error(e: Any, what: str) -> Exception:
         # A consuming service (Mongo, Cassandra) cannot use the key yet: usually a grant propagating.
         return KeyAccessPendingError(text, plane=PLANE, code=code, status=status)
     return ProviderError(text, plane=PLANE, code=code, status=status)
+
+
+def _operation_failed(e: Any, what: str) -> Exception:
+    """azure-core's poller saw a long-running operation end Failed or Canceled: its last answer (2xx)
+    is the operation's status, whose `error` gives the service's code and message (ARM's async
+    reference), or the resource, whose provisioningState says only that it failed."""
+    from azure.core.polling.base_polling import OperationFailed
+
+    if not isinstance(e.__cause__, OperationFailed):
+        # BadStatus, BadResponse: the poll's answer was not one an operation gives.
+        return ProviderError(f"{what}: ARM answered a poll of the operation with something the SDK cannot read "
+                             f"({type(e.__cause__).__name__})", plane=PLANE)
+    code = error_code(e)
+    if code:
+        text = f"{what}: the operation failed: {code}" + (f": {message}" if (message := _service_message(e)) else "")
+        if is_key_access_failure(code):
+            # The service could not use the key: a grant made moments ago has not reached Key Vault yet, or
+            # is missing. Writing again is safe (ARM's PUT and PATCH are idempotent); the grant budget bounds it.
+            return KeyAccessPendingError(text, plane=PLANE, code=code)
+        return ProviderError(text, plane=PLANE, code=code)
+    body = _json_body(e)
+    state = _ended_as(body)
+    shown = state if isinstance(body, dict) and "status" in body else f"with provisioningState {state}"
+    return ProviderError(f"{what}: the operation ended {shown} and Azure gave no reason (the resource's activity "
+                         "log may say more)", plane=PLANE, code=state)
+
+
+def _json_body(e: Any) -> Any:
+    response = getattr(e, "response", None)
+    try:
+        return json.loads(response.text()) if response is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _ended_as(body: Any) -> str:
+    """How a failed operation's last answer says it ended: its status, or the resource's provisioningState."""
+    properties = body.get("properties") if isinstance(body, dict) else None
+    state = (body.get("status") if isinstance(body, dict) else None) or (
+        properties.get("provisioningState") if isinstance(properties, dict) else None)
+    return _first_line(str(state or "Failed"))[:40]
 
 
 def _service_message(e: Any) -> str:

@@ -1,8 +1,11 @@
 """Azure Cosmos DB for MongoDB vCore clusters (azure-mgmt-mongocluster >= 1.1).
 
-Creating (PUT) and re-keying (PATCH) are long-running operations carried by the SDK's pollers;
-the connection's polling interval applies. Bodies are sent in wire form and responses read through
-`as_dict()` (this SDK generation yields the wire, camelCase, form), so nothing SDK-shaped leaves.
+Creating (PUT) and re-keying (PATCH) are long-running operations carried by the SDK's pollers
+(azure_common translates one that ends Failed). A cluster whose last operation failed has not
+taken its key: it is read without one, so a plan sends the key again and a retried create updates
+the cluster an earlier attempt left (ARM's PUT and PATCH are idempotent). Bodies are sent in wire
+form and responses read through `as_dict()` (this SDK generation yields the wire, camelCase, form),
+so nothing SDK-shaped leaves.
 
 The administrator password is read from the environment variable the plan names, at the moment
 the cluster is created, and is sent nowhere else: not in the plan, not in an error.
@@ -22,6 +25,7 @@ from reconciler.providers.base import Live, grant_awaited
 
 PLANE = "arm"
 MONGO_CLIENT = "azure.mgmt.mongocluster:MongoClusterMgmtClient"
+SERVICE = "Mongo vCore"
 CUSTOMER_MANAGED = "CustomerManagedKey"
 SERVICE_MANAGED = "ServiceManagedKey"
 # Create-only settings that go into `properties` as they are named.
@@ -48,10 +52,11 @@ def cluster_live(cluster: Mapping[str, Any]) -> Live:
     props: Mapping[str, Any] = cluster.get("properties") or {}
     identity: Mapping[str, Any] = cluster.get("identity") or {}
     cmk = (props.get("encryption") or {}).get("customerManagedKeyEncryption")
+    failed = props.get("provisioningState") == "Failed"
     return {
         "location": normal_location(cluster.get("location")),
         "encryptionMode": CUSTOMER_MANAGED if cmk else SERVICE_MANAGED,
-        "customerManagedKeyEncryption": _cmk_live(cmk) if cmk else None,
+        "customerManagedKeyEncryption": _cmk_live(cmk) if cmk and not failed else None,
         "tags": dict(cluster.get("tags") or {}),
         "id": cluster.get("id"),
         "identityType": identity.get("type") or "None",
@@ -157,7 +162,8 @@ class MongoClusterHandler:
         body = cluster_create_body(attributes, administrator_password(attributes))
         clusters = _clusters(self._session, identity["subscriptionId"])
         key = (attributes.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
-        with self._writing(identity), grant_awaited(key), azure_errors(f"create Mongo cluster {identity['name']}"):
+        with self._writing(identity), grant_awaited(key, SERVICE), \
+                azure_errors(f"create Mongo cluster {identity['name']}"):
             cluster = clusters.begin_create_or_update(identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())
 
@@ -168,7 +174,8 @@ class MongoClusterHandler:
             current = clusters.get(identity["resourceGroup"], identity["name"]).as_dict()
         body = cluster_patch_body(attributes, current)
         key = (attributes.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
-        with self._writing(identity), grant_awaited(key), azure_errors(f"update Mongo cluster {identity['name']}"):
+        with self._writing(identity), grant_awaited(key, SERVICE), \
+                azure_errors(f"update Mongo cluster {identity['name']}"):
             cluster = clusters.begin_update(identity["resourceGroup"], identity["name"], body).result()
         return cluster_live(cluster.as_dict())
 

@@ -33,6 +33,10 @@ _GRAPH = ("Microsoft Graph v1.0 servicePrincipal: learn.microsoft.com/graph/api/
 _ARM_ASYNC = ("Azure Resource Manager asynchronous operations: a client polls the Azure-AsyncOperation or Location "
               "URL the service answered, whatever its path (Azure/azure-resource-manager-rpc, v1.0/"
               "async-api-reference.md); the sandbox answers these URLs on its PUT and PATCH of mongoClusters")
+_COSMOS_ASYNC = ("Azure Resource Manager asynchronous operations (Azure/azure-resource-manager-rpc, v1.0/"
+                 "async-api-reference.md): Cosmos DB's Azure-AsyncOperation URL for cassandraClusters and their "
+                 "dataCenters, as CosmosDBManagedCassandraClusterPatch.json and ...DataCenterPatch.json (2025-10-15) "
+                 "and azure-cli's recorded managed-cassandra cluster create name it")
 
 ALLOWANCES: tuple[Allowance, ...] = (
     _allow("astra", "GET", "/v2/kms/classic/provider/{name}/region/{name}/accounts", _ASTRA_CLASSIC),
@@ -50,6 +54,8 @@ ALLOWANCES: tuple[Allowance, ...] = (
                          "mongoClusterAzureAsyncOperation/{name}", _ARM_ASYNC),
     _allow("arm", "GET", "/subscriptions/{name}/providers/Microsoft.DocumentDB/locations/{name}/"
                          "mongoClusterOperationResults/{name}", _ARM_ASYNC),
+    _allow("arm", "GET", "/subscriptions/{name}/providers/Microsoft.DocumentDB/locations/{name}/"
+                         "operationsStatus/{name}", _COSMOS_ASYNC),
 )
 
 # AWS KMS and STS calls are journalled as `service:Action`. boto3 validates each request against botocore's

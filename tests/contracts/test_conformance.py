@@ -144,7 +144,8 @@ def test_api_versions_are_pinned_to_the_definitions_read(cmkctl: Callable[..., R
         "microsoft.authorization": {"2022-04-01"},
         "microsoft.documentdb/cassandraclusters": {"2025-10-15"},
         "microsoft.documentdb/mongoclusters": {"2026-06-01"},
-        "microsoft.documentdb/locations": {"2026-06-01"},  # the Mongo operation the sandbox had polled
+        # the operations polled: Cassandra's (operationsStatus) and Mongo's, each at its write's api-version
+        "microsoft.documentdb/locations": {"2025-10-15", "2026-06-01"},
         "microsoft.managedidentity": {"2024-11-30"},
     }
 

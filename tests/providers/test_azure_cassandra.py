@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.cassandra import CLUSTER_CREATE_SECONDS
 from reconciler.core.errors import ProviderError
 from reconciler.engine.diff import choose_action
 from reconciler.plan.model import Action
@@ -90,9 +92,13 @@ def test_a_created_cluster_has_a_system_assigned_identity_and_no_stored_password
     assert clusters.read(identity=CLUSTER) == created
     assert choose_action(CASSANDRA_CLUSTER, CLUSTER_ATTRIBUTES, created).action is Action.NOOP
     assert PASSWORD not in (sandbox.directory / "state.json").read_text()
-    calls = [(c["method"], c["path"].rsplit("/", 1)[-1]) for c in sandbox.calls()]
-    # The create, its one poll, then the read: a list of the resource group (forgotten by the create).
-    assert calls[-3:] == [("PUT", "c1"), ("GET", "c1"), ("GET", "cassandraClusters")]
+    calls = [(c["method"], c["path"].split("/")[-2]) for c in sandbox.calls()]
+    put = calls.index(("PUT", "cassandraClusters"))
+    # The create, its status polled at once then every 30 s (the SDK's interval: the service sends no
+    # Retry-After) until the operation's time is over, the final GET, then the read: a list of the group.
+    polls = calls[put + 1:-2]
+    assert set(polls) == {("GET", "operationsStatus")} and len(polls) == math.ceil(CLUSTER_CREATE_SECONDS / 30) + 1
+    assert calls[-2:] == [("GET", "cassandraClusters"), ("GET", "Microsoft.DocumentDB")]
 
 
 def test_a_cluster_without_its_password_variable_is_not_created(

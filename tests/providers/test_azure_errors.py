@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.errors import CredentialError, ProviderError, TransientError
+from reconciler.core.errors import CredentialError, KeyAccessPendingError, ProviderError, TransientError
 from reconciler.providers.azure_common import translate
 
 from .canary import CANARY
@@ -76,3 +76,43 @@ def test_credential_without_a_response_is_a_credential_error() -> None:
     error = translate(ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token"), "x")
     assert isinstance(error, CredentialError)
     assert CANARY not in str(error)
+
+
+def operation_failed(body: Any) -> Exception:
+    """What azure-core's poller raises when the operation ends Failed: the last poll's 200, from OperationFailed."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.polling.base_polling import OperationFailed
+
+    try:
+        try:
+            raise OperationFailed("Operation failed or canceled")
+        except OperationFailed as failed:
+            raise HttpResponseError(response=FakeResponse(200, body), error=failed) from failed
+    except HttpResponseError as error:
+        return error
+
+
+def test_a_failed_operation_carries_the_services_code_and_message_and_is_permanent() -> None:
+    body = {"status": "Failed", "error": {"code": "ClusterUpdateFailed", "message": "node 2 refused\nsecond line"}}
+    error = translate(operation_failed(body), "update Mongo cluster m1")
+    assert type(error) is ProviderError and error.code == "ClusterUpdateFailed" and error.status is None
+    assert str(error) == "update Mongo cluster m1: the operation failed: ClusterUpdateFailed: node 2 refused"
+
+
+def test_an_operation_failed_for_want_of_the_key_waits_on_the_grant_budget() -> None:
+    body = {"status": "Failed", "error": {"code": "KeyVaultAccessForbidden", "message": "vault kv1 refused"}}
+    error = translate(operation_failed(body), "update Cassandra data center c1/dc1")
+    assert isinstance(error, KeyAccessPendingError) and error.awaited == "grant"
+    assert str(error) == "update Cassandra data center c1/dc1: the operation failed: KeyVaultAccessForbidden: " \
+                         "vault kv1 refused"
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ({"id": "/v/kv1", "properties": {"provisioningState": "Failed"}}, "ended with provisioningState Failed"),
+    ({"status": "Canceled"}, "ended Canceled"),
+    ({"properties": {"provisioningState": "Failed\x1b[31m and more"}}, "ended with provisioningState Failed\x1b[31m"),
+])
+def test_an_operation_that_ended_without_a_reason_says_how_it_ended(body: Any, said: str) -> None:
+    error = translate(operation_failed(body), "create vault kv1")
+    assert type(error) is ProviderError and said in str(error) and "HTTP 200" not in str(error)
+    assert str(error).endswith("and Azure gave no reason (the resource's activity log may say more)")

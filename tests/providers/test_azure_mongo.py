@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import httpx
 import pytest
 
+from cmkctl_sandbox.mongo import CREATE_SECONDS, UPDATE_SECONDS
 from reconciler.core.errors import ProviderError
 from reconciler.core.secrets import Secret
 from reconciler.engine.diff import choose_action
@@ -111,9 +113,12 @@ def test_cluster_created_with_identity_and_key(handlers: Handlers, sandbox: Any)
     assert clusters.read(identity=CLUSTER)["provisioningState"] == "Succeeded"
     assert choose_action(MONGO_CLUSTER, cluster_attributes("id1"), clusters.read(identity=CLUSTER)).action \
         is Action.NOOP
-    # The creating PUT is a long-running operation, polled through Azure-AsyncOperation.
-    calls = [(c["method"], c["status"]) for c in sandbox.calls() if "DocumentDB" in c["path"]]
-    assert calls[1:3] == [("PUT", 201), ("GET", 200)]
+    # The creating PUT is a long-running operation, polled through Azure-AsyncOperation at once then every
+    # 30 s (the SDK's interval: the service sends no Retry-After) until the operation's time is over.
+    calls = [(c["method"], c["status"], c["path"].split("/")[-2]) for c in sandbox.calls() if "DocumentDB" in c["path"]]
+    put = calls.index(("PUT", 201, "mongoClusters"))
+    polls = [call for call in calls[put + 1:] if call[2] == "mongoClusterAzureAsyncOperation"]
+    assert len(polls) == math.ceil(CREATE_SECONDS / 30) + 1 and calls[put + 1:put + 1 + len(polls)] == polls
     assert PASSWORD not in str(sandbox.state)
 
 
@@ -242,9 +247,14 @@ def test_sandbox_wants_both_halves_and_an_attached_identity(handlers: Handlers, 
         assert refused.json()["error"]["code"] == "UserAssignedIdentityNotAttached"
         accepted = client.patch(CLUSTER_PATH, json={"identity": {"type": "UserAssigned", "userAssignedIdentities": {
             identity_resource_id(SUBSCRIPTION, RESOURCE_GROUP, "id2"): {}}}, **unattached})
-        assert accepted.status_code == 202
-        assert accepted.headers["Retry-After"] == "10"  # ARM RPC: at least 10 s between polls
+        # As MongoClusters_PatchCMK.json answers: 202, no body, both headers; no Retry-After (the recording has none).
+        assert accepted.status_code == 202 and not accepted.content
+        assert "Retry-After" not in accepted.headers
         assert "mongoClusterAzureAsyncOperation" in accepted.headers["Azure-AsyncOperation"]
+        assert client.get(accepted.headers["Azure-AsyncOperation"]).json()["status"] == "InProgress"
+        running = client.get(accepted.headers["Location"])
+        assert running.status_code == 202 and not running.content  # ARM's Location: 202 while it runs
+        sandbox.offer.clock.sleep(UPDATE_SECONDS)
         assert client.get(accepted.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
         result = client.get(accepted.headers["Location"])
         assert result.json()["properties"]["encryption"]["customerManagedKeyEncryption"] == cmk("id2")

@@ -29,10 +29,24 @@ def test_all_applies_to_every_plane_and_a_plane_overrides_it() -> None:
     ({"al": {}}, "unknown key"),
     ({"arm": {"latency": 100}}, "mapping"),
     ({"all": {"throttle": 0.6, "drop": 0.6}}, "more than 1"),
+    ({"failOperations": {"method": "PUT"}}, "failOperations: a list"),
+    ({"failOperations": [{"method": "GET", "path": "/x", "code": "C", "message": "M"}]}, r"failOperations\[0\].method"),
+    ({"failOperations": [{"method": "PUT", "path": "/x", "code": "C"}]}, r"failOperations\[0\].message"),
+    ({"failOperations": [{"method": "PUT", "path": "/x", "code": "C", "message": "M", "why": 1}]}, "unknown key"),
 ])
 def test_bad_configurations_are_refused(document: object, message: str) -> None:
     with pytest.raises(FaultConfigError, match=message):
         parse_config(document)
+
+
+def test_failed_operations_are_read_with_their_code_message_and_count() -> None:
+    config = parse_config({"failOperations": [
+        {"method": "patch", "path": "/dataCenters/dc1", "code": "C", "message": "M", "times": 2},
+        {"method": "PUT", "path": "/vaults/kv1", "code": "D", "message": "N"}]})
+    assert config.active
+    assert [failure.as_state() for failure in config.failed_operations] == [
+        {"method": "PATCH", "path": "/dataCenters/dc1", "code": "C", "message": "M", "times": 2},
+        {"method": "PUT", "path": "/vaults/kv1", "code": "D", "message": "N", "times": None}]
 
 
 def test_the_variable_wins_over_the_file_and_the_latency_shortcut_fills_in(tmp_path: Path) -> None:

@@ -26,5 +26,5 @@ def test_injected_reply_is_recorded_and_changes_nothing(tmp_path: Path) -> None:
         throttled = client.put(vault_path("kv-fault"), params=API, json=body)
         assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "0"
         assert sandbox.state["arm"]["vaults"] == {}
-        assert client.put(vault_path("kv-fault"), params=API, json=body).status_code == 201
-        assert [c["status"] for c in sandbox.calls()] == [429, 201]
+        assert client.put(vault_path("kv-fault"), params=API, json=body).status_code == 200
+        assert [c["status"] for c in sandbox.calls()] == [429, 200]
