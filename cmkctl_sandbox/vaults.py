@@ -225,8 +225,8 @@ def _create_vault(request: Request, state: State, params: Params, body: dict[str
 
 
 def _new_record(request: Request, params: Params, body: dict[str, Any]) -> dict[str, Any]:
-# How long a new vault registers its DNS name (the recording above).
-REGISTERING_DNS_SECONDS = 19.0
+    properties = vault_properties(params["vault"], body["properties"])
+    # Not final yet: the create's operation ends it (see the module's docstring).
     properties["provisioningState"] = "RegisteringDns"
     resource = {
         "id": vault_id(params["sub"], params["rg"], params["vault"]),
