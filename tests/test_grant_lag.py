@@ -203,3 +203,27 @@ def test_retry_after_is_honoured_and_waited_on_the_clock() -> None:
 
     assert RetryPolicy(clock=clock).call(once_throttled, what="listing") == "ok"
     assert clock.sleeps == [42.0]
+
+
+class SharedClock(FakeClock):
+    """A clock other waits move on too, as the emulator's is: each sleep here finds it a minute further on."""
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds + 60)
+
+
+def test_a_wait_is_not_spent_by_other_waits_on_a_shared_clock() -> None:
+    clock = SharedClock()
+    waits: list[Wait] = []
+    tries: list[float] = []
+
+    def throttled() -> None:
+        tries.append(clock.now)
+        raise TransientError("HTTP 503", plane="aws", status=503)
+
+    policy = RetryPolicy(clock=clock, budgets=WaitBudgets(transient=300), on_wait=waits.append)
+    with pytest.raises(ProviderError, match="gave up waiting for AWS to answer after 5m"):
+        policy.call(throttled, what="creating key k1")
+    # As many tries as five minutes give in real time: its own waits fill the budget, not the others'.
+    assert 300 - 1 < sum(w.delay for w in waits) <= 300
+    assert len(tries) > 10

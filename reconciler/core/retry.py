@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -102,6 +103,21 @@ def _default_awaiting(error: TransientError) -> str:
 
 
 @dataclass
+class _Waited:
+    """How long one kind of wait has lasted in a call: by the run's clock, but never more than the call's
+    own sleeps and the real time its tries took. A clock that other waits move on too (the emulator's:
+    a sleep moves its time on for every thread) would otherwise spend this wait's budget in fewer tries
+    than real time gives it; on the system clock the two are the same."""
+
+    clock_start: float
+    real_start: float
+    slept: float = 0.0
+
+    def spent(self, clock_now: float) -> float:
+        return min(clock_now - self.clock_start, self.slept + time.monotonic() - self.real_start)
+
+
+@dataclass
 class RetryPolicy:
     clock: Clock = SYSTEM_CLOCK
     budgets: WaitBudgets = DEFAULT_BUDGETS
@@ -116,7 +132,7 @@ class RetryPolicy:
         return max(self.rng.uniform(ceiling / 2, ceiling), retry_after or 0.0)
 
     def call(self, operation: Callable[[], T], *, what: str, subject: str = "") -> T:
-        first_seen: dict[str, float] = {}
+        waited: dict[str, _Waited] = {}
         attempts: dict[str, int] = {}
         while True:
             try:
@@ -124,13 +140,15 @@ class RetryPolicy:
             except TransientError as error:
                 kind = error.awaited
                 now = self.clock.monotonic()
-                spent = now - first_seen.setdefault(kind, now)
+                watch = waited.setdefault(kind, _Waited(now, time.monotonic()))
+                spent = watch.spent(now)
                 budget = self.budgets.of(kind)
                 if spent >= budget:
                     raise _gave_up(error, what, spent, budget) from error
                 delay = min(self.delay(attempts.get(kind, 0), error.retry_after), budget - spent)
                 attempts[kind] = attempts.get(kind, 0) + 1
                 self.on_wait(Wait(subject or what, _default_awaiting(error), kind, spent, budget, delay, str(error)))
+                watch.slept += delay
                 self.clock.sleep(delay)
 
 
