@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from cmkctl_sandbox import realism
 from cmkctl_sandbox.arm_common import POLL_AFTER
 from cmkctl_sandbox.wire import Reply, Request
 
@@ -76,6 +77,8 @@ class FaultConfig:
     # of uses, or seconds of the emulator's time.
     grant_lag: int = 0
     grant_lag_seconds: float = 0.0
+    # The lags of the emulator's time by name (realism.py); None: the defaults.
+    realism: Mapping[str, float] | None = None
 
     def for_plane(self, plane: str) -> PlaneFaults:
         return self.planes.get(plane, PlaneFaults())
@@ -146,13 +149,14 @@ def _plane_section(base: PlaneFaults, section: Any, where: str) -> PlaneFaults:
 
 
 def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
-    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {principals: N}, grantLag: {attempts: N, seconds: S}}`.
+    """`{seed, all: {...}, arm: {...}, ..., replicationLag: {principals: N}, grantLag: {attempts: N, seconds: S},
+    realism: off | {LAG: SECONDS}}` (realism.py).
 
     `all` applies to every plane; a plane's own section then overrides it key by key.
     """
     if document is None:
         return FaultConfig()
-    top = _mapping(document, where, {"seed", "all", "replicationLag", "grantLag", *PLANES})
+    top = _mapping(document, where, {"seed", "all", "replicationLag", "grantLag", "realism", *PLANES})
     seed = top.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise FaultConfigError(f"{where}.seed: an integer is expected")
@@ -163,8 +167,12 @@ def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
     grants = _mapping(top.get("grantLag", {}), f"{where}.grantLag", {"attempts", "seconds"})
     grant_lag = int(_number(grants.get("attempts", 0), f"{where}.grantLag.attempts"))
     grant_seconds = _number(grants.get("seconds", 0), f"{where}.grantLag.seconds")
+    try:
+        lags = realism.parse(top.get("realism"), f"{where}.realism")
+    except realism.RealismError as error:
+        raise FaultConfigError(str(error)) from None
     return FaultConfig(seed=seed, planes=planes, principal_lag=principals, grant_lag=grant_lag,
-                       grant_lag_seconds=grant_seconds)
+                       grant_lag_seconds=grant_seconds, realism=lags)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> FaultConfig:

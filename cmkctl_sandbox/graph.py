@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any, NoReturn
 
+from cmkctl_sandbox import replication as principal_replication
 from cmkctl_sandbox.routes import Params, Route, dispatch, route
 from cmkctl_sandbox.wire import Refusal, Reply, Request, State
 
@@ -99,6 +100,7 @@ def create(request: Request, state: State, params: Params) -> Reply:
     replication = state["graph"]["replication"]
     # RBAC reads a replica of the directory that lags behind Graph (see rbac._check_principal).
     replication["pending"][sp["id"]] = replication["servicePrincipalAttempts"]
+    principal_replication.created(state, sp["id"])
     return Reply(201, _entity(sp))
 
 

@@ -3,51 +3,48 @@
 Azure RBAC and Key Vault access policies take a while to reach every replica (Key Vault's RBAC
 guide: up to 10 minutes), so a service that uses a key moments after its identity was granted
 access is refused as if no grant existed. After a grant to a principal is created, its key uses by
-a consuming service are refused with 403 for `seconds` of the emulator's time (clock.py: its
-clients' waits move that time on), or for the next `attempts` uses (each refusal counting down).
-The lag is kept per principal, whatever vault the grant is on: the consumers check only one vault
-per request.
-
-Off unless the faults configuration sets `grantLag: {attempts: N}` or `{seconds: S}`; nothing is
-written to the state until then, so existing state files and tests are unchanged.
+a consuming service are refused for realism's `grantPropagation` seconds of the emulator's time
+(realism.py; on by default; clock.py: its clients' waits move that time on), and for the next
+`attempts` uses when the faults configuration sets `grantLag: {attempts: N}` (each refusal
+counting down). The lag is kept per principal, whatever vault the grant is on: the consumers check
+only one vault per request.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cmkctl_sandbox import clock
+from cmkctl_sandbox import clock, realism
 from cmkctl_sandbox.arm_common import arm_section, refuse
 from cmkctl_sandbox.wire import State
 
 SECTION = "grantPropagation"
-# The codes ARM consumers (Mongo, Cassandra) and Confluent answer with while a grant propagates.
+# The code ARM consumers (Mongo, Cassandra) answer with while a grant propagates.
 CODE = "KeyVaultAccessForbidden"
-CONFLUENT_CODE = "key_vault_access_forbidden"
 
 
-def configure(state: State, attempts: int, seconds: float = 0.0) -> None:
-    """Make every grant created from now on lag `attempts` uses, or `seconds` (0 and 0: usable at once)."""
-    section = arm_section(state).setdefault(SECTION, {"attempts": 0, "pending": {}})
-    section["attempts"] = attempts
-    section["seconds"] = seconds
+def configure(state: State, attempts: int) -> None:
+    """Make every grant created from now on lag its next `attempts` uses too (0: none)."""
+    _section(state)["attempts"] = attempts
+
+
+def _section(state: State) -> dict[str, Any]:
+    section: dict[str, Any] = arm_section(state).setdefault(SECTION, {"attempts": 0, "pending": {}})
     section.setdefault("until", {})
-
-
-def _section(state: State) -> dict[str, Any] | None:
-    section: dict[str, Any] | None = arm_section(state).get(SECTION)
-    return section if section and (section["attempts"] > 0 or section.get("seconds", 0) > 0) else None
+    return section
 
 
 def granted(state: State, principal_id: str) -> None:
     """A grant to `principal_id` was just created: its uses start lagging (again)."""
-    section = _section(state)
-    if section is None:
+    seconds = realism.seconds(state, realism.GRANT_PROPAGATION)
+    attempts = arm_section(state).get(SECTION, {}).get("attempts", 0)
+    if seconds <= 0 and attempts <= 0:
         return
-    if section["attempts"] > 0:
-        section["pending"][principal_id.lower()] = section["attempts"]
-    if section.get("seconds", 0) > 0:
-        section["until"][principal_id.lower()] = clock.now(state) + section["seconds"]
+    section = _section(state)
+    if attempts > 0:
+        section["pending"][principal_id.lower()] = attempts
+    if seconds > 0:
+        section["until"][principal_id.lower()] = clock.now(state) + seconds
 
 
 def propagated(state: State, principal_id: str) -> bool:

@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from cmkctl_sandbox import replication
 from cmkctl_sandbox.arm_common import arm_section, json_object, now_iso, refuse, tenant_id
 from cmkctl_sandbox.ids import CALLER_OBJECT_ID
 from cmkctl_sandbox.propagation import granted
@@ -83,7 +84,8 @@ def _check_principal(state: State, wanted: dict[str, Any]) -> None:
     graph = state["graph"]
     principal_id = wanted["principalId"]
     pending = graph["replication"]["pending"]
-    if principal_id not in graph["servicePrincipals"] or pending.get(principal_id, 0) > 0:
+    if (principal_id not in graph["servicePrincipals"] or pending.get(principal_id, 0) > 0
+            or not replication.visible(state, principal_id)):
         if pending.get(principal_id, 0) > 0:
             # Each refused attempt brings replication one step closer, as time would.
             pending[principal_id] -= 1

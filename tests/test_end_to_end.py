@@ -152,6 +152,7 @@ def test_steps_are_in_dependency_order(cmkctl: Callable[..., Result], tmp_path: 
 def test_replication_lag_of_new_principals_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
     write(sandbox / "world.yaml", "azure:\n  replicationLag: {servicePrincipalAttempts: 3}\n")
+    write(sandbox / "faults.yaml", "realism: {principalReplication: 0}\n")  # the lag in attempts alone
     result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
     assert result.code == 0, result.out + result.err
     refused = [c for c in read_calls(sandbox) if "roleAssignments" in c["path"] and c["status"] == 400]

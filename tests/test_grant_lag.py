@@ -26,7 +26,7 @@ from tests.fakeclock import FakeClock
 
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 MONGO = EXAMPLES / "mongo-vcore.yaml"
-CONSUMERS = ("/mongoClusters/", "/dataCenters/", "/cmk/v2/clusters")
+ARM_CONSUMERS = ("/mongoClusters/", "/dataCenters/")
 MONGO_CREATE = "mongo_cluster.eastus.orders-mongo"
 
 
@@ -50,10 +50,15 @@ def test_grant_lag_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path, 
     write(sandbox / "faults.yaml", "grantLag: {attempts: 2}\n")
     applied = cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
-    refused = [c for c in read_calls(sandbox) if c["status"] == 403]
-    # Each consumer (Mongo cluster, Cassandra data center, Confluent cluster) was refused twice.
-    for consumer in CONSUMERS:
+    calls = read_calls(sandbox)
+    refused = [c for c in calls if c["status"] == 403]
+    # Each ARM consumer (Mongo cluster, Cassandra data center) was refused twice.
+    for consumer in ARM_CONSUMERS:
         assert len([c for c in refused if consumer in c["path"]]) == 2, (consumer, refused)
+    # Confluent validated its key twice in vain, and the cluster waited for VALID: it was never refused.
+    phases = [c["responseBody"]["validation"]["phase"] for c in calls if c["path"].startswith("/byok/v1/keys/cck-")]
+    assert [p for p in phases if p != "INITIALIZING"] == ["INVALID", "INVALID", "VALID"], phases
+    assert [c["status"] for c in calls if c["path"] == "/cmk/v2/clusters" and c["method"] == "POST"] == [202]
     # The waits moved the emulator's clock on, not the wall clock.
     assert emulator_offset(sandbox) > 0 and not [s for s in real_sleeps if s > 0]
     assert ": waiting for the grant on vault " in applied.out

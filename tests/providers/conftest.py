@@ -23,12 +23,13 @@ RESOURCE_GROUP = "cmk-prod"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "world(doc): seed the sandbox with this world.yaml document")
     config.addinivalue_line("markers", "faults(by_plane): fault injectors for the sandbox, by plane name")
+    config.addinivalue_line("markers", "realism(lags): the sandbox's lags in its time (None: its defaults)")
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     try:
-        from cmkctl_sandbox import Sandbox
+        from cmkctl_sandbox import Sandbox, realism
     except ImportError:
         pytest.skip("the sandbox (cmkctl_sandbox.Sandbox) is not available yet")
     marker = request.node.get_closest_marker("world")
@@ -36,8 +37,12 @@ def sandbox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
         # JSON is YAML: the sandbox seeds DIR/world.yaml over its default world.
         (tmp_path / "world.yaml").write_text(json.dumps(marker.args[0]))
     faults = request.node.get_closest_marker("faults")
+    # A contract test calls a handler once, without the run's retry policy: the emulator's lags are
+    # off unless the test asks for them.
+    lags = request.node.get_closest_marker("realism")
     # The emulator issues canaries: every credential the handlers send is one no error text may show.
-    with Sandbox(tmp_path, faults=faults.args[0] if faults else None, issued=canary_issued()) as sb:
+    with Sandbox(tmp_path, faults=faults.args[0] if faults else None, issued=canary_issued(),
+                 realism=lags.args[0] if lags else realism.OFF) as sb:
         yield sb
 
 
