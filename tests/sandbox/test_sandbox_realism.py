@@ -13,6 +13,7 @@ import pytest
 
 from cmkctl_sandbox import Sandbox, realism
 from cmkctl_sandbox.faults import FaultConfigError, parse_config
+from tests.conftest import ROOT
 from tests.emulated import http_client
 from tests.sandbox.conftest import RG, SUB, vault_path
 from tests.sandbox.test_sandbox_rbac_graph import READER, assign, create_sp
@@ -158,3 +159,12 @@ def cluster_body(byok_id: str) -> dict[str, Any]:
     return {"spec": {"display_name": "orders", "availability": "MULTI_ZONE", "cloud": "AZURE", "region": "eastus",
                      "config": {"kind": "Dedicated", "cku": 2}, "environment": {"id": "env-a1b2c3"},
                      "byok": {"id": byok_id}}}
+
+
+def test_the_emulators_readme_gives_each_lag_its_default_and_its_source() -> None:
+    readme = (ROOT / "cmkctl_sandbox" / "README.md").read_text("utf-8")
+    for lag in realism.LAGS:
+        (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{lag.name}` |")]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[1] == f"{lag.seconds:g} s", row
+        assert cells[3], row  # a source, or "none" with where the sourceless list says so
