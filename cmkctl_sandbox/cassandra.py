@@ -26,7 +26,7 @@ import copy
 import re
 from typing import Any
 
-from cmkctl_sandbox import graph, operations, propagation, replication
+from cmkctl_sandbox import graph, operations, propagation, realism, replication
 from cmkctl_sandbox.access_policies import has_key_permissions
 from cmkctl_sandbox.arm_common import (
     arm_section,
@@ -61,10 +61,6 @@ IDENTITY_TYPES = ("SystemAssigned", "None")
 CLUSTER_FIXED = ("delegatedManagementSubnetId",)
 DATA_CENTER_FIXED = ("dataCenterLocation", "delegatedSubnetId")
 KEY_FIELDS = ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri")
-# How long each write runs (README.md names the source of each, or says it has none).
-CLUSTER_CREATE_SECONDS = 30.0
-DATA_CENTER_CREATE_SECONDS = 30.0
-UPDATE_SECONDS = 30.0
 # What the operation's status answers until it ends (the recording).
 RUNNING = "Dequeued"
 
@@ -99,10 +95,10 @@ def _existing(state: State, params: Params) -> dict[str, Any]:
 
 
 def _started(request: Request, state: State, params: Params, location: str, target: tuple[str, ...],
-             seconds: float, *, error: dict[str, str] | None = None,
+             lag: str, *, error: dict[str, str] | None = None,
              restore: dict[str, Any] | None = None) -> dict[str, str]:
     """Start the write's operation; the header that points at its status."""
-    operation = operations.Operation(target, seconds, running=RUNNING, error=error, restore=restore)
+    operation = operations.Operation(target, lag, running=RUNNING, error=error, restore=restore)
     identifier = operations.start(state, request, operation)
     return {"Azure-AsyncOperation": operations.status_url(request, params["sub"], "Microsoft.DocumentDB", location,
                                                           "operationsStatus", identifier)}
@@ -218,7 +214,7 @@ def _create_cluster(request: Request, state: State, params: Params, body: dict[s
     clusters(state)[cluster_key(params["sub"], params["rg"], params["cluster"])] = {
         "subscriptionId": params["sub"], "resourceGroup": params["rg"], "resource": resource, "dataCenters": {}}
     return Reply(201, resource, _started(request, state, params, resource["location"], _cluster_target(params),
-                                         CLUSTER_CREATE_SECONDS))
+                                         realism.CASSANDRA_CLUSTER_CREATE))
 
 
 def new_cluster(subscription: str, resource_group: str, name: str, location: str, given: dict[str, Any],
@@ -266,7 +262,7 @@ def _updated_cluster(request: Request, state: State, params: Params, resource: d
     before = copy.deepcopy(resource["properties"])
     _update_cluster(state, resource, body, properties)
     resource["properties"]["provisioningState"] = "Updating"
-    return _started(request, state, params, resource["location"], _cluster_target(params), UPDATE_SECONDS,
+    return _started(request, state, params, resource["location"], _cluster_target(params), realism.CASSANDRA_UPDATE,
                     restore=before)
 
 
@@ -313,7 +309,8 @@ def put_data_center(request: Request, state: State, params: Params) -> Reply:
     resource["properties"]["provisioningState"] = "Creating"
     cluster["dataCenters"][params["dc"].lower()] = resource
     return Reply(201, resource, _started(request, state, params, properties["dataCenterLocation"],
-                                         _data_center_target(params), DATA_CENTER_CREATE_SECONDS, error=error))
+                                         _data_center_target(params), realism.CASSANDRA_DATA_CENTER_CREATE,
+                                         error=error))
 
 
 def patch_data_center(request: Request, state: State, params: Params) -> Reply:
@@ -341,8 +338,8 @@ def _update_data_center(request: Request, state: State, params: Params, cluster:
     current.update({k: v for k, v in properties.items() if k != "provisioningState"})
     current["provisioningState"] = "Updating"
     location = str(current.get("dataCenterLocation") or cluster["resource"]["location"])
-    return _started(request, state, params, location, _data_center_target(params), UPDATE_SECONDS, error=error,
-                    restore=before)
+    return _started(request, state, params, location, _data_center_target(params), realism.CASSANDRA_UPDATE,
+                    error=error, restore=before)
 
 
 def _check_keys(state: State, cluster: dict[str, Any], properties: dict[str, Any]) -> dict[str, str] | None:

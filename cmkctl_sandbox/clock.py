@@ -49,14 +49,21 @@ class EmulatorClock:
         self._advance = advance
         self._offset = start
         self._lock = threading.Lock()
+        # Each thread's own sleeps: its time on this clock leaves out what other threads' sleeps moved on.
+        self._slept = threading.local()
 
     def monotonic(self) -> float:
         with self._lock:
             return time.monotonic() + self._offset
 
+    def thread_time(self) -> float:
+        """The calling thread's real time plus its own sleeps (a client's retry budgets are measured in it)."""
+        return time.monotonic() + float(getattr(self._slept, "seconds", 0.0))
+
     def sleep(self, seconds: float) -> None:
         if seconds <= 0:
             return
+        self._slept.seconds = float(getattr(self._slept, "seconds", 0.0)) + seconds
         with self._lock:
             target = self._offset + seconds
         reached = self._advance(target)

@@ -1,20 +1,18 @@
 """The Confluent Cloud API: BYOK keys (`/byok/v1/keys`) and Kafka clusters (`/cmk/v2/clusters`).
 
 State lives in the `confluent` section: `keys` and `clusters` by id, and `validationReads`, how many
-reads of a new BYOK key answer INITIALIZING before the sandbox validates it against its own ARM and
-Graph (see confluent_checks) and answers VALID or INVALID with the reason. Errors use Confluent's
-envelope `{"errors": [{"id", "status", "code", "title", "detail", "source"}]}`.
+reads of a new BYOK key answer INITIALIZING at least (its validation phases: confluent_validation).
+Errors use Confluent's envelope `{"errors": [{"id", "status", "code", "title", "detail", "source"}]}`.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime
 import uuid
 from typing import Any, NoReturn
 
 from cmkctl_sandbox import confluent_checks as checks
-from cmkctl_sandbox import graph, propagation
+from cmkctl_sandbox import confluent_validation as validation
 from cmkctl_sandbox.ids import stable_uuid
 from cmkctl_sandbox.routes import Params, Route, dispatch, route
 from cmkctl_sandbox.wire import Refusal, Reply, Request, State
@@ -61,10 +59,6 @@ def section(state: State) -> dict[str, Any]:
     return found
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _body(request: Request) -> dict[str, Any]:
     try:
         body = request.json()
@@ -107,10 +101,10 @@ def key_record(state: State, key: dict[str, str], *, key_id: str = "", applicati
         "provider": "Azure",
         "state": "AVAILABLE",
         "display_name": "",
-        "created_at": now(),
+        "created_at": validation.stamp(state),
         "reads": 0,
-        "validation": {"phase": "INITIALIZING", "message": "", "since": now(),
-                       "region": checks.vault_region(state, key["key_vault_id"])},
+        "validation": validation.initial(state, key["key_vault_id"]),
+        "validationDue": validation.first_due(state),
     }
 
 
@@ -134,28 +128,6 @@ def create_key(request: Request, state: State, params: Params) -> Reply:
     record = key_record(state, _azure_key(_body(request)))
     section(state)["keys"][record["id"]] = record
     return Reply(201, key_document(record))
-
-
-def observe(state: State, record: dict[str, Any]) -> bool:
-    """A read moves validation on: INITIALIZING for the first reads, then VALID once usable.
-
-    VALID stays VALID; INVALID is re-checked on every read, so fixing the vault or the grants helps,
-    unless the sandbox was told Confluent keeps reporting it (`breakage.report_invalid`).
-    True when the read changed the record (see `Reply.advanced`).
-    """
-    if record["validation"]["phase"] == "VALID" or record.get("heldInvalid"):
-        return False
-    record["reads"] += 1
-    if record["reads"] > section(state)["validationReads"]:
-        _settle(state, record, checks.problem(state, record["key"]))
-    return True
-
-
-def _settle(state: State, record: dict[str, Any], reason: str) -> None:
-    phase = "INVALID" if reason else "VALID"
-    if (record["validation"]["phase"], record["validation"]["message"]) != (phase, reason):
-        record["validation"].update(phase=phase, message=reason, since=now(),
-                                    region=checks.vault_region(state, record["key"]["key_vault_id"]))
 
 
 def key_document(record: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +154,7 @@ def _key(state: State, key_id: str) -> dict[str, Any]:
 
 def get_key(request: Request, state: State, params: Params) -> Reply:
     record = _key(state, params["id"])
-    advanced = observe(state, record)
+    advanced = validation.observe(state, record)
     return Reply(200, key_document(record), advanced=advanced)
 
 
@@ -199,7 +171,7 @@ def list_keys(request: Request, state: State, params: Params) -> Reply:
     matching = [r for r in section(state)["keys"].values()
                 if provider in ("", r["provider"]) and wanted_state in ("", r["state"])]
     page = _page(matching, request, "/byok/v1/keys")
-    advanced = [observe(state, record) for record in page["data"]]
+    advanced = [validation.observe(state, record) for record in page["data"]]
     return Reply(200, {"api_version": "byok/v1", "kind": "KeyList", "metadata": page["metadata"],
                        "data": [key_document(r) for r in page["data"]]}, advanced=any(advanced))
 
@@ -278,7 +250,7 @@ def cluster_record(state: State, spec: dict[str, Any], cluster_id: str = "") -> 
         "api_version": "cmk/v2",
         "kind": "Cluster",
         "id": cluster_id,
-        "metadata": {"self": f"{API}/cmk/v2/clusters/{cluster_id}", "created_at": now(),
+        "metadata": {"self": f"{API}/cmk/v2/clusters/{cluster_id}", "created_at": validation.stamp(state),
                      "resource_name": f"crn://confluent.cloud/environment={spec['environment']['id']}/"
                      f"cloud-cluster={cluster_id}"},
         "spec": {**spec, **_references(spec), "kafka_bootstrap_endpoint": f"SASL_SSL://{cluster_id}.{spec['region']}.azure.confluent.cloud:9092"},
@@ -339,7 +311,11 @@ def _check_config(spec: dict[str, Any]) -> None:
 
 
 def _check_byok(state: State, spec: dict[str, Any]) -> None:
-    """The key must exist, be validated and usable from the cluster's region; it is IN_USE afterwards."""
+    """The key must exist and be VALID, usable from the cluster's region; it is IN_USE afterwards.
+
+    Confluent's procedure provisions the cluster after a successful validation, and answers an error
+    naming the key otherwise (seed 004): 400 at `/spec/byok/id`, as the sandbox refuses other fields.
+    """
     byok = spec["byok"]
     if not isinstance(byok, dict) or not isinstance(byok.get("id"), str):
         _refuse(400, "spec.byok.id is required", pointer="/spec/byok/id")
@@ -349,27 +325,14 @@ def _check_byok(state: State, spec: dict[str, Any]) -> None:
     if spec["cloud"].lower() != record["provider"].lower():
         _refuse(400, f"BYOK key {record['id']} is an {record['provider']} key; the cluster is on {spec['cloud']}",
                 pointer="/spec/byok/id")
-    if record["validation"]["phase"] == "INITIALIZING":
-        _refuse(409, f"BYOK key {record['id']} is still being validated", pointer="/spec/byok/id")
-    reason = checks.problem(state, record["key"], spec["region"])
-    # The key is re-validated now: grants removed since, say, make it INVALID with the reason.
-    _settle(state, record, reason)
+    if validation.initializing(state, record):
+        _refuse(400, f"BYOK key {record['id']} is still being validated (INITIALIZING)", pointer="/spec/byok/id")
+    # The key is validated again now: grants removed since, say, make it INVALID with the reason.
+    reason = validation.reason(state, record, spec["region"])
+    validation.settle(state, record, reason)
     if reason:
         _refuse(400, f"BYOK key {record['id']} is not valid: {reason}", pointer="/spec/byok/id")
-    _check_propagated(state, record)
     record["state"] = "IN_USE"
-
-
-def _check_propagated(state: State, record: dict[str, Any]) -> None:
-    """403 while the grants to Confluent's application propagate (the key validated against our own view)."""
-    principal = graph.by_app_id(state, record["key"].get("application_id", ""))
-    if principal is None or propagation.propagated(state, principal["id"]):
-        return
-    vault = record["key"]["key_vault_id"].rstrip("/").rsplit("/", 1)[-1]
-    refusal = confluent_error(403, f"BYOK key {record['id']}: " + propagation.message(vault, principal["id"]),
-                              pointer="/spec/byok/id")
-    refusal.body["errors"][0]["code"] = propagation.CONFLUENT_CODE
-    raise Refusal(refusal)
 
 
 IMMUTABLE_SPEC = {

@@ -1,7 +1,8 @@
 """What Confluent checks before it calls an Azure key usable: the sandbox looks at its own ARM and Graph.
 
 Each check returns the reason the key is unusable, or "" when it passes; the first reason found is
-what the key's validation (and a refused cluster) reports.
+what the key's validation (and a refused cluster) reports. Confluent cannot tell a missing service
+principal or role from a refused call to Key Vault: both are its "Access to key denied.".
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 READER = "21090545-7ca7-4776-b22c-e363652d74d2"
 REQUIRED_ROLES = {ENCRYPTION_USER: "Key Vault Crypto Service Encryption User", READER: "Key Vault Reader"}
 RSA_TYPES = ("RSA", "RSA-HSM")
+# The message byok/v1 gives as its example of a validation's (`byok.v1.KeyValidation.message`).
+ACCESS_DENIED = "Access to key denied."
 
 KEY_URI = re.compile(r"^https://(?P<vault>[a-zA-Z0-9-]{3,24})\.vault\.azure\.net(:443)?/keys/(?P<key>[a-zA-Z0-9-]{1,127})/?$")
 VERSIONED_KEY_URI = re.compile(r"^https://[a-zA-Z0-9-]{3,24}\.vault\.azure\.net(:443)?/keys/[a-zA-Z0-9-]{1,127}/[^/]+/?$")
@@ -83,10 +86,10 @@ def _key_itself(record: dict[str, Any], key: dict[str, Any]) -> str:
 
 
 def _grants(state: State, record: dict[str, Any], key: dict[str, Any]) -> str:
-    application = key.get("application_id", "")
-    principal = graph.by_app_id(state, application)
+    """Both roles Confluent's procedure names, held by the service principal of Confluent's application."""
+    principal = graph.by_app_id(state, key.get("application_id", ""))
     if principal is None:
-        return f"no service principal exists for Confluent's application {application} in the key's tenant"
+        return ACCESS_DENIED
     vault_scope = normal_scope(record["resource"]["id"])
     key_scope = f"{vault_scope}/keys/{key['key_id'].rstrip('/').rsplit('/', 1)[-1].lower()}"
     held = {
@@ -94,11 +97,10 @@ def _grants(state: State, record: dict[str, Any], key: dict[str, Any]) -> str:
         for a in state["arm"]["roleAssignments"].values()
         if a["principalId"].lower() == principal["id"].lower()
     }
-    for guid, role in REQUIRED_ROLES.items():
+    for guid in REQUIRED_ROLES:
         scopes = {vault_scope, key_scope} if guid == ENCRYPTION_USER else {vault_scope}
         if not any((guid, scope) in held for scope in scopes):
-            return f"Confluent's application {application} lacks the role '{role}' on Azure Key Vault " \
-                   f"{record['resource']['name']}"
+            return ACCESS_DENIED
     return ""
 
 

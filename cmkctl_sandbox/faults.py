@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from cmkctl_sandbox import realism
 from cmkctl_sandbox.wire import MUTATING_METHODS, Reply, Request
 
 FAULTS_FILE = "faults.yaml"
@@ -97,6 +98,8 @@ class FaultConfig:
     grant_lag_seconds: float = 0.0
     # ARM writes whose long-running operation ends Failed with a chosen code and message (operations.py).
     failed_operations: tuple[OperationFailure, ...] = ()
+    # The lags of the emulator's time this configuration sets, by name (realism.py); None: it sets none.
+    realism: Mapping[str, float] | None = None
 
     def for_plane(self, plane: str) -> PlaneFaults:
         return self.planes.get(plane, PlaneFaults())
@@ -193,13 +196,15 @@ def _operation_failures(value: Any, where: str) -> tuple[OperationFailure, ...]:
 
 def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
     """`{seed, all: {...}, arm: {...}, ..., replicationLag: {seconds: S, assignments: S},
-    grantLag: {attempts: N, seconds: S}, failOperations: [{method, path, code, message, times}]}`.
+    grantLag: {attempts: N, seconds: S}, failOperations: [{method, path, code, message, times}],
+    realism: off | on | {LAG: SECONDS}}` (realism.py).
 
     `all` applies to every plane; a plane's own section then overrides it key by key.
     """
     if document is None:
         return FaultConfig()
-    top = _mapping(document, where, {"seed", "all", "replicationLag", "grantLag", "failOperations", *PLANES})
+    top = _mapping(document, where,
+                   {"seed", "all", "replicationLag", "grantLag", "failOperations", "realism", *PLANES})
     seed = top.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise FaultConfigError(f"{where}.seed: an integer is expected")
@@ -212,8 +217,13 @@ def parse_config(document: Any, where: str = FAULTS_FILE) -> FaultConfig:
     grant_lag = int(_number(grants.get("attempts", 0), f"{where}.grantLag.attempts"))
     grant_seconds = _number(grants.get("seconds", 0), f"{where}.grantLag.seconds")
     failures = _operation_failures(top.get("failOperations", []), f"{where}.failOperations")
+    try:
+        lags = realism.parse(top.get("realism"), f"{where}.realism")
+    except realism.RealismError as error:
+        raise FaultConfigError(str(error)) from None
     return FaultConfig(seed=seed, planes=planes, principal_lag=principals, assignment_lag=assignments,
-                       grant_lag=grant_lag, grant_lag_seconds=grant_seconds, failed_operations=failures)
+                       grant_lag=grant_lag, grant_lag_seconds=grant_seconds, failed_operations=failures,
+                       realism=lags)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> FaultConfig:

@@ -28,7 +28,7 @@ import copy
 import re
 from typing import Any
 
-from cmkctl_sandbox import mongo_copies, msi, operations, propagation, rbac
+from cmkctl_sandbox import mongo_copies, msi, operations, propagation, rbac, realism
 from cmkctl_sandbox.arm_common import (
     arm_section,
     bad_request,
@@ -51,9 +51,6 @@ MODE_FIXED = ("The data encryption mode of a cluster (service-managed or custome
               "creation and cannot be changed. Create a replica cluster or restore the cluster with the new "
               "encryption mode instead.")
 KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
-# How long each write runs (README.md names the source of each, or says it has none).
-CREATE_SECONDS = 30.0
-UPDATE_SECONDS = 30.0
 READY = {"provisioningState": "Succeeded", "clusterStatus": "Ready"}
 
 
@@ -250,7 +247,7 @@ def _create(request: Request, state: State, params: Params, body: dict[str, Any]
                            body.get("tags"))
     _attach(state, resource, attached, str((body.get("identity") or {}).get("type") or "UserAssigned"))
     clusters(state)[_key(params)] = resource
-    operation = operations.Operation(_target(params), CREATE_SECONDS, done=READY, error=error)
+    operation = operations.Operation(_target(params), realism.MONGO_CLUSTER_CREATE, done=READY, error=error)
     return Reply(201, resource, _started(request, state, params, resource, operation))
 
 
@@ -306,7 +303,7 @@ def _update(state: State, params: Params, resource: dict[str, Any], body: dict[s
         resource["tags"] = body["tags"]
     # What the service puts back if it cannot carry the update out (ARM's async reference).
     resource["properties"].update({"provisioningState": "Updating", "clusterStatus": "Updating"})
-    return operations.Operation(_target(params), UPDATE_SECONDS, done=READY, error=error, restore=before)
+    return operations.Operation(_target(params), realism.MONGO_CLUSTER_UPDATE, done=READY, error=error, restore=before)
 
 
 def get_async_operation(request: Request, state: State, params: Params) -> Reply:

@@ -5,9 +5,9 @@ ARM's asynchronous API reference (azure-resource-manager-rpc, v1.0/async-api-ref
 contract: while the operation runs, the resource's provisioningState is non-terminal and its GETs say
 so; the operation's status resource (`Azure-AsyncOperation`) answers 200 with `status` (the service's
 own running values, then Succeeded, Failed or Canceled) and, when Failed, `error: {code, message}`;
-an update that failed has its properties put back. Each kind of resource names how long its
-operations take (`Operation.seconds`, each with its source in README.md); time moves only as the
-emulator's clock does (clock.py), so a client that waits on it waits in milliseconds.
+an update that failed has its properties put back. Each kind of write names the lag its operation
+runs for (`Operation.lag`, one of realism.py's, each with its source in README.md); time moves only
+as the emulator's clock does (clock.py), so a client that waits on it waits in milliseconds.
 
 Operations finish lazily: every ARM request first completes those whose time has come
 (`complete_due`), so a GET of the resource and a GET of the status agree, whichever comes first.
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cmkctl_sandbox import clock
+from cmkctl_sandbox import clock, realism
 from cmkctl_sandbox.arm_common import arm_section
 from cmkctl_sandbox.wire import Request, State
 
@@ -47,7 +47,7 @@ class Operation:
     """What a write asks of `start`."""
 
     target: tuple[str, ...]   # where the resource's document is in the state: ("arm", "mongoClusters", key)
-    seconds: float            # how long it runs when it succeeds
+    lag: str                  # the realism lag (realism.py) it runs for when it succeeds
     running: str = "InProgress"  # the status its status resource answers until it ends
     done: Mapping[str, str] = field(default_factory=lambda: dict(SUCCEEDED))
     # The reason it fails ({code, message}), decided when it starts (the key the service cannot reach).
@@ -69,10 +69,11 @@ def start(state: State, request: Request, operation: Operation) -> str:
             operations[other]["superseded"] = True
     error = _injected(state, request) or operation.error
     now = clock.now(state)
+    seconds = realism.seconds(state, operation.lag)
     identifier = str(uuid.uuid4())
     operations[identifier] = {
         "target": target, "status": operation.running, "startTime": now,
-        "due": now + (min(FAILS_AFTER, operation.seconds) if error else operation.seconds),
+        "due": now + (min(FAILS_AFTER, seconds) if error else seconds),
         "done": dict(operation.done), "error": dict(error) if error else None,
         "restore": copy.deepcopy(dict(operation.restore)) if operation.restore is not None else None,
     }

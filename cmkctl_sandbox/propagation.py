@@ -3,55 +3,52 @@
 Azure RBAC and Key Vault access policies take a while to reach every replica (Key Vault's RBAC
 guide: up to 10 minutes), so a service that uses a key moments after its identity was granted
 access is refused as if no grant existed. After a grant to a principal is created, its key uses by
-a consuming service are refused for `seconds` of the emulator's time (clock.py: its clients' waits
-move that time on), or for the next `attempts` uses (each refusal counting down). Each service
-surfaces the refusal its own way: Mongo vCore's and Managed Cassandra's operations end Failed
-(`arm_failure`, carried by operations.py), Confluent refuses the cluster (confluent.py).
-The lag is kept per principal, whatever vault the grant is on: the consumers check only one vault
-per request.
-
-Off unless the faults configuration sets `grantLag: {attempts: N}` or `{seconds: S}`; nothing is
-written to the state until then, so existing state files and tests are unchanged.
+a consuming service are refused for realism's `grantPropagation` seconds of the emulator's time
+(realism.py; on by default; clock.py: its clients' waits move that time on), and for the next
+`attempts` uses when the faults configuration sets `grantLag: {attempts: N}` (each refusal
+counting down). Each service surfaces the refusal its own way: Mongo vCore's and Managed
+Cassandra's operations end Failed (`arm_failure`, carried by operations.py), Confluent's key
+validation says INVALID (confluent_validation.py). The lag is kept per principal, whatever vault
+the grant is on: the consumers check only one vault per request.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cmkctl_sandbox import clock
+from cmkctl_sandbox import clock, realism
 from cmkctl_sandbox.arm_common import arm_section
 from cmkctl_sandbox.wire import State
 
 SECTION = "grantPropagation"
 # The code a failed ARM operation carries when its service cannot reach the key: Azure Compute's for a
 # disk encryption set whose identity the key vault refuses (README.md: Mongo vCore's and Managed
-# Cassandra's own codes are not published), and Confluent's refusal.
+# Cassandra's own codes are not published).
 CODE = "KeyVaultAccessForbidden"
-CONFLUENT_CODE = "key_vault_access_forbidden"
 
 
-def configure(state: State, attempts: int, seconds: float = 0.0) -> None:
-    """Make every grant created from now on lag `attempts` uses, or `seconds` (0 and 0: usable at once)."""
-    section = arm_section(state).setdefault(SECTION, {"attempts": 0, "pending": {}})
-    section["attempts"] = attempts
-    section["seconds"] = seconds
+def configure(state: State, attempts: int) -> None:
+    """Make every grant created from now on lag its next `attempts` uses too (0: none)."""
+    _section(state)["attempts"] = attempts
+
+
+def _section(state: State) -> dict[str, Any]:
+    section: dict[str, Any] = arm_section(state).setdefault(SECTION, {"attempts": 0, "pending": {}})
     section.setdefault("until", {})
-
-
-def _section(state: State) -> dict[str, Any] | None:
-    section: dict[str, Any] | None = arm_section(state).get(SECTION)
-    return section if section and (section["attempts"] > 0 or section.get("seconds", 0) > 0) else None
+    return section
 
 
 def granted(state: State, principal_id: str) -> None:
     """A grant to `principal_id` was just created: its uses start lagging (again)."""
-    section = _section(state)
-    if section is None:
+    seconds = realism.seconds(state, realism.GRANT_PROPAGATION)
+    attempts = arm_section(state).get(SECTION, {}).get("attempts", 0)
+    if seconds <= 0 and attempts <= 0:
         return
-    if section["attempts"] > 0:
-        section["pending"][principal_id.lower()] = section["attempts"]
-    if section.get("seconds", 0) > 0:
-        section["until"][principal_id.lower()] = clock.now(state) + section["seconds"]
+    section = _section(state)
+    if attempts > 0:
+        section["pending"][principal_id.lower()] = attempts
+    if seconds > 0:
+        section["until"][principal_id.lower()] = clock.now(state) + seconds
 
 
 def propagated(state: State, principal_id: str) -> bool:
@@ -79,7 +76,3 @@ def arm_failure(state: State, vault: str, key: str, principal_id: str) -> dict[s
     return {"code": CODE, "message": f"The key vault '{vault}' refused principal {principal_id} the use of key "
                                      f"'{key}': it needs get, wrapKey and unwrapKey on the key."}
 
-
-def message(vault: str, principal_id: str) -> str:
-    return (f"The key vault '{vault}' is not accessible (yet) to principal {principal_id}: access was granted "
-            "recently and may still be propagating. Retry later; if this persists, check the grant.")

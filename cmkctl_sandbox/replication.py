@@ -2,11 +2,13 @@
 
 A new principal is not at once visible to Azure RBAC: a role-assignment PUT naming a service
 principal, a user-assigned identity or a cluster's system-assigned identity created moments ago is
-answered 400 `PrincipalNotFound` (ARM's message names "a replication delay") until `seconds` of the
-emulator's time have passed since it was created. Reported for new service principals (the message
-itself), new user-assigned identities (Azure/avdaccelerator#99, Azure/azure-cli#8530: "sleep 10 ...
-3 and 5 not long enough") and system-assigned identities (Azure/AgentBaker#8251); Azure/aad-pod-
-identity#215 saw close to 2 minutes at worst.
+answered 400 `PrincipalNotFound` (ARM's message names "a replication delay") until realism's
+`principalReplication` seconds of the emulator's time have passed since it was created (realism.py
+names the default's source). Reported for new service principals (the message itself), new
+user-assigned identities (Azure/avdaccelerator#99, Azure/azure-cli#8530: "sleep 10 ... 3 and 5 not
+long enough") and system-assigned identities (Azure/AgentBaker#8251); Azure/aad-pod-identity#215
+saw close to 2 minutes at worst. world.yaml's `azure.replicationLag.seconds` is a world's own value
+for it (kept in `graph.replication.seconds`), and faults.yaml's `replicationLag.seconds` replaces it.
 
 A new role assignment is not at once read back: Terraform's azurerm provider waits after each create
 "for Role Assignment to finish replicating" (GET until five answers in a row find it), and
@@ -14,36 +16,33 @@ Azure/azure-quickstart-templates#8712 checks "that multiple requests for it retu
 `assignments` seconds configured, a new assignment is left out of GET and list answers for that long;
 a PUT sees it at once (409 RoleAssignmentExists). Off unless configured.
 
-State: `graph.replication` holds `seconds` and `visibleAt` (object ID -> when RBAC sees it);
-`arm.assignmentReplication`, only when configured, `seconds` and `visibleAt` (assignment name ->
-when reads return it).
+State: `graph.replication.visibleAt` (object ID -> when RBAC sees it); `arm.assignmentReplication`,
+only when configured, `seconds` and `visibleAt` (assignment name -> when reads return it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cmkctl_sandbox import clock
+from cmkctl_sandbox import clock, realism
 from cmkctl_sandbox.arm_common import arm_section
 from cmkctl_sandbox.wire import State
 
 ASSIGNMENTS = "assignmentReplication"
 
 
-def _principals(state: State) -> dict[str, Any]:
-    replication: dict[str, Any] = state["graph"]["replication"]
-    replication.setdefault("visibleAt", {})  # a state saved before the lag was in time has none
-    return replication
+def world_seconds(state: State) -> float | None:
+    """The principal lag this world's world.yaml sets (`azure.replicationLag.seconds`), or None."""
+    seconds = state["graph"]["replication"].get("seconds")
+    return None if seconds is None else float(seconds)
 
 
 def _visible_at(state: State, object_id: str) -> float:
     return float(state["graph"]["replication"].get("visibleAt", {}).get(object_id.lower(), 0))
 
 
-def configure(state: State, *, principal_seconds: float | None = None, assignment_seconds: float = 0.0) -> None:
-    """Set the lags for principals and assignments created from now on (None keeps the world's)."""
-    if principal_seconds is not None:
-        _principals(state)["seconds"] = principal_seconds
+def configure(state: State, *, assignment_seconds: float = 0.0) -> None:
+    """Make role assignments created from now on unreadable for `assignment_seconds` (0 keeps what was set)."""
     if assignment_seconds > 0:
         # Kept across starts: what an earlier session created is still replicating.
         arm_section(state).setdefault(ASSIGNMENTS, {"visibleAt": {}})["seconds"] = assignment_seconds
@@ -51,10 +50,10 @@ def configure(state: State, *, principal_seconds: float | None = None, assignmen
 
 def principal_created(state: State, object_id: str) -> None:
     """A principal was just created: RBAC sees it once the lag has passed."""
-    replication = _principals(state)
-    seconds = float(replication.get("seconds", 0))
+    seconds = realism.seconds(state, realism.PRINCIPAL_REPLICATION)
     if seconds > 0:
-        replication["visibleAt"][object_id.lower()] = clock.now(state) + seconds
+        replication: dict[str, Any] = state["graph"]["replication"]
+        replication.setdefault("visibleAt", {})[object_id.lower()] = clock.now(state) + seconds
 
 
 def principal_visible(state: State, object_id: str) -> bool:

@@ -32,7 +32,10 @@ def _require(condition: bool, field: str, summary: str) -> None:
 
 
 def replication_lag(state: State, azure: Section, astra: Section) -> None:
-    seconds = (azure.get("replicationLag") or {}).get("seconds", state["graph"]["replication"]["seconds"])
+    """This world's own principal lag, in place of realism's default (replication.world_seconds)."""
+    if "seconds" not in (azure.get("replicationLag") or {}):
+        return
+    seconds = azure["replicationLag"]["seconds"]
     _require(
         isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0,
         "azure.replicationLag.seconds",

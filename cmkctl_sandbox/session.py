@@ -8,12 +8,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cmkctl_sandbox import clock, operations, propagation, replication
+from cmkctl_sandbox import clock, operations, propagation, realism, replication
 from cmkctl_sandbox.clock import EmulatorClock
 from cmkctl_sandbox.credentials import Issued
 from cmkctl_sandbox.dirlock import DirectoryLock
 from cmkctl_sandbox.dispatcher import Dispatcher
-from cmkctl_sandbox.faults import PLANES, ConfiguredFaults, FaultInjector, load_config
+from cmkctl_sandbox.faults import PLANES, ConfiguredFaults, FaultConfig, FaultInjector, load_config
 from cmkctl_sandbox.halt import Halt
 from cmkctl_sandbox.offer import Endpoints, Offer
 from cmkctl_sandbox.served import claim
@@ -43,12 +43,16 @@ class Sandbox:
         organization_id: str | None = None,
         aws_account_id: str | None = None,
         issued: Issued | None = None,
+        realism: Mapping[str, float] | None = None,
     ) -> None:
         self.directory = Path(directory)
         # The credentials its planes accept: new ones at every start, unless given (a test's canaries).
         self.issued = issued or Issued.random()
         # Explicit injectors (tests) take precedence over DIR/faults.yaml and CMKCTL_SANDBOX_FAULTS.
         self._faults = faults
+        # The lags of the emulator's time (realism.py) a test sets by name (realism.OFF: every one), in place
+        # of the configuration's `realism`.
+        self._realism = realism
         self.configured: ConfiguredFaults | None = None
         self._halt: Halt | None = None
         # Whom the caller's credentials belong to when the world is new (see world.load_state).
@@ -77,7 +81,9 @@ class Sandbox:
     def _start_planes(self) -> Sandbox:
         state = load_state(self.directory, tenant_id=self._tenant_id, org_id=self._organization_id)
         self._store = StateStore(self.directory, state)
-        injectors = self._faults if self._faults is not None else self._configured_faults(self._store.state)
+        config = load_config(self.directory) if self._faults is None else FaultConfig()
+        realism.apply(state, self._lags(config, state))
+        injectors = self._faults if self._faults is not None else self._configured_faults(config, state)
         self._store.commit()  # the configured lags are part of the world from its first request on
         self._halt = Halt(self.directory)
         self._authority = new_authority(self.directory)
@@ -92,15 +98,29 @@ class Sandbox:
             self._start_aws(self._aws_account_id)
         return self
 
-    def _configured_faults(self, state: State) -> dict[str, FaultInjector]:
-        config = load_config(self.directory)
+    def _lags(self, config: FaultConfig, state: State) -> dict[str, float]:
+        """The lags in force: the defaults, with the world's own principal lag (world.yaml), then those the
+        test names, else those the configuration's `realism` names; a `grantLag` or `replicationLag`
+        fault in seconds replaces its lag whatever realism says."""
+        lags = dict(realism.DEFAULTS)
+        world_lag = replication.world_seconds(state)
+        if world_lag is not None:
+            lags[realism.PRINCIPAL_REPLICATION] = world_lag
+        lags.update((self._realism if self._realism is not None else config.realism) or {})
+        if config.grant_lag or config.grant_lag_seconds:
+            lags[realism.GRANT_PROPAGATION] = config.grant_lag_seconds
+        if config.principal_lag is not None:
+            lags[realism.PRINCIPAL_REPLICATION] = config.principal_lag
+        return lags
+
+    def _configured_faults(self, config: FaultConfig, state: State) -> dict[str, FaultInjector]:
         # Failed operations are configured afresh at each start: none unless faults.yaml says so now.
         operations.configure_failures(state, [failure.as_state() for failure in config.failed_operations])
         if not config.active:
             return {}
-        replication.configure(state, principal_seconds=config.principal_lag, assignment_seconds=config.assignment_lag)
-        if config.grant_lag or config.grant_lag_seconds:
-            propagation.configure(state, config.grant_lag, config.grant_lag_seconds)
+        replication.configure(state, assignment_seconds=config.assignment_lag)
+        if config.grant_lag:
+            propagation.configure(state, config.grant_lag)
         self.configured = ConfiguredFaults(config)
         return dict.fromkeys(PLANES, self.configured)
 

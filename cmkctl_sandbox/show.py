@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cmkctl_sandbox import replication, show_services
+from cmkctl_sandbox import realism, replication, show_services
 from cmkctl_sandbox.astra import provider_ids
 from cmkctl_sandbox.errors import SandboxError
 from cmkctl_sandbox.keys import key_resource
@@ -127,7 +127,8 @@ def _graph(state: State) -> list[str]:
     graph = state["graph"]
     lines = [
         f"Microsoft Graph (tenant {graph['tenantId']})",
-        f"  replication lag: new principals are invisible to RBAC for {graph['replication'].get('seconds', 0):g}s",
+        f"  replication lag: new principals are invisible to RBAC for "
+        f"{realism.seconds(state, realism.PRINCIPAL_REPLICATION):g}s",
         "  service principals (appId -> objectId):" if graph["servicePrincipals"] else "  service principals: none",
     ]
     for sp in graph["servicePrincipals"].values():

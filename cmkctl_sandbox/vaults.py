@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cmkctl_sandbox import operations
+from cmkctl_sandbox import operations, realism
 from cmkctl_sandbox.arm_common import (
     arm_section,
     bad_request,
@@ -41,8 +41,6 @@ NAME_IN_DELETED_STATE = (
     "existing key vault. Follow this link https://go.microsoft.com/fwlink/?linkid=2149745 for more "
     "information on soft delete."
 )
-# How long a new vault registers its DNS name (the recording above).
-REGISTERING_DNS_SECONDS = 19.0
 # Properties live ARM leaves out of its answers until a request sets them (a recorded vault made
 # without them has none of the three): the sandbox keeps their effective value for its own checks
 # and names them in the record's "unset" list, which the wire form leaves out. A vault that never
@@ -219,8 +217,9 @@ def _create_vault(request: Request, state: State, params: Params, body: dict[str
         record["keys"] = deleted.get("keys", {})
         del arm["deletedVaults"][name.lower()]
     arm["vaults"][name.lower()] = record
+    # It registers its DNS name for realism's vaultCreate (the recording above).
     operations.start(state, request, operations.Operation(("arm", "vaults", name.lower(), "resource"),
-                                                          REGISTERING_DNS_SECONDS))
+                                                          realism.VAULT_CREATE))
     return Reply(200, wire_vault(record))
 
 

@@ -15,10 +15,6 @@ from cmkctl_sandbox.ids import DEFAULT_ORG_ID, DEFAULT_TENANT_ID
 from cmkctl_sandbox.state import STATE_VERSION, read_state_file
 from cmkctl_sandbox.wire import Refusal, State
 
-# Seconds of the emulator's time a new principal stays invisible to Azure RBAC (replication.py): a
-# short lag, so that every run waits one out; world.yaml `azure.replicationLag.seconds` changes it.
-DEFAULT_PRINCIPAL_LAG = 1.0
-
 WORLD_FILE = "world.yaml"
 
 # Allowed keys per section; anything else is reported, because a misspelt key silently ignored
@@ -90,7 +86,9 @@ def default_state(*, tenant_id: str = DEFAULT_TENANT_ID, org_id: str = DEFAULT_O
         "graph": {
             "tenantId": tenant_id,
             "servicePrincipals": {},
-            "replication": {"seconds": DEFAULT_PRINCIPAL_LAG, "visibleAt": {}},
+            # When each new principal becomes visible to RBAC (replication.py); `seconds` only when
+            # world.yaml gives this world its own lag.
+            "replication": {"visibleAt": {}},
         },
         "astra": {
             "orgId": org_id,

@@ -25,6 +25,8 @@ os.environ[EXCHANGES_VARIABLE] = "1"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nonconforming(reason): the test sends, on purpose, calls the published "
                                        "definitions forbid; the conformance harness does not check its sandboxes")
+    config.addinivalue_line("markers", "lags(**seconds): the lags of the emulator's time (cmkctl_sandbox/realism.py) "
+                                       "the `sandbox` fixture turns on; every other lag is off")
 
 
 @pytest.fixture(autouse=True)

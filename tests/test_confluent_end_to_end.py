@@ -118,6 +118,7 @@ def test_second_apply_makes_no_mutating_call(cmkctl: Callable[..., Result], appl
 def test_a_slow_validation_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
     write(sandbox / "world.yaml", "confluent:\n  validationReads: 2\n")
+    write(sandbox / "faults.yaml", "realism: off\n")  # the reads are counted: no lag in time on top
     result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve")
     assert result.code == 0, result.out + result.err
     reads = [c for c in read_calls(sandbox) if c["path"].startswith("/byok/v1/keys/cck-")]

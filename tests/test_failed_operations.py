@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cmkctl_sandbox import cassandra, mongo
+from cmkctl_sandbox import realism
 from cmkctl_sandbox.state import read_calls
 from tests.conftest import EXAMPLES, Result, apply_ok, write
 
@@ -89,7 +89,7 @@ def test_a_data_center_patch_is_accepted_then_polled_until_it_succeeds(
     final = calls[-1] if calls[-1]["method"] == "GET" and segment(calls[-1], 2) == "dataCenters" else None
     assert final is not None and final["responseBody"]["properties"]["provisioningState"] == "Succeeded"
     # It ran for its time in the emulator's clock, waited there, not for real.
-    assert emulator_offset(sandbox) - offset >= cassandra.UPDATE_SECONDS and not [s for s in real_sleeps if s > 0]
+    assert emulator_offset(sandbox) - offset >= realism.DEFAULTS[realism.CASSANDRA_UPDATE] and not [s for s in real_sleeps if s > 0]
 
 
 def test_a_mongo_patch_is_accepted_then_polled_until_it_succeeds(
@@ -110,7 +110,7 @@ def test_a_mongo_patch_is_accepted_then_polled_until_it_succeeds(
     cmk = final["responseBody"]["properties"]["encryption"]["customerManagedKeyEncryption"]
     assert cmk["keyEncryptionKeyUrl"].endswith("/keys/orders-mongo2")
     assert final["responseBody"]["properties"]["provisioningState"] == "Succeeded"
-    assert emulator_offset(sandbox) - offset >= mongo.UPDATE_SECONDS and not [s for s in real_sleeps if s > 0]
+    assert emulator_offset(sandbox) - offset >= realism.DEFAULTS[realism.MONGO_CLUSTER_UPDATE] and not [s for s in real_sleeps if s > 0]
 
 
 # ---- failed operations ---------------------------------------------------------------------------
@@ -120,6 +120,7 @@ def test_a_failed_operation_is_told_with_the_services_code_and_message(
         cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
     apply_ok(cmkctl, MONGO, sandbox)
+    start = len(read_calls(sandbox))
     write(sandbox / "faults.yaml", f"failOperations:\n  - {{method: PATCH, path: /mongoClusters/orders-mongo, "
                                    f"code: {FAULT_CODE}, message: '{FAULT_MESSAGE}', times: 1}}\n")
     applied = cmkctl("apply", "-f", with_new_key(tmp_path), "--sandbox", sandbox, "--auto-approve")
@@ -130,7 +131,7 @@ def test_a_failed_operation_is_told_with_the_services_code_and_message(
                                f"{FAULT_CODE}: {FAULT_MESSAGE}"), told[0]
     assert "HTTP 200" not in applied.err and "Traceback" not in applied.err
     # Not a wait: one PATCH, failed at once, not retried.
-    assert [c["method"] for c in read_calls(sandbox) if c["method"] == "PATCH"] == ["PATCH"]
+    assert [c["method"] for c in calls_since(sandbox, start) if c["method"] == "PATCH"] == ["PATCH"]
     # The service put the old key back, the cluster Failed: the next apply sends the key again and converges.
     (sandbox / "faults.yaml").unlink()
     again = apply_ok(cmkctl, with_new_key(tmp_path), sandbox)

@@ -1,5 +1,5 @@
-"""A new grant is not at once usable: the emulator refuses its first uses with 403, cmkctl waits it out,
-within a budget of time (README, "Retries and waits"), on the run's clock, saying what it waits for."""
+"""A new grant is not at once usable: the emulator refuses its first uses as each service does (a failed
+operation, Confluent's INVALID), cmkctl waits it out, within a budget of time (README, "Retries and waits"), on the run's clock, saying what it waits for."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ from tests.fakeclock import FakeClock
 ALL_SYSTEMS = EXAMPLES / "all-systems.yaml"
 MONGO = EXAMPLES / "mongo-vcore.yaml"
 MONGO_CREATE = "mongo_cluster.eastus.orders-mongo"
+
+
+def cluster_writes(sandbox: Path) -> list[dict[str, object]]:
+    return [c for c in read_calls(sandbox) if c["method"] in ("PUT", "PATCH") and "/mongoClusters/" in str(c["path"])]
 
 
 @pytest.fixture
@@ -60,11 +64,15 @@ def test_grant_lag_is_waited_out(cmkctl: Callable[..., Result], tmp_path: Path, 
     applied = cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", sandbox, "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
     # Each consumer was refused twice, as it refuses: Mongo's cluster and Cassandra's data center in their
-    # operation, which ended Failed with KeyVaultAccessForbidden; Confluent's cluster create with 403.
+    # operation, which ended Failed with KeyVaultAccessForbidden; Confluent by validating its key INVALID,
+    # so that the cluster waited for VALID and was never refused. Nothing answered 403.
     failed = failed_operations(sandbox)
     assert failed == {"mongoClusters": 2, "dataCenters": 2}, failed
-    refused = [c for c in read_calls(sandbox) if c["status"] == 403]
-    assert [c["path"] for c in refused] == ["/cmk/v2/clusters"] * 2, refused
+    calls = read_calls(sandbox)
+    assert not [c for c in calls if c["status"] == 403]
+    phases = [c["responseBody"]["validation"]["phase"] for c in calls if c["path"].startswith("/byok/v1/keys/cck-")]
+    assert [p for p in phases if p != "INITIALIZING"] == ["INVALID", "INVALID", "VALID"], phases
+    assert [c["status"] for c in calls if c["path"] == "/cmk/v2/clusters" and c["method"] == "POST"] == [202]
     # The waits moved the emulator's clock on, not the wall clock.
     assert emulator_offset(sandbox) > 0 and not [s for s in real_sleeps if s > 0]
     assert ": waiting for the grant on vault " in applied.out
@@ -93,8 +101,11 @@ def test_a_grant_that_never_propagates_fails_after_its_budget_with_one_line(
     assert (f"{MONGO_CREATE}: waiting for the grant on vault acme-mongo-eastus to reach Key Vault (Mongo vCore): "
             in applied.out)
     assert " of up to 10m" in applied.out
-    # Ten minutes of the emulator's time (less the few real seconds the run took), no real sleep.
-    assert 590 <= emulator_offset(sandbox) < 700 and not [s for s in real_sleeps if s > 0]
+    # Ten minutes of the emulator's time (less the few real seconds the run took), no real sleep; the SDK's
+    # poller waits on its own thread, so the polls of each try (some 30 s until the operation ends Failed)
+    # move the emulator's time on besides.
+    tries = len(cluster_writes(sandbox))
+    assert 590 <= emulator_offset(sandbox) < 700 + 60 * tries and not [s for s in real_sleeps if s > 0]
 
 
 def test_the_wait_flag_changes_the_budget(cmkctl: Callable[..., Result], tmp_path: Path,
@@ -106,7 +117,7 @@ def test_the_wait_flag_changes_the_budget(cmkctl: Callable[..., Result], tmp_pat
     assert applied.code == 1, applied.out + applied.err
     assert re.search(r"after 15m(\d+s)? \(the grant budget is 15m;", applied.err), applied.err
     assert " of up to 15m" in applied.out
-    assert 890 <= emulator_offset(sandbox) < 1000
+    assert 890 <= emulator_offset(sandbox) < 1000 + 60 * len(cluster_writes(sandbox))
 
 
 @pytest.mark.parametrize(("given", "said"), [
@@ -216,3 +227,47 @@ def test_retry_after_is_honoured_and_waited_on_the_clock() -> None:
 
     assert RetryPolicy(clock=clock).call(once_throttled, what="listing") == "ok"
     assert clock.sleeps == [42.0]
+
+
+class SharedClock(FakeClock):
+    """A clock other waits move on too, as the emulator's is: each sleep here finds it a minute further on."""
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += 60  # another thread's sleep
+        super().sleep(seconds)
+
+
+def test_a_wait_is_not_spent_by_other_waits_on_a_shared_clock() -> None:
+    clock = SharedClock()
+    waits: list[Wait] = []
+    tries: list[float] = []
+
+    def throttled() -> None:
+        tries.append(clock.now)
+        raise TransientError("HTTP 503", plane="aws", status=503)
+
+    policy = RetryPolicy(clock=clock, budgets=WaitBudgets(transient=300), on_wait=waits.append)
+    with pytest.raises(ProviderError, match="gave up waiting for AWS to answer after 5m"):
+        policy.call(throttled, what="creating key k1")
+    # As many tries as five minutes give in real time: its own waits fill the budget, not the others'.
+    assert 300 - 1 < sum(w.delay for w in waits) <= 300
+    assert len(tries) > 10
+
+
+def test_a_tries_own_polls_count_against_its_wait() -> None:
+    """A try that polls a long-running operation before it fails spends the wait's budget while it polls:
+    the budget is how long the wait lasted, on the system clock as on the emulator's."""
+    clock = SharedClock()
+    waits: list[Wait] = []
+
+    def polled_then_refused() -> None:
+        clock.sleep(30)  # the SDK's poller, on the run's clock, until the operation ends Failed
+        raise TransientError("the operation failed: KeyVaultAccessForbidden", plane="arm", status=200)
+
+    policy = RetryPolicy(clock=clock, budgets=WaitBudgets(transient=300), on_wait=waits.append)
+    with pytest.raises(ProviderError, match="after 5m"):
+        policy.call(polled_then_refused, what="updating cluster c1")
+    # Its tries' polls and its sleeps between them make up the five minutes (the last try's poll after).
+    lasted = 30 * len(waits) + sum(w.delay for w in waits)
+    assert 300 - 1 < lasted <= 300 + 30

@@ -19,9 +19,18 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def thread_time(self) -> float:
+        """Seconds the calling thread has lived on this clock: its real time plus its own sleeps (origin
+        meaningless). On the system clock it is `monotonic()`; on a clock other threads' sleeps move on
+        too (the emulator's), it leaves their sleeps out, so one thread's wait is measured by its own."""
+        ...
+
 
 class SystemClock:
     def monotonic(self) -> float:
+        return time.monotonic()
+
+    def thread_time(self) -> float:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:

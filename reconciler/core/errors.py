@@ -86,8 +86,8 @@ def awaiting(error: TransientError, what: str) -> TransientError:
 
 # Codes a consuming service answers with when the key vault refuses it: ARM's (Azure Compute's disk
 # encryption sets fail with it; Mongo vCore's and Managed Cassandra's own are not published, README,
-# "Retries and waits") and Confluent's.
-KEY_ACCESS_CODES = frozenset({"KeyVaultAccessForbidden", "key_vault_access_forbidden"})
+# "Retries and waits"). Confluent says so in its key's validation instead (providers/confluent.py).
+KEY_ACCESS_CODES = frozenset({"KeyVaultAccessForbidden"})
 
 
 def is_key_access_refusal(status: int | None, code: str, message: str) -> bool:

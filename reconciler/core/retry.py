@@ -101,6 +101,25 @@ def _default_awaiting(error: TransientError) -> str:
     return error.awaiting or f"{PLANE_NAMES.get(error.plane, 'the service')} to answer"
 
 
+# A budget's remainder below this is the rounding of summed sleeps, not time worth another try.
+ROUNDING = 1e-6
+
+
+@dataclass
+class _Waited:
+    """How long one kind of wait has lasted in a call: by the run's clock, but never more than the calling
+    thread's own time on it (its real time and its own sleeps, the LRO polls of its tries included). A
+    clock that other waits move on too (the emulator's: a sleep moves its time on for every thread)
+    would otherwise spend this wait's budget in fewer tries than real time gives it; on the system clock
+    the two are the same."""
+
+    clock_start: float
+    thread_start: float
+
+    def spent(self, clock: Clock) -> float:
+        return min(clock.monotonic() - self.clock_start, clock.thread_time() - self.thread_start)
+
+
 @dataclass
 class RetryPolicy:
     clock: Clock = SYSTEM_CLOCK
@@ -116,7 +135,7 @@ class RetryPolicy:
         return max(self.rng.uniform(ceiling / 2, ceiling), retry_after or 0.0)
 
     def call(self, operation: Callable[[], T], *, what: str, subject: str = "") -> T:
-        first_seen: dict[str, float] = {}
+        waited: dict[str, _Waited] = {}
         attempts: dict[str, int] = {}
         while True:
             try:
@@ -124,9 +143,10 @@ class RetryPolicy:
             except TransientError as error:
                 kind = error.awaited
                 now = self.clock.monotonic()
-                spent = now - first_seen.setdefault(kind, now)
+                watch = waited.setdefault(kind, _Waited(now, self.clock.thread_time()))
+                spent = watch.spent(self.clock)
                 budget = self.budgets.of(kind)
-                if spent >= budget:
+                if spent >= budget - ROUNDING:
                     raise _gave_up(error, what, spent, budget) from error
                 delay = min(self.delay(attempts.get(kind, 0), error.retry_after), budget - spent)
                 attempts[kind] = attempts.get(kind, 0) + 1

@@ -14,14 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from reconciler.core.errors import (
-    CredentialError,
-    GrantPendingError,
-    KeyAccessPendingError,
-    ProviderError,
-    awaiting,
-    is_key_access_refusal,
-)
+from reconciler.core.errors import CredentialError, GrantPendingError, ProviderError
 from reconciler.core.secrets import Secret
 from reconciler.providers.base import Live
 from reconciler.providers.cache import RunCache
@@ -60,9 +53,6 @@ def confluent_error(response: httpx.Response, what: str) -> Exception:
     if response.status_code == 401:
         return CredentialError(f"{what}: Confluent Cloud rejected the API key in {KEY_VARIABLE} / "
                                f"{SECRET_VARIABLE}: {message or 'HTTP 401'}")
-    if is_key_access_refusal(response.status_code, code, message):
-        # Confluent cannot use the BYOK key yet: usually the new role assignments still propagating.
-        return KeyAccessPendingError(f"{what}: HTTP 403 {code}: {message}", plane=PLANE, code=code, status=403)
     if response.status_code == 403:
         hint = "the API key's principal lacks the role this call needs (OrganizationAdmin or EnvironmentAdmin)"
         message = f"{message}; {hint}" if message else hint
@@ -296,6 +286,13 @@ def cluster_live(entry: Mapping[str, Any]) -> Live:
     return live
 
 
+def _vault_name(entry: Mapping[str, Any]) -> str:
+    """The vault an Azure BYOK key is in, by its resource ID's last segment (as shown, never a path)."""
+    key = entry.get("key") or {}
+    vault_id = key.get("key_vault_id") if isinstance(key, dict) else None
+    return str(vault_id).rstrip("/").rsplit("/", 1)[-1] if isinstance(vault_id, str) and vault_id else "?"
+
+
 def cluster_body(identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "display_name": identity["displayName"],
@@ -331,17 +328,13 @@ class ClusterHandler:
         return cluster_live(found[0]) if found else None
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
+        # Before looking for the cluster: a wait's every try would list the environment's clusters again.
+        self._wait_until_valid(str(attributes["byokKeyId"]))
         self._client.forget_clusters(self._environment(identity))  # look afresh: POST is not idempotent
         existing = self.read(identity=identity)
         if existing is not None:
             return existing
-        byok_key = str(attributes["byokKeyId"])
-        self._wait_until_valid(byok_key)
-        try:
-            return cluster_live(self._client.create_cluster(cluster_body(identity, attributes)))
-        except GrantPendingError as error:
-            awaiting(error, f"the grants for BYOK key {byok_key} to reach Key Vault")
-            raise
+        return cluster_live(self._client.create_cluster(cluster_body(identity, attributes)))
 
     def update(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]) -> Live:
         unchangeable = sorted(set(attributes) - {"cku"})
@@ -354,22 +347,28 @@ class ClusterHandler:
         return cluster_live(self._client.update_cluster(str(live["id"]), body))
 
     def _wait_until_valid(self, byok_key_id: str) -> None:
-        """Confluent validates a BYOK key after the grants; a cluster waits for VALID.
+        """A Dedicated cluster is created only once Confluent reports its BYOK key VALID.
 
-        INITIALIZING is waited out within the grant budget (the validation follows the grants);
-        INVALID is final and carries Confluent's message. No phase at all means the API does not
-        report one.
+        Confluent's procedure creates the cluster after the role assignments, and provisions it on a
+        successful validation (seed 004). Confluent validates a key again and again (byok/v1: INVALID
+        is the result of the last attempt), and what INITIALIZING and INVALID wait for, once the plan's
+        grants exist, is those grants reaching Key Vault: both are waited on within the grant budget,
+        and when it ends the last answer carries Confluent's message. No phase at all means the API
+        does not report one.
         """
-        validation = self._client.byok_key(byok_key_id).get("validation") or {}
+        entry = self._client.byok_key(byok_key_id)
+        validation = entry.get("validation") or {}
         phase, message = validation.get("phase"), validation.get("message") or ""
-        if phase == "INITIALIZING":
-            raise GrantPendingError(f"Confluent is still validating BYOK key {byok_key_id} (INITIALIZING)",
-                                    plane=PLANE, code="INITIALIZING",
-                                    awaiting=f"Confluent to validate BYOK key {byok_key_id}")
+        if phase in (None, "VALID"):
+            return
+        waiting = f"the grants on vault {_vault_name(entry)} to let Confluent use BYOK key {byok_key_id}"
         if phase == "INVALID":
-            raise ProviderError(f"Confluent reports BYOK key {byok_key_id} INVALID: {message or 'no reason given'}. "
-                                "Check the vault's purge protection and RBAC, the key type and region, and both "
-                                "role assignments for Confluent's application", plane=PLANE, code="INVALID")
+            raise GrantPendingError(f"Confluent reports BYOK key {byok_key_id} INVALID: {message or 'no reason given'} "
+                                    "Check the vault's purge protection and RBAC, the key type and region, and both "
+                                    "role assignments for Confluent's application", plane=PLANE, code="INVALID",
+                                    awaiting=waiting)
+        raise GrantPendingError(f"Confluent is still validating BYOK key {byok_key_id} ({phase})", plane=PLANE,
+                                code=str(phase), awaiting=waiting)
 
     def _environment(self, identity: Mapping[str, Any]) -> str:
         return checked_id(identity["environmentId"], "environment")

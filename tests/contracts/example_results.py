@@ -1,7 +1,7 @@
 """What each replayed example shows: passes, pending another change, differing, or wrong at its source.
 
-PENDING lists the cases a change on another branch of issue 20 will make pass; DIFFERS, the cases where
-the emulator differs and the fix belongs to files another change of issue 20 owns, none known to make it.
+PENDING lists the cases a change under way on another branch will make pass; DIFFERS, the cases where
+the emulator differs, with no change under way to make it agree.
 Each is run as a strict xfail, so the first run after the fix is merged fails until its entry is deleted
 here. KNOWN_WRONG lists examples that contradict themselves or their definition, with the check that they
 still do. `table()` renders all of it for README.md (test_examples_table.py holds the two equal).
@@ -27,20 +27,12 @@ class Open:
 
 
 # Direction "a": the example's answer served to cmkctl's read path; "b": its request sent to the emulator.
-ITEM_4 = Open("issue 20 item 4", "the change of the vault read path (azure_keyvault.py) it asks for: a vault answer without "
-              "`enableRbacAuthorization` is read as RBAC, so an access-policy vault (every vault example is one) plans "
-              "a false `true -> false` update")
 # (example file, direction) -> what a change under way on another branch fixes.
-PENDING: dict[tuple[str, str], Open] = {
-    **{(file, "a"): ITEM_4 for file in ("getVault.json", "listVaultByResourceGroup.json", "listVaultBySubscription.json",
-                                        "createVault.json", "createVaultWithNetworkAcls.json", "updateVault.json")},
-}
+PENDING: dict[tuple[str, str], Open] = {}
 
-NO_USERS = Open("no user principals", "the emulator's directory holds service principals only (graph.py and rbac.py, "
-                "which another change of issue 20 owns), so an assignment with `principalType: User`, as these examples make, is refused 400 "
+NO_USERS = Open("no user principals", "the emulator's directory holds service principals only (graph.py and rbac.py), so an assignment with `principalType: User`, as these examples make, is refused 400 "
                 "`UnmatchedPrincipalType`, as ARM refuses a principal of another type")
-# (example file, direction) -> how the emulator differs where the fix belongs to files another change owns, with no
-# change known to be under way.
+# (example file, direction) -> how the emulator differs, with no change under way.
 DIFFERS: dict[tuple[str, str], Open] = {
     **{(file, "b"): NO_USERS for file in ("RoleAssignments_CreateForResource.json",
                                           "RoleAssignments_CreateForResourceGroup.json",

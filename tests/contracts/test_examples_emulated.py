@@ -58,10 +58,16 @@ class Emulated:
         response = self.client.request(method, path, params={"api-version": api}, json=body)
         return response
 
+    def settle(self) -> None:
+        """Let the emulator's time pass every lag it has (realism.py): what a write started is done, a
+        new principal is visible, a new grant usable, as a poller or a waiting client would find them."""
+        self.sandbox.offer.clock.sleep(max(self.sandbox.state["realism"].values(), default=0.0) + 1)
+
     def seed(self, method: str, path: str, api: str, body: Any = None) -> dict[str, Any]:
         """A request that makes what an example presumes: it must succeed."""
         response = self.arm(method, path, api, body)
         assert response.is_success, f"seeding {method} {path}: {response.status_code} {response.text}"
+        self.settle()
         found: dict[str, Any] = response.json() if response.content else {}
         return found
 
@@ -167,6 +173,8 @@ def written(emulated: Emulated, example: Example, response: httpx.Response, path
     for a completed write (200)."""
     if not response.is_success:
         return Outcome(response.status_code, response.json().get("error"), None)
+    if _long_running(example):
+        emulated.settle()
     read = emulated.arm("GET", path, api).json() if _long_running(example) else response.json()
     wanted = 201 if created and 201 in example.statuses else 200
     return Outcome(response.status_code, fields(read), fields(example.body(wanted)))
@@ -515,7 +523,6 @@ def seed_mongo(emulated: Emulated, cluster: dict[str, Any], **extra: Any) -> str
                                            **extra, "properties": {
         "administrator": {"userName": "mongoAdmin", "password": "Example-0-Password"},
         "compute": {"tier": "M30"}, "storage": {"sizeGb": 128}, **extra.pop("properties", {})}})
-    emulated.arm("GET", path, MONGO_API)  # the create's LRO done, as a poller would see it
     return path
 
 

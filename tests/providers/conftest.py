@@ -27,17 +27,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    try:
-        from cmkctl_sandbox import Sandbox
-    except ImportError:
-        pytest.skip("the sandbox (cmkctl_sandbox.Sandbox) is not available yet")
+    from cmkctl_sandbox import Sandbox, realism
+
     marker = request.node.get_closest_marker("world")
     if marker is not None:
         # JSON is YAML: the sandbox seeds DIR/world.yaml over its default world.
         (tmp_path / "world.yaml").write_text(json.dumps(marker.args[0]))
     faults = request.node.get_closest_marker("faults")
+    # A contract test calls a handler once, without the run's retry policy: the emulator's lags are
+    # off but those the test names (`@pytest.mark.lags(NAME=SECONDS)`, tests/conftest.py).
+    lags = request.node.get_closest_marker("lags")
     # The emulator issues canaries: every credential the handlers send is one no error text may show.
-    with Sandbox(tmp_path, faults=faults.args[0] if faults else None, issued=canary_issued()) as sb:
+    with Sandbox(tmp_path, faults=faults.args[0] if faults else None, issued=canary_issued(),
+                 realism={**realism.OFF, **(lags.kwargs if lags else {})}) as sb:
         yield sb
 
 

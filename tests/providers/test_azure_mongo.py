@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cmkctl_sandbox.mongo import CREATE_SECONDS, UPDATE_SECONDS
+from cmkctl_sandbox import realism
 from reconciler.core.errors import ProviderError
 from reconciler.core.secrets import Secret
 from reconciler.engine.diff import choose_action
@@ -33,6 +33,10 @@ KEYS = [{"name": "cmk", "kty": "RSA", "keySize": 3072}, {"name": "cmk2", "kty": 
 WORLD = {"azure": {"replicationLag": {"seconds": 0}, "vaults": [{"subscription": SUBSCRIPTION, "resourceGroup": RESOURCE_GROUP, "name": "kv-mongo",
                                "location": "eastus", "enablePurgeProtection": True, "enableRbacAuthorization": True,
                                "keys": KEYS}]}}
+# The operations' own lags on, the others off: how long a write runs is what these tests watch.
+CREATE_SECONDS = realism.DEFAULTS[realism.MONGO_CLUSTER_CREATE]
+UPDATE_SECONDS = realism.DEFAULTS[realism.MONGO_CLUSTER_UPDATE]
+OPERATIONS_TAKE_TIME = {realism.MONGO_CLUSTER_CREATE: CREATE_SECONDS, realism.MONGO_CLUSTER_UPDATE: UPDATE_SECONDS}
 
 
 def identity_of(name: str) -> dict[str, str]:
@@ -102,6 +106,7 @@ def test_identity_in_another_region_is_forbidden(handlers: Handlers) -> None:
 
 
 @pytest.mark.world(WORLD)
+@pytest.mark.lags(**OPERATIONS_TAKE_TIME)
 def test_cluster_created_with_identity_and_key(handlers: Handlers, sandbox: Any) -> None:
     new_identity(handlers, "id1")
     clusters = handlers.by_kind["mongo_cluster"]
@@ -232,6 +237,7 @@ CLUSTER_PATH = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/p
 
 
 @pytest.mark.world(WORLD)
+@pytest.mark.lags(**OPERATIONS_TAKE_TIME)
 def test_sandbox_wants_both_halves_and_an_attached_identity(handlers: Handlers, sandbox: Any) -> None:
     new_identity(handlers, "id1")
     live = handlers.by_kind["mongo_cluster"].create(identity=CLUSTER, attributes=cluster_attributes("id1"))

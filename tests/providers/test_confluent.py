@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from reconciler.core.errors import CredentialError, ProviderError, TransientError
+from cmkctl_sandbox import realism
+from reconciler.core.errors import CredentialError, GrantPendingError, ProviderError, TransientError
+from reconciler.core.retry import RetryPolicy, Wait
 from reconciler.core.secrets import Secret
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.providers.confluent import ConfluentClient, next_page_token
@@ -195,14 +198,48 @@ def test_cluster_creation_waits_while_the_key_is_initializing(confluent: Handler
 
 @pytest.mark.world({"azure": azure_world(grants=("Key Vault Crypto Service Encryption User",)),
                     "confluent": {"keys": [seeded_key("INITIALIZING")], "validationReads": 0}})
-def test_an_invalid_key_fails_with_confluents_reason(confluent: Handlers, sandbox: Any) -> None:
+def test_an_invalid_key_is_waited_on_as_a_grant_with_confluents_message(confluent: Handlers, sandbox: Any) -> None:
+    # byok/v1: INVALID is the last validation's result, and Confluent validates again: not final.
     clusters = confluent.by_kind["confluent_cluster"]
-    with pytest.raises(ProviderError) as excinfo:
+    with pytest.raises(GrantPendingError) as excinfo:
         clusters.create(identity=CLUSTER, attributes=cluster_attributes("cck-seeded1"))
-    assert not isinstance(excinfo.value, TransientError)
-    assert "INVALID" in str(excinfo.value) and "lacks the role 'Key Vault Reader'" in str(excinfo.value)
+    error = excinfo.value
+    assert (error.awaited, error.code, error.plane) == ("grant", "INVALID", "confluent")
+    assert error.awaiting == "the grants on vault kv-kafka to let Confluent use BYOK key cck-seeded1"
+    assert str(error).startswith("Confluent reports BYOK key cck-seeded1 INVALID: Access to key denied. ")
     assert_no_canary(excinfo)
     assert sandbox.state["confluent"]["clusters"] == {}
+    assert not [c for c in sandbox.calls() if c["path"] == "/cmk/v2/clusters" and c["method"] == "POST"]
+
+
+@pytest.mark.lags(**realism.DEFAULTS)
+@pytest.mark.world({"azure": azure_world(grants=()), "confluent": {"keys": [seeded_key("INITIALIZING")],
+                                                                   "validationReads": 0}})
+def test_invalid_is_waited_out_while_the_new_grants_propagate(confluent: Handlers, sandbox: Any,
+                                                               connection: Connection) -> None:
+    # The grants are made now: the emulator's default world lets them reach Key Vault 5 minutes later.
+    with http_client(sandbox) as http:
+        for role in ("e147488a-f6f5-4113-8e2d-b22465e65bf6", "21090545-7ca7-4776-b22c-e363652d74d2"):
+            body = {"properties": {"principalId": SP_OBJECT_ID, "principalType": "ServicePrincipal",
+                                   "roleDefinitionId": f"/subscriptions/{SUBSCRIPTION}/providers/"
+                                                       f"Microsoft.Authorization/roleDefinitions/{role}"}}
+            assert http.put(f"{VAULT_ID}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+                            params={"api-version": "2022-04-01"}, json=body).status_code == 201
+    waits: list[Wait] = []
+    policy = RetryPolicy(clock=connection.clock, on_wait=waits.append)
+    created = policy.call(lambda: confluent.by_kind["confluent_cluster"].create(
+        identity=CLUSTER, attributes=cluster_attributes("cck-seeded1")), what="creating confluent_cluster.orders")
+    assert created["byokKeyId"] == "cck-seeded1"
+    phases = [c["responseBody"]["validation"]["phase"] for c in sandbox.calls()
+              if c["path"] == "/byok/v1/keys/cck-seeded1"]
+    assert phases[0] == "INVALID" and phases[-1] == "VALID" and set(phases) == {"INVALID", "VALID"}
+    assert {w.kind for w in waits} == {"grant"}
+    assert waits[0].describe().startswith("waiting for the grants on vault kv-kafka to let Confluent use BYOK key ")
+    # Only once VALID is the cluster asked for, once.
+    posts = [c for c in sandbox.calls() if c["path"] == "/cmk/v2/clusters" and c["method"] == "POST"]
+    assert [c["status"] for c in posts] == [202] and posts[0]["seq"] > max(
+        c["seq"] for c in sandbox.calls() if c["path"] == "/byok/v1/keys/cck-seeded1")
+    assert 300 <= sandbox.clock_offset < 300 + policy.max_delay + 60
 
 
 @pytest.mark.world({"azure": azure_world(location="westus2"), "confluent": {"keys": [seeded_key()]}})

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cmkctl_sandbox import Sandbox
+from cmkctl_sandbox import Sandbox, realism
 from tests.emulated import http_client
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
@@ -33,8 +33,12 @@ def client_for(sandbox: Sandbox) -> httpx.Client:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sandbox") as running:
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    # One request at a time, each rule on its own: the lags of the emulator's time are off here, but
+    # those a test names with `@pytest.mark.lags(NAME=SECONDS)` (test_sandbox_realism.py tests the defaults).
+    marker = request.node.get_closest_marker("lags")
+    lags = {**realism.OFF, **(marker.kwargs if marker else {})}
+    with Sandbox(tmp_path / "sandbox", realism=lags) as running:
         yield running
 
 

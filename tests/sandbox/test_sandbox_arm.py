@@ -22,6 +22,7 @@ def create_vault(client: httpx.Client, sandbox: Sandbox, name: str, **properties
     return client.put(vault_path(name), params=API, json=vault_body(tenant(sandbox), **properties))
 
 
+@pytest.mark.lags(vaultCreate=19)
 def test_vault_create_is_long_running_then_succeeds(client: httpx.Client, sandbox: Sandbox) -> None:
     created = create_vault(client, sandbox, "kv-one", enablePurgeProtection=True)
     # As the live recording answers: 200, RegisteringDns, no Retry-After (the SDK polls after its own interval).

@@ -64,6 +64,7 @@ def test_access_policy_operation_and_body_are_checked(client: httpx.Client, vaul
     assert missing.status_code == 404
 
 
+@pytest.mark.lags(cassandraClusterCreate=302, principalReplication=1)
 def test_a_cluster_put_is_long_running_and_keeps_no_password(client: httpx.Client, sandbox: Sandbox) -> None:
     body = {"location": "eastus", "identity": {"type": "SystemAssigned"},
             "properties": {"delegatedManagementSubnetId": SUBNET, "initialCassandraAdminPassword": "pw-canary-9"}}

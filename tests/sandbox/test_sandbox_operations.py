@@ -24,7 +24,7 @@ CRYPTO_SERVICE_USER = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/r
 KEYS = [{"name": "cmk", "kty": "RSA", "keySize": 3072}, {"name": "cmk2", "kty": "RSA", "keySize": 3072}]
 WORLD = {"azure": {
     "vaults": [{"subscription": SUB, "resourceGroup": RG, "name": "kv-mongo", "location": "eastus",
-                "enablePurgeProtection": True, "keys": KEYS}],
+                "enablePurgeProtection": True, "enableRbacAuthorization": True, "keys": KEYS}],
     "userAssignedIdentities": [{"subscription": SUB, "resourceGroup": RG, "name": "id1", "location": "eastus"}],
     "mongoClusters": [{"subscription": SUB, "resourceGroup": RG, "name": "orders", "location": "eastus",
                        "identity": "id1", "keyEncryptionKeyUrl": "https://kv-mongo.vault.azure.net/keys/cmk"}]}}
@@ -60,7 +60,7 @@ def test_an_update_refused_the_key_while_its_grant_propagates_fails_and_is_put_b
     with Sandbox(directory) as sandbox, client_for(sandbox) as client:
         grant_the_identity(client, sandbox)
         accepted = client.patch(CLUSTER, params=MONGO_API, json=cmk("cmk2"))
-        assert accepted.status_code == 202
+        assert accepted.status_code == 202, accepted.text
         status = accepted.headers["Azure-AsyncOperation"]
         running = client.get(CLUSTER, params=MONGO_API).json()
         assert running["properties"]["provisioningState"] == "Updating" and key_of(running) == "cmk2"
@@ -85,7 +85,9 @@ def test_an_update_refused_the_key_while_its_grant_propagates_fails_and_is_put_b
 
 
 def test_a_configured_failure_ends_the_chosen_operation_with_its_code_and_message(directory: Path) -> None:
-    write(directory / "faults.yaml", "failOperations:\n  - {method: PATCH, path: /mongoClusters/ORDERS, "
+    # The grant is usable at once here: the one failure is the configured one.
+    write(directory / "faults.yaml", "realism: {grantPropagation: 0}\n"
+                                     "failOperations:\n  - {method: PATCH, path: /mongoClusters/ORDERS, "
                                      "code: ClusterUpdateFailed, message: node 2 refused, times: 1}\n")
     with Sandbox(directory) as sandbox, client_for(sandbox) as client:
         grant_the_identity(client, sandbox)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from cmkctl_sandbox import Sandbox
 from tests.sandbox.conftest import SUB, vault_path
@@ -53,10 +54,11 @@ def test_graph_unknown_app_is_404(client: httpx.Client) -> None:
 
 
 def replicated(sandbox: Sandbox) -> None:
-    """Let the emulator's time pass the default world's replication lag (1 s)."""
+    """Let the emulator's time pass the principal lag a test turns on (1 s)."""
     sandbox.offer.clock.sleep(1)
 
 
+@pytest.mark.lags(principalReplication=1)
 def test_new_principal_is_invisible_to_rbac_for_a_while(client: httpx.Client, sandbox: Sandbox) -> None:
     principal = create_sp(client, str(uuid.uuid4())).json()["id"]
     name = str(uuid.uuid4())

@@ -34,6 +34,7 @@ def keyvault_client(sandbox: Sandbox) -> KeyVaultManagementClient:
     )
 
 
+@pytest.mark.lags(vaultCreate=19)
 def test_keyvault_sdk_creates_vault_and_key(sandbox: Sandbox) -> None:
     client = keyvault_client(sandbox)
     parameters = VaultCreateOrUpdateParameters(
@@ -58,6 +59,7 @@ def test_keyvault_sdk_creates_vault_and_key(sandbox: Sandbox) -> None:
     assert methods == [("PUT", 200), ("GET", 200), ("GET", 200), ("PUT", 200)]
 
 
+@pytest.mark.lags(principalReplication=1)
 def test_authorization_sdk_creates_role_assignment(sandbox: Sandbox) -> None:
     with client_for(sandbox) as http:
         principal = http.post("/v1.0/servicePrincipals", json={"appId": str(uuid.uuid4())}).json()["id"]
@@ -77,6 +79,6 @@ def test_authorization_sdk_creates_role_assignment(sandbox: Sandbox) -> None:
         client.role_assignments.create(scope, name, parameters)
     assert lagging.value.status_code == 400
     assert lagging.value.error is not None and lagging.value.error.code == "PrincipalNotFound"
-    sandbox.offer.clock.sleep(1)  # the default world's replication lag, in the emulator's time
+    sandbox.offer.clock.sleep(1)  # the principal lag the test turned on, in the emulator's time
     created = client.role_assignments.create(scope, name, parameters)
     assert created.principal_id == principal and created.scope == scope
