@@ -38,6 +38,34 @@ def interrupt_when(monkeypatch: pytest.MonkeyPatch, doing: str) -> list[str]:
     return sent
 
 
+def fail_when(monkeypatch: pytest.MonkeyPatch, doing: str, error: BaseException) -> None:
+    """A bug: `error` raised by the first call the run starts whose description begins with `doing`."""
+    original = RetryPolicy.call
+    raised: list[str] = []
+
+    def call(self: RetryPolicy, operation: Callable[[], Any], *, what: str, subject: str = "") -> Any:
+        if what.startswith(doing) and not raised:
+            raised.append(what)
+            raise error
+        return original(self, operation, what=what, subject=subject)
+
+    monkeypatch.setattr(RetryPolicy, "call", call)
+
+
+@pytest.mark.parametrize(("command", "doing"), [(("plan",), "reading "), (("check",), "reading "),
+                                                (("apply", "--auto-approve"), "creating ")])
+def test_a_bug_below_the_cli_reaches_the_crash_log(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...],
+                                                   doing: str) -> None:
+    fail_when(monkeypatch, doing, KeyError("a-bug-7f3e"))
+    result = cmkctl(command[0], "-f", ASTRA_AZURE, "--sandbox", tmp_path / "sandbox", *command[1:])
+    assert result.code == 1, result.out + result.err
+    assert "cmkctl hit a bug (KeyError); the full traceback is in " in result.err
+    assert "a-bug-7f3e" not in result.err + result.out  # not turned into a message on the way up
+    (log,) = tmp_path.glob("cmkctl-crash-*.log")
+    assert "KeyError: 'a-bug-7f3e'" in log.read_text()
+
+
 def test_ctrl_c_while_a_plan_reads_exits_130(cmkctl: Callable[..., Result], tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     sent = interrupt_when(monkeypatch, "reading ")
@@ -85,3 +113,26 @@ def test_an_end_of_input_at_the_approval_prompt_is_no_interrupt(cmkctl: Callable
     result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", tmp_path / "sandbox", stdin="")
     assert result.code == 1, result.err
     assert "Aborted; nothing more was changed." in result.err
+
+
+@pytest.fixture
+def another_aws_account(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The run's AWS credentials belong to another account than the manifest's (the sandbox's moto answers
+    STS in it), as when AWS_PROFILE names the wrong one."""
+    other = "111122223333"
+    monkeypatch.setattr("reconciler.usecases.emulator.sandbox_aws_account", lambda key_set: other)
+    return other
+
+
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve"), ("check",)])
+def test_a_run_in_another_account_than_the_manifests_exits_3(
+    cmkctl: Callable[..., Result], tmp_path: Path, another_aws_account: str, command: tuple[str, ...]
+) -> None:
+    sandbox = tmp_path / "sandbox"
+    result = cmkctl(command[0], "-f", ASTRA_AWS, "--sandbox", sandbox, *command[1:])
+    assert result.code == 3, result.out + result.err
+    assert (f"refusing to act in AWS account {another_aws_account}: the manifest names 123456789012 "
+            "(accounts.aws.accountId)") in result.err
+    assert "could not read live state" not in result.err  # the guard is not one object's failed read
+    assert result.out == ""  # no plan, no table: nothing was judged in the wrong account
+    assert mutating_calls(sandbox) == []
