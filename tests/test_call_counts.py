@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cmkctl_sandbox.state import read_calls
+from reconciler.core.errors import ProviderError
 from reconciler.core.retry import RetryPolicy
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.engine.planner import Planner
@@ -132,8 +133,8 @@ class _Recorder:
         self.failing = failing
 
     def read(self, *, identity: Mapping[str, Any]) -> dict[str, Any] | None:
-        if identity["name"] == self.failing:
-            raise RuntimeError("boom")
+        if identity["name"] == self.failing:  # as a plane fails a read: the provider seam's error
+            raise ProviderError("boom", plane="test")
         self.order.append(identity["name"])
         return {"id": identity["name"] + "-id"}
 

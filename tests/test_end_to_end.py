@@ -126,7 +126,7 @@ def test_altered_plan_is_refused(cmkctl: Callable[..., Result], tmp_path: Path) 
 def test_json_plan_has_a_format_version_and_verbs(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     result = cmkctl("plan", "-f", EXAMPLE, "--sandbox", tmp_path / "sandbox", "--format", "json")
     document = json.loads(result.out)
-    assert document["format_version"] == "2.0"
+    assert document["format_version"] == "3.0"
     actions = {step["address"]: step["actions"] for step in document["steps"]}
     assert actions["astra_provider_accounts.eastus.serverless"] == ["read"]
     assert actions["azure_vault.eastus.acme-astra-eastus"] == ["create"]

@@ -178,3 +178,18 @@ def test_a_check_costs_no_more_than_half_a_call_per_declared_object(cmkctl: Call
     assert extra <= 0.5 * DECLARED_OBJECTS, collections.Counter(c["plane"] for c in checked)
     # The plan's reads and nothing more: the unmanaged report's list of the subscription's vaults is not made.
     assert extra == -1, (collections.Counter(c["plane"] for c in planned), collections.Counter(c["plane"] for c in checked))
+
+
+def test_a_plane_down_breaks_the_paths_through_it_and_the_check_goes_on(cmkctl: Callable[..., Result],
+                                                                        sandbox: Path) -> None:
+    # Every request to the Astra DevOps API is dropped before Astra sees it, as when its plane is down.
+    (sandbox / "faults.yaml").write_text("astra: {drop: 1.0}\n")
+    table = cmkctl("check", "-f", ALL_SYSTEMS, "--sandbox", sandbox)
+    assert table.code == 1, table.err
+    assert "Health of acme-platform: broken (4 healthy, 5 broken)." in table.out, table.err
+    assert "mongo_cluster.eastus.acme-orders" in table.out and "Error:" not in table.err
+    result, paths = check(cmkctl, sandbox)
+    assert result.code == 1, result.err
+    reasons = broken_only(paths, *sorted(c for c in CONSUMERS if c.startswith("astra_registration.")))
+    assert all("could not be read" in reason for reason in reasons)
+    assert any("gave up waiting for the Astra DevOps API to answer" in reason for reason in reasons)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from cmkctl_sandbox.state import read_calls
 from reconciler.core.secrets import Secret
 from reconciler.plan import signing
 from reconciler.plan.document import digest
@@ -316,9 +317,58 @@ def test_a_plan_of_an_earlier_format_is_refused(cmkctl: Callable[..., Result], t
     for command in (("apply", rewritten(earlier, saved), "--sandbox", sandbox), ("show", saved)):
         result = cmkctl(*command)
         assert result.code == 1
-        assert ("the plan's format_version is '1.0', and this cmkctl reads format 2.0 only (which records each "
-                "manifest's SHA-256): plan again with this cmkctl") in result.err
+        assert ("the plan's format_version is '1.0', and this cmkctl reads format 3.0 only (since 1.0: 2.0 records "
+                "each manifest with its SHA-256, from the root of the checkout; 3.0 adds applicable, false when a "
+                "step is forbidden and apply refuses the plan): plan again with this cmkctl") in result.err
     assert mutating_calls(sandbox) == []
+
+
+def test_a_plan_of_the_last_format_is_refused_saying_what_changed_since(cmkctl: Callable[..., Result],
+                                                                       tmp_path: Path) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    calls = len(read_calls(sandbox))
+    earlier = json.loads(saved.read_text())
+    earlier["format_version"] = "2.0"  # as cmkctl 0.1.0 wrote it: no `applicable`
+    del earlier["applicable"]
+    for command in (("apply", rewritten(earlier, saved), "--sandbox", sandbox), ("show", saved)):
+        result = cmkctl(*command)
+        assert result.code == 1, result.out + result.err
+        assert (f"{saved}: the plan's format_version is '2.0', and this cmkctl reads format 3.0 only (since 2.0: 3.0 "
+                "adds applicable, false when a step is forbidden and apply refuses the plan): plan again with this "
+                "cmkctl") in result.err
+    assert len(read_calls(sandbox)) == calls  # refused before anything connects
+
+
+def test_a_plan_of_a_format_this_cmkctl_does_not_know_is_refused(cmkctl: Callable[..., Result],
+                                                                tmp_path: Path) -> None:
+    sandbox, saved = saved_plan(cmkctl, tmp_path)
+    later = json.loads(saved.read_text())
+    later["format_version"], later["cmkctl_version"] = "4.0", "9.9.0\x1b[2J"
+    result = cmkctl("apply", rewritten(later, saved), "--sandbox", sandbox)
+    assert result.code == 1, result.out + result.err
+    assert (f"{saved}: the plan's format_version is '4.0', a format this cmkctl does not know (it reads format 3.0 "
+            "only; the plan says cmkctl '9.9.0\\x1b[2J' wrote it): apply it with the cmkctl that wrote it, or plan "
+            "again with this one") in result.err
+    assert mutating_calls(sandbox) == []
+
+
+def test_a_forbidden_plan_saved_says_it_is_not_applicable_and_apply_refuses_it(cmkctl: Callable[..., Result],
+                                                                               tmp_path: Path) -> None:
+    sandbox, saved = tmp_path / "sandbox", tmp_path / "plan.json"
+    write(sandbox / "world.yaml", "astra:\n  accounts:\n"
+          "    - {product: serverless, provider: azure, region: westus2, providerIds: []}\n")
+    made = cmkctl("plan", "-f", EXAMPLE, "--sandbox", sandbox, "--out", saved)
+    assert made.code == 3, made.out + made.err
+    assert "[R-ASTRA-REGION]" in made.err
+    assert (f"{saved} holds it for review only: it is not applicable (applicable: false), and "
+            f"`cmkctl apply {saved}` refuses it") in made.err
+    assert json.loads(saved.read_text())["applicable"] is False
+    calls = len(read_calls(sandbox))
+    applied = cmkctl("apply", saved, "--sandbox", sandbox)
+    assert applied.code == 3, applied.out + applied.err
+    assert (f"{saved}: the plan is not applicable (applicable: false): it has forbidden steps; nothing was read or "
+            "changed:\n  - astra_provider_accounts.westus2.serverless: ") in applied.err
+    assert len(read_calls(sandbox)) == calls  # refused before anything connects
 
 
 def test_a_plan_that_names_itself_as_its_manifest_is_refused(

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cmkctl_sandbox.breakage import without_role_assignments
+from cmkctl_sandbox.breakage import remove_role_assignments, without_role_assignments
 from cmkctl_sandbox.served import open_to_clients, withdraw
 from cmkctl_sandbox.state import read_calls
 from reconciler.manifest.loader import load_one
@@ -21,6 +21,7 @@ from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving, wa
 from tests.conftest import EXAMPLES, Result, apply_ok, mutating_calls
 
 ASTRA = EXAMPLES / "astra-serverless-azure.yaml"
+ASTRA_AWS = EXAMPLES / "astra-serverless-aws.yaml"
 CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 
 
@@ -83,7 +84,7 @@ def test_two_cycles_see_drift_introduced_between_them(served: object, tmp_path: 
         second = scrape(where)
     journal = read_calls(directory)
     first = seen["first"]
-    assert ran == 2 and len(clock.waits) == 1 and 54 <= clock.waits[0] <= 66
+    assert ran.cycles == 2 and len(clock.waits) == 1 and 54 <= clock.waits[0] <= 66
     assert first[("cmkctl_drift_objects", ())] == 0
     assert first[("cmkctl_unhealthy_key_paths", (("status", "broken"),))] == 0
     assert second[("cmkctl_drift_objects", ())] == 2  # the two Astra principals' grants, to create again
@@ -120,3 +121,29 @@ def test_watch_once_logs_one_cycle_and_changes_nothing(cmkctl: Callable[..., Res
 def test_watch_refuses_a_malformed_metrics_address(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     done = cmkctl("watch", "--once", "-f", ASTRA, "--sandbox", tmp_path / "sandbox", "--metrics-address", "9464")
     assert done.code == 1 and "expected HOST:PORT" in done.err
+
+
+def test_watch_once_exits_as_check_does(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    apply_ok(cmkctl, ASTRA, sandbox)
+    assert remove_role_assignments(sandbox, "/vaults/acme-astra-eastus", CRYPTO_SERVICE_ENCRYPTION_USER) == 2
+    checked = cmkctl("check", "-f", ASTRA, "--sandbox", sandbox)
+    assert checked.code == 1, checked.err
+    done = cmkctl("watch", "--once", "-f", ASTRA, "--sandbox", sandbox, "--metrics-address", "127.0.0.1:0")
+    assert done.code == checked.code == 1, done.err
+    lines = [json.loads(text) for text in done.out.splitlines()]
+    assert [line["event"] for line in lines] == ["drift", "drift", "health", "cycle"] and lines[-1]["unhealthy"] == 1
+
+
+def test_watch_once_after_a_failed_cycle_exits_as_check_does(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run's AWS credentials belong to another account than the manifest's: the cycle cannot plan.
+    monkeypatch.setattr("reconciler.usecases.emulator.sandbox_aws_account", lambda key_set: "111122223333")
+    sandbox = tmp_path / "sandbox"
+    checked = cmkctl("check", "-f", ASTRA_AWS, "--sandbox", sandbox)
+    done = cmkctl("watch", "--once", "-f", ASTRA_AWS, "--sandbox", sandbox, "--metrics-address", "127.0.0.1:0")
+    assert done.code == checked.code == 3, done.err
+    refusal = "refusing to act in AWS account 111122223333: the manifest names 123456789012"
+    assert refusal in checked.err and refusal in done.err
+    (line,) = [json.loads(text) for text in done.out.splitlines()]
+    assert line["event"] == "cycle-failed" and refusal in line["error"]

@@ -18,7 +18,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli import health, keysets, manifests
-from reconciler.cli.common import EXIT_ERROR, EXIT_OK, OUTPUT, diagnostic_json, output_options
+from reconciler.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, OUTPUT, diagnostic_json, output_options
 from reconciler.cli.lock import lock_group
 from reconciler.cli.sandbox import sandbox_group
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
@@ -31,7 +31,7 @@ def cli() -> None:
     """Declared, reviewed, repeatable customer-managed encryption keys.
 
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes pending
-    (with --detailed-exitcode), 3 invalid manifest or forbidden plan.
+    (with --detailed-exitcode), 3 invalid manifest, forbidden plan or another account, 130 interrupted.
     """
 
 
@@ -91,16 +91,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = _fail(error.exit_code, _problems(error), error.diagnostics)
     except CmkError as error:
         code = _fail(error.exit_code, str(error))
-    except click.exceptions.Abort:
-        code = _fail(EXIT_ERROR, "Aborted; nothing more was changed.", prefix="")
+    except click.exceptions.Abort as error:
+        code = (_fail(EXIT_INTERRUPTED, "Interrupted.", prefix="") if _interrupted(error)
+                else _fail(EXIT_ERROR, "Aborted; nothing more was changed.", prefix=""))
     except click.ClickException as error:
         # click uses 2 for usage errors; here 2 means "changes pending".
         code = _fail(EXIT_ERROR, error.format_message()) if OUTPUT.json_errors else _shown(error)
     except KeyboardInterrupt:
-        code = _fail(130, "Interrupted.", prefix="")
+        code = _fail(EXIT_INTERRUPTED, "Interrupted.", prefix="")
     except Exception:
         code = _report_bug()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _interrupted(abort: click.exceptions.Abort) -> bool:
+    """Whether Ctrl-C stopped the command: click turns it into Abort, inside the command (`from` it) and at a
+    prompt (`from None`, which still keeps it as the context); an end of input at a prompt is no interrupt."""
+    return isinstance(abort.__cause__ or abort.__context__, KeyboardInterrupt)
 
 
 def _problems(error: ManifestError) -> str:

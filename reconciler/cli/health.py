@@ -66,7 +66,7 @@ def _address(text: str) -> tuple[str, int]:
               help="Time between the starts of two cycles.")
 @click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
               help="Each wait is the interval give or take this fraction of it.")
-@click.option("--once", is_flag=True, help="Run one cycle and exit.")
+@click.option("--once", is_flag=True, help="Run one cycle and exit as check does.")
 @click.option("--metrics-address", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
               help="Where Prometheus metrics are served (port 0: any free port, said on stderr).")
 @expiry_warning_option
@@ -74,7 +74,10 @@ def _address(text: str) -> tuple[str, int]:
 @parallelism_option
 def watch(paths: Sequence[str], interval: float, jitter: float, once: bool, metrics_address: str,
           expiry_warning: int, sandbox: Path | None, parallelism: int) -> int:
-    """Plan and check every interval, serve metrics, log changes as JSON lines. Never applies anything."""
+    """Plan and check every interval, serve metrics, log changes as JSON lines. Never applies anything.
+
+    Exits as check does on its last cycle (with --once, its only one): the cycle's error, else its health.
+    """
     import json
 
     from reconciler.manifest.loader import load_one
@@ -89,6 +92,9 @@ def watch(paths: Sequence[str], interval: float, jitter: float, once: bool, metr
                            expiry_warning_days=expiry_warning)
     with serving(metrics, where) as (host, port):
         click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
-        watch_key_set(key_set, loaded, RunOptions(sandbox, parallelism), options, metrics,
-                      lambda line: click.echo(json.dumps(line, sort_keys=True)))
-    return EXIT_OK
+        watched = watch_key_set(key_set, loaded, RunOptions(sandbox, parallelism), options, metrics,
+                                lambda line: click.echo(json.dumps(line, sort_keys=True)))
+    # The last cycle's outcome, as `check` would exit on it: its error, else its health.
+    if watched.last.failure is not None:
+        raise watched.last.failure
+    return EXIT_BY_STATUS[watched.last.status] if watched.last.status is not None else EXIT_OK

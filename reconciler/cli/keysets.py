@@ -74,7 +74,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     if out is not None:
         write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key()))
     click.echo(render(plandoc.to_document(made), fmt, color=color()), nl=False)
-    refuse_forbidden(made)
+    refuse_forbidden(made, saved_as=out)
     return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.core import wirelog
-from reconciler.core.errors import CmkError, ForbiddenError, ProviderError
+from reconciler.core.errors import CmkError, ForbiddenError, GuardError, ProviderError
 from reconciler.core.retry import RetryPolicy
 from reconciler.engine import graph
 from reconciler.engine.diff import choose_action
@@ -60,6 +60,12 @@ class ApplyResult:
         return not self.failed and not self.skipped
 
 
+def is_step_failure(error: BaseException) -> bool:
+    """A step that failed as a step may (its plane refused it, a wait ran out): reported with the apply's
+    result while the other branches go on. Another account (exit 3), a bug or Ctrl-C ends the apply."""
+    return isinstance(error, CmkError) and not isinstance(error, GuardError)
+
+
 @dataclass
 class Executor:
     handlers: Mapping[str, ResourceHandler]
@@ -75,6 +81,7 @@ class Executor:
         steps = {s.address: s for s in plan.steps}
         outputs: dict[str, Live] = {s.address: dict(s.live) for s in plan.steps if s.live}
         result = ApplyResult()
+        unexpected: list[BaseException] = []
         lock = threading.Lock()
 
         def visit(address: str) -> None:
@@ -98,7 +105,10 @@ class Executor:
             self.listener.step_finished(step, live)
 
         def failed(address: str, error: BaseException) -> None:
-            result.failed[address] = str(error) if isinstance(error, CmkError) else repr(error)
+            if not is_step_failure(error):  # raised once the steps in flight are done, to the CLI's boundary
+                unexpected.append(error)
+                return
+            result.failed[address] = str(error)
             self.listener.step_failed(steps[address], error)
 
         def skipped(address: str, because: str) -> None:
@@ -110,6 +120,8 @@ class Executor:
 
         graph.walk({a: s.depends_on for a, s in steps.items()}, visit, parallelism=self.parallelism,
                    on_failure=failed, on_skip=skipped)
+        if unexpected:
+            raise unexpected[0]
         return result
 
     def _carry_out(self, step: Step, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:

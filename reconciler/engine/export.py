@@ -19,6 +19,7 @@ import yaml
 from reconciler.core.roles import role_name
 from reconciler.engine import export_services as services
 from reconciler.manifest.keyref import KEY_IDENTIFIER
+from reconciler.manifest.loader import API_VERSION, KIND
 from reconciler.manifest.model import KeySet
 
 PRODUCTS = ("serverless", "managed-clusters")
@@ -89,8 +90,8 @@ def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group
     accounts = _accounts(key_set)
     confluent_keys = lists.confluent_keys() if "confluent" in accounts else []
     exported.manifest = {
-        "apiVersion": "cmkctl/v1",
-        "kind": "KeySet",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {"name": key_set.name},
         "accounts": accounts,
         "regions": [_aws_region(lists, key_set, region, exported.skipped) if AWS_REGION.match(region) else

@@ -112,7 +112,10 @@ class Planner:
                          "reads it to create the object, and refuses to start without it")
 
     def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
-        new_registrations = [s for s in steps if s.kind == "astra_registration" and s.action is Action.CREATE]
+        # A registration whose read failed (a health check goes on without it) is not known to be new.
+        unread = self.unread or {}
+        new_registrations = [s for s in steps if s.kind == "astra_registration" and s.action is Action.CREATE
+                             and s.address not in unread]
         if not new_registrations or not self.astra_databases:
             return []
         # One list of databases per region, each on its own: side by side, like the refresh's reads

@@ -27,12 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.errors import CmkError, ProviderError, in_context
+from reconciler.core.errors import CmkError, CredentialError, ProviderError, in_context
 from reconciler.core.retry import RetryPolicy
 from reconciler.plan.model import Resource, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 
 LiveState = dict[str, Live | None]
+# What failing one read may raise and leave the others to go on: the object's plane refused or failed
+# it, or its credentials did. Anything else (another account, a bug, Ctrl-C) stops the refresh.
+READ_FAILURES = (ProviderError, CredentialError)
 # One read's outcome: what it read, or why it failed.
 Outcome = tuple[str, Live | None, BaseException | None]
 
@@ -171,6 +174,9 @@ class Refresh:
                 running -= 1
                 ready: list[str] = []
                 for address, obj, error in finished.get():
+                    if error is not None and not isinstance(error, READ_FAILURES):
+                        pool.shutdown(wait=False, cancel_futures=True)  # the reads in flight end; no more start
+                        raise error
                     if error is not None:
                         self._failed(address, error, failures)
                         for skipped in self._skip(address, dependents, missing, failures):
@@ -234,7 +240,7 @@ class Refresh:
         for resource in group:
             try:
                 outcomes.append((resource.address, self.read(resource, live), None))
-            except Exception as error:  # reported per object, as a failed read
+            except READ_FAILURES as error:  # reported per object, as a failed read
                 outcomes.append((resource.address, None, error))
         return outcomes
 

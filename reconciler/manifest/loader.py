@@ -19,6 +19,9 @@ from reconciler.manifest.resolve import resolve_key_set
 from reconciler.manifest.yamlsource import Document, dotted, read_source
 
 SCHEMA_NAME = "manifest.v1.json"
+# What a manifest of that schema says it is (its apiVersion and kind consts, held equal by tests/test_formats.py):
+# export writes these.
+API_VERSION, KIND = "cmkctl/v1", "KeySet"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from reconciler.core.printable import cut, quoted
 from reconciler.core.secrets import Secret
 from reconciler.plan import signing
 from reconciler.plan.model import (
+    FORMAT_HISTORY,
     FORMAT_VERSION,
     Action,
     AttributeChange,
@@ -81,6 +82,8 @@ def to_document(plan: Plan) -> dict[str, Any]:
         **({"targets": list(plan.targets)} if plan.targets else {}),
         # As in `terraform show -json`: false when --target left part of the key set unplanned.
         "complete": not plan.targets,
+        # A forbidden plan is saved for review: apply refuses it, and the file says so itself.
+        "applicable": not plan.forbidden,
         "summary": summary(plan),
         "steps": [_step(step) for step in plan.steps],
         "notices": [{"code": n.code, "region": n.region, "level": n.level, "message": n.message}
@@ -125,10 +128,7 @@ def dumps(plan: Plan, *, signing_key: Secret | None = None) -> str:
 def from_document(document: Mapping[str, Any], *, where: str = "plan", signing_key: Secret | None = None) -> Plan:
     """The plan a document holds, refused when it was corrupted, written by another format, shaped
     otherwise than the plan schema says, or (with a key) not signed with that key."""
-    if document.get("format_version") != FORMAT_VERSION:
-        raise StalePlanError(f"{where}: the plan's format_version is {quoted(document.get('format_version'))}, and "
-                             f"this cmkctl reads format {FORMAT_VERSION} only (which records each manifest's "
-                             "SHA-256): plan again with this cmkctl")
+    _refuse_other_format(document, where)
     if document.get("digest") != digest(document):
         raise StalePlanError(f"{where}: the plan file was altered after it was written (its digest does not "
                              "match); plan again")
@@ -150,6 +150,23 @@ def from_document(document: Mapping[str, Any], *, where: str = "plan", signing_k
         )
     except (KeyError, TypeError, ValueError) as error:
         raise StalePlanError(f"{where}: not a cmkctl plan ({quoted(error)})") from None
+
+
+def _refuse_other_format(document: Mapping[str, Any], where: str) -> None:
+    """A plan of another format than this cmkctl's is refused, saying what changed since (FORMAT_HISTORY)."""
+    found = document.get("format_version")
+    if found == FORMAT_VERSION:
+        return
+    versions = [version for version, _ in FORMAT_HISTORY]
+    if isinstance(found, str) and found in versions:
+        since = "; ".join(f"{version} {what}" for version, what in FORMAT_HISTORY[versions.index(found) + 1:])
+        raise StalePlanError(f"{where}: the plan's format_version is {quoted(found)}, and this cmkctl reads format "
+                             f"{FORMAT_VERSION} only (since {found}: {since}): plan again with this cmkctl")
+    named = " has no format_version" if found is None else f"'s format_version is {quoted(found)}"
+    raise StalePlanError(f"{where}: the plan{named}, a format this cmkctl does not know (it reads format "
+                         f"{FORMAT_VERSION} only; the plan says cmkctl "
+                         f"{quoted(document.get('cmkctl_version'), 40)} wrote it): apply it with the cmkctl that "
+                         "wrote it, or plan again with this one")
 
 
 def _refuse_misshapen(document: Mapping[str, Any], where: str) -> None:

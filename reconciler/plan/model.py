@@ -7,8 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# 2.0: each manifest file is recorded with its SHA-256 (issue 21), and named only inside the checkout.
-FORMAT_VERSION = "2.0"
+# Every format of the saved plan's document, oldest first, and what each changed: the one place they are
+# recorded. A change to the document (a field added, removed, renamed or given another meaning) is a new
+# version here, and in the schema (plan.v1.json), whose format_version a test holds to this table.
+FORMAT_HISTORY: tuple[tuple[str, str], ...] = (
+    ("1.0", "the first saved plan; later given, under the same version, complete, each step's rules, the context "
+            "the plan was made against and the signature"),
+    ("2.0", "records each manifest with its SHA-256, from the root of the checkout"),
+    ("3.0", "adds applicable, false when a step is forbidden and apply refuses the plan"),
+)
+# The one format this cmkctl writes and reads.
+FORMAT_VERSION = FORMAT_HISTORY[-1][0]
 
 
 class Action(enum.StrEnum):

@@ -19,7 +19,7 @@ from reconciler.engine.executor import ApplyResult, Executor, Listener, require_
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan.model import Plan
-from reconciler.usecases.planning import plan_with, refuse_forbidden
+from reconciler.usecases.planning import plan_with, refuse_forbidden, refuse_unapplicable
 from reconciler.usecases.reviewing import refuse_elsewhere, refuse_unreviewed
 from reconciler.usecases.session import RunOptions, handlers_for, retry_policy
 
@@ -65,6 +65,7 @@ class ApplyRequest:
 def apply(request: ApplyRequest, front: ApplyFront) -> ApplyResult | None:
     """What the executor did; None when a fresh plan had nothing to change."""
     if request.saved is not None:  # before anything connects: a sandbox's plan never reaches a real cloud
+        refuse_unapplicable(request.saved, request.saved_from)
         refuse_elsewhere(request.saved, request.key_set, request.options, request.saved_from)
     # Taken before the sandbox starts or anything is read: the plan itself must not interleave.
     with held(request.lock, request.key_set.name, timeout=request.lock_timeout, on_wait=front.waiting_for_lock), \
@@ -79,8 +80,7 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
     saved = request.saved
     fresh = plan_with(handlers, request.key_set, request.loaded, request.options,
                       saved.targets if saved else request.targets)
-    if saved is not None:
-        refuse_forbidden(saved)
+    if saved is not None:  # not forbidden (refuse_unapplicable)
         refuse_unreviewed(saved, fresh, request.saved_from)
         # Equal to the saved plan in every part the executor acts on, and read just now.
         return fresh

@@ -84,10 +84,23 @@ def _list_ahead(fetch: Callable[[], Any]) -> None:
     threading.Thread(target=attempt, name="cmkctl-list-ahead", daemon=True).start()
 
 
-def refuse_forbidden(plan: Plan) -> None:
+def refuse_forbidden(plan: Plan, *, saved_as: Path | None = None) -> None:
+    """Refuse a plan with forbidden steps; `saved_as`: the file `plan --out` wrote it to, for review only."""
     if plan.forbidden:
-        lines = "\n".join(f"  - {step.address}: {step.reason}" for step in plan.forbidden)
-        raise ForbiddenError(f"the plan is forbidden; nothing was changed:\n{lines}")
+        saved = (f"\n{saved_as} holds it for review only: it is not applicable (applicable: false), and "
+                 f"`cmkctl apply {saved_as}` refuses it" if saved_as is not None else "")
+        raise ForbiddenError(f"the plan is forbidden; nothing was changed:\n{_forbidden_lines(plan)}{saved}")
+
+
+def refuse_unapplicable(saved: Plan, path: Path | None) -> None:
+    """Refuse a saved plan with forbidden steps before anything connects: it was saved for review only."""
+    if saved.forbidden:
+        raise ForbiddenError(f"{path}: the plan is not applicable (applicable: false): it has forbidden steps; "
+                             f"nothing was read or changed:\n{_forbidden_lines(saved)}")
+
+
+def _forbidden_lines(plan: Plan) -> str:
+    return "\n".join(f"  - {step.address}: {step.reason}" for step in plan.forbidden)
 
 
 def refuse_unsaveable(loaded: LoadedManifests) -> None:

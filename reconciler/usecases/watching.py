@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from reconciler.core.errors import CmkError
 from reconciler.core.wirelog import LOG
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
@@ -97,6 +98,9 @@ class Cycle:
     unhealthy: dict[str, int] = field(default_factory=dict)
     calls: Mapping[str, int] = field(default_factory=dict)
     error: str = ""
+    # Why the cycle could not plan (error says it in words), or the health it judged: how `--once` exits.
+    failure: CmkError | None = None
+    status: Status | None = None
     # address -> the plan's action, consumer -> its health: what the next cycle is compared with.
     actions: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -121,9 +125,15 @@ def serving(metrics: WatchMetrics, address: tuple[str, int]) -> Iterator[tuple[s
         thread.join()
 
 
+@dataclass(frozen=True)
+class Watched:
+    cycles: int
+    last: Cycle
+
+
 def watch(key_set: KeySet, loaded: LoadedManifests, options: RunOptions, watching: WatchOptions,
-          metrics: WatchMetrics, log: Callable[[dict[str, Any]], None], clock: WatchClock | None = None) -> int:
-    """Run cycles until `watching.cycles` are done (forever when None); returns how many ran."""
+          metrics: WatchMetrics, log: Callable[[dict[str, Any]], None], clock: WatchClock | None = None) -> Watched:
+    """Run cycles until `watching.cycles` are done (forever when None); how many ran, and the last."""
     wanted, LOG.counts_wanted = LOG.counts_wanted, True  # before the clients are built: each reports its calls
     try:
         with handlers_for(key_set, options) as handlers:
@@ -134,9 +144,10 @@ def watch(key_set: KeySet, loaded: LoadedManifests, options: RunOptions, watchin
 
 def _cycles(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, options: RunOptions,
             watching: WatchOptions, metrics: WatchMetrics, log: Callable[[dict[str, Any]], None],
-            clock: WatchClock) -> int:
+            clock: WatchClock) -> Watched:
     previous: Cycle | None = None
     number = 0
+    cycle = Cycle(0, clock.time())
     while watching.cycles is None or number < watching.cycles:
         if number:
             clock.sleep(next_wait(watching))
@@ -148,7 +159,7 @@ def _cycles(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, option
         for line in changes(previous, cycle):
             log(line)
         previous = cycle if not cycle.error else previous
-    return number
+    return Watched(number, cycle)
 
 
 def next_wait(watching: WatchOptions) -> float:
@@ -161,8 +172,8 @@ def _run_cycle(number: int, clock: WatchClock, check: Callable[[float], Any]) ->
     with LOG.counting() as calls:
         try:
             checked = check(cycle.started)
-        except Exception as error:  # a cycle that cannot plan is logged and counted; the watch goes on
-            cycle.error = str(error)
+        except CmkError as error:  # a cycle that cannot plan is logged and counted; the watch goes on
+            cycle.error, cycle.failure = str(error), error
         else:
             _summarise(cycle, checked.plan, checked.health)
     cycle.calls = dict(calls)
@@ -173,6 +184,7 @@ def _run_cycle(number: int, clock: WatchClock, check: Callable[[float], Any]) ->
 def _summarise(cycle: Cycle, plan: Plan, health: Health) -> None:
     drifted = [step for step in plan.steps if step.mutates or step.action is Action.FORBIDDEN]
     cycle.drift = len(drifted)
+    cycle.status = health.status
     cycle.actions = {step.address: str(step.action) for step in drifted}
     for status in (Status.WARNING, Status.BROKEN):
         cycle.unhealthy[status.label] = health.count(status)
