@@ -20,6 +20,52 @@ def walk(dependencies: Mapping[str, Iterable[str]], visit: Callable[[str], objec
     return scheduler.run(dependencies)
 
 
+def test_walk_skips_only_the_dependents_of_a_failure() -> None:
+    visited: list[str] = []
+    failures: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+
+    def visit(node: str) -> str:
+        if node == "vault-a":
+            raise RuntimeError("boom")
+        visited.append(node)
+        return node
+
+    results = walk(
+        {"vault-a": [], "key-a": ["vault-a"], "reg-a": ["key-a"], "vault-b": [], "key-b": ["vault-b"]},
+        visit, parallelism=4,
+        on_failure=lambda n, e: failures.__setitem__(n, str(e)),
+        on_skip=lambda n, because: skipped.__setitem__(n, because),
+    )
+    assert failures == {"vault-a": "boom"}
+    assert skipped == {"key-a": "vault-a", "reg-a": "vault-a"}
+    assert sorted(visited) == ["key-b", "vault-b"]
+    assert set(results) == {"key-b", "vault-b"}
+
+
+def test_walk_runs_independent_branches_at_the_same_time() -> None:
+    # Both branches must be inside visit together, or the barrier times out.
+    barrier = threading.Barrier(2, timeout=10)
+    walk({"a": [], "b": []}, lambda n: barrier.wait(), parallelism=2)
+
+
+def test_walk_starts_a_node_as_soon_as_its_own_dependencies_are_done() -> None:
+    order: list[str] = []
+    slow_started = threading.Event()
+    release = threading.Event()
+
+    def visit(node: str) -> None:
+        if node == "slow":
+            slow_started.set()
+            assert release.wait(10)
+        order.append(node)
+        if node == "child-of-fast":
+            release.set()
+
+    walk({"slow": [], "fast": [], "child-of-fast": ["fast"]}, visit, parallelism=2)
+    assert order.index("child-of-fast") < order.index("slow")
+
+
 # ---- order ----------------------------------------------------------------------------------
 
 
