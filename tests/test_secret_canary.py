@@ -67,7 +67,7 @@ def test_no_credential_appears_in_anything_cmkctl_writes(cmkctl: Callable[..., R
     assert results[-1].code == 1 and "injected by the sandbox" in results[-1].err
 
     # A bug: one line and a crash log, which is swept too.
-    monkeypatch.setattr("reconciler.engine.graph.walk", _explode)
+    monkeypatch.setattr("reconciler.engine.schedule.each_alone", _explode)  # apply's walk only
     results.append(cmkctl("apply", "-f", ALL_SYSTEMS, "--sandbox", tmp_path / "crash", "--auto-approve"))
     assert "hit a bug" in results[-1].err
     crash_logs = list(tmp_path.glob("cmkctl-crash-*.log"))

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from reconciler.core import wirelog
 from reconciler.core.errors import CmkError, ForbiddenError, GuardError, ProviderError
 from reconciler.core.retry import RetryPolicy
-from reconciler.engine import graph
+from reconciler.engine import schedule
 from reconciler.engine.diff import choose_action
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.engine.variables import describe_unset, unset_variables
@@ -118,8 +118,8 @@ class Executor:
                 result.skipped[address] = because
                 self.listener.step_skipped(steps[address], because)
 
-        graph.walk({a: s.depends_on for a, s in steps.items()}, visit, parallelism=self.parallelism,
-                   on_failure=failed, on_skip=skipped)
+        schedule.Scheduler[None](visit=schedule.each_alone(visit), parallelism=self.parallelism,
+                                 on_failure=failed, on_skip=skipped).run({a: s.depends_on for a, s in steps.items()})
         if unexpected:
             raise unexpected[0]
         return result

@@ -18,17 +18,13 @@ prefetched as one group, then read from the handler's cache.
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
-import queue
-import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.errors import CmkError, CredentialError, ProviderError, in_context
 from reconciler.core.retry import RetryPolicy
+from reconciler.engine.schedule import Batching, Outcome, Scheduler, longest_chain_first
 from reconciler.plan.model import Resource, Unknown
 from reconciler.providers.base import Live, ResourceHandler
 
@@ -36,8 +32,6 @@ LiveState = dict[str, Live | None]
 # What failing one read may raise and leave the others to go on: the object's plane refused or failed
 # it, or its credentials did. Anything else (another account, a bug, Ctrl-C) stops the refresh.
 READ_FAILURES = (ProviderError, CredentialError)
-# One read's outcome: what it read, or why it failed.
-Outcome = tuple[str, Live | None, BaseException | None]
 
 
 def unknown_sources(value: Any) -> set[str]:
@@ -56,73 +50,6 @@ def read_dependencies(resource: Resource) -> set[str]:
     return ({resource.parent} if resource.parent else set()) | unknown_sources(resource.identity)
 
 
-def chain_heights(addresses: Collection[str], dependents: Mapping[str, list[str]]) -> dict[str, int]:
-    """For each read, the length of the longest chain of reads that wait for it (0: none do)."""
-    heights: dict[str, int] = {}
-    for root in addresses:
-        stack = [(root, False)]
-        while stack:  # iterative depth-first walk: no recursion limit, each address done once
-            address, expanded = stack.pop()
-            if address in heights:
-                continue
-            below = dependents.get(address, ())
-            if expanded:
-                heights[address] = 1 + max((heights[d] for d in below), default=-1)
-                continue
-            stack.append((address, True))
-            stack.extend((d, False) for d in below if d not in heights)
-    return heights
-
-
-class _Batches:
-    """Reads of a kind whose handler prefetches (Graph: 15 service principals per request) are
-    held until a full batch is ready, or until no more of that kind can become ready, so a fleet's
-    principals cost a request per 15 rather than one each as their BYOK keys are read."""
-
-    def __init__(self, handlers: Mapping[str, ResourceHandler], by_address: Mapping[str, Resource],
-                 missing: Mapping[str, set[str]]) -> None:
-        self._size = {kind: int(getattr(h, "prefetch_batch", 0) or 0) or 10**9
-                      for kind, h in handlers.items() if hasattr(h, "prefetch")}
-        self._by_address = by_address
-        self._held: dict[str, list[Resource]] = {kind: [] for kind in self._size}
-        # Reads of a batched kind still waiting for what they need, and how many per kind.
-        self._waiters = {a for a, deps in missing.items() if deps and by_address[a].kind in self._size}
-        self._waiting = dict.fromkeys(self._size, 0)
-        for address in self._waiters:
-            self._waiting[by_address[address].kind] += 1
-
-    def hold(self, resource: Resource) -> bool:
-        """Hold a read that became ready; False when its kind is not batched."""
-        if resource.kind not in self._size:
-            return False
-        self._held[resource.kind].append(resource)
-        self._stop_waiting(resource.address)
-        return True
-
-    def gone(self, address: str) -> None:
-        """A read that will never become ready (what it needed failed)."""
-        self._stop_waiting(address)
-
-    def _stop_waiting(self, address: str) -> None:
-        if address in self._waiters:
-            self._waiters.discard(address)
-            self._waiting[self._by_address[address].kind] -= 1
-
-    def release(self, *, everything: bool) -> list[list[Resource]]:
-        """Full batches, and the rest of a kind nothing more can join; all of it when `everything`
-        (nothing else is running, so nothing else would ever release it)."""
-        groups: list[list[Resource]] = []
-        for kind, held in self._held.items():
-            size = self._size[kind]
-            while len(held) >= size:
-                groups.append(held[:size])
-                del held[:size]
-            if held and (everything or self._waiting[kind] <= 0):
-                groups.append(list(held))
-                held.clear()
-        return groups
-
-
 @dataclass
 class Refresh:
     handlers: Mapping[str, ResourceHandler]
@@ -139,104 +66,45 @@ class Refresh:
     def run(self, resources: Iterable[Resource], known: LiveState) -> LiveState:
         by_address = {r.address: r for r in resources}
         live: LiveState = dict(known)
-        # Bookkeeping is by index, not by scanning: a fleet has thousands of objects.
-        missing = {a: read_dependencies(r) & by_address.keys() for a, r in by_address.items()}
-        dependents: dict[str, list[str]] = {}
-        for address, deps in missing.items():
-            for dep in deps:
-                dependents.setdefault(dep, []).append(address)
-        heights = chain_heights(by_address.keys(), dependents)
-        batches = _Batches(self.handlers, by_address, missing)
         failures: list[str] = []
-        finished: queue.SimpleQueue[list[Outcome]] = queue.SimpleQueue()
-        ready_heap: list[tuple[int, int, list[Resource]]] = []
-        heap_lock = threading.Lock()
-        order = itertools.count()
-        with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="cmkctl-read") as pool:
-            def take() -> None:
-                # Each task reads whatever waits with the longest chain behind it, not what was
-                # queued first: the chain is the only serial part, so it must never wait in line.
-                with heap_lock:
-                    group = heapq.heappop(ready_heap)[2]
-                self._visit_into(finished, group, live)
 
-            def start(groups: list[list[Resource]]) -> int:
-                with heap_lock:  # all queued before any is taken, so the first taken is the best
-                    for group in groups:
-                        heapq.heappush(ready_heap, (-max(heights[r.address] for r in group), next(order), group))
-                for _ in groups:
-                    pool.submit(take)
-                return len(groups)
+        def failed(address: str, error: BaseException) -> None:
+            if not isinstance(error, READ_FAILURES):
+                raise error  # the scheduler starts no more reads; the error goes to the CLI's boundary
+            self._failed(address, error, failures)
 
-            running = start(self._groups([by_address[a] for a in sorted(missing) if not missing[a]], batches))
-            running += start(batches.release(everything=running == 0))
-            while running:
-                running -= 1
-                ready: list[str] = []
-                for address, obj, error in finished.get():
-                    if error is not None and not isinstance(error, READ_FAILURES):
-                        pool.shutdown(wait=False, cancel_futures=True)  # the reads in flight end; no more start
-                        raise error
-                    if error is not None:
-                        self._failed(address, error, failures)
-                        for skipped in self._skip(address, dependents, missing, failures):
-                            batches.gone(skipped)
-                            if self.unread is not None:
-                                self.unread.setdefault(skipped, f"not read: {address} could not be read")
-                        continue
-                    live[address] = obj
-                    for dependent in dependents.get(address, ()):
-                        pending = missing.get(dependent)
-                        if pending is not None and address in pending:
-                            pending.discard(address)
-                            if not pending:
-                                ready.append(dependent)
-                running += start(self._groups([by_address[a] for a in sorted(ready)], batches))
-                running += start(batches.release(everything=running == 0))
+        def skipped(address: str, failed: str) -> None:
+            failures.append(f"{address} not read: {failed} failed")
+            if self.unread is not None:
+                self.unread.setdefault(address, f"not read: {failed} could not be read")
+
+        Scheduler[Live](
+            visit=lambda group: self._visit([by_address[a] for a in group], live),
+            parallelism=self.parallelism,
+            on_failure=failed,
+            on_skip=skipped,
+            on_done=live.__setitem__,
+            priority=longest_chain_first,
+            batching=Batching(key=lambda address: by_address[address].kind, sizes=self._batch_sizes()),
+        ).run({a: read_dependencies(r) for a, r in by_address.items()})
         if failures and self.unread is None:
             raise ProviderError("could not read live state:\n  " + "\n  ".join(failures))
         return live
+
+    def _batch_sizes(self) -> dict[str, int]:
+        """Kinds whose handler prefetches (Graph: 15 service principals per request) and how many at once."""
+        return {kind: int(getattr(h, "prefetch_batch", 0) or 0) or 10**9
+                for kind, h in self.handlers.items() if hasattr(h, "prefetch")}
 
     def _failed(self, address: str, error: BaseException, failures: list[str]) -> None:
         failures.append(in_context(f"reading {address}", error))
         if self.unread is not None:
             self.unread[address] = str(error)
 
-    def _visit_into(self, finished: queue.SimpleQueue[list[Outcome]], group: list[Resource],
-                    live: LiveState) -> None:
-        try:
-            outcomes = self._visit(group, live)
-        except BaseException as error:  # never leave the loop waiting for an answer
-            outcomes = [(r.address, None, error) for r in group]
-        finished.put(outcomes)
-
-    @staticmethod
-    def _skip(failed: str, dependents: Mapping[str, list[str]], missing: dict[str, set[str]],
-              failures: list[str]) -> list[str]:
-        """Dependents of a failed read are not read (and not left waiting); returns them."""
-        skipped: list[str] = []
-        frontier = [failed]
-        while frontier:
-            address = frontier.pop()
-            for dependent in dependents.get(address, ()):
-                if missing.pop(dependent, None) is not None:
-                    failures.append(f"{dependent} not read: {failed} failed")
-                    skipped.append(dependent)
-                    frontier.append(dependent)
-        return skipped
-
-    def _groups(self, ready: Sequence[Resource], batches: _Batches) -> list[list[Resource]]:
-        """Reads of kinds that prefetch wait in `batches`; every other read runs on its own."""
-        singles: list[list[Resource]] = []
-        for resource in ready:
-            if not batches.hold(resource):
-                singles.append([resource])
-        return singles
-
-    def _visit(self, group: list[Resource], live: LiveState) -> list[Outcome]:
+    def _visit(self, group: list[Resource], live: LiveState) -> list[Outcome[Live]]:
         if len(group) > 1:
             self._prefetch(group, live)
-        outcomes: list[Outcome] = []
+        outcomes: list[Outcome[Live]] = []
         for resource in group:
             try:
                 outcomes.append((resource.address, self.read(resource, live), None))
