@@ -95,9 +95,11 @@ def test_all_systems_converge_with_the_clouds_lags(cmkctl: Callable[..., Result]
     assert "Apply complete: 45 changed, 0 failed, 0 skipped." in applied.out
     state, calls = load_state(sandbox), read_calls(sandbox)
     assert state["realism"] == dict(realism.DEFAULTS)  # nothing configured: the default world
-    # The lags happened: new principals refused by RBAC, new grants refused to their consumers, ...
-    assert [c for c in calls if c["status"] == 400 and "roleAssignments" in c["path"]
-            and c["responseBody"]["error"]["code"] == "PrincipalNotFound"]
+    # The lags happened: each new principal hidden from RBAC for a while (whether a role assignment's PUT
+    # came soon enough to be refused depends on how far the other steps' waits had moved the shared clock
+    # on; tests/test_identity_lag.py shows the refusal waited out), new grants refused to their consumers, ...
+    hidden = state["graph"]["replication"]["visibleAt"]
+    assert len(hidden) >= 3  # Confluent's service principal, a user-assigned identity, Cassandra's own identity
     assert len([c for c in calls if refused_key_access(c)]) >= 2  # Mongo and Cassandra, at least once each
     # ... and Confluent validated its key INVALID until the grants reached Key Vault, then VALID: the
     # cluster was asked for once, after that.
