@@ -17,7 +17,9 @@ from reconciler.engine.planner import Planner
 from reconciler.engine.refresh import Refresh
 from reconciler.manifest.loader import load_one
 from reconciler.plan.model import Resource, Unknown
+from reconciler.plugins import PluginTable
 from reconciler.providers.cache import RunCache
+from reconciler.systems import PLUGINS
 from reconciler.usecases.session import RunOptions, handlers_for
 from tests.conftest import EXAMPLES, Result
 from tests.fakeclock import FakeClock
@@ -52,10 +54,10 @@ def _query(call: Mapping[str, Any]) -> str:
 
 
 def _plan_calls(sandbox: Path, parallelism: int) -> list[dict[str, Any]]:
-    key_set, loaded = load_one([str(ALL_SYSTEMS)])
+    key_set, loaded = load_one([str(ALL_SYSTEMS)], plugins=PLUGINS)
     before = len(read_calls(sandbox))
     with handlers_for(key_set, RunOptions(sandbox=sandbox, parallelism=parallelism)) as handlers:
-        plan = Planner(handlers.by_kind, parallelism=parallelism).plan(key_set, loaded)
+        plan = Planner(handlers.by_kind, plugins=PLUGINS, parallelism=parallelism).plan(key_set, loaded)
     assert not plan.has_changes
     return read_calls(sandbox)[before:]
 
@@ -151,7 +153,7 @@ def _resource(name: str, **kwargs: Any) -> Resource:
 
 
 def _refresh(handler: _Recorder, resources: list[Resource]) -> Refresh:
-    planner = Planner({"thing": handler}, parallelism=1)
+    planner = Planner({"thing": handler}, plugins=PluginTable(()), parallelism=1)
     return Refresh(planner.handlers, 1, RetryPolicy(clock=FakeClock()), read=planner._read,
                    identity=planner._identity)
 
@@ -213,7 +215,8 @@ def _principal(name: str, app: str) -> Resource:
 
 
 def _batched_refresh(keys: _Recorder, principals: _Batched, parallelism: int) -> Refresh:
-    planner = Planner({"thing": keys, "principal": principals}, parallelism=parallelism)
+    planner = Planner({"thing": keys, "principal": principals}, plugins=PluginTable(()),
+                      parallelism=parallelism)
     return Refresh(planner.handlers, parallelism, RetryPolicy(clock=FakeClock()), read=planner._read,
                    identity=planner._identity)
 

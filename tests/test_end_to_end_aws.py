@@ -180,6 +180,7 @@ def test_a_plan_guards_the_account_as_an_apply_does(tmp_path: Path, monkeypatch:
     # A plan read in another account would show another account's keys as the manifest's.
     import reconciler.providers.registry as registry
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.session import RunOptions, run_for
 
     given: dict[str, Any] = {}
@@ -190,7 +191,7 @@ def test_a_plan_guards_the_account_as_an_apply_does(tmp_path: Path, monkeypatch:
         return build(connection, **kwargs)
 
     monkeypatch.setattr(registry, "build_handlers", recording)
-    key_set, _ = load_one([str(SERVERLESS)])
+    key_set, _ = load_one([str(SERVERLESS)], plugins=PLUGINS)
     with run_for(key_set, RunOptions(sandbox=tmp_path / "sandbox", parallelism=1)):
         pass
     assert given["aws_account_id"] == ACCOUNT

@@ -152,5 +152,5 @@ AWS_KMS_KEY = KindSpec(
     create_only=frozenset({"tags"}),
 )
 
-# The kinds every system shares; reconciler.systems.KINDS adds each system's own.
+# The kinds every system shares; reconciler.plugins.PluginTable.kinds adds each plug-in's own.
 CORE_KINDS: tuple[KindSpec, ...] = (AZURE_VAULT, AZURE_KEY, AZURE_ROLE_ASSIGNMENT)

@@ -33,8 +33,8 @@ from reconciler.plan.model import (
     Unknown,
 )
 from reconciler.plan.targets import partial_plan_notice, select
+from reconciler.plugins import PluginTable
 from reconciler.providers.base import Live, ResourceHandler
-from reconciler.systems import KINDS
 
 LiveState = dict[str, Live | None]
 REGION_NOT_ENABLED = "R-ASTRA-REGION"
@@ -46,6 +46,8 @@ NAME_HELD = "R-VAULT-SOFT-DELETED"
 @dataclass
 class Planner:
     handlers: Mapping[str, ResourceHandler]
+    # The plug-ins the run was handed: what the key set expands to, and each kind's spec.
+    plugins: PluginTable = field(kw_only=True)
     # Lists the Astra databases of (cloud, region); None when Astra is not in play.
     astra_databases: Any = None
     parallelism: int = DEFAULT_PARALLELISM
@@ -57,14 +59,14 @@ class Planner:
     unread: dict[str, str] | None = None
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
-        lookups = expand.lookups(key_set)
+        lookups = expand.lookups(key_set, self.plugins)
         live = self.refresh(lookups, {})
         answers = {address: obj or {} for address, obj in live.items()}
-        desired = expand.resources(key_set, answers)
+        desired = expand.resources(key_set, answers, self.plugins)
         if targets:
             desired = select(desired, targets)
         live = self.refresh([r for r in desired if r.address not in live], live)
-        steps = order_steps([make_step(resource, live) for resource in desired])
+        steps = order_steps([make_step(resource, live, self.plugins.kinds) for resource in desired])
         return Plan(
             key_set=key_set.name,
             steps=steps,
@@ -142,8 +144,8 @@ def rotation_notices(key_set: KeySet) -> list[Notice]:
     return [Notice(warning.rule, region, warning.summary) for region, warning in expiry_warnings(key_set)]
 
 
-def make_step(resource: Resource, live: LiveState) -> Step:
-    spec = KINDS[resource.kind]
+def make_step(resource: Resource, live: LiveState, kinds: Mapping[str, KindSpec]) -> Step:
+    spec = kinds[resource.kind]
     current = live.get(resource.address)
     attributes = substitute(resource.attributes, live)
     decision = (held_decision(spec, resource, attributes, current[HELD]) if current and HELD in current

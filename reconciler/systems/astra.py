@@ -21,10 +21,10 @@ from reconciler.manifest.keyref import KeyReference, find_key, parse_key_referen
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, RoleAssignment, Source
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Declared, Resource, Unknown
+from reconciler.plugins.addresses import key_address
+from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
 from reconciler.systems import azure_ad
-from reconciler.systems.addresses import key_address
 from reconciler.systems.aws_kms import kms_key_address
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _all_registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration
             yield region, registration
 
 
-class Astra(System):
+class Astra(Plugin):
     name = "astra"
     registration_key = "astra"
     principal_kinds = frozenset({"astra"})

@@ -33,10 +33,10 @@ from reconciler.manifest.model import (
 )
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
+from reconciler.plugins.addresses import key_address, tags
+from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
-from reconciler.systems.addresses import key_address, tags
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
 COSMOS_DB_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b"
@@ -130,7 +130,7 @@ def vnet_of(subnet_id: str) -> tuple[str, str] | None:
     return (match["vnet"], f"{match['group']}/{match['name']}") if match else None
 
 
-class Cassandra(System):
+class Cassandra(Plugin):
     name = "cassandra"
     registration_key = "cassandra"
     principal_kinds = frozenset({"cassandraCluster"})

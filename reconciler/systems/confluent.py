@@ -24,8 +24,8 @@ from reconciler.manifest.keyref import KeyReference, find_key, parse_key_referen
 from reconciler.manifest.model import Key, KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Declared, Resource, Unknown
-from reconciler.systems.addresses import key_address, vault_scope
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
+from reconciler.plugins.addresses import key_address, vault_scope
+from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
 
 KEY_VAULT_READER = "Key Vault Reader"
 # The roles Confluent's CLI snippet assigns, and whether a key-scoped assignment also serves.
@@ -100,7 +100,7 @@ def _registered(key_set: KeySet) -> Iterator[tuple[Region, ConfluentRegistration
                 yield region, registration, key, vault
 
 
-class Confluent(System):
+class Confluent(Plugin):
     name = "confluent"
     registration_key = "confluent"
     principal_kinds = frozenset({"confluent"})

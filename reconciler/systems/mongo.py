@@ -24,8 +24,8 @@ from reconciler.manifest.keyref import KeyReference, find_key, parse_key_referen
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
-from reconciler.systems.addresses import key_address, tags
-from reconciler.systems.base import ExpandContext, System
+from reconciler.plugins.addresses import key_address, tags
+from reconciler.plugins.base import ExpandContext, Plugin
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
 
 CUSTOMER_MANAGED = "CustomerManagedKey"
@@ -91,7 +91,7 @@ def cluster_address(region: str, cluster: str) -> str:
     return f"mongo_cluster.{region}.{cluster}"
 
 
-class Mongo(System):
+class Mongo(Plugin):
     name = "mongo"
     registration_key = "mongo"
     kinds = (MONGO_CLUSTER,)

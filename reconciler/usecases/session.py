@@ -14,7 +14,9 @@ from reconciler.core.retry import DEFAULT_BUDGETS, RetryPolicy, Wait, WaitBudget
 from reconciler.core.secrets import Secret
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
+from reconciler.plugins import PluginTable
 from reconciler.providers.base import Connection, Endpoints
+from reconciler.systems import PLUGINS
 
 if TYPE_CHECKING:
     from reconciler.providers.inventory import Inventory
@@ -45,6 +47,9 @@ class RunOptions:
     budgets: WaitBudgets = DEFAULT_BUDGETS
     # Told of each wait a read or a step is about to make (the front end shows what is awaited).
     on_wait: Callable[[Wait], None] = field(default=_silent, compare=False)
+    # The plug-ins the run works with, handed down to the engine (this module is the use cases'
+    # composition root: the one place below the front end that names the table).
+    plugins: PluginTable = field(default=PLUGINS, compare=False)
 
 
 def retry_policy(options: RunOptions, clock: Clock, on_wait: Callable[[Wait], None] | None = None) -> RetryPolicy:
@@ -113,16 +118,15 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
         aws_account_id=key_set.accounts.aws_account_id,
     ) as handlers:
         _warm_up(handlers, key_set)
-        handlers.check_credentials(credential_planes(key_set))
+        handlers.check_credentials(credential_planes(key_set, options.plugins))
         yield handlers
 
 
-def credential_planes(key_set: KeySet) -> set[str]:
+def credential_planes(key_set: KeySet, plugins: PluginTable) -> set[str]:
     """The credentials a run of the key set needs: Graph's are Azure's."""
     from reconciler.engine import expand
-    from reconciler.systems import KINDS
 
-    planes = {KINDS[resource.kind].plane for resource in expand.resources(key_set, {})}
+    planes = {plugins.kinds[resource.kind].plane for resource in expand.resources(key_set, {}, plugins)}
     return {"azure" if plane in ("arm", "graph") else plane for plane in planes}
 
 

@@ -27,7 +27,7 @@ from reconciler.providers.azure_authorization import assignment_name
 from reconciler.providers.base import Connection
 from reconciler.providers.inventory import inventory
 from reconciler.providers.registry import Handlers, build_handlers
-from reconciler.systems import KINDS
+from reconciler.systems import PLUGINS
 from tests.contracts import vendor_examples
 from tests.contracts.example_fields import (
     assignment_says,
@@ -551,7 +551,7 @@ def test_each_example_is_read_as_it_says(example: Example, served: Served) -> No
     read = READERS[example.operation_id](example, served)
     assert {name: read.live.get(name) for name in read.expected} == read.expected
     if read.declared is not None:
-        decision = choose_action(KINDS[read.kind], read.declared, read.live)
+        decision = choose_action(PLUGINS.kinds[read.kind], read.declared, read.live)
         assert decision.action is Action.NOOP, decision.changes
     assert served.dispatcher.unanswered == []
 

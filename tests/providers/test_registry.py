@@ -10,12 +10,12 @@ import pytest
 from reconciler.core.errors import ProviderError
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.providers.registry import build_handlers
-from reconciler.systems import KINDS
+from reconciler.systems import PLUGINS
 
 
 def test_every_kind_has_a_handler_named_for_it() -> None:
     with build_handlers(Connection(endpoints=Endpoints()), subscription_id=None, organization_id="o") as handlers:
-        assert set(handlers.by_kind) == set(KINDS)
+        assert set(handlers.by_kind) == set(PLUGINS.kinds)
         assert all(handler.kind == kind for kind, handler in handlers.by_kind.items())
         assert handlers.astra is not None
 

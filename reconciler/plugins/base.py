@@ -47,7 +47,7 @@ class ExpandContext:
     lookups: Mapping[str, Mapping[str, Any]]
     # The system serving each principal kind: handed down by the expansion, which sits above the table,
     # so that no system has to import the table it is listed in.
-    principal_systems: Mapping[str, System] = field(default_factory=dict)
+    principal_plugins: Mapping[str, Plugin] = field(default_factory=dict)
     # Principals several assignments may share, deduplicated by address.
     shared: dict[str, Resource] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)
@@ -61,7 +61,7 @@ class ExpandContext:
                 and grant.assignment.principal == principal for address in grant.addresses]
 
 
-class System:
+class Plugin:
     name: str = ""
     registration_key: str | None = None
     principal_kinds: frozenset[str] = frozenset()
