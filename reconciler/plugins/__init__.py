@@ -6,7 +6,7 @@ this interface and never a plug-in (`reconciler.systems`).
 
 from __future__ import annotations
 
-from reconciler.plugins.base import ExpandContext, Grant, Plugin, PrincipalTarget
+from reconciler.plugins.base import ExpandContext, Grant, PlanRun, Plugin, PrincipalTarget, Refusal
 from reconciler.plugins.table import PluginTable
 
-__all__ = ["ExpandContext", "Grant", "Plugin", "PluginTable", "PrincipalTarget"]
+__all__ = ["ExpandContext", "Grant", "PlanRun", "Plugin", "PluginTable", "PrincipalTarget", "Refusal"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from reconciler.core.kinds import CORE_KINDS, KindSpec
+from reconciler.plan.health import CORE_RULES, HealthRules
 from reconciler.plugins.base import Plugin
 
 
@@ -24,6 +25,7 @@ class PluginTable(Sequence[Plugin]):
             p.registration_key: p for p in self._plugins if p.registration_key}
         self.by_principal_kind: Mapping[str, Plugin] = {
             kind: p for p in self._plugins for kind in p.principal_kinds}
+        self.health: HealthRules = sum((p.health for p in self._plugins), CORE_RULES)
 
     def __getitem__(self, index: int) -> Plugin:  # type: ignore[override]
         return self._plugins[index]

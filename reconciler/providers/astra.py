@@ -219,6 +219,10 @@ class RegistrationHandler:
         self._client = client
         self._organization_id = organization_id
 
+    def databases(self, cloud: str, region: str) -> list[dict[str, Any]]:
+        """The organization's databases in `cloud`/`region` (a plan's notice on a new registration)."""
+        return self._client.databases(cloud, region)
+
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
         cloud, region = checked_cloud(identity["cloud"]), identity["region"].lower()
         # The list is the token's organization's: no filter on the org ID, whose spelling in the

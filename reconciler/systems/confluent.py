@@ -23,9 +23,9 @@ from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import Key, KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan.model import Declared, Resource, Unknown
+from reconciler.plan.model import Declared, Notice, Plan, Resource, Unknown
 from reconciler.plugins.addresses import key_address, vault_scope
-from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
+from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget, unmanaged_notice, vault_of_key
 
 KEY_VAULT_READER = "Key Vault Reader"
 # The roles Confluent's CLI snippet assigns, and whether a key-scoped assignment also serves.
@@ -124,6 +124,19 @@ class Confluent(Plugin):
         for assignment in region.role_assignments:
             if assignment.principal.kind == "confluent" and assignment.principal.value not in registered:
                 _unregistered_principal(context, key_set, region, assignment.principal.value, assignment.source)
+
+    def unmanaged(self, key_set: KeySet, plan: Plan, lists: Any, ours: Mapping[str, Any]) -> list[Notice]:
+        """BYOK keys of keys in the key set's vaults that the key set no longer declares (left in place)."""
+        if not key_set.accounts.confluent_environment_id:
+            return []
+        byok = {str(s.identity.get("keyId", "")).lower() for s in plan.steps if s.kind == CONFLUENT_BYOK_KEY.kind}
+        found = []
+        for entry in lists.confluent_keys():
+            vault = vault_of_key(entry["keyId"], ours)
+            if vault is not None and entry["keyId"].lower() not in byok:
+                found.append(unmanaged_notice(vault["location"], f"Confluent BYOK key for {entry['keyId']} is no "
+                                              "longer declared; cmkctl leaves it in place"))
+        return found
 
     def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
         for check in (_environment_declared, _key_is_rsa, _vault_purge_protected, _vault_uses_rbac, _vault_bypass,

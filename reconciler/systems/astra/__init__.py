@@ -8,22 +8,24 @@ is an application (a service principal is granted a role on the vault), in AWS a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core import kms_policy
 from reconciler.core.errors import Diagnostic
-from reconciler.core.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.core.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, RoleAssignment, Source
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan.model import Declared, Resource, Unknown
+from reconciler.plan.model import Declared, Notice, Plan, Resource, Step, Unknown
 from reconciler.plugins.addresses import key_address
-from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
+from reconciler.plugins.base import ExpandContext, PlanRun, Plugin, PrincipalTarget, Refusal
 from reconciler.systems import azure_ad
+from reconciler.systems.astra.health import ASTRA_HEALTH
+from reconciler.systems.astra.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
+from reconciler.systems.astra.planning import database_notices, region_refusal, unmanaged_registrations
 from reconciler.systems.aws_kms import kms_key_address
 
 
@@ -52,6 +54,7 @@ class Astra(Plugin):
     registration_key = "astra"
     principal_kinds = frozenset({"astra"})
     kinds = (ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION)
+    health = ASTRA_HEALTH
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -103,6 +106,15 @@ class Astra(Plugin):
 
     def resources(self, context: ExpandContext, region: Region) -> list[Resource]:
         return [_registration(context, region, r) for r in region.registrations_of(AstraRegistration)]
+
+    def refusal(self, resource: Resource, live: Mapping[str, Any]) -> Refusal | None:
+        return region_refusal(resource, live)
+
+    def plan_notices(self, steps: Sequence[Step], run: PlanRun) -> list[Notice]:
+        return database_notices(steps, run)
+
+    def unmanaged(self, key_set: KeySet, plan: Plan, lists: Any, ours: Mapping[str, Any]) -> list[Notice]:
+        return unmanaged_registrations(key_set, plan, lists, ours)
 
 
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:
