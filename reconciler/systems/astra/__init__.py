@@ -12,7 +12,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core import kms_policy
 from reconciler.core.errors import Diagnostic
 from reconciler.core.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.manifest.context import ResolveContext
@@ -21,8 +20,9 @@ from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registr
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Declared, Notice, Plan, Resource, Step, Unknown
 from reconciler.plugins.addresses import key_address
-from reconciler.plugins.base import ExpandContext, PlanRun, Plugin, PrincipalTarget, Refusal
+from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, PlanRun, Plugin, PrincipalTarget, Refusal
 from reconciler.systems import azure_ad
+from reconciler.systems.astra import export
 from reconciler.systems.astra.health import ASTRA_HEALTH
 from reconciler.systems.astra.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.systems.astra.planning import database_notices, region_refusal, unmanaged_registrations
@@ -95,7 +95,7 @@ class Astra(Plugin):
         provider_ids = context.lookups.get(lookup, {}).get("providerIds", ())
         if region.cloud == "aws":
             # An AWS provider ID is an account: Astra acts as its role/creator, named in the key policy.
-            return [PrincipalTarget(f"astra-{principal.value}-{pid}", kms_policy.astra_creator_arn(pid), lookup,
+            return [PrincipalTarget(f"astra-{principal.value}-{pid}", export.creator_arn(pid), lookup,
                                     principal_type="AWS") for pid in provider_ids]
         targets = []
         for app_id in provider_ids:
@@ -115,6 +115,15 @@ class Astra(Plugin):
 
     def unmanaged(self, key_set: KeySet, plan: Plan, lists: Any, ours: Mapping[str, Any]) -> list[Notice]:
         return unmanaged_registrations(key_set, plan, lists, ours)
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
+
+    def kms_principals(self, region: ExportRegion) -> Mapping[str, list[dict[str, str]]]:
+        return export.kms_principals(region)
+
+    def export_aws(self, region: ExportRegion, aliases: Mapping[str, str], skipped: list[str]) -> list[dict[str, Any]]:
+        return export.export_aws(region, aliases, skipped)
 
 
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:

@@ -25,8 +25,9 @@ from reconciler.manifest.model import KeySet, Principal, Region, Registration, S
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
 from reconciler.plugins.addresses import key_address, tags
-from reconciler.plugins.base import ExpandContext, Plugin
+from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plugin
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
+from reconciler.systems.mongo import export
 
 CUSTOMER_MANAGED = "CustomerManagedKey"
 SERVICE_MANAGED = "ServiceManagedKey"
@@ -119,6 +120,9 @@ class Mongo(Plugin):
 
     def resources(self, context: ExpandContext, region: Region) -> list[Resource]:
         return [_cluster(context, region, r) for r in region.registrations_of(MongoRegistration)]
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,16 @@ from reconciler.manifest.model import Key, KeySet, Principal, Region, Registrati
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Declared, Notice, Plan, Resource, Unknown
 from reconciler.plugins.addresses import key_address, vault_scope
-from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget, unmanaged_notice, vault_of_key
+from reconciler.plugins.base import (
+    ExpandContext,
+    ExportPart,
+    ExportRegion,
+    Plugin,
+    PrincipalTarget,
+    unmanaged_notice,
+    vault_of_key,
+)
+from reconciler.systems.confluent import export
 
 KEY_VAULT_READER = "Key Vault Reader"
 # The roles Confluent's CLI snippet assigns, and whether a key-scoped assignment also serves.
@@ -170,6 +179,9 @@ class Confluent(Plugin):
             if registration.cluster is not None:
                 found.append(_cluster_resource(context, region, registration, key))
         return found
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
 
 
 def _cluster(context: ResolveContext, path: JsonPath, raw: Mapping[str, Any]) -> ConfluentCluster:

@@ -34,9 +34,10 @@ from reconciler.manifest.model import (
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
 from reconciler.plugins.addresses import key_address, tags
-from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
+from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plugin, PrincipalTarget
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
+from reconciler.systems.cassandra import export
 
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
 COSMOS_DB_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b"
@@ -176,6 +177,9 @@ class Cassandra(Plugin):
             found.append(_cluster(context, region, registration))
             found += [_data_center_resource(context, region, registration, dc) for dc in registration.data_centers]
         return found
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
 
 
 # ---------------------------------------------------------------------------------------------
