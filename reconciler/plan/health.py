@@ -17,14 +17,7 @@ from typing import Any
 from reconciler.plan.model import Action, Plan, Step
 
 DEFAULT_EXPIRY_WARNING_DAYS = 30
-# Consumers whose procedures have a firewalled vault let trusted Microsoft services through (Cosmos DB's
-# customer-key guide; Confluent's "If you have network restrictions"): closed both ways, no path.
-TRUSTED_SERVICE_CONSUMERS = {"cassandra_data_center": "Managed Instance for Apache Cassandra",
-                             "mongo_cluster": "Cosmos DB for MongoDB vCore",
-                             "confluent_byok_key": "Confluent Cloud", "confluent_cluster": "Confluent Cloud"}
 DAY = 86_400
-# Confluent's BYOK key states in which a cluster can use the key (byok/v1 Key.state).
-CONFLUENT_USABLE_STATES = frozenset({"AVAILABLE", "IN_USE"})
 # ARM's provisioningState values that end a change well; a change under way only warns.
 SUCCEEDED = "Succeeded"
 FAILED_STATES = frozenset({"Failed", "Canceled"})
@@ -224,19 +217,8 @@ def _access_policy(step: Step, clock: Clock) -> Iterable[Finding]:
                                                    f"{', '.join(sorted(wanted - held))}")
 
 
-def _confluent_key(step: Step, clock: Clock) -> Iterable[Finding]:
-    live = step.live
-    phase, message = live.get("validationPhase"), live.get("validationMessage") or ""
-    if phase == "INVALID":
-        yield Finding(step.address, Status.BROKEN, f"Confluent reports validation.phase INVALID"
-                                                   f"{': ' + message if message else ''}")
-    elif phase != "VALID":
-        yield Finding(step.address, Status.WARNING, f"Confluent reports validation.phase {phase}")
-    if live.get("state") not in CONFLUENT_USABLE_STATES:
-        yield Finding(step.address, Status.BROKEN, f"Confluent reports the key's state {live.get('state')}")
-
-
-def _provisioned(step: Step, clock: Clock) -> Iterable[Finding]:
+def provisioned(step: Step, clock: Clock) -> Iterable[Finding]:
+    """ARM's provisioningState: a change that failed breaks the path, one under way warns."""
     state = step.live.get("provisioningState")
     if state in FAILED_STATES:
         yield Finding(step.address, Status.BROKEN, f"provisioningState is {state}")
@@ -244,36 +226,14 @@ def _provisioned(step: Step, clock: Clock) -> Iterable[Finding]:
         yield Finding(step.address, Status.WARNING, f"provisioningState is {state}")
 
 
-def _mongo_cluster(step: Step, clock: Clock) -> Iterable[Finding]:
-    yield from _provisioned(step, clock)
-    if any(change.name == "customerManagedKeyEncryption" for change in step.changes):
-        url = (step.live.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
-        yield Finding(step.address, Status.WARNING, f"the cluster's keyEncryptionKeyUrl is {url}, not the declared "
-                                                    "key and identity")
-
-
-def _data_center(step: Step, clock: Clock) -> Iterable[Finding]:
-    yield from _provisioned(step, clock)
-    for change in step.changes:
-        if change.name in ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri"):
-            yield Finding(step.address, Status.WARNING, f"{change.name} is {change.before}, not {change.after} "
-                                                        "(the next apply moves it)")
-
-
 _CHECKS = {
     "azure_vault": _vault,
     "azure_key": _azure_key,
     "aws_kms_key": _kms_key,
     "azure_access_policy": _access_policy,
-    "confluent_byok_key": _confluent_key,
-    "mongo_cluster": _mongo_cluster,
-    "cassandra_cluster": _provisioned,
-    "cassandra_data_center": _data_center,
 }
 # The core's rules (vaults, keys, grants); each plug-in adds its kinds' through `Plugin.health`.
 CORE_RULES = HealthRules(
     checks=_CHECKS,
     missing={"azure_role_assignment": _missing_grant, "azure_access_policy": _missing_grant},
-    consumers=frozenset({"confluent_byok_key", "confluent_cluster", "mongo_cluster", "cassandra_data_center"}),
-    trusted_services=TRUSTED_SERVICE_CONSUMERS,
 )

@@ -38,6 +38,7 @@ from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plu
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
 from reconciler.systems.cassandra import export
+from reconciler.systems.cassandra.health import CASSANDRA_HEALTH
 
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
 COSMOS_DB_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b"
@@ -136,6 +137,7 @@ class Cassandra(Plugin):
     registration_key = "cassandra"
     principal_kinds = frozenset({"cassandraCluster"})
     kinds = (CASSANDRA_CLUSTER, CASSANDRA_DATA_CENTER)
+    health = CASSANDRA_HEALTH
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:

@@ -35,6 +35,7 @@ from reconciler.plugins.base import (
     vault_of_key,
 )
 from reconciler.systems.confluent import export
+from reconciler.systems.confluent.health import CONFLUENT_HEALTH
 
 KEY_VAULT_READER = "Key Vault Reader"
 # The roles Confluent's CLI snippet assigns, and whether a key-scoped assignment also serves.
@@ -114,6 +115,7 @@ class Confluent(Plugin):
     registration_key = "confluent"
     principal_kinds = frozenset({"confluent"})
     kinds = (CONFLUENT_BYOK_KEY, CONFLUENT_CLUSTER)
+    health = CONFLUENT_HEALTH
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:

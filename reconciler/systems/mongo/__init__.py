@@ -28,6 +28,7 @@ from reconciler.plugins.addresses import key_address, tags
 from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plugin
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
 from reconciler.systems.mongo import export
+from reconciler.systems.mongo.health import MONGO_HEALTH
 
 CUSTOMER_MANAGED = "CustomerManagedKey"
 SERVICE_MANAGED = "ServiceManagedKey"
@@ -96,6 +97,7 @@ class Mongo(Plugin):
     name = "mongo"
     registration_key = "mongo"
     kinds = (MONGO_CLUSTER,)
+    health = MONGO_HEALTH
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
