@@ -53,7 +53,7 @@ def served(cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.Mo
     """The example applied, then served in this process so the test can edit it between cycles."""
     directory = tmp_path / "sandbox"
     apply_ok(cmkctl, ASTRA, directory)
-    with sandbox_for(load_one([str(ASTRA)], plugins=PLUGINS)[0], directory) as sandbox:
+    with sandbox_for(load_one([str(ASTRA)], plugins=PLUGINS)[0], directory, PLUGINS) as sandbox:
         _, key = open_to_clients(sandbox)
         monkeypatch.setenv(KEY_VARIABLE, str(key))  # the runs of the watch join it with its key
         try:

@@ -69,7 +69,8 @@ def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group
            plugins: PluginTable) -> Exported:
     """The manifest of what exists in `regions`, and what could not be exported."""
     exported = Exported({}, regions=tuple(regions))
-    accounts = _accounts(key_set)
+    accounts = {**_accounts(key_set), **{name: entry for plugin in plugins
+                                         for name, entry in plugin.export_accounts(key_set).items()}}
     exported.manifest = {
         "apiVersion": "cmkctl/v1",
         "kind": "KeySet",
@@ -89,10 +90,6 @@ def _accounts(key_set: KeySet) -> dict[str, Any]:
         found["azure"] = {"tenantId": given.azure_tenant_id, "subscriptionId": given.azure_subscription_id}
     if given.aws_account_id:
         found["aws"] = {"accountId": given.aws_account_id}
-    if given.astra_organization_id:
-        found["astra"] = {"organizationId": given.astra_organization_id}
-    if given.confluent_environment_id:
-        found["confluent"] = {"environmentId": given.confluent_environment_id}
     return found
 
 

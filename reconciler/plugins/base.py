@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.core.errors import Diagnostic
@@ -145,6 +146,12 @@ class Plugin:
     kinds: Sequence[KindSpec] = ()
     # What the health check knows of this plug-in's kinds.
     health: HealthRules = HealthRules()
+    # Its plane's configuration: the variable that overrides each of its planes' endpoint (sovereign
+    # clouds, test doubles), what each plane is called in a message, and the environment variable each
+    # credential of the run's Connection is read from (the emulator issues values of the same names).
+    endpoint_variables: Mapping[str, str] = MappingProxyType({})
+    plane_names: Mapping[str, str] = MappingProxyType({})
+    credential_variables: Mapping[str, str] = MappingProxyType({})
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -192,3 +199,11 @@ class Plugin:
     def export_aws(self, region: ExportRegion, aliases: Mapping[str, str], skipped: list[str]) -> list[dict[str, Any]]:
         """`registrations:` of an AWS region's exported keys (`aliases`: key ARN -> alias)."""
         return []
+
+    def emulator_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        """The emulator's world for the key set: the accounts this plug-in's plane answers as."""
+        return {}
+
+    def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        """This plug-in's entries of an exported manifest's `accounts:`."""
+        return {}

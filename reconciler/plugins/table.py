@@ -26,6 +26,12 @@ class PluginTable(Sequence[Plugin]):
         self.by_principal_kind: Mapping[str, Plugin] = {
             kind: p for p in self._plugins for kind in p.principal_kinds}
         self.health: HealthRules = sum((p.health for p in self._plugins), CORE_RULES)
+        self.endpoint_variables: Mapping[str, str] = {
+            plane: variable for p in self._plugins for plane, variable in p.endpoint_variables.items()}
+        self.plane_names: Mapping[str, str] = {
+            plane: name for p in self._plugins for plane, name in p.plane_names.items()}
+        self.credential_variables: Mapping[str, str] = {
+            name: variable for p in self._plugins for name, variable in p.credential_variables.items()}
 
     def __getitem__(self, index: int) -> Plugin:  # type: ignore[override]
         return self._plugins[index]

@@ -17,6 +17,7 @@ import httpx
 
 from reconciler.core.clock import SYSTEM_CLOCK, Clock
 from reconciler.core.errors import CredentialError
+from reconciler.manifest.model import Accounts
 from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
 from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
 from reconciler.providers.azure_access_policy import AccessPolicyHandler
@@ -203,3 +204,9 @@ def build_handlers(connection: Connection, *, subscription_id: str | None, organ
         clock=connection.clock,
         _closers=[graph_http.close, astra_http.close, confluent_http.close, session.close, aws.close],
     )
+
+
+def handlers_of(connection: Connection, accounts: Accounts) -> Handlers:
+    """Every kind's handler for a run of a key set, guarded to the accounts its manifest names."""
+    return build_handlers(connection, subscription_id=accounts.azure_subscription_id,
+                          organization_id=accounts.astra_organization_id, aws_account_id=accounts.aws_account_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.core.errors import Diagnostic
@@ -55,6 +56,9 @@ class Astra(Plugin):
     principal_kinds = frozenset({"astra"})
     kinds = (ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION)
     health = ASTRA_HEALTH
+    endpoint_variables = MappingProxyType({"astra": "CMKCTL_ASTRA_ENDPOINT"})
+    plane_names = MappingProxyType({"astra": "the Astra DevOps API"})
+    credential_variables = MappingProxyType({"astra_token": "ASTRA_DB_APPLICATION_TOKEN"})
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -118,6 +122,13 @@ class Astra(Plugin):
 
     def export_azure(self, region: ExportRegion) -> ExportPart:
         return export.export_azure(region)
+
+    def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        organization = key_set.accounts.astra_organization_id
+        return {"astra": {"organizationId": organization}} if organization else {}
+
+    def emulator_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        return {"organization_id": key_set.accounts.astra_organization_id}
 
     def kms_principals(self, region: ExportRegion) -> Mapping[str, list[dict[str, str]]]:
         return export.kms_principals(region)

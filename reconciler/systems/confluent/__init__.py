@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.core.errors import Diagnostic
@@ -116,6 +117,11 @@ class Confluent(Plugin):
     principal_kinds = frozenset({"confluent"})
     kinds = (CONFLUENT_BYOK_KEY, CONFLUENT_CLUSTER)
     health = CONFLUENT_HEALTH
+    endpoint_variables = MappingProxyType({"confluent": "CMKCTL_CONFLUENT_ENDPOINT"})
+    plane_names = MappingProxyType({"confluent": "Confluent Cloud"})
+    # A Confluent Cloud API key and its secret (HTTP Basic auth).
+    credential_variables = MappingProxyType({"confluent_api_key": "CONFLUENT_CLOUD_API_KEY",
+                                             "confluent_api_secret": "CONFLUENT_CLOUD_API_SECRET"})
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -184,6 +190,10 @@ class Confluent(Plugin):
 
     def export_azure(self, region: ExportRegion) -> ExportPart:
         return export.export_azure(region)
+
+    def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        environment = key_set.accounts.confluent_environment_id
+        return {"confluent": {"environmentId": environment}} if environment else {}
 
 
 def _cluster(context: ResolveContext, path: JsonPath, raw: Mapping[str, Any]) -> ConfluentCluster:
