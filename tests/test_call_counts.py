@@ -18,6 +18,7 @@ from reconciler.engine.refresh import Refresh
 from reconciler.manifest.loader import load_one
 from reconciler.plan.model import Resource, Unknown
 from reconciler.plugins import PluginTable
+from reconciler.providers.base import Capability
 from reconciler.providers.cache import RunCache
 from reconciler.systems import PLUGINS
 from reconciler.usecases.session import RunOptions, handlers_for
@@ -128,6 +129,7 @@ def test_a_write_during_a_fetch_is_not_hidden_by_it() -> None:
 
 class _Recorder:
     kind = "thing"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, failing: str = "") -> None:
         self.order: list[str] = []
@@ -192,6 +194,7 @@ def test_reads_start_with_the_longest_chain_behind_them() -> None:
 class _Batched(_Recorder):
     """Answers up to `prefetch_batch` reads per look-up, like Graph's `appId in (...)`."""
 
+    capabilities = frozenset({Capability.BATCH_READ})
     prefetch_batch = 15
 
     def __init__(self) -> None:
@@ -239,3 +242,14 @@ def test_held_reads_are_released_when_what_they_wait_for_fails() -> None:
     with pytest.raises(Exception, match="principal01 not read: byok01 failed"):
         _batched_refresh(keys, principals, 2).run(resources, {})
     assert principals.order == ["principal00"]  # not left waiting for a batch that cannot fill
+
+
+def test_a_handler_is_asked_to_batch_only_when_it_declares_it() -> None:
+    class Undeclared(_Batched):
+        capabilities: frozenset[Capability] = frozenset()  # has `prefetch`, does not say so
+
+    keys, principals = _Recorder(), Undeclared()
+    resources = [*(_resource(f"byok{i:02}") for i in range(3)),
+                 *(_principal(f"principal{i:02}", f"byok{i:02}") for i in range(3))]
+    _batched_refresh(keys, principals, 1).run(resources, {})
+    assert principals.lookups == [1, 1, 1] and principals.found == set()

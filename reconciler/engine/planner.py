@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from reconciler.core.kinds import KindSpec
 from reconciler.core.retry import RetryPolicy
@@ -33,7 +33,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.targets import partial_plan_notice, select
 from reconciler.plugins import PlanRun, PluginTable
-from reconciler.providers.base import Live, ResourceHandler
+from reconciler.providers.base import Capability, Live, ReadsDeclared, ReportsNameHolder, ResourceHandler
 
 LiveState = dict[str, Live | None]
 # What the plan reads for an absent object whose name something else holds (a soft-deleted vault).
@@ -90,16 +90,18 @@ class Planner:
         if identity is None:
             return None
         handler = self.handlers[resource.kind]
-        declared = getattr(handler, "read_declared", None)
-        if declared is not None:
-            found: Live | None = self.retry.call(lambda: declared(identity=identity, attributes=resource.attributes),
-                                                 what=f"reading {resource.address}", subject=resource.address)
+        if Capability.READS_DECLARED in handler.capabilities:
+            reader = cast(ReadsDeclared, handler)
+            found: Live | None = self.retry.call(
+                lambda: reader.read_declared(identity=identity, attributes=resource.attributes),
+                what=f"reading {resource.address}", subject=resource.address)
         else:
             found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}",
                                     subject=resource.address)
-        holds = getattr(handler, "held", None)
-        if found is None and holds is not None:
-            holder = self.retry.call(lambda: holds(identity=identity), what=f"looking up {resource.address}'s name")
+        if found is None and Capability.REPORTS_NAME_HOLDER in handler.capabilities:
+            holds = cast(ReportsNameHolder, handler)
+            holder = self.retry.call(lambda: holds.held(identity=identity),
+                                     what=f"looking up {resource.address}'s name")
             return {HELD: holder} if holder else None
         return found
 

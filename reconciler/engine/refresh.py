@@ -25,12 +25,12 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from reconciler.core.errors import CmkError, ProviderError, in_context
 from reconciler.core.retry import RetryPolicy
 from reconciler.plan.model import Resource, Unknown
-from reconciler.providers.base import Live, ResourceHandler
+from reconciler.providers.base import BatchReads, Capability, Live, ResourceHandler
 
 LiveState = dict[str, Live | None]
 # One read's outcome: what it read, or why it failed.
@@ -78,8 +78,8 @@ class _Batches:
 
     def __init__(self, handlers: Mapping[str, ResourceHandler], by_address: Mapping[str, Resource],
                  missing: Mapping[str, set[str]]) -> None:
-        self._size = {kind: int(getattr(h, "prefetch_batch", 0) or 0) or 10**9
-                      for kind, h in handlers.items() if hasattr(h, "prefetch")}
+        self._size = {kind: int(cast(BatchReads, h).prefetch_batch or 0) or 10**9
+                      for kind, h in handlers.items() if Capability.BATCH_READ in h.capabilities}
         self._by_address = by_address
         self._held: dict[str, list[Resource]] = {kind: [] for kind in self._size}
         # Reads of a batched kind still waiting for what they need, and how many per kind.
@@ -239,11 +239,11 @@ class Refresh:
         return outcomes
 
     def _prefetch(self, group: list[Resource], live: LiveState) -> None:
-        handler = self.handlers[group[0].kind]
+        handler = cast(BatchReads, self.handlers[group[0].kind])
         identities = [i for i in (self.identity(r, live) for r in group) if i is not None]
         if not identities:
             return
         # On failure each read then asks on its own, and reports its own error.
         with contextlib.suppress(CmkError):
-            self.retry.call(lambda: handler.prefetch(identities=identities),  # type: ignore[attr-defined]
+            self.retry.call(lambda: handler.prefetch(identities=identities),
                             what=f"looking up {len(identities)} {group[0].kind}")

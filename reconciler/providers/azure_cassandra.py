@@ -27,7 +27,7 @@ from reconciler.providers.azure_common import (
     sdk_errors,
     translate,
 )
-from reconciler.providers.base import Live, grant_awaited
+from reconciler.providers.base import Capability, Live, grant_awaited
 
 PLANE = "arm"
 COSMOSDB_CLIENT = "azure.mgmt.cosmosdb:CosmosDBManagementClient"
@@ -124,6 +124,7 @@ def cluster_patch_body(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 class ClusterHandler:
     kind = "cassandra_cluster"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
@@ -188,6 +189,7 @@ def data_center_patch_body(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 class DataCenterHandler:
     kind = "cassandra_data_center"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session

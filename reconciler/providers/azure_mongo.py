@@ -21,7 +21,7 @@ from typing import Any
 from reconciler.core.errors import ProviderError
 from reconciler.core.secrets import Secret
 from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, normalize_uri
-from reconciler.providers.base import Live, grant_awaited
+from reconciler.providers.base import Capability, Live, grant_awaited
 
 PLANE = "arm"
 MONGO_CLIENT = "azure.mgmt.mongocluster:MongoClusterMgmtClient"
@@ -147,6 +147,7 @@ def _require_create_settings(name: str, attributes: Mapping[str, Any]) -> None:
 
 class MongoClusterHandler:
     kind = "mongo_cluster"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session

@@ -23,7 +23,7 @@ from reconciler.core.errors import (
     is_key_access_refusal,
 )
 from reconciler.core.secrets import Secret
-from reconciler.providers.base import Live
+from reconciler.providers.base import Capability, Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
 from reconciler.providers.paths import segment
@@ -245,6 +245,7 @@ class ByokKeyHandler:
     """BYOK keys, found by the Azure key they register (Confluent ids are assigned on create)."""
 
     kind = "confluent_byok_key"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, client: ConfluentClient) -> None:
         self._client = client
@@ -316,6 +317,7 @@ class ClusterHandler:
     """Dedicated clusters, found by display name in the manifest's environment."""
 
     kind = "confluent_cluster"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, client: ConfluentClient) -> None:
         self._client = client

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import cast
 
 import httpx
 
@@ -28,7 +29,7 @@ from reconciler.providers.azure_common import AzureSession
 from reconciler.providers.azure_keyvault import KeyHandler, VaultHandler
 from reconciler.providers.azure_mongo import MongoClusterHandler
 from reconciler.providers.azure_msi import UserAssignedIdentityHandler
-from reconciler.providers.base import Connection, ResourceHandler
+from reconciler.providers.base import Capability, Connection, ForgetsReads, ResourceHandler
 from reconciler.providers.confluent import ByokKeyHandler, ClusterHandler, ConfluentClient
 from reconciler.providers.graph import GraphClient, ServicePrincipalHandler
 from reconciler.providers.https import new_client, require_https
@@ -120,9 +121,8 @@ class Handlers:
         for cache in (self.clients.azure.lists, self.clients.astra.lists, self.clients.confluent.lists):
             cache.forget_all()
         for handler in self.by_kind.values():
-            forget = getattr(handler, "forget_all", None)
-            if forget is not None:
-                forget()
+            if Capability.FORGETS_READS in handler.capabilities:
+                cast(ForgetsReads, handler).forget_all()
 
     def check_credentials(self, planes: Collection[str]) -> None:
         """Fail at once, one line per plane, when a plane the run needs has no credentials: an
