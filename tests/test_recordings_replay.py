@@ -17,6 +17,7 @@ import pytest
 from reconciler.engine import expand
 from reconciler.engine.diff import choose_action
 from reconciler.manifest.loader import load_one
+from reconciler.manifest.model import Accounts
 from reconciler.plan.model import Action
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import Handlers, build_handlers
@@ -40,7 +41,7 @@ def replay(tmp_path: Path) -> Iterator[tuple[ReplayDispatcher, Connection]]:
 
 
 def handlers_for(connection: Connection, subscription: str = SUBSCRIPTION) -> Any:
-    return build_handlers(connection, subscription_id=subscription, organization_id=None)
+    return build_handlers(connection, Accounts(azure_subscription_id=subscription), PLUGINS)
 
 
 def declared(tmp_path: Path, manifest: str, address: str) -> Any:

@@ -21,6 +21,7 @@ from cmkctl_sandbox import Sandbox
 from reconciler.engine import expand
 from reconciler.engine.diff import choose_action
 from reconciler.manifest.loader import load_one
+from reconciler.manifest.model import Accounts
 from reconciler.plan.model import Action
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import build_handlers
@@ -68,7 +69,7 @@ def test_the_published_access_policy_vault_reads_as_one_and_plans_no_change(
     dispatcher.answer("GET", group, 200, {"value": [answer]})  # cmkctl reads vaults by their group's list
     key_set, _ = load_one([str(write(tmp_path / "example.yaml", EXAMPLE_VAULT_MANIFEST))], plugins=PLUGINS)
     vault = next(r for r in expand.resources(key_set, {}, PLUGINS) if r.kind == "azure_vault")
-    with build_handlers(connection, subscription_id=ZERO, organization_id=None) as handlers:
+    with build_handlers(connection, Accounts(azure_subscription_id=ZERO), PLUGINS) as handlers:
         live = handlers.by_kind["azure_vault"].read(identity=vault.identity)
     assert live is not None
     assert live["enableRbacAuthorization"] is False

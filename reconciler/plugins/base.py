@@ -23,6 +23,7 @@ from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.health import HealthRules
 from reconciler.plan.model import Notice, Plan, Resource, Step
 from reconciler.providers.base import ResourceHandler
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 
 
 @dataclass(frozen=True)
@@ -207,3 +208,7 @@ class Plugin:
     def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
         """This plug-in's entries of an exported manifest's `accounts:`."""
         return {}
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        """This plug-in's handlers for a run, with its clients, credential checks, caches and closers."""
+        return PlaneHandlers()

@@ -28,7 +28,8 @@ from reconciler.providers.confluent import cluster_live as confluent_cluster_liv
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.https import json_body
 from reconciler.providers.paths import resource_id, segment
-from reconciler.providers.registry import Clients, plane_http
+from reconciler.providers.plumbing import plane_http
+from reconciler.providers.registry import Clients
 
 
 class Inventory:
@@ -155,7 +156,8 @@ def _access_policies(vault: dict[str, Any]) -> list[dict[str, Any]]:
 
 def shared_inventory(clients: Clients, *, subscription_id: str) -> Inventory:
     """An inventory on a run's own clients: what the plan listed is not listed again."""
-    return Inventory(clients.azure, clients.graph, clients.astra, clients.confluent, subscription_id)
+    planes = clients.planes
+    return Inventory(clients.azure, clients.graph, planes["astra"], planes["confluent"], subscription_id)
 
 
 @contextmanager

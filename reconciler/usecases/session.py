@@ -104,9 +104,9 @@ def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, In
 @contextmanager
 def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
     """The handlers of a run, guarded to the manifest's accounts, with the cloud SDKs warming up."""
-    from reconciler.providers.registry import handlers_of
+    from reconciler.providers.registry import build_handlers
 
-    with connection(key_set, options) as conn, handlers_of(conn, key_set.accounts) as handlers:
+    with connection(key_set, options) as conn, build_handlers(conn, key_set.accounts, options.plugins) as handlers:
         _warm_up(handlers, key_set)
         handlers.check_credentials(credential_planes(key_set, options.plugins))
         yield handlers

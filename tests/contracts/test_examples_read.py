@@ -22,6 +22,7 @@ import pytest
 
 from reconciler.core.errors import CmkError, CredentialError, TransientError
 from reconciler.engine.diff import choose_action
+from reconciler.manifest.model import Accounts
 from reconciler.plan.model import Action
 from reconciler.providers.azure_authorization import assignment_name
 from reconciler.providers.base import Connection
@@ -65,7 +66,7 @@ class Served:
     monkeypatch: pytest.MonkeyPatch
 
     def handlers(self, subscription: str) -> Handlers:
-        return build_handlers(self.connection, subscription_id=subscription, organization_id=None)
+        return build_handlers(self.connection, Accounts(azure_subscription_id=subscription), PLUGINS)
 
 
 @pytest.fixture
@@ -569,7 +570,7 @@ def _call(served: Served, example: InlineExample) -> Any:
     path = example.path.replace("{id}", "lkc-12345" if "clusters" in example.path else "cck-12345")
     served.dispatcher.answer(example.method, path, example.status, example.body)
     with served.handlers(SUBSCRIPTION) as handlers:
-        client = handlers.clients.confluent
+        client = handlers.clients.planes["confluent"]
         calls: dict[tuple[str, str], Callable[[], Any]] = {
             ("GET", "/byok/v1/keys"): client.byok_keys,
             ("POST", "/byok/v1/keys"): lambda: client.create_byok_key({"key": {"kind": "AzureKey"}}),

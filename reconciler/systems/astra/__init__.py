@@ -22,8 +22,9 @@ from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Declared, Notice, Plan, Resource, Step, Unknown
 from reconciler.plugins.addresses import key_address
 from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, PlanRun, Plugin, PrincipalTarget, Refusal
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems import azure_ad
-from reconciler.systems.astra import export
+from reconciler.systems.astra import export, handlers
 from reconciler.systems.astra.health import ASTRA_HEALTH
 from reconciler.systems.astra.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.systems.astra.planning import database_notices, region_refusal, unmanaged_registrations
@@ -135,6 +136,9 @@ class Astra(Plugin):
 
     def export_aws(self, region: ExportRegion, aliases: Mapping[str, str], skipped: list[str]) -> list[dict[str, Any]]:
         return export.export_aws(region, aliases, skipped)
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        return handlers.build(plumbing)
 
 
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:

@@ -35,6 +35,7 @@ from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
 from reconciler.plugins.addresses import key_address, tags
 from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plugin, PrincipalTarget
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
 from reconciler.systems.cassandra import export
@@ -182,6 +183,12 @@ class Cassandra(Plugin):
 
     def export_azure(self, region: ExportRegion) -> ExportPart:
         return export.export_azure(region)
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        from reconciler.providers.azure_cassandra import ClusterHandler, DataCenterHandler
+
+        return PlaneHandlers({CASSANDRA_CLUSTER.kind: ClusterHandler(plumbing.azure),
+                              CASSANDRA_DATA_CENTER.kind: DataCenterHandler(plumbing.azure)})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ from reconciler.plugins.base import (
     unmanaged_notice,
     vault_of_key,
 )
-from reconciler.systems.confluent import export
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
+from reconciler.systems.confluent import export, handlers
 from reconciler.systems.confluent.health import CONFLUENT_HEALTH
 
 KEY_VAULT_READER = "Key Vault Reader"
@@ -194,6 +195,9 @@ class Confluent(Plugin):
     def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
         environment = key_set.accounts.confluent_environment_id
         return {"confluent": {"environmentId": environment}} if environment else {}
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        return handlers.build(plumbing)
 
 
 def _cluster(context: ResolveContext, path: JsonPath, raw: Mapping[str, Any]) -> ConfluentCluster:

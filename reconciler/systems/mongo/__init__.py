@@ -26,6 +26,7 @@ from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
 from reconciler.plugins.addresses import key_address, tags
 from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plugin
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
 from reconciler.systems.mongo import export
 from reconciler.systems.mongo.health import MONGO_HEALTH
@@ -125,6 +126,11 @@ class Mongo(Plugin):
 
     def export_azure(self, region: ExportRegion) -> ExportPart:
         return export.export_azure(region)
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        from reconciler.providers.azure_mongo import MongoClusterHandler
+
+        return PlaneHandlers({MONGO_CLUSTER.kind: MongoClusterHandler(plumbing.azure)})
 
 
 # ---------------------------------------------------------------------------------------------
