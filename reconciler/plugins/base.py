@@ -1,9 +1,12 @@
-"""What a system (a service that consumes customer keys) adds to the engine.
+"""What a plug-in (a system that consumes customer keys, or a plane several share) adds to the run.
 
-The core handles what every system shares: vaults, keys and role assignments. A system adds its
+The core handles what every system shares: vaults, keys and role assignments. A plug-in adds its
 registrations (`registrations: - NAME: {...}`), its principal kinds (`principal: {NAME: ...}`),
-the rules its vendor imposes, the lookups it needs before expansion, and the kinds it creates.
-Each hook has a do-nothing default, so a system overrides only what it needs.
+the rules its vendor imposes, the lookups it needs before expansion, the kinds it creates, its
+refusals and notices at plan, its health rules, its part of an export and of the unmanaged report,
+its plane's configuration and its handlers. Each hook has a do-nothing default, so a plug-in
+overrides only what it needs; the engine, the health check and the use cases iterate over the
+table of plug-ins they are handed.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ class ExpandContext:
     key_set: KeySet
     # Answers of the lookups, by lookup address (e.g. Astra provider IDs).
     lookups: Mapping[str, Mapping[str, Any]]
-    # The system serving each principal kind: handed down by the expansion, which sits above the table,
-    # so that no system has to import the table it is listed in.
+    # The plug-in serving each principal kind: handed down by the expansion, which is handed the table,
+    # so that no plug-in has to import the table it is listed in.
     principal_plugins: Mapping[str, Plugin] = field(default_factory=dict)
     # Principals several assignments may share, deduplicated by address.
     shared: dict[str, Resource] = field(default_factory=dict)
