@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.core.errors import ProviderError
 from reconciler.core.secrets import Secret
-from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, normalize_uri
+from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, listed, normalize_uri
 from reconciler.providers.base import Capability, Live, grant_awaited
 
 PLANE = "arm"
@@ -182,3 +182,11 @@ class MongoClusterHandler:
 
     def _writing(self, identity: Mapping[str, Any]) -> AbstractContextManager[None]:
         return self._listing.writing(identity["subscriptionId"], identity["resourceGroup"])
+
+
+def clusters_in(session: AzureSession, subscription: str, location: str) -> list[dict[str, Any]]:
+    """Mongo vCore clusters of the subscription in `location`, as the kind reads them, with name and group
+    (the input of an export)."""
+    found = listed(session, subscription, MONGO_CLIENT, "Mongo vCore clusters", lambda c: c.mongo_clusters.list())
+    return [{**live, "name": c["name"], "resourceGroup": c["id"].split("/")[4]}
+            for c in found if (live := cluster_live(c))["location"] == normal_location(location)]

@@ -375,3 +375,20 @@ class ClusterHandler:
 
     def _environment(self, identity: Mapping[str, Any]) -> str:
         return checked_id(identity["environmentId"], "environment")
+
+
+def clusters_listed(client: ConfluentClient, environment: str) -> list[dict[str, Any]]:
+    """The environment's Kafka clusters as the kind reads them, with their display names."""
+    return [{**cluster_live(c), "name": (c.get("spec") or {}).get("display_name")}
+            for c in client.clusters(environment)]
+
+
+def byok_keys_listed(client: ConfluentClient) -> list[dict[str, Any]]:
+    """BYOK keys as {"id", "keyId": versionless Azure key URI, "applicationId"}."""
+    found = []
+    for entry in client.byok_keys():
+        key = entry.get("key") or {}
+        if isinstance(key, dict) and key.get("key_id") and key.get("application_id"):
+            found.append({"id": entry.get("id"), "keyId": str(key["key_id"]),
+                          "applicationId": str(key["application_id"])})
+    return found

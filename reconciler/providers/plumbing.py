@@ -58,15 +58,17 @@ class Plumbing:
 
 @dataclass
 class PlaneHandlers:
-    """What a plug-in adds to a run: its handlers by kind, its clients (by name, for the listings of
-    the unmanaged report), each of its planes' credential check, the caches a watch's next cycle
-    forgets, and what to close at the end of the run."""
+    """What a plug-in adds to a run: its handlers by kind, its clients by name, each of its planes'
+    credential check, the caches a watch's next cycle forgets, what to close at the end of the run,
+    and its listings (on the same clients, so that what the plan listed is not listed again)."""
 
     by_kind: dict[str, ResourceHandler] = field(default_factory=dict)
     clients: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     caches: list[RunCache] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # name -> a listing of what exists, for an export and the unmanaged report (`Inventory.listing`)
+    listings: dict[str, Callable[..., list[Any]]] = field(default_factory=dict)
 
 
 class BuildsHandlers(Protocol):

@@ -57,6 +57,7 @@ class Handlers:
     # plane -> its credential check, in the order failures are told
     checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     caches: list[RunCache] = field(default_factory=list)
+    listings: dict[str, Callable[..., list[Any]]] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _warming: list[threading.Thread] = field(default_factory=list, repr=False)
 
@@ -157,7 +158,8 @@ def build_handlers(connection: Connection, accounts: Accounts, plugins: Sequence
             own = plugin.build_handlers(Plumbing(connection, session, accounts))
             closers += own.closers
             built = PlaneHandlers({**built.by_kind, **own.by_kind}, {**built.clients, **own.clients},
-                                  {**built.checks, **own.checks}, [*built.caches, *own.caches])
+                                  {**built.checks, **own.checks}, [*built.caches, *own.caches],
+                                  listings={**built.listings, **own.listings})
     except BaseException:
         for close in closers:
             close()
@@ -169,5 +171,6 @@ def build_handlers(connection: Connection, accounts: Accounts, plugins: Sequence
         clock=connection.clock,
         checks=built.checks,
         caches=built.caches,
+        listings=built.listings,
         _closers=closers,
     )

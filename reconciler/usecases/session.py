@@ -84,10 +84,7 @@ def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
 def inventory_for(key_set: KeySet, options: RunOptions) -> Iterator[Inventory]:
     from reconciler.providers.inventory import inventory
 
-    with connection(key_set, options) as conn, inventory(
-        conn, subscription_id=key_set.accounts.azure_subscription_id or "",
-        aws_account_id=key_set.accounts.aws_account_id,
-    ) as lists:
+    with connection(key_set, options) as conn, inventory(conn, key_set.accounts, options.plugins) as lists:
         yield lists
 
 
@@ -98,7 +95,7 @@ def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, In
     from reconciler.providers.inventory import shared_inventory
 
     with handlers_for(key_set, options) as handlers:
-        yield handlers, shared_inventory(handlers.clients, subscription_id=key_set.accounts.azure_subscription_id or "")
+        yield handlers, shared_inventory(handlers, subscription_id=key_set.accounts.azure_subscription_id or "")
 
 
 @contextmanager

@@ -121,7 +121,7 @@ def read_subscription_vaults(example: Example, served: Served) -> Read:
     body = example.body(200)
     subscription = example.parameters["subscriptionId"]
     _serve_list(served, _path(example.template, example.parameters), body)
-    with inventory(served.connection, subscription_id=subscription) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=subscription), PLUGINS) as listed:
         found = {v["name"]: v for v in listed.all_vaults()}
     vault = body["value"][0]
     says = {**vault_says(vault), "name": vault["name"], "resourceGroup": _group_of(vault["id"])[1]}
@@ -204,7 +204,7 @@ def read_deleted_vaults(example: Example, served: Served) -> Read:
 def read_keys(example: Example, served: Served) -> Read:
     parameters = example.parameters
     _serve_list(served, _path(example.template, parameters), example.body(200))
-    with inventory(served.connection, subscription_id=parameters["subscriptionId"]) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=parameters["subscriptionId"]), PLUGINS) as listed:
         found = listed.keys(parameters["resourceGroupName"], parameters["vaultName"])
     live = {key["name"]: {k: key[k] for k in ("keyUri", "enabled", "versionCreated")} for key in found}
     says = {key["name"]: {k: v for k, v in key_says(key).items() if k in ("keyUri", "enabled", "versionCreated")}
@@ -328,7 +328,7 @@ def read_subscription_identities(example: Example, served: Served) -> Read:
     body = example.body(200)
     identity = body["value"][0]
     _serve_list(served, _path(example.template, example.parameters), body)
-    with inventory(served.connection, subscription_id=example.parameters["subscriptionId"]) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=example.parameters["subscriptionId"]), PLUGINS) as listed:
         found = {i["name"]: i for i in listed.identities(identity["location"])}
     says = {"name": identity["name"], "resourceGroup": _group_of(identity["id"])[1],
             "principalId": identity["properties"]["principalId"]}
@@ -410,8 +410,8 @@ def read_data_centers(example: Example, served: Served) -> Read:
                                      "delegatedManagementSubnetId": "/subscriptions/s/resourceGroups/g/providers/"
                                                                     "Microsoft.Network/virtualNetworks/v/subnets/m"}}]})
     _serve_list(served, _path(example.template, parameters), body)
-    with inventory(served.connection, subscription_id=subscription) as listed:
-        found = listed.cassandra_clusters(location_name(location))[0]["dataCenters"]
+    with inventory(served.connection, Accounts(azure_subscription_id=subscription), PLUGINS) as listed:
+        found = listed.listing("cassandra_clusters", location_name(location))[0]["dataCenters"]
     says = {**data_center_says(data_center), "name": data_center["name"]}
     return Read("cassandra_data_center", {k: found[0].get(k) for k in says}, says, None)
 
@@ -463,8 +463,8 @@ def read_subscription_mongo_clusters(example: Example, served: Served) -> Read:
     body = example.body(200)
     _serve_list(served, _path(example.template, example.parameters), body)
     cluster = body["value"][0]
-    with inventory(served.connection, subscription_id=example.parameters["subscriptionId"]) as listed:
-        found = {c["name"]: c for c in listed.mongo_clusters(cluster["location"])}
+    with inventory(served.connection, Accounts(azure_subscription_id=example.parameters["subscriptionId"]), PLUGINS) as listed:
+        found = {c["name"]: c for c in listed.listing("mongo_clusters", cluster["location"])}
     says = {**mongo_says(cluster), "name": cluster["name"], "resourceGroup": _group_of(cluster["id"])[1]}
     return Read("mongo_cluster", found[cluster["name"]], says, mongo_declared(says))
 

@@ -19,4 +19,5 @@ def build(plumbing: Plumbing) -> PlaneHandlers:
         by_kind={"astra_provider_accounts": ProviderAccountsHandler(client),
                  "astra_registration": RegistrationHandler(client, organization_id=organization)},
         clients={"astra": client}, checks={"astra": client.check_credentials}, caches=[client.lists],
-        closers=[http.close])
+        closers=[http.close],
+        listings={"astra_provider_ids": client.provider_ids, "astra_registrations": client.registrations})

@@ -185,10 +185,12 @@ class Cassandra(Plugin):
         return export.export_azure(region)
 
     def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
-        from reconciler.providers.azure_cassandra import ClusterHandler, DataCenterHandler
+        from reconciler.providers.azure_cassandra import ClusterHandler, DataCenterHandler, clusters_in
 
+        subscription = plumbing.accounts.azure_subscription_id or ""
         return PlaneHandlers({CASSANDRA_CLUSTER.kind: ClusterHandler(plumbing.azure),
-                              CASSANDRA_DATA_CENTER.kind: DataCenterHandler(plumbing.azure)})
+                              CASSANDRA_DATA_CENTER.kind: DataCenterHandler(plumbing.azure)}, listings={
+            "cassandra_clusters": lambda location: clusters_in(plumbing.azure, subscription, location)})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,13 @@ from reconciler.providers.plumbing import PlaneHandlers, Plumbing, plane_http
 
 
 def build(plumbing: Plumbing) -> PlaneHandlers:
-    from reconciler.providers.confluent import ByokKeyHandler, ClusterHandler, ConfluentClient
+    from reconciler.providers.confluent import (
+        ByokKeyHandler,
+        ClusterHandler,
+        ConfluentClient,
+        byok_keys_listed,
+        clusters_listed,
+    )
 
     connection = plumbing.connection
     url = connection.endpoints.confluent
@@ -17,4 +23,6 @@ def build(plumbing: Plumbing) -> PlaneHandlers:
     return PlaneHandlers(
         by_kind={"confluent_byok_key": ByokKeyHandler(client), "confluent_cluster": ClusterHandler(client)},
         clients={"confluent": client}, checks={"confluent": client.check_credentials}, caches=[client.lists],
-        closers=[http.close])
+        closers=[http.close],
+        listings={"confluent_keys": lambda: byok_keys_listed(client),
+                  "confluent_clusters": lambda environment: clusters_listed(client, environment)})

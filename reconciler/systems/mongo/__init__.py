@@ -128,9 +128,11 @@ class Mongo(Plugin):
         return export.export_azure(region)
 
     def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
-        from reconciler.providers.azure_mongo import MongoClusterHandler
+        from reconciler.providers.azure_mongo import MongoClusterHandler, clusters_in
 
-        return PlaneHandlers({MONGO_CLUSTER.kind: MongoClusterHandler(plumbing.azure)})
+        subscription = plumbing.accounts.azure_subscription_id or ""
+        return PlaneHandlers({MONGO_CLUSTER.kind: MongoClusterHandler(plumbing.azure)}, listings={
+            "mongo_clusters": lambda location: clusters_in(plumbing.azure, subscription, location)})
 
 
 # ---------------------------------------------------------------------------------------------
