@@ -64,10 +64,6 @@ class Lists(Protocol):
 
     def kms_keys(self, region: str) -> list[dict[str, Any]]: ...
 
-    def listing(self, name: str, *args: Any) -> list[Any]:
-        """A plug-in's own listing, by the name it gave it."""
-        ...
-
 
 def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None,
            plugins: PluginTable) -> Exported:

@@ -2,7 +2,7 @@
 unmanaged report.
 
 The core's listings (vaults, keys, identities, role assignments, KMS keys, a principal's application)
-are here; each plug-in adds its own by name (`PlaneHandlers.listings`, asked through `listing`).
+are here; each plug-in adds its own by name (`PlaneHandlers.listings`), called as methods of the inventory.
 Everything leaves as plain dicts in the kinds' wire names; SDK models stay in the providers.
 """
 
@@ -40,9 +40,14 @@ class Inventory:
         self._subscription = subscription_id
         self._listings = dict(listings or {})
 
-    def listing(self, name: str, *args: Any) -> list[Any]:
-        """A plug-in's listing by the name it gave it (`astra_registrations`, `mongo_clusters`...)."""
-        return self._listings[name](*args)
+    def __getattr__(self, name: str) -> Listing:
+        """A plug-in's listing, a method of the inventory by the name the plug-in gave it
+        (`astra_registrations`, `mongo_clusters`...), so that a retried listing says which it is."""
+        listings = self.__dict__.get("_listings", {})
+        if name not in listings:
+            raise AttributeError(f"no listing {name!r}: no plug-in of the run lists it")
+        listing: Listing = listings[name]
+        return listing
 
     def _client(self, name: str) -> Any:
         return self._session.client(name, self._subscription)

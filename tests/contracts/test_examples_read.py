@@ -411,7 +411,7 @@ def read_data_centers(example: Example, served: Served) -> Read:
                                                                     "Microsoft.Network/virtualNetworks/v/subnets/m"}}]})
     _serve_list(served, _path(example.template, parameters), body)
     with inventory(served.connection, Accounts(azure_subscription_id=subscription), PLUGINS) as listed:
-        found = listed.listing("cassandra_clusters", location_name(location))[0]["dataCenters"]
+        found = listed.cassandra_clusters(location_name(location))[0]["dataCenters"]
     says = {**data_center_says(data_center), "name": data_center["name"]}
     return Read("cassandra_data_center", {k: found[0].get(k) for k in says}, says, None)
 
@@ -464,7 +464,7 @@ def read_subscription_mongo_clusters(example: Example, served: Served) -> Read:
     _serve_list(served, _path(example.template, example.parameters), body)
     cluster = body["value"][0]
     with inventory(served.connection, Accounts(azure_subscription_id=example.parameters["subscriptionId"]), PLUGINS) as listed:
-        found = {c["name"]: c for c in listed.listing("mongo_clusters", cluster["location"])}
+        found = {c["name"]: c for c in listed.mongo_clusters(cluster["location"])}
     says = {**mongo_says(cluster), "name": cluster["name"], "resourceGroup": _group_of(cluster["id"])[1]}
     return Read("mongo_cluster", found[cluster["name"]], says, mongo_declared(says))
 

@@ -23,7 +23,7 @@ def export_azure(region: ExportRegion) -> ExportPart:
         return ExportPart()
     # Astra's provider (application) IDs of the region -> the product they serve.
     apps = {app: product for product in PRODUCTS
-            for app in region.lists.listing("astra_provider_ids", product, "azure", region.region)}
+            for app in region.lists.astra_provider_ids(product, "azure", region.region)}
     return ExportPart(applications={app: {"astra": product} for app, product in apps.items()},
                       registrations=lambda skipped: _registrations(region, skipped))
 
@@ -31,7 +31,7 @@ def export_azure(region: ExportRegion) -> ExportPart:
 def _registrations(region: ExportRegion, skipped: list[str]) -> list[dict[str, Any]]:
     found = []
     for product in PRODUCTS:
-        for entry in region.lists.listing("astra_registrations", product):
+        for entry in region.lists.astra_registrations(product):
             fields = {k.lower(): v for k, v in entry.items()}
             if str(fields.get("cloudprovider", "")).lower() != "azure" or fields.get("region") != region.region:
                 continue
@@ -50,14 +50,14 @@ def kms_principals(region: ExportRegion) -> Mapping[str, list[dict[str, str]]]:
         return {}
     products: dict[str, set[str]] = {}
     for product in PRODUCTS:
-        for provider_id in region.lists.listing("astra_provider_ids", product, "aws", region.region):
+        for provider_id in region.lists.astra_provider_ids(product, "aws", region.region):
             products.setdefault(provider_id, set()).add(product)
     return {creator_arn(account): [{"astra": p} for p in sorted(served)] for account, served in products.items()}
 
 
 def export_aws(region: ExportRegion, aliases: Mapping[str, str], skipped: list[str]) -> list[dict[str, Any]]:
     uses = _uses_astra(region)
-    listed = {product: region.lists.listing("astra_registrations", product) for product in PRODUCTS} if uses else {}
+    listed = {product: region.lists.astra_registrations(product) for product in PRODUCTS} if uses else {}
     return aws_registrations(listed, region.region, aliases, skipped)
 
 

@@ -61,7 +61,7 @@ def unmanaged_registrations(key_set: KeySet, plan: Plan, lists: Any, ours: Mappi
     if not key_set.accounts.astra_organization_id:
         return found
     for product in PRODUCTS:
-        for entry in lists.listing("astra_registrations", product):
+        for entry in lists.astra_registrations(product):
             fields = {k.lower(): v for k, v in entry.items()}
             key_id, region = str(fields.get("keyid", "")), str(fields.get("region", ""))
             if vault_of_key(key_id, ours) is not None and (product, region) not in registered:

@@ -15,7 +15,7 @@ from reconciler.plugins.base import ExportPart, ExportRegion
 
 
 def export_azure(region: ExportRegion) -> ExportPart:
-    clusters = sorted(region.lists.listing("cassandra_clusters", region.region), key=lambda c: c["name"])
+    clusters = sorted(region.lists.cassandra_clusters(region.region), key=lambda c: c["name"])
     return ExportPart(
         principals={c["principalId"]: {"cassandraCluster": c["name"]} for c in clusters if c.get("principalId")},
         registrations=lambda skipped: [r for c in clusters if (r := cassandra_registration(c, region.keys, skipped))],

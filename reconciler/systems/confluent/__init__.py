@@ -149,7 +149,7 @@ class Confluent(Plugin):
             return []
         byok = {str(s.identity.get("keyId", "")).lower() for s in plan.steps if s.kind == CONFLUENT_BYOK_KEY.kind}
         found = []
-        for entry in lists.listing("confluent_keys"):
+        for entry in lists.confluent_keys():
             vault = vault_of_key(entry["keyId"], ours)
             if vault is not None and entry["keyId"].lower() not in byok:
                 found.append(unmanaged_notice(vault["location"], f"Confluent BYOK key for {entry['keyId']} is no "

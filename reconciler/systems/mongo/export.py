@@ -16,7 +16,7 @@ def export_azure(region: ExportRegion) -> ExportPart:
 
 
 def _registrations(region: ExportRegion, skipped: list[str]) -> Iterable[dict[str, Any]]:
-    for cluster in sorted(region.lists.listing("mongo_clusters", region.region), key=lambda c: c["name"]):
+    for cluster in sorted(region.lists.mongo_clusters(region.region), key=lambda c: c["name"]):
         found = mongo_registration(cluster, lambda uri: exported_key_name(uri, region.keys), region.identities,
                                    skipped)
         if found is not None:
