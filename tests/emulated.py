@@ -11,6 +11,7 @@ import httpx
 
 from cmkctl_sandbox import Sandbox
 from reconciler.providers.base import Connection
+from reconciler.systems import PLUGINS
 from reconciler.usecases.emulator import connection_of
 
 VAULT_AUDIENCE = "https://vault.azure.net"
@@ -18,7 +19,7 @@ VAULT_AUDIENCE = "https://vault.azure.net"
 
 def connection_to(sandbox: Sandbox) -> Connection:
     """The Connection a `--sandbox` run makes to this emulator (its CA read from DIR/ca.pem here)."""
-    return connection_of(sandbox.offer, ca_bundle=str(sandbox.endpoints.ca_bundle))
+    return connection_of(sandbox.offer, ca_bundle=str(sandbox.endpoints.ca_bundle), plugins=PLUGINS)
 
 
 def azure_token(sandbox: Sandbox, audience: str | None = None) -> str:

@@ -18,7 +18,10 @@ from reconciler.engine.planner import Planner
 from reconciler.engine.refresh import Refresh
 from reconciler.manifest.loader import load_one
 from reconciler.plan.model import Resource, Unknown
+from reconciler.plugins import PluginTable
+from reconciler.providers.base import Capability
 from reconciler.providers.cache import RunCache
+from reconciler.systems import PLUGINS
 from reconciler.usecases.session import RunOptions, handlers_for
 from tests.conftest import EXAMPLES, Result
 from tests.fakeclock import FakeClock
@@ -53,10 +56,10 @@ def _query(call: Mapping[str, Any]) -> str:
 
 
 def _plan_calls(sandbox: Path, parallelism: int) -> list[dict[str, Any]]:
-    key_set, loaded = load_one([str(ALL_SYSTEMS)])
+    key_set, loaded = load_one([str(ALL_SYSTEMS)], plugins=PLUGINS)
     before = len(read_calls(sandbox))
     with handlers_for(key_set, RunOptions(sandbox=sandbox, parallelism=parallelism)) as handlers:
-        plan = Planner(handlers.by_kind, parallelism=parallelism).plan(key_set, loaded)
+        plan = Planner(handlers.by_kind, plugins=PLUGINS, parallelism=parallelism).plan(key_set, loaded)
     assert not plan.has_changes
     return read_calls(sandbox)[before:]
 
@@ -127,6 +130,7 @@ def test_a_write_during_a_fetch_is_not_hidden_by_it() -> None:
 
 class _Recorder:
     kind = "thing"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, failing: str = "") -> None:
         self.order: list[str] = []
@@ -152,7 +156,7 @@ def _resource(name: str, **kwargs: Any) -> Resource:
 
 
 def _refresh(handler: _Recorder, resources: list[Resource]) -> Refresh:
-    planner = Planner({"thing": handler}, parallelism=1)
+    planner = Planner({"thing": handler}, plugins=PluginTable(()), parallelism=1)
     return Refresh(planner.handlers, 1, RetryPolicy(clock=FakeClock()), read=planner._read,
                    identity=planner._identity)
 
@@ -191,6 +195,7 @@ def test_reads_start_with_the_longest_chain_behind_them() -> None:
 class _Batched(_Recorder):
     """Answers up to `prefetch_batch` reads per look-up, like Graph's `appId in (...)`."""
 
+    capabilities = frozenset({Capability.BATCH_READ})
     prefetch_batch = 15
 
     def __init__(self) -> None:
@@ -214,7 +219,8 @@ def _principal(name: str, app: str) -> Resource:
 
 
 def _batched_refresh(keys: _Recorder, principals: _Batched, parallelism: int) -> Refresh:
-    planner = Planner({"thing": keys, "principal": principals}, parallelism=parallelism)
+    planner = Planner({"thing": keys, "principal": principals}, plugins=PluginTable(()),
+                      parallelism=parallelism)
     return Refresh(planner.handlers, parallelism, RetryPolicy(clock=FakeClock()), read=planner._read,
                    identity=planner._identity)
 
@@ -237,3 +243,14 @@ def test_held_reads_are_released_when_what_they_wait_for_fails() -> None:
     with pytest.raises(Exception, match="principal01 not read: byok01 failed"):
         _batched_refresh(keys, principals, 2).run(resources, {})
     assert principals.order == ["principal00"]  # not left waiting for a batch that cannot fill
+
+
+def test_a_handler_is_asked_to_batch_only_when_it_declares_it() -> None:
+    class Undeclared(_Batched):
+        capabilities: frozenset[Capability] = frozenset()  # has `prefetch`, does not say so
+
+    keys, principals = _Recorder(), Undeclared()
+    resources = [*(_resource(f"byok{i:02}") for i in range(3)),
+                 *(_principal(f"principal{i:02}", f"byok{i:02}") for i in range(3))]
+    _batched_refresh(keys, principals, 1).run(resources, {})
+    assert principals.lookups == [1, 1, 1] and principals.found == set()

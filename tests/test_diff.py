@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from reconciler.core.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION, AWS_KMS_KEY, AZURE_KEY, AZURE_VAULT
+from reconciler.core.kinds import AWS_KMS_KEY, AZURE_KEY, AZURE_VAULT
 from reconciler.engine.diff import choose_action, matches
 from reconciler.plan.model import Action, Unknown
+from reconciler.systems.astra.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.systems.confluent import CONFLUENT_CLUSTER
 from reconciler.systems.mongo import MONGO_CLUSTER
 

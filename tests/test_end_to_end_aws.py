@@ -165,12 +165,13 @@ def test_a_second_key_for_a_registered_provider_region_exits_3_at_plan(cmkctl: C
 
 def test_the_account_guard_refuses_another_account(tmp_path: Path) -> None:
     from reconciler.core.errors import GuardError
+    from reconciler.manifest.model import Accounts
     from reconciler.providers.registry import build_handlers
+    from reconciler.systems import PLUGINS
     from tests.emulated import connection_to
 
     with Sandbox(tmp_path / "sandbox", aws_account_id="111122223333") as sandbox, build_handlers(
-        connection_to(sandbox), subscription_id=None, organization_id=None,
-        aws_account_id=ACCOUNT,
+        connection_to(sandbox), Accounts(aws_account_id=ACCOUNT), PLUGINS,
     ) as handlers, pytest.raises(GuardError, match="refusing to act in AWS account 111122223333"):
         handlers.by_kind["aws_kms_key"].read(identity={"accountId": ACCOUNT, "region": "us-east-2",
                                                        "alias": "alias/x"})
@@ -180,17 +181,18 @@ def test_a_plan_guards_the_account_as_an_apply_does(tmp_path: Path, monkeypatch:
     # A plan read in another account would show another account's keys as the manifest's.
     import reconciler.providers.registry as registry
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.session import RunOptions, run_for
 
     given: dict[str, Any] = {}
     build = registry.build_handlers
 
-    def recording(connection: Any, **kwargs: Any) -> Any:
-        given.update(kwargs)
-        return build(connection, **kwargs)
+    def recording(connection: Any, accounts: Any, plugins: Any) -> Any:
+        given.update(aws_account_id=accounts.aws_account_id)
+        return build(connection, accounts, plugins)
 
     monkeypatch.setattr(registry, "build_handlers", recording)
-    key_set, _ = load_one([str(SERVERLESS)])
+    key_set, _ = load_one([str(SERVERLESS)], plugins=PLUGINS)
     with run_for(key_set, RunOptions(sandbox=tmp_path / "sandbox", parallelism=1)):
         pass
     assert given["aws_account_id"] == ACCOUNT

@@ -6,6 +6,7 @@ from typing import Any
 
 from reconciler.plan.health import DAY, Clock, Status, evaluate, step_findings
 from reconciler.plan.model import Action, AttributeChange, Plan, Step
+from reconciler.systems import PLUGINS
 
 NOW = 1_900_000_000
 CLOCK = Clock(NOW, expiry_warning_days=30)
@@ -19,7 +20,7 @@ def step(kind: str, live: dict[str, Any], *, action: Action = Action.NOOP, addre
 
 
 def statuses(found: Step, unread: dict[str, str] | None = None) -> list[tuple[Status, str]]:
-    return [(f.status, f.reason) for f in step_findings(found, unread or {}, CLOCK)]
+    return [(f.status, f.reason) for f in step_findings(found, unread or {}, CLOCK, PLUGINS.health)]
 
 
 def test_a_vault_without_purge_protection_or_soft_delete_is_broken() -> None:
@@ -71,7 +72,7 @@ def test_a_path_is_as_bad_as_its_worst_link_and_a_used_confluent_key_is_on_its_c
                 address="confluent_byok_key.eastus.v/k", depends_on=(key.address,))
     cluster = step("confluent_cluster", {"phase": "PROVISIONED"}, address="confluent_cluster.eastus.c",
                    depends_on=(byok.address,))
-    health = evaluate(Plan("ks", (key, byok, cluster)), {}, CLOCK)
+    health = evaluate(Plan("ks", (key, byok, cluster)), {}, CLOCK, PLUGINS.health)
     (path,) = health.paths
     assert path.consumer == cluster.address and path.status is Status.BROKEN
     assert [f.address for f in path.findings] == [key.address]

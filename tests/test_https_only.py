@@ -15,6 +15,8 @@ import pytest
 
 from cmkctl_sandbox.state import read_calls
 from reconciler.core.errors import ProviderError
+from reconciler.manifest.model import Accounts
+from reconciler.systems import PLUGINS
 from tests.conftest import EXAMPLES, Result, write
 
 EXAMPLE = EXAMPLES / "astra-serverless-azure.yaml"
@@ -216,6 +218,6 @@ def test_a_host_mapping_may_only_send_to_loopback() -> None:
 
     elsewhere = Endpoints(routes=(HostRoute(".vault.azure.net", "203.0.113.7", 443),))
     with pytest.raises(ProviderError, match=r"only send \.vault\.azure\.net to a loopback address"):
-        build_handlers(Connection(endpoints=elsewhere), subscription_id=None, organization_id=None)
+        build_handlers(Connection(endpoints=elsewhere), Accounts(), PLUGINS)
     loopback = Endpoints(routes=(HostRoute(".vault.azure.net", "127.0.0.1", 443),))
-    build_handlers(Connection(endpoints=loopback), subscription_id=None, organization_id=None).close()
+    build_handlers(Connection(endpoints=loopback), Accounts(), PLUGINS).close()

@@ -430,10 +430,11 @@ def test_the_manifest_declares_one_well_formed_lock_at_most(lock: str, blamed: s
 
 def test_a_manifest_blob_lock_is_read(tmp_path: Path) -> None:
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
 
     manifest = write(tmp_path / "m.yaml", EXAMPLE.read_text().replace(
         "accounts:", "lock:\n  azureBlob: {account: acmelocks, container: cmkctl, blob: ci/acme.lock}\naccounts:", 1))
-    key_set, _ = load_one([str(manifest)])
+    key_set, _ = load_one([str(manifest)], plugins=PLUGINS)
     assert key_set.lock is not None
     assert (key_set.lock.blob_account, key_set.lock.blob_container, key_set.lock.blob_name) == (
         "acmelocks", "cmkctl", "ci/acme.lock")

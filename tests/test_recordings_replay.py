@@ -17,10 +17,11 @@ import pytest
 from reconciler.engine import expand
 from reconciler.engine.diff import choose_action
 from reconciler.manifest.loader import load_one
+from reconciler.manifest.model import Accounts
 from reconciler.plan.model import Action
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import Handlers, build_handlers
-from reconciler.systems import KINDS
+from reconciler.systems import PLUGINS
 from tests.conftest import write
 from tests.replay import ReplayDispatcher, find, load, replaying
 
@@ -40,13 +41,13 @@ def replay(tmp_path: Path) -> Iterator[tuple[ReplayDispatcher, Connection]]:
 
 
 def handlers_for(connection: Connection, subscription: str = SUBSCRIPTION) -> Any:
-    return build_handlers(connection, subscription_id=subscription, organization_id=None)
+    return build_handlers(connection, Accounts(azure_subscription_id=subscription), PLUGINS)
 
 
 def declared(tmp_path: Path, manifest: str, address: str) -> Any:
     """The resource a manifest expands to, as the planner compares it."""
-    key_set, _ = load_one([str(write(tmp_path / "recorded.yaml", manifest))])
-    return next(r for r in expand.resources(key_set, {}) if r.address == address)
+    key_set, _ = load_one([str(write(tmp_path / "recorded.yaml", manifest))], plugins=PLUGINS)
+    return next(r for r in expand.resources(key_set, {}, PLUGINS) if r.address == address)
 
 
 def read_back(handlers: Handlers, resource: Any) -> Any:
@@ -86,7 +87,7 @@ def test_a_recorded_vault_without_retention_rbac_or_network_rules_plans_no_chang
         "id": listed.body["value"][0]["id"], "vaultUri": "https://pykvf9870e4e.vault.azure.net",
         "enableSoftDelete": True,
     }
-    assert choose_action(KINDS["azure_vault"], vault.attributes, live).action is Action.NOOP
+    assert choose_action(PLUGINS.kinds["azure_vault"], vault.attributes, live).action is Action.NOOP
     assert any("$skiptoken" in r.query for r in dispatcher.requests)  # the nextLink was followed
     assert dispatcher.unanswered == []
 
@@ -142,7 +143,7 @@ def test_a_recorded_user_assigned_identity_reads_with_its_ids(replay: tuple[Repl
     assert (live["location"], live["principalId"], live["clientId"]) == (
         "eastus", got.body["properties"]["principalId"], got.body["properties"]["clientId"])
     declared_attributes = {"location": "eastus", "tags": got.body["tags"]}
-    assert choose_action(KINDS["azure_user_assigned_identity"], declared_attributes, live).action is Action.NOOP
+    assert choose_action(PLUGINS.kinds["azure_user_assigned_identity"], declared_attributes, live).action is Action.NOOP
     assert dispatcher.unanswered == []
 
 

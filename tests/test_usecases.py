@@ -14,6 +14,7 @@ from reconciler.engine.executor import SilentListener
 from reconciler.manifest.loader import load_one
 from reconciler.plan import document as plandoc
 from reconciler.plan.model import Plan, Step
+from reconciler.systems import PLUGINS
 from reconciler.usecases.applying import ApplyRequest, apply
 from reconciler.usecases.planning import plan_key_set, read_plan
 from reconciler.usecases.session import RunOptions
@@ -62,7 +63,7 @@ class Front:
 
 
 def request(sandbox: Path, **changes: object) -> ApplyRequest:
-    key_set, loaded = load_one([str(EXAMPLE)])
+    key_set, loaded = load_one([str(EXAMPLE)], plugins=PLUGINS)
     lock = LocalLock(sandbox.parent / "locks", key_set.name)
     return ApplyRequest(key_set, loaded, RunOptions(sandbox=sandbox), lock, **changes)  # type: ignore[arg-type]
 
@@ -74,7 +75,7 @@ def test_a_fresh_apply_is_reviewed_approved_executed_and_then_converged(tmp_path
     assert result is not None and result.ok and len(result.done) == 12
     assert [p.has_changes for p in front.reviewed] == [True]
     assert len(front.progresses[0].started) == 12 and front.progresses[0].closed
-    key_set, loaded = load_one([str(EXAMPLE)])
+    key_set, loaded = load_one([str(EXAMPLE)], plugins=PLUGINS)
     assert not plan_key_set(key_set, loaded, RunOptions(sandbox=sandbox)).has_changes
     assert apply(request(sandbox), Front()) is None
 
@@ -88,7 +89,7 @@ def test_a_refused_fresh_plan_changes_nothing(tmp_path: Path) -> None:
 
 def test_a_saved_plan_applies_without_asking_and_a_spent_one_is_stale(tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
-    key_set, loaded = load_one([str(EXAMPLE)])
+    key_set, loaded = load_one([str(EXAMPLE)], plugins=PLUGINS)
     saved_file = tmp_path / "plan.json"
     saved_file.write_text(plandoc.dumps(plan_key_set(key_set, loaded, RunOptions(sandbox=sandbox))))
     front = Front(approves=False)

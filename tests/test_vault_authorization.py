@@ -21,10 +21,11 @@ from cmkctl_sandbox import Sandbox
 from reconciler.engine import expand
 from reconciler.engine.diff import choose_action
 from reconciler.manifest.loader import load_one
+from reconciler.manifest.model import Accounts
 from reconciler.plan.model import Action
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import build_handlers
-from reconciler.systems import KINDS
+from reconciler.systems import PLUGINS
 from tests.conftest import EXAMPLES, Result, write
 from tests.emulated import http_client
 from tests.replay import ReplayDispatcher, replaying
@@ -66,13 +67,13 @@ def test_the_published_access_policy_vault_reads_as_one_and_plans_no_change(
     assert "enableRbacAuthorization" not in answer["properties"] and answer["properties"]["accessPolicies"]
     group = answer["id"].rsplit("/", 1)[0]
     dispatcher.answer("GET", group, 200, {"value": [answer]})  # cmkctl reads vaults by their group's list
-    key_set, _ = load_one([str(write(tmp_path / "example.yaml", EXAMPLE_VAULT_MANIFEST))])
-    vault = next(r for r in expand.resources(key_set, {}) if r.kind == "azure_vault")
-    with build_handlers(connection, subscription_id=ZERO, organization_id=None) as handlers:
+    key_set, _ = load_one([str(write(tmp_path / "example.yaml", EXAMPLE_VAULT_MANIFEST))], plugins=PLUGINS)
+    vault = next(r for r in expand.resources(key_set, {}, PLUGINS) if r.kind == "azure_vault")
+    with build_handlers(connection, Accounts(azure_subscription_id=ZERO), PLUGINS) as handlers:
         live = handlers.by_kind["azure_vault"].read(identity=vault.identity)
     assert live is not None
     assert live["enableRbacAuthorization"] is False
-    decision = choose_action(KINDS["azure_vault"], vault.attributes, live)
+    decision = choose_action(PLUGINS.kinds["azure_vault"], vault.attributes, live)
     assert decision.action is Action.NOOP, decision.changes
     assert dispatcher.unanswered == []
 

@@ -15,6 +15,7 @@ from cmkctl_sandbox.breakage import remove_role_assignments, without_role_assign
 from cmkctl_sandbox.served import open_to_clients, withdraw
 from cmkctl_sandbox.state import read_calls
 from reconciler.manifest.loader import load_one
+from reconciler.systems import PLUGINS
 from reconciler.usecases.emulator import KEY_VARIABLE, sandbox_for
 from reconciler.usecases.session import RunOptions
 from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving, watch
@@ -53,7 +54,7 @@ def served(cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.Mo
     """The example applied, then served in this process so the test can edit it between cycles."""
     directory = tmp_path / "sandbox"
     apply_ok(cmkctl, ASTRA, directory)
-    with sandbox_for(load_one([str(ASTRA)])[0], directory) as sandbox:
+    with sandbox_for(load_one([str(ASTRA)], plugins=PLUGINS)[0], directory, PLUGINS) as sandbox:
         _, key = open_to_clients(sandbox)
         monkeypatch.setenv(KEY_VARIABLE, str(key))  # the runs of the watch join it with its key
         try:
@@ -64,7 +65,7 @@ def served(cmkctl: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_two_cycles_see_drift_introduced_between_them(served: object, tmp_path: Path) -> None:
     sandbox: object = served
-    key_set, loaded = load_one([str(ASTRA)])
+    key_set, loaded = load_one([str(ASTRA)], plugins=PLUGINS)
     metrics = WatchMetrics()
     logged: list[dict[str, object]] = []
     seen: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}

@@ -44,9 +44,10 @@ def check(paths: Sequence[str], fmt: str, expiry_warning: int, sandbox: Path | N
     Exit 0 when every path is healthy, 2 with warnings only, 1 when a path is broken.
     """
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.checking import check_key_set
 
-    key_set, loaded = load_one(paths)
+    key_set, loaded = load_one(paths, plugins=PLUGINS)
     checked = check_key_set(key_set, loaded, run_options(sandbox, parallelism, waits),
                             expiry_warning_days=expiry_warning)
     click.echo(render_health(checked.health, fmt), nl=False)
@@ -81,12 +82,13 @@ def watch(paths: Sequence[str], interval: float, jitter: float, once: bool, metr
     import json
 
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.session import RunOptions
     from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving
     from reconciler.usecases.watching import watch as watch_key_set
 
     where = _address(metrics_address)
-    key_set, loaded = load_one(paths)
+    key_set, loaded = load_one(paths, plugins=PLUGINS)
     metrics = WatchMetrics()
     options = WatchOptions(interval=interval, jitter=jitter, cycles=1 if once else None,
                            expiry_warning_days=expiry_warning)

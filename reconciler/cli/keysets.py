@@ -60,12 +60,13 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     configure_wire(debug, debug_file, None)
     from reconciler.manifest.loader import load_one
     from reconciler.plan import document as plandoc
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
     from reconciler.usecases.reviewing import plan_signing_key
 
     if not take_lock and (lock_timeout or lock_place.given):
         raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
-    key_set, loaded = load_one(paths)
+    key_set, loaded = load_one(paths, plugins=PLUGINS)
     if out is not None:
         refuse_unsaveable(loaded)
     lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
@@ -96,6 +97,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     """Apply a fresh plan after confirmation, or a saved plan once it is shown to be the plan made again now."""
     configure_wire(debug, debug_file, audit_log)
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.applying import ApplyRequest
     from reconciler.usecases.applying import apply as apply_plan
     from reconciler.usecases.planning import read_plan
@@ -108,10 +110,10 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     if plan_file is not None:  # the files it names, as they were reviewed, or nothing is read
         saved = read_plan(plan_file, signing_key=plan_signing_key())
         named = saved_manifests(saved, plan_file)
-        key_set, loaded = load_one(named, accept=reviewed_content(saved, named))
+        key_set, loaded = load_one(named, plugins=PLUGINS, accept=reviewed_content(saved, named))
     else:
         saved = None
-        key_set, loaded = load_one(paths)
+        key_set, loaded = load_one(paths, plugins=PLUGINS)
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, run_options(sandbox, parallelism, waits), lock, lock_timeout, saved,
                            plan_file, targets, auto_approve)

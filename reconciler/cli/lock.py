@@ -82,9 +82,10 @@ def lock_group() -> None:
 def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_place: LockFlags) -> int:
     """Remove a stale shared lock left by a run that died holding it. Never done implicitly."""
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.locking import break_lock
 
-    key_set, _ = load_one(paths)
+    key_set, _ = load_one(paths, plugins=PLUGINS)
     lock = lock_for(key_set, sandbox, lock_place)
     broken = break_lock(key_set.name, lock, lock_id)
     if broken is None:

@@ -26,9 +26,10 @@ def validate(paths: Sequence[str], fmt: str) -> int:
     from reconciler.core.errors import ManifestError
     from reconciler.manifest.loader import load
     from reconciler.manifest.rules import expiry_warnings
+    from reconciler.systems import PLUGINS
 
     try:
-        loaded = load(paths)
+        loaded = load(paths, plugins=PLUGINS)
     except ManifestError as error:
         if fmt != "json":
             raise
@@ -68,10 +69,11 @@ def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | N
     """Write a manifest of what already exists in the declared accounts."""
     from reconciler.engine.export import AWS_REGION
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.exporting import export_regions
     from reconciler.usecases.session import RunOptions
 
-    key_set, _ = load_one(paths)
+    key_set, _ = load_one(paths, plugins=PLUGINS)
     if key_set.accounts.azure_subscription_id is None and not all(AWS_REGION.match(r) for r in regions):
         raise click.UsageError("the manifest names no Azure subscription (accounts.azure) to export from")
     exported = export_regions(key_set, regions, resource_group, RunOptions(sandbox, 1))

@@ -59,9 +59,10 @@ def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
     """
     from cmkctl_sandbox.served import serve
     from reconciler.manifest.loader import load_one
+    from reconciler.systems import PLUGINS
     from reconciler.usecases.emulator import sandbox_for
 
-    sandbox = sandbox_for(load_one(paths)[0] if paths else None, directory)
+    sandbox = sandbox_for(load_one(paths, plugins=PLUGINS)[0] if paths else None, directory, PLUGINS)
 
     def announce(path: Path, key: object) -> None:
         click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in {path}. Stop with Ctrl-C or "

@@ -7,11 +7,10 @@ The class decides what happens next: the CLI maps `exit_code`, the executor retr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from reconciler.core.printable import cut
-
-SUMMARY_LIMIT = 1000
+# Diagnostic lives in reconciler.core.diagnostics; named here too, where the loader's errors carry it.
+from reconciler.core.diagnostics import SUMMARY_LIMIT as SUMMARY_LIMIT
+from reconciler.core.diagnostics import Diagnostic as Diagnostic
 
 
 class CmkError(Exception):
@@ -125,27 +124,6 @@ class StalePlanError(CmkError):
 
 class UnreviewedPlanError(StalePlanError):
     """A saved plan's steps are not the ones planned again from the same manifests and live state."""
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One problem found in the input, located as precisely as the loader could."""
-
-    file: str
-    line: int | None
-    field: str
-    summary: str
-    rule: str = ""
-
-    def __post_init__(self) -> None:
-        # The last guard against a huge value echoed whole: each value quoted is cut already.
-        object.__setattr__(self, "summary", cut(self.summary, SUMMARY_LIMIT))
-
-    def render(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        field = f" {self.field}:" if self.field else ""
-        rule = f" [{self.rule}]" if self.rule else ""
-        return f"{where}:{field} {self.summary}{rule}"
 
 
 class ManifestError(CmkError):

@@ -118,25 +118,6 @@ AZURE_ROLE_ASSIGNMENT = KindSpec(
     case_insensitive=frozenset({"principalType"}),
 )
 
-ASTRA_PROVIDER_ACCOUNTS = KindSpec(
-    # identity: product (serverless | managed-clusters), cloud (azure | aws | gcp), region
-    # outputs: providerIds (list of strings, in the order Astra lists them)
-    kind="astra_provider_accounts",
-    plane="astra",
-    read_only=True,
-)
-
-ASTRA_REGISTRATION = KindSpec(
-    # identity: organizationId, product, cloud, region ; attributes: keyId ; outputs: none
-    kind="astra_registration",
-    plane="astra",
-    immutable={
-        "keyId": "Astra keeps one key per provider and region; replacing it takes a support ticket",
-    },
-    irreversible_create="Astra cannot unregister a key: removing it takes a support ticket",
-    rules={"keyId": "R-ASTRA-ONE-KEY"},
-)
-
 AWS_KMS_KEY = KindSpec(
     # identity: accountId, region, alias (alias/NAME)
     # attributes: description, enableKeyRotation, keySpec, keyUsage, tags,
@@ -152,5 +133,5 @@ AWS_KMS_KEY = KindSpec(
     create_only=frozenset({"tags"}),
 )
 
-# The kinds every system shares; reconciler.systems.KINDS adds each system's own.
+# The kinds every system shares; reconciler.plugins.PluginTable.kinds adds each plug-in's own.
 CORE_KINDS: tuple[KindSpec, ...] = (AZURE_VAULT, AZURE_KEY, AZURE_ROLE_ASSIGNMENT)

@@ -49,11 +49,6 @@ def root_arn(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:root"
 
 
-def astra_creator_arn(provider_id: str) -> str:
-    """The role Astra uses in its provider account, as the procedure names it."""
-    return f"arn:aws:iam::{provider_id}:role/creator"
-
-
 # The principals a key policy can name, as IAM's "AWS JSON policy elements: Principal" lists them:
 # an account (its ID, or its root's ARN), IAM users and roles (with their paths), role sessions and
 # federated user sessions, AWS services, identity providers, and everyone ("*"). KMS refuses a

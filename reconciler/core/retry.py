@@ -93,12 +93,12 @@ class Wait:
         return f"waiting for {self.awaiting}: {format_duration(self.elapsed)} of up to {format_duration(self.budget)}"
 
 
-PLANE_NAMES = {"arm": "Azure Resource Manager", "graph": "Microsoft Graph", "keyvault": "Key Vault",
-               "astra": "the Astra DevOps API", "confluent": "Confluent Cloud", "aws": "AWS"}
+# The clouds' planes; each plug-in names its own (RetryPolicy.plane_names).
+PLANE_NAMES = {"arm": "Azure Resource Manager", "graph": "Microsoft Graph", "keyvault": "Key Vault", "aws": "AWS"}
 
 
-def _default_awaiting(error: TransientError) -> str:
-    return error.awaiting or f"{PLANE_NAMES.get(error.plane, 'the service')} to answer"
+def _default_awaiting(error: TransientError, plane_names: Mapping[str, str]) -> str:
+    return error.awaiting or f"{plane_names.get(error.plane, 'the service')} to answer"
 
 
 # A budget's remainder below this is the rounding of summed sleeps, not time worth another try.
@@ -128,6 +128,8 @@ class RetryPolicy:
     max_delay: float = 30.0
     on_wait: Callable[[Wait], None] = field(default=lambda wait: None)
     rng: random.Random = field(default_factory=random.Random)
+    # What each plane is called in a message ("waiting for Key Vault to answer").
+    plane_names: Mapping[str, str] = field(default_factory=lambda: PLANE_NAMES)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         # Half the backoff fixed, half random: spread out, and never a burst of near-zero retries.
@@ -147,15 +149,17 @@ class RetryPolicy:
                 spent = watch.spent(self.clock)
                 budget = self.budgets.of(kind)
                 if spent >= budget - ROUNDING:
-                    raise _gave_up(error, what, spent, budget) from error
+                    raise _gave_up(error, what, spent, budget, self.plane_names) from error
                 delay = min(self.delay(attempts.get(kind, 0), error.retry_after), budget - spent)
                 attempts[kind] = attempts.get(kind, 0) + 1
-                self.on_wait(Wait(subject or what, _default_awaiting(error), kind, spent, budget, delay, str(error)))
+                awaited = _default_awaiting(error, self.plane_names)
+                self.on_wait(Wait(subject or what, awaited, kind, spent, budget, delay, str(error)))
                 self.clock.sleep(delay)
 
 
-def _gave_up(error: TransientError, what: str, spent: float, budget: float) -> ProviderError:
-    text = (f"{what}: gave up waiting for {_default_awaiting(error)} after {format_duration(spent)} (the "
+def _gave_up(error: TransientError, what: str, spent: float, budget: float,
+             plane_names: Mapping[str, str]) -> ProviderError:
+    text = (f"{what}: gave up waiting for {_default_awaiting(error, plane_names)} after {format_duration(spent)} (the "
             f"{error.awaited} budget is {format_duration(budget)}; --wait {error.awaited}=DURATION changes it). "
             f"Last answer: {error}")
     return ProviderError(text, plane=error.plane, code=error.code, status=error.status)

@@ -35,10 +35,11 @@ SECRET_HEADERS = frozenset({
     "authorization", "proxy-authorization", "cookie", "set-cookie", "api-key", "x-api-key",
     "x-amz-security-token", "x-ms-authorization-auxiliary", "ocp-apim-subscription-key",
 })
-# The secrets cmkctl sends (Mongo vCore's administrator password, Cassandra's initial admin
-# password), and the credential fields of the token and key exchanges an SDK might log through us.
+# The secrets cmkctl sends (a service's administrator password: any field whose name ends in
+# "password", see `_secret_field`), and the credential fields of the token and key exchanges an SDK
+# might log through us.
 SECRET_FIELDS = frozenset(name.lower() for name in (
-    "password", "initialCassandraAdminPassword", "administratorLoginPassword", "adminPassword",
+    "password", "administratorLoginPassword", "adminPassword",
     "secret", "clientSecret", "client_secret", "api_secret", "apiSecret", "api_key", "apiKey",
     "token", "access_token", "accessToken", "refresh_token", "refreshToken", "id_token", "client_assertion",
     "sasToken", "connectionString", "primaryKey", "secondaryKey", "privateKey", "private_key",
@@ -86,7 +87,7 @@ def _redact_parameter(pair: str) -> str:
 
 def redact_body(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: ("***" if str(k).lower() in SECRET_FIELDS else redact_body(v)) for k, v in value.items()}
+        return {k: ("***" if _secret_field(str(k)) else redact_body(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_body(v) for v in value]
     return value
@@ -242,3 +243,9 @@ def route_logging(debug: TextIO | None) -> None:
         # Warnings only from the SDKs: their INFO repeats every exchange the wire log already shows.
         level = logging.DEBUG if name == "cmkctl" else logging.WARNING
         logger.setLevel(level if debug is not None else logging.CRITICAL + 1)
+
+
+def _secret_field(name: str) -> bool:
+    """A credential's field, or a password of any service (each names its own: initial, admin, login)."""
+    lowered = name.lower()
+    return lowered in SECRET_FIELDS or lowered.endswith("password")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from reconciler.core import wirelog
 from reconciler.core.errors import CmkError, ForbiddenError, GuardError, ProviderError
+from reconciler.core.kinds import KindSpec
 from reconciler.core.retry import RetryPolicy
 from reconciler.engine import schedule
 from reconciler.engine.diff import choose_action
@@ -21,7 +22,6 @@ from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.engine.variables import describe_unset, unset_variables
 from reconciler.plan.model import Action, Plan, Step, Unknown
 from reconciler.providers.base import Live, ResourceHandler
-from reconciler.systems import KINDS
 
 
 class Listener(Protocol):
@@ -69,6 +69,8 @@ def is_step_failure(error: BaseException) -> bool:
 @dataclass
 class Executor:
     handlers: Mapping[str, ResourceHandler]
+    # Each kind's spec, from the plug-ins the run was handed: a retried create adopts by it.
+    kinds: Mapping[str, KindSpec] = field(kw_only=True)
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     listener: Listener = field(default_factory=SilentListener)
@@ -127,8 +129,8 @@ class Executor:
     def _carry_out(self, step: Step, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         handler = self.handlers[step.kind]
         if step.action is Action.CREATE:
-            return self.retry.call(_Create(step, handler, identity, attributes), what=f"creating {step.address}",
-                                   subject=step.address)
+            create = _Create(step, handler, self.kinds[step.kind], identity, attributes)
+            return self.retry.call(create, what=f"creating {step.address}", subject=step.address)
         changed = {c.name: attributes[c.name] for c in step.changes}
         return self.retry.call(lambda: handler.update(identity=identity, attributes=changed, live=step.live),
                                what=f"updating {step.address}", subject=step.address)
@@ -145,6 +147,7 @@ class _Create:
 
     step: Step
     handler: ResourceHandler
+    spec: KindSpec
     identity: Mapping[str, Any]
     attributes: Mapping[str, Any]
     attempts: int = 0
@@ -158,7 +161,7 @@ class _Create:
         return self.handler.create(identity=self.identity, attributes=self.attributes)
 
     def _adopt(self, live: Live) -> Live:
-        decision = choose_action(KINDS[self.step.kind], self.attributes, live)
+        decision = choose_action(self.spec, self.attributes, live)
         if decision.action is Action.NOOP:
             return live
         if decision.action is Action.UPDATE:

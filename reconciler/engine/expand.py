@@ -13,20 +13,19 @@ from typing import Any
 from reconciler.core.roles import role_definition_id
 from reconciler.manifest.model import Key, KeySet, Region, RoleAssignment, Vault
 from reconciler.plan.model import Declared, Resource
-from reconciler.systems import SYSTEMS, by_principal_kind
-from reconciler.systems.addresses import key_address, tags, vault_address, vault_scope
-from reconciler.systems.base import ExpandContext, Grant
+from reconciler.plugins import ExpandContext, Grant, PluginTable
+from reconciler.plugins.addresses import key_address, tags, vault_address, vault_scope
 
 
-def lookups(key_set: KeySet) -> list[Resource]:
-    """The lookups the systems need answered before they can say what they declare."""
-    return [lookup for system in SYSTEMS for lookup in system.lookups(key_set)]
+def lookups(key_set: KeySet, plugins: PluginTable) -> list[Resource]:
+    """The lookups the plug-ins need answered before they can say what they declare."""
+    return [lookup for plugin in plugins for lookup in plugin.lookups(key_set)]
 
 
-def resources(key_set: KeySet, answers: Mapping[str, Mapping[str, Any]]) -> list[Resource]:
+def resources(key_set: KeySet, answers: Mapping[str, Mapping[str, Any]], plugins: PluginTable) -> list[Resource]:
     """Every object the key set declares; `answers` maps a lookup address to what it read."""
-    context = ExpandContext(key_set, answers, by_principal_kind())
-    found: list[Resource] = lookups(key_set)
+    context = ExpandContext(key_set, answers, plugins.by_principal_kind)
+    found: list[Resource] = lookups(key_set, plugins)
     for region in key_set.regions:
         found += [_vault(key_set, v) for v in region.vaults]
         found += [_key(key_set, region, k) for k in region.keys]
@@ -36,8 +35,8 @@ def resources(key_set: KeySet, answers: Mapping[str, Mapping[str, Any]]) -> list
             found += made
     # Systems expand after every grant is known: registrations wait for them.
     for region in key_set.regions:
-        for system in SYSTEMS:
-            found += system.resources(context, region)
+        for plugin in plugins:
+            found += plugin.resources(context, region)
     return found + list(context.shared.values())
 
 
@@ -114,7 +113,7 @@ def _role_assignments(context: ExpandContext, region: Region, assignment: RoleAs
         target += f"/{assignment.key}"
         depends.append(key_address(region.name, vault.name, assignment.key))
     role_slug = assignment.role.name.lower().replace(" ", "-")
-    system = context.principal_systems[assignment.principal.kind]
+    plugin = context.principal_plugins[assignment.principal.kind]
     return [
         Resource(
             address=f"azure_role_assignment.{region.name}.{target}/{role_slug}/{principal.label}",
@@ -127,5 +126,5 @@ def _role_assignments(context: ExpandContext, region: Region, assignment: RoleAs
             parent=depends[-1],
             source=str(assignment.source),
         )
-        for principal in system.principals(context, region, assignment.principal, str(assignment.source))
+        for principal in plugin.principals(context, region, assignment.principal, str(assignment.source))
     ]

@@ -1,10 +1,10 @@
 """`cmkctl export`: a manifest of what already exists, so a team that set things up by hand starts
 from the truth. Planning the exported manifest shows no changes.
 
-Every kind cmkctl manages is written: vaults, their keys, user-assigned identities, built-in role
-assignments and access policies on the vaults, Astra, Confluent (with its Dedicated cluster),
-Cassandra and Mongo vCore registrations, and in AWS regions KMS keys and their Astra
-registrations. What cannot be expressed is listed as a comment, with why, not guessed.
+The core writes vaults, their keys, user-assigned identities, built-in role assignments and access
+policies on the vaults, and in AWS regions KMS keys; each plug-in it is handed writes its own
+registrations and names its own principals (`Plugin.export_azure`, `kms_principals`, `export_aws`).
+What cannot be expressed is listed as a comment, with why, not guessed.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import yaml
 
 from reconciler.core.roles import role_name
 from reconciler.engine import export_services as services
-from reconciler.manifest.keyref import KEY_IDENTIFIER
 from reconciler.manifest.loader import API_VERSION, KIND
 from reconciler.manifest.model import KeySet
+from reconciler.plugins import PluginTable
+from reconciler.plugins.base import ExportRegion
 
-PRODUCTS = ("serverless", "managed-clusters")
 MODELINE = "# yaml-language-server: $schema=https://cmkctl.dev/schemas/manifest.v1.json\n"
 # AWS names its regions `us-east-1`; Azure's have no dash (`eastus`).
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
@@ -49,17 +49,9 @@ class _PlainDumper(yaml.SafeDumper):
         return True
 
 
-class AstraLists(Protocol):
-    def provider_ids(self, product: str, cloud: str, region: str) -> list[str]: ...
-
-    def registrations(self, product: str) -> list[dict[str, Any]]: ...
-
-
 class Lists(Protocol):
-    """The listing calls export needs; `reconciler.providers.inventory.Inventory` provides them."""
-
-    @property
-    def astra(self) -> AstraLists: ...
+    """The listing calls the core's part of export needs; `reconciler.providers.inventory.Inventory`
+    provides them, and those each plug-in asks for its own part."""
 
     def vaults(self, location: str) -> list[dict[str, Any]]: ...
 
@@ -71,31 +63,22 @@ class Lists(Protocol):
 
     def identities(self, location: str) -> list[dict[str, Any]]: ...
 
-    def mongo_clusters(self, location: str) -> list[dict[str, Any]]: ...
-
-    def cassandra_clusters(self, location: str) -> list[dict[str, Any]]: ...
-
-    def confluent_clusters(self, environment: str) -> list[dict[str, Any]]: ...
-
     def kms_keys(self, region: str) -> list[dict[str, Any]]: ...
 
-    def confluent_keys(self) -> list[dict[str, Any]]:
-        """BYOK keys as {"keyId": versionless Azure key URI, "applicationId": ...}."""
-        ...
 
-
-def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None) -> Exported:
+def export(key_set: KeySet, lists: Lists, regions: Sequence[str], resource_group: str | None,
+           plugins: PluginTable) -> Exported:
     """The manifest of what exists in `regions`, and what could not be exported."""
     exported = Exported({}, regions=tuple(regions))
-    accounts = _accounts(key_set)
-    confluent_keys = lists.confluent_keys() if "confluent" in accounts else []
+    accounts = {**_accounts(key_set), **{name: entry for plugin in plugins
+                                         for name, entry in plugin.export_accounts(key_set).items()}}
     exported.manifest = {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {"name": key_set.name},
         "accounts": accounts,
-        "regions": [_aws_region(lists, key_set, region, exported.skipped) if AWS_REGION.match(region) else
-                    _region(lists, _Context(key_set, region, resource_group, confluent_keys), exported.skipped)
+        "regions": [_aws_region(lists, key_set, region, plugins, exported.skipped) if AWS_REGION.match(region) else
+                    _region(lists, _Context(key_set, region, resource_group, plugins), exported.skipped)
                     for region in regions],
     }
     return exported
@@ -108,29 +91,22 @@ def _accounts(key_set: KeySet) -> dict[str, Any]:
         found["azure"] = {"tenantId": given.azure_tenant_id, "subscriptionId": given.azure_subscription_id}
     if given.aws_account_id:
         found["aws"] = {"accountId": given.aws_account_id}
-    if given.astra_organization_id:
-        found["astra"] = {"organizationId": given.astra_organization_id}
-    if given.confluent_environment_id:
-        found["confluent"] = {"environmentId": given.confluent_environment_id}
     return found
 
 
-def _aws_region(lists: Lists, key_set: KeySet, region: str, skipped: list[str]) -> dict[str, Any]:
+def _aws_region(lists: Lists, key_set: KeySet, region: str, plugins: PluginTable,
+                skipped: list[str]) -> dict[str, Any]:
     account = key_set.accounts.aws_account_id
     if account is None:
         skipped.append(f"{region}: the accounts name no AWS account (accounts.aws) to export its KMS keys from")
         return {"name": region, "cloud": "aws"}
     found = lists.kms_keys(region)
-    products: dict[str, set[str]] = {}
-    uses_astra = key_set.accounts.astra_organization_id is not None
-    for product in PRODUCTS if uses_astra else ():
-        for provider_id in lists.astra.provider_ids(product, "aws", region):
-            products.setdefault(provider_id, set()).add(product)
-    keys = services.kms_keys(found, account, products, skipped)
+    here = ExportRegion(key_set, region, lists)
+    named = {arn: who for plugin in plugins for arn, who in plugin.kms_principals(here).items()}
+    keys = services.kms_keys(found, account, named, skipped)
     entry: dict[str, Any] = {"name": region, "cloud": "aws", "keys": keys}
-    listed = {product: lists.astra.registrations(product) for product in PRODUCTS} if uses_astra else {}
-    entry["registrations"] = services.aws_registrations(listed, region, {k["arn"]: k["alias"] for k in found},
-                                                        skipped)
+    aliases = {k["arn"]: k["alias"] for k in found}
+    entry["registrations"] = [r for plugin in plugins for r in plugin.export_aws(here, aliases, skipped)]
     return {name: value for name, value in entry.items() if value != []}
 
 
@@ -139,7 +115,7 @@ class _Context:
     key_set: KeySet
     region: str
     resource_group: str | None
-    confluent_keys: list[dict[str, Any]]
+    plugins: PluginTable
 
 
 def _region(lists: Lists, context: _Context, skipped: list[str]) -> dict[str, Any]:
@@ -148,57 +124,29 @@ def _region(lists: Lists, context: _Context, skipped: list[str]) -> dict[str, An
                     key=lambda v: v["name"])
     keys = {v["name"]: sorted(lists.keys(v["resourceGroup"], v["name"]), key=lambda k: k["name"]) for v in vaults}
     identities = sorted(lists.identities(region), key=lambda i: i["name"])
-    cassandra = sorted(lists.cassandra_clusters(region), key=lambda c: c["name"])
-    # Confluent's application of a BYOK key is named, in the manifest, by the key it serves.
-    byok = {c["applicationId"]: (name, c) for c in context.confluent_keys if (name := _declared_key(c["keyId"], keys))}
-    uses_astra = context.key_set.accounts.astra_organization_id is not None
-    principals = _Principals(lists, {**({app: {"astra": p} for app, p in _astra_apps(lists, region).items()}
-                                         if uses_astra else {}),
-                                      **{app: {"confluent": name} for app, (name, _) in byok.items()}},
+    here = ExportRegion(context.key_set, region, lists, keys, {i["name"]: i["name"] for i in identities})
+    parts = [plugin.export_azure(here) for plugin in context.plugins]
+    principals = _Principals(lists, {app: who for part in parts for app, who in part.applications.items()},
                              {**{i["principalId"]: {"identity": i["name"]} for i in identities},
-                              **{c["principalId"]: {"cassandraCluster": c["name"]} for c in cassandra
-                                 if c.get("principalId")}})
+                              **{oid: who for part in parts for oid, who in part.principals.items()}})
     entry: dict[str, Any] = {"name": region, "cloud": "azure"}
     entry["identities"] = [{"name": i["name"], "resourceGroup": i["resourceGroup"]} for i in identities]
     entry["vaults"] = [_vault(v) for v in vaults]
     entry["keys"] = [_key(vault, k) for vault, found in keys.items() for k in found]
     entry["roleAssignments"] = [a for v in vaults for a in _assignments(lists, v, principals, skipped)]
     entry["accessPolicies"] = [p for v in vaults for p in _access_policies(v, principals)]
-    entry["registrations"] = [
-        *(_registrations(lists, region, keys, skipped) if uses_astra else []),
-        *_confluent(lists, context, sorted(byok.values(), key=lambda b: b[0])),
-        *[r for c in cassandra if (r := services.cassandra_registration(c, keys, skipped))],
-        *_mongo(lists, region, keys, {i["name"]: i["name"] for i in identities}, skipped),
-    ]
+    entry["registrations"] = [r for part in parts for r in part.registrations(skipped)]
     return {name: value for name, value in entry.items() if value != []}
-
-
-def _confluent(lists: Lists, context: _Context,
-               byok: Sequence[tuple[str, Mapping[str, Any]]]) -> Iterable[dict[str, Any]]:
-    environment = context.key_set.accounts.confluent_environment_id
-    clusters = [c for c in lists.confluent_clusters(environment) if str(c.get("cloud")).upper() == "AZURE"
-                and str(c.get("region")).lower() == context.region.lower()] if environment and byok else []
-    for name, entry in byok:
-        cluster = services.confluent_cluster(clusters, entry.get("id"))
-        yield {"confluent": {"key": name, **({"cluster": cluster} if cluster else {})}}
-
-
-def _mongo(lists: Lists, region: str, keys: Mapping[str, list[dict[str, Any]]], identities: Mapping[str, str],
-           skipped: list[str]) -> Iterable[dict[str, Any]]:
-    for cluster in sorted(lists.mongo_clusters(region), key=lambda c: c["name"]):
-        found = services.mongo_registration(cluster, lambda uri: _declared_key(uri, keys), identities, skipped)
-        if found is not None:
-            yield found
 
 
 @dataclass
 class _Principals:
-    """Who an object ID is, in the manifest's words: a declared identity or cluster, an Astra or Confluent
+    """Who an object ID is, in the manifest's words: a declared identity or a plug-in's object, a plug-in's
     application, another service principal by its application ID, else the object ID itself."""
 
     lists: Lists
     applications: Mapping[str, dict[str, str]]
-    # object ID -> the declared object it is the principal of (an identity, a Cassandra cluster)
+    # object ID -> the declared object it is the principal of (an identity, a plug-in's cluster)
     declared: Mapping[str, dict[str, str]]
 
     def of(self, object_id: str, principal_type: str = "ServicePrincipal") -> dict[str, str]:
@@ -208,14 +156,6 @@ class _Principals:
         if app_id is None:
             return {"objectId": object_id}
         return dict(self.applications.get(app_id, {"servicePrincipal": app_id}))
-
-
-def _declared_key(key_id: str, keys: Mapping[str, list[dict[str, Any]]]) -> str | None:
-    """The name of the exported key `key_id` identifies, if it is one of them."""
-    match = KEY_IDENTIFIER.match(key_id or "")
-    if match is None or match["key"] not in {k["name"] for k in keys.get(match["vault"], [])}:
-        return None
-    return match["key"]
 
 
 def _vault(vault: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,11 +180,6 @@ def _key(vault: str, key: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _astra_apps(lists: Lists, region: str) -> dict[str, str]:
-    """Astra's provider (application) IDs of the region -> the product they serve."""
-    return {app: product for product in PRODUCTS for app in lists.astra.provider_ids(product, "azure", region)}
-
-
 def _assignments(lists: Lists, vault: Mapping[str, Any], principals: _Principals,
                  skipped: list[str]) -> Iterable[dict[str, Any]]:
     seen: set[tuple[str, str]] = set()
@@ -265,19 +200,3 @@ def _access_policies(vault: Mapping[str, Any], principals: _Principals) -> Itera
     for policy in sorted(vault.get("accessPolicies") or [], key=lambda p: p["objectId"]):
         if policy["keys"]:
             yield {"vault": vault["name"], "principal": principals.of(policy["objectId"]), "keys": policy["keys"]}
-
-
-def _registrations(lists: Lists, region: str, keys: Mapping[str, list[dict[str, Any]]],
-                   skipped: list[str]) -> list[dict[str, Any]]:
-    found = []
-    for product in PRODUCTS:
-        for entry in lists.astra.registrations(product):
-            fields = {k.lower(): v for k, v in entry.items()}
-            if str(fields.get("cloudprovider", "")).lower() != "azure" or fields.get("region") != region:
-                continue
-            name = _declared_key(str(fields.get("keyid", "")), keys)
-            if name is None:
-                skipped.append(f"Astra {product} key {fields.get('keyid')} in {region} (its vault was not exported)")
-                continue
-            found.append({"astra": {"product": product, "key": name}})
-    return found

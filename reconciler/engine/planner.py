@@ -7,9 +7,8 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from reconciler.core.kinds import KindSpec
 from reconciler.core.retry import RetryPolicy
@@ -33,11 +32,10 @@ from reconciler.plan.model import (
     Unknown,
 )
 from reconciler.plan.targets import partial_plan_notice, select
-from reconciler.providers.base import Live, ResourceHandler
-from reconciler.systems import KINDS
+from reconciler.plugins import PlanRun, PluginTable
+from reconciler.providers.base import Capability, Live, ReadsDeclared, ReportsNameHolder, ResourceHandler
 
 LiveState = dict[str, Live | None]
-REGION_NOT_ENABLED = "R-ASTRA-REGION"
 # What the plan reads for an absent object whose name something else holds (a soft-deleted vault).
 HELD = "heldBy"
 NAME_HELD = "R-VAULT-SOFT-DELETED"
@@ -46,8 +44,8 @@ NAME_HELD = "R-VAULT-SOFT-DELETED"
 @dataclass
 class Planner:
     handlers: Mapping[str, ResourceHandler]
-    # Lists the Astra databases of (cloud, region); None when Astra is not in play.
-    astra_databases: Any = None
+    # The plug-ins the run was handed: what the key set expands to, each kind's spec, their notices.
+    plugins: PluginTable = field(kw_only=True)
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Where the create-time secrets will be read from at apply (the process's environment).
@@ -57,19 +55,19 @@ class Planner:
     unread: dict[str, str] | None = None
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
-        lookups = expand.lookups(key_set)
+        lookups = expand.lookups(key_set, self.plugins)
         live = self.refresh(lookups, {})
         answers = {address: obj or {} for address, obj in live.items()}
-        desired = expand.resources(key_set, answers)
+        desired = expand.resources(key_set, answers, self.plugins)
         if targets:
             desired = select(desired, targets)
         live = self.refresh([r for r in desired if r.address not in live], live)
-        steps = order_steps([make_step(resource, live) for resource in desired])
+        steps = order_steps([make_step(resource, live, self.plugins) for resource in desired])
         return Plan(
             key_set=key_set.name,
             steps=steps,
             notices=(*([partial_plan_notice(targets)] if targets else []), *self._variable_notices(steps),
-                     *self._notices(steps), *rotation_notices(key_set), *unreadable_notices(steps)),
+                     *self._notices(key_set, steps), *rotation_notices(key_set), *unreadable_notices(steps)),
             manifest_digest=manifests.digest,
             manifest_files=tuple(ManifestFile(f, d) for f, d in zip(manifests.files, manifests.sha256, strict=True)),
             targets=tuple(targets),
@@ -92,16 +90,18 @@ class Planner:
         if identity is None:
             return None
         handler = self.handlers[resource.kind]
-        declared = getattr(handler, "read_declared", None)
-        if declared is not None:
-            found: Live | None = self.retry.call(lambda: declared(identity=identity, attributes=resource.attributes),
-                                                 what=f"reading {resource.address}", subject=resource.address)
+        if Capability.READS_DECLARED in handler.capabilities:
+            reader = cast(ReadsDeclared, handler)
+            found: Live | None = self.retry.call(
+                lambda: reader.read_declared(identity=identity, attributes=resource.attributes),
+                what=f"reading {resource.address}", subject=resource.address)
         else:
             found = self.retry.call(lambda: handler.read(identity=identity), what=f"reading {resource.address}",
                                     subject=resource.address)
-        holds = getattr(handler, "held", None)
-        if found is None and holds is not None:
-            holder = self.retry.call(lambda: holds(identity=identity), what=f"looking up {resource.address}'s name")
+        if found is None and Capability.REPORTS_NAME_HOLDER in handler.capabilities:
+            holds = cast(ReportsNameHolder, handler)
+            holder = self.retry.call(lambda: holds.held(identity=identity),
+                                     what=f"looking up {resource.address}'s name")
             return {HELD: holder} if holder else None
         return found
 
@@ -111,27 +111,9 @@ class Planner:
             yield Notice("W-VARIABLE-UNSET", step.region, f"{describe_unset(step, attribute, variable)}: apply "
                          "reads it to create the object, and refuses to start without it")
 
-    def _notices(self, steps: tuple[Step, ...]) -> Iterable[Notice]:
-        # A registration whose read failed (a health check goes on without it) is not known to be new.
-        unread = self.unread or {}
-        new_registrations = [s for s in steps if s.kind == "astra_registration" and s.action is Action.CREATE
-                             and s.address not in unread]
-        if not new_registrations or not self.astra_databases:
-            return []
-        # One list of databases per region, each on its own: side by side, like the refresh's reads
-        # (34 regions one after another were 3.4 s of a fleet's first plan).
-        with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="cmkctl-notice") as pool:
-            found = list(pool.map(lambda step: list(self._database_notice(step)), new_registrations))
-        return [notice for notices in found for notice in notices]
-
-    def _database_notice(self, step: Step) -> Iterable[Notice]:
-        cloud, region = step.identity["cloud"], step.region
-        databases = self.retry.call(lambda: self.astra_databases(cloud, region), what="listing Astra databases")
-        if databases:
-            names = ", ".join(sorted(str(d.get("info", {}).get("name", d.get("id"))) for d in databases))
-            yield Notice("W-ASTRA-EXISTING-DATABASES", region, f"{len(databases)} Astra database(s) already "
-                         f"deployed in {cloud} {region} ({names}) keep their current key; the key registered "
-                         "now protects only databases deployed after it")
+    def _notices(self, key_set: KeySet, steps: tuple[Step, ...]) -> Iterable[Notice]:
+        run = PlanRun(key_set, self.handlers, self.retry, self.parallelism, frozenset(self.unread or ()))
+        return [notice for plugin in self.plugins for notice in plugin.plan_notices(steps, run)]
 
 
 def unreadable_notices(steps: Iterable[Step]) -> list[Notice]:
@@ -145,18 +127,16 @@ def rotation_notices(key_set: KeySet) -> list[Notice]:
     return [Notice(warning.rule, region, warning.summary) for region, warning in expiry_warnings(key_set)]
 
 
-def make_step(resource: Resource, live: LiveState) -> Step:
-    spec = KINDS[resource.kind]
+def make_step(resource: Resource, live: LiveState, plugins: PluginTable) -> Step:
+    spec = plugins.kinds[resource.kind]
     current = live.get(resource.address)
     attributes = substitute(resource.attributes, live)
     decision = (held_decision(spec, resource, attributes, current[HELD]) if current and HELD in current
                 else choose_action(spec, attributes, current, resource.declared, resource.source))
     action, reason, rules = decision.action, decision.reason, decision.rules
-    if spec.read_only and current is not None and not current.get("providerIds", True):
-        action, reason, rules = Action.FORBIDDEN, (
-            f"Astra lists no {resource.identity['product']} provider ID for {resource.identity['cloud']} region "
-            f"{resource.region}: the region is not enabled for this organization (ask DataStax to unlock it; "
-            f"declared at {resource.source}) [{REGION_NOT_ENABLED}]"), (REGION_NOT_ENABLED,)
+    refusal = next((r for p in plugins if current is not None and (r := p.refusal(resource, current))), None)
+    if refusal is not None:
+        action, reason, rules = Action.FORBIDDEN, f"{refusal.reason} [{refusal.rule}]", (refusal.rule,)
     return Step(
         address=resource.address,
         kind=resource.kind,

@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from reconciler.core.errors import CmkError, CredentialError, ProviderError, in_context
 from reconciler.core.retry import RetryPolicy
 from reconciler.engine.schedule import Batching, Outcome, Scheduler, longest_chain_first
 from reconciler.plan.model import Resource, Unknown
-from reconciler.providers.base import Live, ResourceHandler
+from reconciler.providers.base import BatchReads, Capability, Live, ResourceHandler
 
 LiveState = dict[str, Live | None]
 # What failing one read may raise and leave the others to go on: the object's plane refused or failed
@@ -93,8 +93,8 @@ class Refresh:
 
     def _batch_sizes(self) -> dict[str, int]:
         """Kinds whose handler prefetches (Graph: 15 service principals per request) and how many at once."""
-        return {kind: int(getattr(h, "prefetch_batch", 0) or 0) or 10**9
-                for kind, h in self.handlers.items() if hasattr(h, "prefetch")}
+        return {kind: int(cast(BatchReads, h).prefetch_batch or 0) or 10**9
+                for kind, h in self.handlers.items() if Capability.BATCH_READ in h.capabilities}
 
     def _failed(self, address: str, error: BaseException, failures: list[str]) -> None:
         failures.append(in_context(f"reading {address}", error))
@@ -113,11 +113,11 @@ class Refresh:
         return outcomes
 
     def _prefetch(self, group: list[Resource], live: LiveState) -> None:
-        handler = self.handlers[group[0].kind]
+        handler = cast(BatchReads, self.handlers[group[0].kind])
         identities = [i for i in (self.identity(r, live) for r in group) if i is not None]
         if not identities:
             return
         # On failure each read then asks on its own, and reports its own error.
         with contextlib.suppress(CmkError):
-            self.retry.call(lambda: handler.prefetch(identities=identities),  # type: ignore[attr-defined]
+            self.retry.call(lambda: handler.prefetch(identities=identities),
                             what=f"looking up {len(identities)} {group[0].kind}")

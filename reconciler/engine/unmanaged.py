@@ -7,34 +7,30 @@ so, so that a reviewer sees the object is left in place on purpose. Found by cmk
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from reconciler.engine.graph import DEFAULT_PARALLELISM
-from reconciler.manifest.keyref import KEY_IDENTIFIER
 from reconciler.manifest.model import KeySet
 from reconciler.plan.model import Notice, Plan
-
-CODE = "I-UNMANAGED"
-PRODUCTS = ("serverless", "managed-clusters")
+from reconciler.plugins import PluginTable
+from reconciler.plugins.base import unmanaged_notice as _notice
 
 
 class UnmanagedLists(Protocol):
+    """The listings the core's part of the report needs; each plug-in asks the same inventory for its own."""
+
     def all_vaults(self) -> list[dict[str, Any]]: ...
 
     def keys(self, resource_group: str, vault: str) -> list[dict[str, Any]]: ...
-
-    def astra_registrations(self, product: str) -> list[dict[str, Any]]: ...
-
-    def confluent_keys(self) -> list[dict[str, Any]]: ...
 
 
 def _ours(tags: Mapping[str, str] | None, key_set: KeySet) -> bool:
     return tags is not None and tags.get("cmkctl-set") == key_set.name
 
 
-def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists, *,
+def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists, plugins: PluginTable, *,
                       parallelism: int = DEFAULT_PARALLELISM) -> list[Notice]:
     declared_vaults = {v.name.lower(): r.name for r in key_set.regions for v in r.vaults}
     declared_keys = {(k.vault.lower(), k.name.lower()) for r in key_set.regions for k in r.keys}
@@ -54,36 +50,5 @@ def unmanaged_notices(key_set: KeySet, plan: Plan, lists: UnmanagedLists, *,
                     for key in keys
                     if _ours(key.get("tags"), key_set) and (vault["name"].lower(), key["name"].lower())
                     not in declared_keys]
-    notices += _registrations(key_set, plan, lists, ours)
+    notices += [notice for plugin in plugins for notice in plugin.unmanaged(key_set, plan, lists, ours)]
     return sorted(notices, key=lambda n: (n.region, n.message))
-
-
-def _registrations(key_set: KeySet, plan: Plan, lists: UnmanagedLists,
-                   ours: Mapping[str, Any]) -> Iterable[Notice]:
-    registered = {(s.identity.get("product"), s.identity.get("region")) for s in plan.steps
-                  if s.kind == "astra_registration"}
-    if key_set.accounts.astra_organization_id:
-        for product in PRODUCTS:
-            for entry in lists.astra_registrations(product):
-                fields = {k.lower(): v for k, v in entry.items()}
-                key_id, region = str(fields.get("keyid", "")), str(fields.get("region", ""))
-                if _our_vault(key_id, ours) is not None and (product, region) not in registered:
-                    yield _notice(region, f"Astra {product} registration of {key_id} is no longer declared; "
-                                  "cmkctl leaves it registered (only a support ticket removes it)")
-    byok = {str(s.identity.get("keyId", "")).lower() for s in plan.steps if s.kind == "confluent_byok_key"}
-    if key_set.accounts.confluent_environment_id:
-        for entry in lists.confluent_keys():
-            vault = _our_vault(entry["keyId"], ours)
-            if vault is not None and entry["keyId"].lower() not in byok:
-                yield _notice(vault["location"], f"Confluent BYOK key for {entry['keyId']} is no longer declared; "
-                              "cmkctl leaves it in place")
-
-
-def _our_vault(key_id: str, ours: Mapping[str, Any]) -> Any:
-    """The vault of ours that holds the key `key_id` identifies, or None."""
-    match = KEY_IDENTIFIER.match(key_id)
-    return ours.get(match["vault"].lower()) if match is not None else None
-
-
-def _notice(region: str, message: str) -> Notice:
-    return Notice(CODE, region, message, level="info")

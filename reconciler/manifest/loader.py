@@ -15,6 +15,7 @@ from reconciler.core.errors import Diagnostic, ManifestError
 from reconciler.core.printable import cut, quoted
 from reconciler.manifest.checkout import portable
 from reconciler.manifest.model import Accounts, KeySet
+from reconciler.manifest.plugins import ManifestPlugin
 from reconciler.manifest.resolve import resolve_key_set
 from reconciler.manifest.yamlsource import Document, dotted, read_source
 
@@ -60,8 +61,10 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnost
     return files, problems
 
 
-def load(paths: Sequence[str | Path], *, accept: Acceptance | None = None) -> LoadedManifests:
-    """Every key set in `paths`; raises ManifestError with all diagnostics when any is found.
+def load(paths: Sequence[str | Path], *, plugins: Sequence[ManifestPlugin],
+         accept: Acceptance | None = None) -> LoadedManifests:
+    """Every key set in `paths`, resolved by the plug-ins handed in; raises ManifestError with all
+    diagnostics when any is found.
 
     `accept`, when given, sees each file's bytes before they are parsed, and may refuse them.
     """
@@ -83,7 +86,7 @@ def load(paths: Sequence[str | Path], *, accept: Acceptance | None = None) -> Lo
         digest.update(portable(file).encode() + b"\0" + source.content)
         each.append(hashlib.sha256(source.content).hexdigest())
         for document in documents:
-            key_set, problems = _load_document(document)
+            key_set, problems = _load_document(document, plugins)
             diagnostics.extend(problems)
             if key_set is not None:
                 key_sets.append(key_set)
@@ -94,8 +97,9 @@ def load(paths: Sequence[str | Path], *, accept: Acceptance | None = None) -> Lo
     return LoadedManifests(tuple(joined), tuple(str(f) for f in files), digest.hexdigest(), tuple(each))
 
 
-def load_one(paths: Sequence[str | Path], *, accept: Acceptance | None = None) -> tuple[KeySet, LoadedManifests]:
-    loaded = load(paths, accept=accept)
+def load_one(paths: Sequence[str | Path], *, plugins: Sequence[ManifestPlugin],
+             accept: Acceptance | None = None) -> tuple[KeySet, LoadedManifests]:
+    loaded = load(paths, plugins=plugins, accept=accept)
     if len(loaded.key_sets) != 1:
         # Said of the paths given, not of one file among them: no file is at fault.
         names = ", ".join(f"{k.name} in {Path(k.source.file).name}" for k in loaded.key_sets) or "none"
@@ -105,17 +109,17 @@ def load_one(paths: Sequence[str | Path], *, accept: Acceptance | None = None) -
     return loaded.key_sets[0], loaded
 
 
-def _load_document(document: Document) -> tuple[KeySet | None, list[Diagnostic]]:
+def _load_document(document: Document, plugins: Sequence[ManifestPlugin]) -> tuple[KeySet | None, list[Diagnostic]]:
     from reconciler.manifest import rules
 
     problems = schema_problems(document)
     if problems:
         return None, problems
-    key_set, problems = resolve_key_set(document)
+    key_set, problems = resolve_key_set(document, plugins)
     if key_set is None:
         return None, problems
     # Rules tolerate dangling references, so the user sees every problem in one run.
-    found = problems + rules.check(key_set)
+    found = problems + rules.check(key_set, plugins)
     return key_set, sorted(found, key=lambda d: (d.file, d.line or 0))
 
 

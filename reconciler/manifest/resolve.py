@@ -8,6 +8,7 @@ object of another region is a rule violation, because the vendors refuse cross-r
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from reconciler.core.errors import Diagnostic
@@ -29,6 +30,7 @@ from reconciler.manifest.model import (
     Source,
     Vault,
 )
+from reconciler.manifest.plugins import ManifestPlugin
 from reconciler.manifest.rotation import LIMITS_RULE, RotationPolicy, limit_problems, parse_duration
 from reconciler.manifest.yamlsource import Document, JsonPath
 
@@ -39,21 +41,19 @@ VAULT_SCOPE = re.compile(
 )
 
 
-def resolve_key_set(document: Document) -> tuple[KeySet | None, list[Diagnostic]]:
-    from reconciler.systems import SYSTEMS
-
+def resolve_key_set(document: Document, plugins: Sequence[ManifestPlugin]) -> tuple[KeySet | None, list[Diagnostic]]:
     context = ResolveContext(document)
     data = document.data
     accounts = _accounts(data.get("accounts", {}))
-    regions = tuple(_region(context, data, index) for index in range(len(data.get("regions", []))))
+    regions = tuple(_region(context, data, index, plugins) for index in range(len(data.get("regions", []))))
     key_set = KeySet(data["metadata"]["name"], accounts, regions, document.file, context.source(("metadata",)),
                      lock=_lock(context, data), accounts_only="regions" not in data)
     _check_region_names(context, key_set)
     _check_references(context, key_set)
     check_access_policy_references(context, key_set)
-    for system in SYSTEMS:
+    for plugin in plugins:
         for region in key_set.regions:
-            system.check_references(context, key_set, region)
+            plugin.check_references(context, key_set, region)
     return key_set, context.problems
 
 
@@ -80,7 +80,7 @@ def _accounts(data: dict[str, Any]) -> Accounts:
     )
 
 
-def _region(context: ResolveContext, data: dict[str, Any], index: int) -> Region:
+def _region(context: ResolveContext, data: dict[str, Any], index: int, plugins: Sequence[ManifestPlugin]) -> Region:
     path: JsonPath = ("regions", index)
     raw = data["regions"][index]
     name = raw["name"]
@@ -95,7 +95,7 @@ def _region(context: ResolveContext, data: dict[str, Any], index: int) -> Region
         keys=tuple(_key(context, name, (*path, "keys", i), k) for i, k in enumerate(raw.get("keys", [])))
         if raw["cloud"] == "azure" else (),
         role_assignments=tuple(a for a in assignments if a is not None),
-        registrations=_registrations(context, name, path, raw.get("registrations", [])),
+        registrations=_registrations(context, name, path, raw.get("registrations", []), plugins),
         source=context.source(path),
         access_policies=access_policies(context, name, path, raw),
         kms_keys=kms_keys(context, name, path, raw) if raw["cloud"] == "aws" else (),
@@ -104,14 +104,12 @@ def _region(context: ResolveContext, data: dict[str, Any], index: int) -> Region
 
 
 def _registrations(context: ResolveContext, region: str, path: JsonPath,
-                   raw: list[dict[str, Any]]) -> tuple[Registration, ...]:
-    from reconciler.systems import by_registration_key
-
-    systems = by_registration_key()
+                   raw: list[dict[str, Any]], plugins: Sequence[ManifestPlugin]) -> tuple[Registration, ...]:
+    by_key = {plugin.registration_key: plugin for plugin in plugins if plugin.registration_key}
     found = []
     for index, entry in enumerate(raw):
         for key, body in entry.items():
-            resolved = systems[key].resolve_registration(context, region, (*path, "registrations", index, key), body)
+            resolved = by_key[key].resolve_registration(context, region, (*path, "registrations", index, key), body)
             if resolved is not None:
                 found.append(resolved)
     return tuple(found)

@@ -5,10 +5,11 @@ Rule IDs are stable: they appear in messages and documentation, so users can sea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 from reconciler.core.errors import Diagnostic
 from reconciler.manifest.model import KeySet
+from reconciler.manifest.plugins import ManifestPlugin
 from reconciler.manifest.rotation import EXPIRY_REFUSAL_RULE, EXPIRY_RULE, expiry_refusal, expiry_warning
 
 Rule = Callable[[KeySet], Iterator[Diagnostic]]
@@ -56,13 +57,12 @@ def access_policy_principals_served(key_set: KeySet, served: Collection[str]) ->
                                        "access policy", "E-REFERENCE")
 
 
-def check(key_set: KeySet) -> list[Diagnostic]:
-    """The core's rules, each system's, then those over the whole table (no system imports the table)."""
-    from reconciler.systems import SYSTEMS, by_principal_kind
-
+def check(key_set: KeySet, plugins: Sequence[ManifestPlugin]) -> list[Diagnostic]:
+    """The core's rules, each plug-in's, then those over the whole table (no plug-in imports the table)."""
     found = [diagnostic for rule in RULES for diagnostic in rule(key_set)]
-    found += [diagnostic for system in SYSTEMS for diagnostic in system.rules(key_set)]
-    return found + list(access_policy_principals_served(key_set, by_principal_kind()))
+    found += [diagnostic for plugin in plugins for diagnostic in plugin.rules(key_set)]
+    served = {kind for plugin in plugins for kind in plugin.principal_kinds}
+    return found + list(access_policy_principals_served(key_set, served))
 
 
 def expiry_warnings(key_set: KeySet) -> list[tuple[str, Diagnostic]]:

@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.plan.model import Action, Plan, Step
 
-# The objects whose owner uses a key: one path each (a Confluent key a cluster uses is on the cluster's).
-CONSUMER_KINDS = frozenset({"astra_registration", "confluent_byok_key", "confluent_cluster", "mongo_cluster",
-                            "cassandra_data_center"})
 DEFAULT_EXPIRY_WARNING_DAYS = 30
-# Consumers whose procedures have a firewalled vault let trusted Microsoft services through (Cosmos DB's
-# customer-key guide; Confluent's "If you have network restrictions"): closed both ways, no path.
-TRUSTED_SERVICE_CONSUMERS = {"cassandra_data_center": "Managed Instance for Apache Cassandra",
-                             "mongo_cluster": "Cosmos DB for MongoDB vCore",
-                             "confluent_byok_key": "Confluent Cloud", "confluent_cluster": "Confluent Cloud"}
 DAY = 86_400
-# Confluent's BYOK key states in which a cluster can use the key (byok/v1 Key.state).
-CONFLUENT_USABLE_STATES = frozenset({"AVAILABLE", "IN_USE"})
 # ARM's provisioningState values that end a change well; a change under way only warns.
 SUCCEEDED = "Succeeded"
 FAILED_STATES = frozenset({"Failed", "Canceled"})
@@ -86,12 +76,37 @@ class Clock:
     expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
 
 
-def evaluate(plan: Plan, unread: Mapping[str, str], clock: Clock) -> Health:
-    """The health of every declared consumer's key path in `plan`."""
+# What is wrong with one object of a kind, as its vendor would say it.
+Check = Callable[[Step, Clock], Iterable["Finding"]]
+
+
+@dataclass(frozen=True)
+class HealthRules:
+    """What the health check knows of each kind, gathered from the plug-ins it is handed."""
+
+    # kind -> the findings of an object of the kind that exists
+    checks: Mapping[str, Check] = field(default_factory=dict)
+    # kind -> the findings of a lookup of the kind (a read, never created)
+    lookups: Mapping[str, Check] = field(default_factory=dict)
+    # kind -> why a missing object of the kind breaks its path; "does not exist" otherwise
+    missing: Mapping[str, Callable[[Step], str]] = field(default_factory=dict)
+    # The kinds whose owner uses a key: one path each (unless another consumer's path holds it).
+    consumers: frozenset[str] = frozenset()
+    # consumer kind -> the service that reaches the vault as a trusted Microsoft service
+    trusted_services: Mapping[str, str] = field(default_factory=dict)
+
+    def __add__(self, other: HealthRules) -> HealthRules:
+        return HealthRules({**self.checks, **other.checks}, {**self.lookups, **other.lookups},
+                           {**self.missing, **other.missing}, self.consumers | other.consumers,
+                           {**self.trusted_services, **other.trusted_services})
+
+
+def evaluate(plan: Plan, unread: Mapping[str, str], clock: Clock, rules: HealthRules) -> Health:
+    """The health of every declared consumer's key path in `plan`, judged by `rules`."""
     by_address = {step.address: step for step in plan.steps}
-    consumers = [s for s in plan.steps if s.kind in CONSUMER_KINDS]
+    consumers = [s for s in plan.steps if s.kind in rules.consumers]
     used = {dep for s in consumers for dep in _chain(s.address, by_address) if dep != s.address}
-    paths = [_path(step, by_address, unread, clock) for step in consumers if step.address not in used]
+    paths = [_path(step, by_address, unread, clock, rules) for step in consumers if step.address not in used]
     return Health(plan.key_set, tuple(sorted(paths, key=lambda p: (p.region, p.consumer))), clock.now)
 
 
@@ -108,18 +123,18 @@ def _chain(address: str, by_address: Mapping[str, Step]) -> list[str]:
     return list(seen)
 
 
-def _path(step: Step, by_address: Mapping[str, Step], unread: Mapping[str, str], clock: Clock) -> PathHealth:
+def _path(step: Step, by_address: Mapping[str, Step], unread: Mapping[str, str], clock: Clock,
+          rules: HealthRules) -> PathHealth:
     chain = [by_address[address] for address in _chain(step.address, by_address)]
-    findings = [f for link in chain for f in step_findings(link, unread, clock)]
-    findings += _closed_vaults(step, chain)
+    findings = [f for link in chain for f in step_findings(link, unread, clock, rules)]
+    findings += _closed_vaults(step, chain, rules.trusted_services.get(step.kind))
     return PathHealth(step.address, step.kind, step.region, tuple(findings))
 
 
-def _closed_vaults(consumer: Step, chain: Iterable[Step]) -> Iterable[Finding]:
+def _closed_vaults(consumer: Step, chain: Iterable[Step], service: str | None) -> Iterable[Finding]:
     """A vault the consumer's service cannot reach: its firewall denies public networks and does not let
     trusted Microsoft services through, the way these services come (Cosmos DB's customer-key guide;
     the R-*-BYPASS rules). The vault itself is sound, so this belongs to the path, not the vault."""
-    service = TRUSTED_SERVICE_CONSUMERS.get(consumer.kind)
     if service is None:
         return
     for step in chain:
@@ -130,30 +145,22 @@ def _closed_vaults(consumer: Step, chain: Iterable[Step]) -> Iterable[Finding]:
                           f"(networkAcls: defaultAction Deny, bypass {acls.get('bypass') or 'None'})")
 
 
-def step_findings(step: Step, unread: Mapping[str, str], clock: Clock) -> list[Finding]:
+def step_findings(step: Step, unread: Mapping[str, str], clock: Clock, rules: HealthRules) -> list[Finding]:
     """What is wrong with one object of a path, as its vendor would say it."""
     if step.address in unread:
         return [Finding(step.address, Status.BROKEN, f"could not be read: {unread[step.address]}")]
     if step.action is Action.READ:
-        return list(_lookup(step))
+        lookup = rules.lookups.get(step.kind)
+        return list(lookup(step, clock)) if lookup else []
     if not step.live:
-        return [Finding(step.address, Status.BROKEN, _missing(step))]
-    check = _CHECKS.get(step.kind)
+        missing = rules.missing.get(step.kind)
+        return [Finding(step.address, Status.BROKEN, missing(step) if missing else "does not exist")]
+    check = rules.checks.get(step.kind)
     return list(check(step, clock)) if check else []
 
 
-def _missing(step: Step) -> str:
-    if step.kind == "astra_registration":
-        return (f"Astra holds no {step.identity.get('product')} key for {step.identity.get('cloud')} region "
-                f"{step.region}: the registration is gone")
-    if step.kind in ("azure_role_assignment", "azure_access_policy"):
-        return "the grant does not exist: the consumer's principal cannot use the key"
-    return "does not exist"
-
-
-def _lookup(step: Step) -> Iterable[Finding]:
-    if step.kind == "astra_provider_accounts" and not step.live.get("providerIds"):
-        yield Finding(step.address, Status.BROKEN, f"Astra lists no provider ID for region {step.region}")
+def _missing_grant(step: Step) -> str:
+    return "the grant does not exist: the consumer's principal cannot use the key"
 
 
 def _vault(step: Step, clock: Clock) -> Iterable[Finding]:
@@ -210,26 +217,8 @@ def _access_policy(step: Step, clock: Clock) -> Iterable[Finding]:
                                                    f"{', '.join(sorted(wanted - held))}")
 
 
-def _astra_registration(step: Step, clock: Clock) -> Iterable[Finding]:
-    # A declared key not yet known (its own read failed) is that read's finding, not Astra's.
-    if any(c.name == "keyId" and isinstance(c.after, str) for c in step.changes):
-        yield Finding(step.address, Status.BROKEN, f"Astra holds another key for the region: "
-                                                   f"{step.live.get('keyId')}")
-
-
-def _confluent_key(step: Step, clock: Clock) -> Iterable[Finding]:
-    live = step.live
-    phase, message = live.get("validationPhase"), live.get("validationMessage") or ""
-    if phase == "INVALID":
-        yield Finding(step.address, Status.BROKEN, f"Confluent reports validation.phase INVALID"
-                                                   f"{': ' + message if message else ''}")
-    elif phase != "VALID":
-        yield Finding(step.address, Status.WARNING, f"Confluent reports validation.phase {phase}")
-    if live.get("state") not in CONFLUENT_USABLE_STATES:
-        yield Finding(step.address, Status.BROKEN, f"Confluent reports the key's state {live.get('state')}")
-
-
-def _provisioned(step: Step, clock: Clock) -> Iterable[Finding]:
+def provisioned(step: Step, clock: Clock) -> Iterable[Finding]:
+    """ARM's provisioningState: a change that failed breaks the path, one under way warns."""
     state = step.live.get("provisioningState")
     if state in FAILED_STATES:
         yield Finding(step.address, Status.BROKEN, f"provisioningState is {state}")
@@ -237,30 +226,14 @@ def _provisioned(step: Step, clock: Clock) -> Iterable[Finding]:
         yield Finding(step.address, Status.WARNING, f"provisioningState is {state}")
 
 
-def _mongo_cluster(step: Step, clock: Clock) -> Iterable[Finding]:
-    yield from _provisioned(step, clock)
-    if any(change.name == "customerManagedKeyEncryption" for change in step.changes):
-        url = (step.live.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
-        yield Finding(step.address, Status.WARNING, f"the cluster's keyEncryptionKeyUrl is {url}, not the declared "
-                                                    "key and identity")
-
-
-def _data_center(step: Step, clock: Clock) -> Iterable[Finding]:
-    yield from _provisioned(step, clock)
-    for change in step.changes:
-        if change.name in ("managedDiskCustomerKeyUri", "backupStorageCustomerKeyUri"):
-            yield Finding(step.address, Status.WARNING, f"{change.name} is {change.before}, not {change.after} "
-                                                        "(the next apply moves it)")
-
-
 _CHECKS = {
     "azure_vault": _vault,
     "azure_key": _azure_key,
     "aws_kms_key": _kms_key,
     "azure_access_policy": _access_policy,
-    "astra_registration": _astra_registration,
-    "confluent_byok_key": _confluent_key,
-    "mongo_cluster": _mongo_cluster,
-    "cassandra_cluster": _provisioned,
-    "cassandra_data_center": _data_center,
 }
+# The core's rules (vaults, keys, grants); each plug-in adds its kinds' through `Plugin.health`.
+CORE_RULES = HealthRules(
+    checks=_CHECKS,
+    missing={"azure_role_assignment": _missing_grant, "azure_access_policy": _missing_grant},
+)

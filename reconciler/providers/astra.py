@@ -11,7 +11,7 @@ import httpx
 from reconciler.core.errors import CredentialError, GuardError, ProviderError
 from reconciler.core.secrets import Secret
 from reconciler.providers.azure_common import normalize_uri
-from reconciler.providers.base import Live
+from reconciler.providers.base import Capability, Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
 from reconciler.providers.paths import segment
@@ -195,6 +195,7 @@ class AstraClient:
 
 class ProviderAccountsHandler:
     kind = "astra_provider_accounts"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, client: AstraClient) -> None:
         self._client = client
@@ -214,10 +215,15 @@ class RegistrationHandler:
     """Key registrations, read from the org's list (fetched once per product per run)."""
 
     kind = "astra_registration"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, client: AstraClient, *, organization_id: str | None) -> None:
         self._client = client
         self._organization_id = organization_id
+
+    def databases(self, cloud: str, region: str) -> list[dict[str, Any]]:
+        """The organization's databases in `cloud`/`region` (a plan's notice on a new registration)."""
+        return self._client.databases(cloud, region)
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None:
         cloud, region = checked_cloud(identity["cloud"]), identity["region"].lower()

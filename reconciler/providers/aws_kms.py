@@ -21,7 +21,7 @@ from reconciler.core import kms_policy
 from reconciler.core.errors import CredentialError, GuardError, ProviderError, TransientError
 from reconciler.providers.aws_common import client_config, https_only_client, https_only_session
 from reconciler.providers.aws_wire import observe
-from reconciler.providers.base import Connection, Live
+from reconciler.providers.base import Capability, Connection, Live
 from reconciler.providers.https import require_https
 
 PLANE = "aws"
@@ -198,6 +198,7 @@ def _wanted_statements(attributes: Mapping[str, Any]) -> dict[str, dict[str, Any
 
 class KmsKeyHandler:
     kind = "aws_kms_key"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AwsSession) -> None:
         self._session = session

@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.core.errors import ProviderError
 from reconciler.providers.azure_common import AzureSession, azure_errors
 from reconciler.providers.azure_keyvault import forget_group, vault_in_group
-from reconciler.providers.base import Live
+from reconciler.providers.base import Capability, Live
 
 PLANE = "arm"
 KEYVAULT_CLIENT = "azure.mgmt.keyvault:KeyVaultManagementClient"
@@ -64,6 +64,7 @@ def _vault_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
 
 class AccessPolicyHandler:
     kind = "azure_access_policy"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session

@@ -15,7 +15,7 @@ from reconciler.providers.azure_common import (
     subscription_of_scope,
     translate,
 )
-from reconciler.providers.base import Live
+from reconciler.providers.base import Capability, Live
 from reconciler.providers.paths import resource_id
 
 PLANE = "arm"
@@ -56,6 +56,7 @@ def assignment_live(assignment: Any) -> Live:
 
 class RoleAssignmentHandler:
     kind = "azure_role_assignment"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session

@@ -23,11 +23,12 @@ from reconciler.providers.azure_common import (
     AzureSession,
     GroupListing,
     azure_errors,
+    listed,
     normalize_uri,
     sdk_errors,
     translate,
 )
-from reconciler.providers.base import Live, grant_awaited
+from reconciler.providers.base import Capability, Live, grant_awaited
 
 PLANE = "arm"
 COSMOSDB_CLIENT = "azure.mgmt.cosmosdb:CosmosDBManagementClient"
@@ -124,6 +125,7 @@ def cluster_patch_body(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 class ClusterHandler:
     kind = "cassandra_cluster"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
@@ -188,6 +190,7 @@ def data_center_patch_body(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 class DataCenterHandler:
     kind = "cassandra_data_center"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
@@ -224,3 +227,19 @@ class DataCenterHandler:
             data_center = client.cassandra_data_centers.begin_create_update(
                 identity["resourceGroup"], identity["cluster"], identity["name"], body).result()
         return data_center_live(data_center.as_dict())
+
+
+def clusters_in(session: AzureSession, subscription: str, location: str) -> list[dict[str, Any]]:
+    """Cassandra clusters of the subscription in `location`, each with its data centers (the input of
+    an export)."""
+    found = listed(session, subscription, COSMOSDB_CLIENT, "Cassandra clusters",
+                   lambda c: c.cassandra_clusters.list_by_subscription())
+    return [{**live, "name": c["name"], "resourceGroup": c["id"].split("/")[4],
+             "dataCenters": _data_centers(session, subscription, c["id"].split("/")[4], c["name"])}
+            for c in found if (live := cluster_live(c))["location"] == normal_location(location)]
+
+
+def _data_centers(session: AzureSession, subscription: str, resource_group: str, cluster: str) -> list[dict[str, Any]]:
+    found = listed(session, subscription, COSMOSDB_CLIENT, f"data centers of Cassandra cluster {cluster}",
+                   lambda c: c.cassandra_data_centers.list(resource_group, cluster))
+    return [{**data_center_live(d), "name": d["name"]} for d in found]

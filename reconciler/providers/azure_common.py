@@ -432,3 +432,12 @@ def _retry_after(e: Any) -> float | None:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def listed(session: AzureSession, subscription: str, client: str, what: str,
+           listing: Callable[[Any], Iterable[Any]]) -> list[dict[str, Any]]:
+    """Every item a subscription-wide SDK listing yields, as plain dicts; SDK errors translated."""
+    try:
+        return [item.as_dict() for item in listing(session.client(client, subscription))]
+    except sdk_errors() as e:
+        raise translate(e, f"list the subscription's {what}") from e

@@ -27,7 +27,7 @@ from reconciler.providers.azure_common import (
     translate,
     wire_policy,
 )
-from reconciler.providers.base import Connection, Live
+from reconciler.providers.base import Capability, Connection, Live
 from reconciler.providers.https import require_https
 
 KEYVAULT_CLIENT = "azure.mgmt.keyvault:KeyVaultManagementClient"
@@ -206,6 +206,7 @@ def _soft_deleted_error(name: str, e: Exception) -> ProviderError | None:
 
 class VaultHandler:
     kind = "azure_vault"
+    capabilities: frozenset[Capability] = frozenset({Capability.READS_DECLARED, Capability.REPORTS_NAME_HOLDER})
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
@@ -433,6 +434,7 @@ def hsm_keys(session: AzureSession, vault: Mapping[str, Any]) -> list[str]:
 
 class KeyHandler:
     kind = "azure_key"
+    capabilities: frozenset[Capability] = frozenset({Capability.READS_DECLARED})
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session

@@ -20,8 +20,8 @@ from typing import Any
 
 from reconciler.core.errors import ProviderError
 from reconciler.core.secrets import Secret
-from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, normalize_uri
-from reconciler.providers.base import Live, grant_awaited
+from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, listed, normalize_uri
+from reconciler.providers.base import Capability, Live, grant_awaited
 
 PLANE = "arm"
 MONGO_CLIENT = "azure.mgmt.mongocluster:MongoClusterMgmtClient"
@@ -147,6 +147,7 @@ def _require_create_settings(name: str, attributes: Mapping[str, Any]) -> None:
 
 class MongoClusterHandler:
     kind = "mongo_cluster"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session
@@ -181,3 +182,11 @@ class MongoClusterHandler:
 
     def _writing(self, identity: Mapping[str, Any]) -> AbstractContextManager[None]:
         return self._listing.writing(identity["subscriptionId"], identity["resourceGroup"])
+
+
+def clusters_in(session: AzureSession, subscription: str, location: str) -> list[dict[str, Any]]:
+    """Mongo vCore clusters of the subscription in `location`, as the kind reads them, with name and group
+    (the input of an export)."""
+    found = listed(session, subscription, MONGO_CLIENT, "Mongo vCore clusters", lambda c: c.mongo_clusters.list())
+    return [{**live, "name": c["name"], "resourceGroup": c["id"].split("/")[4]}
+            for c in found if (live := cluster_live(c))["location"] == normal_location(location)]

@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.core.errors import ProviderError
 from reconciler.providers.azure_common import AzureSession, GroupListing, azure_errors, sdk_class
-from reconciler.providers.base import Live
+from reconciler.providers.base import Capability, Live
 
 PLANE = "arm"
 MSI_CLIENT = "azure.mgmt.msi:ManagedServiceIdentityClient"
@@ -42,6 +42,7 @@ def identity_live(identity: Any) -> Live:
 
 class UserAssignedIdentityHandler:
     kind = "azure_user_assigned_identity"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, session: AzureSession) -> None:
         self._session = session

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import enum
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -15,6 +16,20 @@ from reconciler.core.secrets import Secret
 Live = dict[str, Any]
 
 
+class Capability(enum.Enum):
+    """What a handler does beyond read, create and update: declared in `capabilities`, never probed.
+    Each names the protocol below that the handler then also implements."""
+
+    # `BatchReads`: many reads answered by one call (Graph's `appId in (...)`).
+    BATCH_READ = "batch-read"
+    # `ReadsDeclared`: a read given the declared attributes, so that what is not declared is not read.
+    READS_DECLARED = "reads-declared"
+    # `ReportsNameHolder`: who holds the name of an object that does not exist (a soft-deleted vault).
+    REPORTS_NAME_HOLDER = "reports-name-holder"
+    # `ForgetsReads`: what it found this run is forgotten, so a watch's next cycle reads afresh.
+    FORGETS_READS = "forgets-reads"
+
+
 class ResourceHandler(Protocol):
     """Reads and writes one kind of object (see `reconciler.core.kinds` for the names).
 
@@ -25,16 +40,7 @@ class ResourceHandler(Protocol):
     """
 
     kind: str
-
-    # Optional, not part of the Protocol: `prefetch(*, identities: Sequence[Mapping]) -> None`. A
-    # handler that can answer many reads with one call (Graph's `appId in (...)`) offers it, and
-    # `prefetch_batch: int`, how many it takes at once; the planner calls it with the identities of
-    # up to that many reads of the kind, then `read` for each, which the handler serves from what it
-    # fetched (reconciler.engine.refresh).
-    #
-    # Optional too: `read_declared(*, identity, attributes) -> Live | None`, for a handler whose
-    # read of some attributes costs a call of its own (a key's rotation policy, on Key Vault's data
-    # plane): the planner passes the declared attributes, and what is not declared is not read.
+    capabilities: frozenset[Capability]
 
     def read(self, *, identity: Mapping[str, Any]) -> Live | None: ...
 
@@ -43,6 +49,30 @@ class ResourceHandler(Protocol):
     def update(
         self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any], live: Mapping[str, Any]
     ) -> Live: ...
+
+
+class BatchReads(ResourceHandler, Protocol):
+    """The planner calls `prefetch` with the identities of up to `prefetch_batch` reads of the kind,
+    then `read` for each, which the handler serves from what it fetched (reconciler.engine.refresh)."""
+
+    prefetch_batch: int
+
+    def prefetch(self, *, identities: Sequence[Mapping[str, Any]]) -> None: ...
+
+
+class ReadsDeclared(ResourceHandler, Protocol):
+    """For a handler whose read of some attributes costs a call of its own (a key's rotation policy,
+    on Key Vault's data plane): the planner passes the declared attributes."""
+
+    def read_declared(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live | None: ...
+
+
+class ReportsNameHolder(ResourceHandler, Protocol):
+    def held(self, *, identity: Mapping[str, Any]) -> Live | None: ...
+
+
+class ForgetsReads(ResourceHandler, Protocol):
+    def forget_all(self) -> None: ...
 
 
 @dataclass(frozen=True)

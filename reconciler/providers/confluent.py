@@ -16,7 +16,7 @@ import httpx
 
 from reconciler.core.errors import CredentialError, GrantPendingError, ProviderError
 from reconciler.core.secrets import Secret
-from reconciler.providers.base import Live
+from reconciler.providers.base import Capability, Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
 from reconciler.providers.paths import segment
@@ -235,6 +235,7 @@ class ByokKeyHandler:
     """BYOK keys, found by the Azure key they register (Confluent ids are assigned on create)."""
 
     kind = "confluent_byok_key"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, client: ConfluentClient) -> None:
         self._client = client
@@ -313,6 +314,7 @@ class ClusterHandler:
     """Dedicated clusters, found by display name in the manifest's environment."""
 
     kind = "confluent_cluster"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, client: ConfluentClient) -> None:
         self._client = client
@@ -372,3 +374,20 @@ class ClusterHandler:
 
     def _environment(self, identity: Mapping[str, Any]) -> str:
         return checked_id(identity["environmentId"], "environment")
+
+
+def clusters_listed(client: ConfluentClient, environment: str) -> list[dict[str, Any]]:
+    """The environment's Kafka clusters as the kind reads them, with their display names."""
+    return [{**cluster_live(c), "name": (c.get("spec") or {}).get("display_name")}
+            for c in client.clusters(environment)]
+
+
+def byok_keys_listed(client: ConfluentClient) -> list[dict[str, Any]]:
+    """BYOK keys as {"id", "keyId": versionless Azure key URI, "applicationId"}."""
+    found = []
+    for entry in client.byok_keys():
+        key = entry.get("key") or {}
+        if isinstance(key, dict) and key.get("key_id") and key.get("application_id"):
+            found.append({"id": entry.get("id"), "keyId": str(key["key_id"]),
+                          "applicationId": str(key["application_id"])})
+    return found

@@ -10,7 +10,7 @@ import httpx
 
 from reconciler.core.errors import CredentialError, ProviderError, TransientError
 from reconciler.providers.azure_common import AzureSession
-from reconciler.providers.base import Live
+from reconciler.providers.base import Capability, Live
 from reconciler.providers.cache import RunCache
 from reconciler.providers.https import json_body, send, status_error
 
@@ -82,6 +82,7 @@ class ServicePrincipalHandler:
     a read answered by a look-up this run costs no call, and a create records what it made."""
 
     kind = "azuread_service_principal"
+    capabilities: frozenset[Capability] = frozenset({Capability.BATCH_READ, Capability.FORGETS_READS})
     # The refresh holds ready reads of this kind until this many can be looked up together.
     prefetch_batch = IN_CLAUSE_LIMIT
 

@@ -1,45 +1,53 @@
-"""What already exists, listed rather than read one by one: the input of `cmkctl export`.
+"""What already exists, listed rather than read one by one: the input of `cmkctl export` and of the
+unmanaged report.
 
-Everything leaves as plain dicts in the kinds' wire names; SDK models stay here.
+The core's listings (vaults, keys, identities, role assignments, KMS keys, a principal's application)
+are here; each plug-in adds its own by name (`PlaneHandlers.listings`), called as methods of the inventory.
+Everything leaves as plain dicts in the kinds' wire names; SDK models stay in the providers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from reconciler.core.errors import CmkError
-from reconciler.providers.astra import AstraClient
+from reconciler.manifest.model import Accounts
 from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
 from reconciler.providers.aws_kms import call as aws_call
 from reconciler.providers.azure_access_policy import canonical
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_guid, same_scope
-from reconciler.providers.azure_cassandra import COSMOSDB_CLIENT, data_center_live
-from reconciler.providers.azure_cassandra import cluster_live as cassandra_cluster_live
 from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
 from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, subscription_vaults_key, vault_keys, vault_live
-from reconciler.providers.azure_mongo import MONGO_CLIENT
-from reconciler.providers.azure_mongo import cluster_live as mongo_cluster_live
 from reconciler.providers.azure_msi import MSI_CLIENT, normal_location
 from reconciler.providers.base import Connection
-from reconciler.providers.confluent import ConfluentClient
-from reconciler.providers.confluent import cluster_live as confluent_cluster_live
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.https import json_body
 from reconciler.providers.paths import resource_id, segment
-from reconciler.providers.registry import Clients, plane_http
+from reconciler.providers.plumbing import BuildsHandlers, Plumbing, plane_http
+from reconciler.providers.registry import Handlers
+
+Listing = Callable[..., list[Any]]
 
 
 class Inventory:
-    def __init__(self, session: AzureSession, graph: GraphClient, astra: AstraClient, confluent: ConfluentClient,
-                 subscription_id: str, aws: AwsSession | None = None) -> None:
+    def __init__(self, session: AzureSession, graph: GraphClient, subscription_id: str, aws: AwsSession | None = None,
+                 listings: Mapping[str, Listing] | None = None) -> None:
         self._session = session
         self._aws = aws
         self._graph = graph
-        self.astra = astra
-        self._confluent = confluent
         self._subscription = subscription_id
+        self._listings = dict(listings or {})
+
+    def __getattr__(self, name: str) -> Listing:
+        """A plug-in's listing, a method of the inventory by the name the plug-in gave it
+        (`astra_registrations`, `mongo_clusters`...), so that a retried listing says which it is."""
+        listings = self.__dict__.get("_listings", {})
+        if name not in listings:
+            raise AttributeError(f"no listing {name!r}: no plug-in of the run lists it")
+        listing: Listing = listings[name]
+        return listing
 
     def _client(self, name: str) -> Any:
         return self._session.client(name, self._subscription)
@@ -84,36 +92,6 @@ class Inventory:
         return [{"role": role_guid(a.role_definition_id), "principalId": a.principal_id,
                  "principalType": a.principal_type} for a in found if same_scope(a.scope or "", scope)]
 
-    def mongo_clusters(self, location: str) -> list[dict[str, Any]]:
-        """Mongo vCore clusters of the subscription in `location`, as the kind reads them, with name and group."""
-        listed = self._listed(MONGO_CLIENT, "Mongo vCore clusters", lambda c: c.mongo_clusters.list())
-        return [{**live, "name": c["name"], "resourceGroup": c["id"].split("/")[4]}
-                for c in listed if (live := mongo_cluster_live(c))["location"] == normal_location(location)]
-
-    def cassandra_clusters(self, location: str) -> list[dict[str, Any]]:
-        """Cassandra clusters of the subscription in `location`, each with its data centers."""
-        listed = self._listed(COSMOSDB_CLIENT, "Cassandra clusters",
-                              lambda c: c.cassandra_clusters.list_by_subscription())
-        return [{**live, "name": c["name"], "resourceGroup": c["id"].split("/")[4],
-                 "dataCenters": self._data_centers(c["id"].split("/")[4], c["name"])}
-                for c in listed if (live := cassandra_cluster_live(c))["location"] == normal_location(location)]
-
-    def _data_centers(self, resource_group: str, cluster: str) -> list[dict[str, Any]]:
-        listed = self._listed(COSMOSDB_CLIENT, f"data centers of Cassandra cluster {cluster}",
-                              lambda c: c.cassandra_data_centers.list(resource_group, cluster))
-        return [{**data_center_live(d), "name": d["name"]} for d in listed]
-
-    def _listed(self, client: str, what: str, listing: Callable[[Any], Iterable[Any]]) -> list[dict[str, Any]]:
-        try:
-            return [item.as_dict() for item in listing(self._client(client))]
-        except sdk_errors() as e:
-            raise translate(e, f"list the subscription's {what}") from e
-
-    def confluent_clusters(self, environment: str) -> list[dict[str, Any]]:
-        """The environment's Kafka clusters as the kind reads them, with their display names."""
-        return [{**confluent_cluster_live(c), "name": (c.get("spec") or {}).get("display_name")}
-                for c in self._confluent.clusters(environment)]
-
     def kms_keys(self, region: str) -> list[dict[str, Any]]:
         """The customer keys of an AWS region that have an alias (the manifest's name for a key), as the kind
         reads them: description, rotation, the policy's statements by Sid."""
@@ -133,18 +111,6 @@ class Inventory:
         body = json_body(response) if response.is_success else None
         return str(body["appId"]) if isinstance(body, dict) and body.get("appId") else None
 
-    def astra_registrations(self, product: str) -> list[dict[str, Any]]:
-        return self.astra.registrations(product)
-
-    def confluent_keys(self) -> list[dict[str, Any]]:
-        found = []
-        for entry in self._confluent.byok_keys():
-            key = entry.get("key") or {}
-            if isinstance(key, dict) and key.get("key_id") and key.get("application_id"):
-                found.append({"id": entry.get("id"), "keyId": str(key["key_id"]),
-                              "applicationId": str(key["application_id"])})
-        return found
-
 
 def _access_policies(vault: dict[str, Any]) -> list[dict[str, Any]]:
     """Each entry's object ID and key permissions, named as the manifest names them."""
@@ -153,28 +119,29 @@ def _access_policies(vault: dict[str, Any]) -> list[dict[str, Any]]:
                                                           .get("keys") or []})} for e in entries]
 
 
-def shared_inventory(clients: Clients, *, subscription_id: str) -> Inventory:
+def shared_inventory(handlers: Handlers, *, subscription_id: str) -> Inventory:
     """An inventory on a run's own clients: what the plan listed is not listed again."""
-    return Inventory(clients.azure, clients.graph, clients.astra, clients.confluent, subscription_id)
+    return Inventory(handlers.clients.azure, handlers.clients.graph, subscription_id, listings=handlers.listings)
 
 
 @contextmanager
-def inventory(connection: Connection, *, subscription_id: str, aws_account_id: str | None = None
-              ) -> Iterator[Inventory]:
+def inventory(connection: Connection, accounts: Accounts, plugins: Sequence[BuildsHandlers]) -> Iterator[Inventory]:
+    """The listings of an export: the core's, and each plug-in's on clients of its own."""
     endpoints = connection.endpoints
+    subscription_id = accounts.azure_subscription_id or ""
     graph_http = plane_http(connection, "graph", endpoints.graph)
-    astra_http = plane_http(connection, "astra", endpoints.astra)
-    confluent_http = plane_http(connection, "confluent", endpoints.confluent)
     session = AzureSession(connection, subscription_id=subscription_id)
-    confluent = ConfluentClient(confluent_http.get, connection.confluent_api_key, connection.confluent_api_secret)
     # Only an export whose accounts name an AWS account lists KMS keys (export skips AWS regions otherwise).
-    aws = AwsSession(connection, account_id=aws_account_id) if aws_account_id is not None else None
+    aws = AwsSession(connection, account_id=accounts.aws_account_id) if accounts.aws_account_id is not None else None
+    closers = [graph_http.close, session.close, *([aws.close] if aws is not None else [])]
     try:
-        yield Inventory(session, GraphClient(graph_http.get, session, base_url=endpoints.graph),
-                        AstraClient(astra_http.get, connection.astra_token), confluent, subscription_id, aws)
+        listings: dict[str, Listing] = {}
+        for plugin in plugins:
+            built = plugin.build_handlers(Plumbing(connection, session, accounts))
+            closers += built.closers
+            listings.update(built.listings)
+        yield Inventory(session, GraphClient(graph_http.get, session, base_url=endpoints.graph), subscription_id, aws,
+                        listings)
     finally:
-        for http in (graph_http, astra_http, confluent_http):
-            http.close()
-        session.close()
-        if aws is not None:
-            aws.close()
+        for close in closers:
+            close()

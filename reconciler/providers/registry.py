@@ -1,92 +1,63 @@
 """Which handler serves which kind: an explicit table, built once per run.
 
-Nothing here talks to a cloud: SDK clients and tokens are made on first use, so a plan that
-touches only Astra never imports azure, and `validate` never builds a credential.
+The core's kinds (vaults, keys, grants, identities, service principals, KMS keys) are built here;
+each plug-in it is handed builds its own from the shared plumbing (`Plumbing`). Nothing here talks
+to a cloud: SDK clients and tokens are made on first use, so a plan that touches no Azure plane
+never imports azure, and `validate` never builds a credential.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
-
-import httpx
+from typing import Any, cast
 
 from reconciler.core.clock import SYSTEM_CLOCK, Clock
 from reconciler.core.errors import CredentialError
-from reconciler.providers.astra import AstraClient, ProviderAccountsHandler, RegistrationHandler
+from reconciler.manifest.model import Accounts
 from reconciler.providers.aws_kms import AwsSession, KmsKeyHandler
 from reconciler.providers.azure_access_policy import AccessPolicyHandler
 from reconciler.providers.azure_authorization import RoleAssignmentHandler
-from reconciler.providers.azure_cassandra import ClusterHandler as CassandraClusterHandler
-from reconciler.providers.azure_cassandra import DataCenterHandler as CassandraDataCenterHandler
 from reconciler.providers.azure_common import AzureSession
 from reconciler.providers.azure_keyvault import KeyHandler, VaultHandler
-from reconciler.providers.azure_mongo import MongoClusterHandler
 from reconciler.providers.azure_msi import UserAssignedIdentityHandler
-from reconciler.providers.base import Connection, ResourceHandler
-from reconciler.providers.confluent import ByokKeyHandler, ClusterHandler, ConfluentClient
+from reconciler.providers.base import Capability, Connection, ForgetsReads, ResourceHandler
+from reconciler.providers.cache import RunCache
 from reconciler.providers.graph import GraphClient, ServicePrincipalHandler
-from reconciler.providers.https import new_client, require_https
+from reconciler.providers.https import require_https
+from reconciler.providers.plumbing import BuildsHandlers, PlaneHandlers, Plumbing, plane_http
 from reconciler.providers.transport import checked_routes
-
-
-class LazyHttp:
-    """An httpx client made on first use (one per plane per run) and closed with the run."""
-
-    def __init__(self, make: Callable[[], httpx.Client]) -> None:
-        self._make = make
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = self._make()
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-
-def plane_http(connection: Connection, plane: str, url: str) -> LazyHttp:
-    """The run's httpx client for one REST plane, made on first use."""
-    endpoints = connection.endpoints
-    return LazyHttp(lambda: new_client(url, plane=plane, ca_bundle=endpoints.ca_bundle))
 
 
 @dataclass(frozen=True)
 class Clients:
     """The run's clients, shared by the handlers and the unmanaged report so that a list one of
-    them fetched (role assignments, Astra registrations, BYOK keys, a vault's keys) is not
-    fetched again by the other."""
+    them fetched (role assignments, a plug-in's registrations, a vault's keys) is not fetched again
+    by the other. `planes`: each plug-in's own, by the name it gives them."""
 
     azure: AzureSession
     graph: GraphClient
-    astra: AstraClient
-    confluent: ConfluentClient
+    planes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Handlers:
-    """The run's handlers by kind, and the Astra client for the planner's database warning.
-
-    `astra` is None when the manifests name no Astra organization. Close it (or use `with`) at the
-    end of the run to release pooled connections.
-    """
+    """The run's handlers by kind. Close it (or use `with`) at the end of the run to release pooled
+    connections."""
 
     by_kind: dict[str, ResourceHandler]
-    astra: AstraClient | None
     clients: Clients
     aws: AwsSession | None = None
     # The run's clock (the Connection's): the retry policy waits on it.
     clock: Clock = SYSTEM_CLOCK
+    # plane -> its credential check, in the order failures are told
+    checks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    caches: list[RunCache] = field(default_factory=list)
+    listings: dict[str, Callable[..., list[Any]]] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _warming: list[threading.Thread] = field(default_factory=list, repr=False)
 
@@ -116,18 +87,16 @@ class Handlers:
     def forget_reads(self) -> None:
         """Forget what this run listed and found, keeping its clients and connections: a watch's next
         cycle reads everything afresh once, on the same connections."""
-        for cache in (self.clients.azure.lists, self.clients.astra.lists, self.clients.confluent.lists):
+        for cache in (self.clients.azure.lists, *self.caches):
             cache.forget_all()
         for handler in self.by_kind.values():
-            forget = getattr(handler, "forget_all", None)
-            if forget is not None:
-                forget()
+            if Capability.FORGETS_READS in handler.capabilities:
+                cast(ForgetsReads, handler).forget_all()
 
     def check_credentials(self, planes: Collection[str]) -> None:
         """Fail at once, one line per plane, when a plane the run needs has no credentials: an
         authentication failure is permanent, and retrying every read of a plan only hides it."""
-        checks = {"azure": self.clients.azure.check_credential, "astra": self.clients.astra.check_credentials,
-                  "confluent": self.clients.confluent.check_credentials}
+        checks = {"azure": self.clients.azure.check_credential, **self.checks}
         if self.aws is not None:
             checks["aws"] = self.aws.check_credentials
         wanted = [check for plane, check in checks.items() if plane in planes]
@@ -158,48 +127,50 @@ def _failure_of(check: Callable[[], None]) -> str:
     return ""
 
 
-def build_handlers(connection: Connection, *, subscription_id: str | None, organization_id: str | None,
-                   aws_account_id: str | None = None) -> Handlers:
-    """Every kind's handler for one run.
+def build_handlers(connection: Connection, accounts: Accounts, plugins: Sequence[BuildsHandlers]) -> Handlers:
+    """Every kind's handler for one run: the core's, then each plug-in's.
 
-    `subscription_id`, `organization_id` and `aws_account_id` are the accounts the manifests name:
-    handlers refuse (GuardError) to act on an identity in another subscription, organization or
-    AWS account.
+    `accounts` are those the manifests name: handlers refuse (GuardError) to act on an identity in
+    another subscription, AWS account or plug-in's account.
     """
     endpoints = connection.endpoints
-    for plane, url in (("arm", endpoints.arm), ("graph", endpoints.graph), ("astra", endpoints.astra),
-                       ("confluent", endpoints.confluent)):
+    for plane, url in (("arm", endpoints.arm), ("graph", endpoints.graph)):
         require_https(url, plane=plane)  # refuse a plain-http endpoint before anything runs
     checked_routes(endpoints.routes)
     graph_http = plane_http(connection, "graph", endpoints.graph)
-    astra_http = plane_http(connection, "astra", endpoints.astra)
-    session = AzureSession(connection, subscription_id=subscription_id)
-    aws = AwsSession(connection, account_id=aws_account_id)  # refuses a plain-http endpoint here
-    graph = GraphClient(graph_http.get, session, base_url=endpoints.graph)
-    astra = AstraClient(astra_http.get, connection.astra_token)
-    confluent_http = plane_http(connection, "confluent", endpoints.confluent)
-    confluent = ConfluentClient(confluent_http.get, connection.confluent_api_key, connection.confluent_api_secret)
-    by_kind: dict[str, ResourceHandler] = {
-        "azure_vault": VaultHandler(session),
-        "azure_key": KeyHandler(session),
-        "azure_role_assignment": RoleAssignmentHandler(session),
-        "azure_access_policy": AccessPolicyHandler(session),
-        "cassandra_cluster": CassandraClusterHandler(session),
-        "cassandra_data_center": CassandraDataCenterHandler(session),
-        "azure_user_assigned_identity": UserAssignedIdentityHandler(session),
-        "mongo_cluster": MongoClusterHandler(session),
-        "azuread_service_principal": ServicePrincipalHandler(graph),
-        "astra_provider_accounts": ProviderAccountsHandler(astra),
-        "astra_registration": RegistrationHandler(astra, organization_id=organization_id),
-        "aws_kms_key": KmsKeyHandler(aws),
-        "confluent_byok_key": ByokKeyHandler(confluent),
-        "confluent_cluster": ClusterHandler(confluent),
-    }
+    session = AzureSession(connection, subscription_id=accounts.azure_subscription_id)
+    closers: list[Callable[[], None]] = [graph_http.close, session.close]
+    try:
+        aws = AwsSession(connection, account_id=accounts.aws_account_id)  # refuses a plain-http endpoint here
+        closers.append(aws.close)
+        graph = GraphClient(graph_http.get, session, base_url=endpoints.graph)
+        by_kind: dict[str, ResourceHandler] = {
+            "azure_vault": VaultHandler(session),
+            "azure_key": KeyHandler(session),
+            "azure_role_assignment": RoleAssignmentHandler(session),
+            "azure_access_policy": AccessPolicyHandler(session),
+            "azure_user_assigned_identity": UserAssignedIdentityHandler(session),
+            "azuread_service_principal": ServicePrincipalHandler(graph),
+            "aws_kms_key": KmsKeyHandler(aws),
+        }
+        built = PlaneHandlers()
+        for plugin in plugins:
+            own = plugin.build_handlers(Plumbing(connection, session, accounts))
+            closers += own.closers
+            built = PlaneHandlers({**built.by_kind, **own.by_kind}, {**built.clients, **own.clients},
+                                  {**built.checks, **own.checks}, [*built.caches, *own.caches],
+                                  listings={**built.listings, **own.listings})
+    except BaseException:
+        for close in closers:
+            close()
+        raise
     return Handlers(
-        by_kind=by_kind,
-        astra=astra if organization_id is not None else None,
-        clients=Clients(azure=session, graph=graph, astra=astra, confluent=confluent),
+        by_kind={**by_kind, **built.by_kind},
+        clients=Clients(azure=session, graph=graph, planes=built.clients),
         aws=aws,
         clock=connection.clock,
-        _closers=[graph_http.close, astra_http.close, confluent_http.close, session.close, aws.close],
+        checks=built.checks,
+        caches=built.caches,
+        listings=built.listings,
+        _closers=closers,
     )

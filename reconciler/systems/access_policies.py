@@ -15,8 +15,8 @@ from reconciler.core.errors import Diagnostic
 from reconciler.core.kinds import KindSpec
 from reconciler.manifest.model import AccessPolicy, KeySet, Principal, Region
 from reconciler.plan.model import Resource
-from reconciler.systems.addresses import vault_address
-from reconciler.systems.base import ExpandContext, System
+from reconciler.plugins.addresses import vault_address
+from reconciler.plugins.base import ExpandContext, Plugin
 
 AZURE_ACCESS_POLICY = KindSpec(
     # identity: subscriptionId, resourceGroup, vault, tenantId, objectId (may be Unknown until the
@@ -42,7 +42,7 @@ def policy_resources(context: ExpandContext, region: Region, policy: AccessPolic
     vault = region.vault(policy.vault)
     assert vault is not None, "the loader resolved every access policy's vault"
     at_vault = vault_address(region.name, vault.name)
-    system = context.principal_systems[policy.principal.kind]
+    system = context.principal_plugins[policy.principal.kind]
     return [
         Resource(
             address=access_policy_address(region.name, vault.name, target.label),
@@ -67,7 +67,7 @@ def policies_granting(context: ExpandContext, region: Region, vault: str, princi
             for resource in policy_resources(context, region, policy)]
 
 
-class AccessPolicies(System):
+class AccessPolicies(Plugin):
     name = "access-policies"
     kinds = (AZURE_ACCESS_POLICY,)
 

@@ -15,8 +15,8 @@ from reconciler.core.errors import Diagnostic
 from reconciler.core.kinds import AWS_KMS_KEY
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region
 from reconciler.plan.model import Resource
-from reconciler.systems.addresses import tags
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
+from reconciler.plugins.addresses import tags
+from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
 
 KEY_SPEC = "SYMMETRIC_DEFAULT"
 KEY_USAGE = "ENCRYPT_DECRYPT"
@@ -26,7 +26,7 @@ def kms_key_address(region: str, alias: str) -> str:
     return f"aws_kms_key.{region}.{alias.removeprefix('alias/')}"
 
 
-class AwsKms(System):
+class AwsKms(Plugin):
     name = "aws-kms"
     principal_kinds = frozenset({"aws"})
     kinds = (AWS_KMS_KEY,)
@@ -50,7 +50,7 @@ def _kms_key(context: ExpandContext, region: Region, key: KmsKey) -> Resource:
     external: list[str] = []
     depends: list[str] = []
     for principal in key.allow:
-        for target in context.principal_systems[principal.kind].principals(context, region, principal, str(key.source)):
+        for target in context.principal_plugins[principal.kind].principals(context, region, principal, str(key.source)):
             external.append(str(target.principal_id))
             depends += [target.depends_on] if target.depends_on else []
     account = context.key_set.accounts.aws_account_id or ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from reconciler.core.kinds import AZUREAD_SERVICE_PRINCIPAL
 from reconciler.manifest.model import Principal, Region
 from reconciler.plan.model import Resource, Unknown
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
+from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
 
 
 def service_principal_address(region: str, app_id: str) -> str:
@@ -33,7 +33,7 @@ def service_principal(context: ExpandContext, region: str, app_id: str, source: 
     return PrincipalTarget(f"sp-{app_id}", Unknown(resource.address, "objectId"), resource.address)
 
 
-class AzureAd(System):
+class AzureAd(Plugin):
     name = "azure-ad"
     principal_kinds = frozenset({"servicePrincipal", "objectId"})
     kinds = (AZUREAD_SERVICE_PRINCIPAL,)

@@ -21,8 +21,8 @@ from reconciler.manifest.model import (
     UserAssignedIdentity,
 )
 from reconciler.plan.model import Resource, Unknown
-from reconciler.systems.addresses import tags
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
+from reconciler.plugins.addresses import tags
+from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
 
 AZURE_USER_ASSIGNED_IDENTITY = KindSpec(
     # identity: subscriptionId, resourceGroup, name
@@ -54,7 +54,7 @@ def principal_target(region: str, name: str) -> PrincipalTarget:
     return PrincipalTarget(f"identity-{name}", Unknown(at, "principalId"), at)
 
 
-class Identities(System):
+class Identities(Plugin):
     name = "identities"
     principal_kinds = frozenset({"identity"})
     kinds = (AZURE_USER_ASSIGNED_IDENTITY,)

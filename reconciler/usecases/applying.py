@@ -96,7 +96,7 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
 
 def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress) -> ApplyResult:
     try:
-        return Executor(handlers.by_kind, parallelism=options.parallelism, listener=progress,
-                        retry=retry_policy(options, handlers.clock, progress.waiting)).apply(plan)
+        return Executor(handlers.by_kind, kinds=options.plugins.kinds, parallelism=options.parallelism,
+                        listener=progress, retry=retry_policy(options, handlers.clock, progress.waiting)).apply(plan)
     finally:  # the heartbeat stops and the terminal gets its cursor back, whatever stopped the apply
         progress.close()

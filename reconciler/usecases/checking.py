@@ -39,7 +39,7 @@ def check_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, opt
     """One plan through handlers the caller holds open, and the health judged from its reads."""
     unread: dict[str, str] = {}
     made = plan_with(handlers, key_set, loaded, options, (), unread=unread)
-    return Checked(made, evaluate(made, unread, clock))
+    return Checked(made, evaluate(made, unread, clock, options.plugins.health))
 
 
 def _now(now: int | None) -> int:

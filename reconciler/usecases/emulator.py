@@ -4,8 +4,8 @@ into a Connection. With `cli/sandbox.py`, the one door from cmkctl into `cmkctl_
 What differs from a real run is injected here, and only here: the endpoints (loopback, HTTPS), the
 CA to trust (the one the emulator was started with, kept in memory, or for a served emulator the
 one its key's fingerprint names), the host mapping of Key Vault's vaults to its port, the
-credentials it issued (a sandbox run never reads the real ones: ASTRA_DB_APPLICATION_TOKEN,
-CONFLUENT_CLOUD_API_*, AWS_*, Azure's), and its clock. The emulator's errors leave here as cmkctl's.
+credentials it issued (a sandbox run never reads the real ones: the plug-ins' variables, AWS_*,
+Azure's), and its clock. The emulator's errors leave here as cmkctl's.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
 from reconciler.core.secrets import Secret
 from reconciler.manifest.model import KeySet
+from reconciler.plugins import PluginTable
 from reconciler.providers.base import Connection, Endpoints, HostRoute
 from reconciler.providers.transport import is_loopback
 
@@ -70,24 +71,25 @@ def _loopback(url: str | None) -> str | None:
     return url
 
 
-def connection_of(offer: Offer, *, ca_bundle: str) -> Connection:
-    """The Connection to the emulator that made `offer`, trusting the CA at `ca_bundle` (a copy of its own)."""
+def connection_of(offer: Offer, *, ca_bundle: str, plugins: PluginTable) -> Connection:
+    """The Connection to the emulator that made `offer`, trusting the CA at `ca_bundle` (a copy of its own).
+
+    The emulator offers each plug-in's plane and issues its credentials under the names the plug-in
+    gives them (`Plugin.endpoint_variables`, `credential_variables`)."""
     endpoints = offer.endpoints
     address, port = offer.vault_address
+    planes = {plane: str(_loopback(getattr(endpoints, plane))) for plane in plugins.endpoint_variables}
     routed = Endpoints(arm=str(_loopback(endpoints.arm)), graph=str(_loopback(endpoints.graph)),
-                       astra=str(_loopback(endpoints.astra)), confluent=str(_loopback(endpoints.confluent)),
                        aws=_loopback(endpoints.aws), ca_bundle=ca_bundle,
-                       routes=(HostRoute(VAULT_SUFFIX, address, port),))
+                       routes=(HostRoute(VAULT_SUFFIX, address, port),), **planes)
     issued = offer.issued
-    return Connection(endpoints=routed, astra_token=Secret(issued.astra_token),
-                      confluent_api_key=Secret(issued.confluent_api_key),
-                      confluent_api_secret=Secret(issued.confluent_api_secret),
-                      aws_static_keys=(issued.aws_access_key_id, Secret(issued.aws_secret_access_key)),
-                      azure_credential=issued.azure_credential, clock=offer.clock)
+    credentials: dict[str, Any] = {name: Secret(getattr(issued, name)) for name in plugins.credential_variables}
+    return Connection(endpoints=routed, azure_credential=issued.azure_credential, clock=offer.clock,
+                      aws_static_keys=(issued.aws_access_key_id, Secret(issued.aws_secret_access_key)), **credentials)
 
 
 @contextmanager
-def emulator_connection(key_set: KeySet, directory: Path) -> Iterator[Connection]:
+def emulator_connection(key_set: KeySet, directory: Path, plugins: PluginTable) -> Iterator[Connection]:
     """The connection of a run against the emulator in DIR: a served one, trusted through the key it
     printed, else one started here."""
     with cmkctl_errors():
@@ -97,14 +99,14 @@ def emulator_connection(key_set: KeySet, directory: Path) -> Iterator[Connection
     if joined is not None:
         _check_served_aws(key_set, directory, joined.endpoints.aws, joined.aws_account_id)
         with trusted_ca(joined.ca_pem) as ca:
-            yield connection_of(joined, ca_bundle=ca)
+            yield connection_of(joined, ca_bundle=ca, plugins=plugins)
         return
     with cmkctl_errors():
-        sandbox = sandbox_for(key_set, directory).start()
+        sandbox = sandbox_for(key_set, directory, plugins).start()
     try:
         offer = sandbox.offer
         with trusted_ca(offer.ca_pem) as ca:
-            yield connection_of(offer, ca_bundle=ca)
+            yield connection_of(offer, ca_bundle=ca, plugins=plugins)
     finally:
         sandbox.stop()
 
@@ -117,7 +119,7 @@ def sandbox_aws_account(key_set: KeySet) -> str | None:
     return (key_set.accounts.aws_account_id or DEFAULT_AWS_ACCOUNT) if uses_aws else None
 
 
-def sandbox_for(key_set: KeySet | None, directory: Path) -> Sandbox:
+def sandbox_for(key_set: KeySet | None, directory: Path, plugins: PluginTable) -> Sandbox:
     """A sandbox in DIR (not started) whose new world belongs to the key set's accounts (without one: the
     defaults, AWS included)."""
     with cmkctl_errors():
@@ -126,8 +128,9 @@ def sandbox_for(key_set: KeySet | None, directory: Path) -> Sandbox:
         if key_set is None:
             return Sandbox(directory, aws_account_id=DEFAULT_AWS_ACCOUNT)
         accounts = key_set.accounts
-        return Sandbox(directory, tenant_id=accounts.azure_tenant_id, organization_id=accounts.astra_organization_id,
-                       aws_account_id=sandbox_aws_account(key_set))
+        planes = {name: value for plugin in plugins for name, value in plugin.emulator_accounts(key_set).items()}
+        return Sandbox(directory, tenant_id=accounts.azure_tenant_id, aws_account_id=sandbox_aws_account(key_set),
+                       **planes)
 
 
 def _check_served_aws(key_set: KeySet, directory: Path, url: str | None, account: str | None) -> None:

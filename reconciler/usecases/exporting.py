@@ -13,4 +13,4 @@ def export_regions(key_set: KeySet, regions: Sequence[str], resource_group: str 
                    options: RunOptions) -> Exported:
     """The manifest, and one line for each object that could not be exported."""
     with inventory_for(key_set, options) as lists:
-        return export(key_set, lists, regions, resource_group)
+        return export(key_set, lists, regions, resource_group, options.plugins)

@@ -44,8 +44,7 @@ def plan_key_set(key_set: KeySet, loaded: LoadedManifests, options: RunOptions, 
         if not targets and key_set.accounts.azure_subscription_id:
             _list_ahead(lists.all_vaults)
         made = plan_with(handlers, key_set, loaded, options, targets)
-        return with_unmanaged(key_set, made, Retrying(lists, retry_policy(options, handlers.clock)),
-                              options.parallelism)
+        return with_unmanaged(key_set, made, Retrying(lists, retry_policy(options, handlers.clock)), options)
 
 
 def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, options: RunOptions,
@@ -54,19 +53,19 @@ def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, opti
 
     With `unread`, a failed read is kept there instead of failing the plan (a health check's).
     """
-    planner = Planner(handlers.by_kind, astra_databases=handlers.astra.databases if handlers.astra else None,
-                      parallelism=options.parallelism, retry=retry_policy(options, handlers.clock), unread=unread)
+    planner = Planner(handlers.by_kind, plugins=options.plugins, parallelism=options.parallelism,
+                      retry=retry_policy(options, handlers.clock), unread=unread)
     made = planner.plan(key_set, loaded, targets)
     # What the plan was made against and from which files, so it is applied from anywhere in the checkout.
     files = tuple(dataclasses.replace(f, path=portable(f.path)) for f in made.manifest_files)
     return dataclasses.replace(made, manifest_files=files, context=context_of(key_set, options))
 
 
-def with_unmanaged(key_set: KeySet, made: Plan, lists: Any, parallelism: int) -> Plan:
+def with_unmanaged(key_set: KeySet, made: Plan, lists: Any, options: RunOptions) -> Plan:
     """The plan, with what the key set created but no longer declares (a targeted plan looks no further)."""
     if made.targets:
         return made
-    found = unmanaged_notices(key_set, made, lists, parallelism=parallelism)
+    found = unmanaged_notices(key_set, made, lists, options.plugins, parallelism=options.parallelism)
     return dataclasses.replace(made, notices=made.notices + tuple(found))
 
 

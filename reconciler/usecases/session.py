@@ -7,30 +7,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core.clock import Clock
-from reconciler.core.retry import DEFAULT_BUDGETS, RetryPolicy, Wait, WaitBudgets
+from reconciler.core.retry import DEFAULT_BUDGETS, PLANE_NAMES, RetryPolicy, Wait, WaitBudgets
 from reconciler.core.secrets import Secret
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
+from reconciler.plugins import PluginTable
 from reconciler.providers.base import Connection, Endpoints
+from reconciler.systems import PLUGINS
 
 if TYPE_CHECKING:
     from reconciler.providers.inventory import Inventory
     from reconciler.providers.registry import Handlers
 
-ASTRA_TOKEN_VARIABLE = "ASTRA_DB_APPLICATION_TOKEN"
-CONFLUENT_KEY_VARIABLE = "CONFLUENT_CLOUD_API_KEY"
-CONFLUENT_SECRET_VARIABLE = "CONFLUENT_CLOUD_API_SECRET"
-# Sovereign clouds and test doubles: each plane's endpoint can be overridden.
-ENDPOINT_VARIABLES = {
+# Sovereign clouds and test doubles: each plane's endpoint can be overridden (each plug-in names its own).
+CORE_ENDPOINT_VARIABLES = {
     "arm": "CMKCTL_ARM_ENDPOINT",
     "graph": "CMKCTL_GRAPH_ENDPOINT",
-    "astra": "CMKCTL_ASTRA_ENDPOINT",
-    "confluent": "CMKCTL_CONFLUENT_ENDPOINT",
     "aws": "CMKCTL_AWS_ENDPOINT",
 }
+ENDPOINT_VARIABLES = {**CORE_ENDPOINT_VARIABLES, **PLUGINS.endpoint_variables}
 
 
 def _silent(wait: Wait) -> None:
@@ -45,11 +43,15 @@ class RunOptions:
     budgets: WaitBudgets = DEFAULT_BUDGETS
     # Told of each wait a read or a step is about to make (the front end shows what is awaited).
     on_wait: Callable[[Wait], None] = field(default=_silent, compare=False)
+    # The plug-ins the run works with, handed down to the engine (this module is the use cases'
+    # composition root: the one place below the front end that names the table).
+    plugins: PluginTable = field(default=PLUGINS, compare=False)
 
 
 def retry_policy(options: RunOptions, clock: Clock, on_wait: Callable[[Wait], None] | None = None) -> RetryPolicy:
     """The engine's retries, the same in every run: the budgets chosen, waited on the run's clock."""
-    return RetryPolicy(clock=clock, budgets=options.budgets, on_wait=on_wait or options.on_wait)
+    return RetryPolicy(clock=clock, budgets=options.budgets, on_wait=on_wait or options.on_wait,
+                       plane_names={**PLANE_NAMES, **options.plugins.plane_names})
 
 
 def _secret(variable: str, default: str | None = None) -> Secret | None:
@@ -57,26 +59,24 @@ def _secret(variable: str, default: str | None = None) -> Secret | None:
     return Secret(value) if value else None
 
 
-def real_connection() -> Connection:
+def real_connection(plugins: PluginTable) -> Connection:
     defaults = Endpoints()
-    endpoints = Endpoints(**{plane: os.environ.get(var, getattr(defaults, plane))
-                             for plane, var in ENDPOINT_VARIABLES.items()})
+    variables = {**CORE_ENDPOINT_VARIABLES, **plugins.endpoint_variables}
+    endpoints = Endpoints(**{plane: os.environ.get(var, getattr(defaults, plane)) for plane, var in variables.items()})
     from reconciler.providers.azure_common import default_azure_credential
 
-    return Connection(endpoints=endpoints, astra_token=_secret(ASTRA_TOKEN_VARIABLE),
-                      confluent_api_key=_secret(CONFLUENT_KEY_VARIABLE),
-                      confluent_api_secret=_secret(CONFLUENT_SECRET_VARIABLE),
-                      azure_credential=default_azure_credential)
+    credentials: dict[str, Any] = {name: _secret(variable) for name, variable in plugins.credential_variables.items()}
+    return Connection(endpoints=endpoints, azure_credential=default_azure_credential, **credentials)
 
 
 @contextmanager
 def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
     if options.sandbox is None:
-        yield real_connection()
+        yield real_connection(options.plugins)
         return
     from reconciler.usecases.emulator import emulator_connection
 
-    with emulator_connection(key_set, options.sandbox) as conn:
+    with emulator_connection(key_set, options.sandbox, options.plugins) as conn:
         yield conn
 
 
@@ -84,10 +84,7 @@ def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
 def inventory_for(key_set: KeySet, options: RunOptions) -> Iterator[Inventory]:
     from reconciler.providers.inventory import inventory
 
-    with connection(key_set, options) as conn, inventory(
-        conn, subscription_id=key_set.accounts.azure_subscription_id or "",
-        aws_account_id=key_set.accounts.aws_account_id,
-    ) as lists:
+    with connection(key_set, options) as conn, inventory(conn, key_set.accounts, options.plugins) as lists:
         yield lists
 
 
@@ -98,7 +95,7 @@ def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, In
     from reconciler.providers.inventory import shared_inventory
 
     with handlers_for(key_set, options) as handlers:
-        yield handlers, shared_inventory(handlers.clients, subscription_id=key_set.accounts.azure_subscription_id or "")
+        yield handlers, shared_inventory(handlers, subscription_id=key_set.accounts.azure_subscription_id or "")
 
 
 @contextmanager
@@ -106,23 +103,17 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
     """The handlers of a run, guarded to the manifest's accounts, with the cloud SDKs warming up."""
     from reconciler.providers.registry import build_handlers
 
-    with connection(key_set, options) as conn, build_handlers(
-        conn,
-        subscription_id=key_set.accounts.azure_subscription_id,
-        organization_id=key_set.accounts.astra_organization_id,
-        aws_account_id=key_set.accounts.aws_account_id,
-    ) as handlers:
+    with connection(key_set, options) as conn, build_handlers(conn, key_set.accounts, options.plugins) as handlers:
         _warm_up(handlers, key_set)
-        handlers.check_credentials(credential_planes(key_set))
+        handlers.check_credentials(credential_planes(key_set, options.plugins))
         yield handlers
 
 
-def credential_planes(key_set: KeySet) -> set[str]:
+def credential_planes(key_set: KeySet, plugins: PluginTable) -> set[str]:
     """The credentials a run of the key set needs: Graph's are Azure's."""
     from reconciler.engine import expand
-    from reconciler.systems import KINDS
 
-    planes = {KINDS[resource.kind].plane for resource in expand.resources(key_set, {})}
+    planes = {plugins.kinds[resource.kind].plane for resource in expand.resources(key_set, {}, plugins)}
     return {"azure" if plane in ("arm", "graph") else plane for plane in planes}
 
 

@@ -22,12 +22,13 @@ import pytest
 
 from reconciler.core.errors import CmkError, CredentialError, TransientError
 from reconciler.engine.diff import choose_action
+from reconciler.manifest.model import Accounts
 from reconciler.plan.model import Action
 from reconciler.providers.azure_authorization import assignment_name
 from reconciler.providers.base import Connection
 from reconciler.providers.inventory import inventory
 from reconciler.providers.registry import Handlers, build_handlers
-from reconciler.systems import KINDS
+from reconciler.systems import PLUGINS
 from tests.contracts import vendor_examples
 from tests.contracts.example_fields import (
     assignment_says,
@@ -65,7 +66,7 @@ class Served:
     monkeypatch: pytest.MonkeyPatch
 
     def handlers(self, subscription: str) -> Handlers:
-        return build_handlers(self.connection, subscription_id=subscription, organization_id=None)
+        return build_handlers(self.connection, Accounts(azure_subscription_id=subscription), PLUGINS)
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def read_subscription_vaults(example: Example, served: Served) -> Read:
     body = example.body(200)
     subscription = example.parameters["subscriptionId"]
     _serve_list(served, _path(example.template, example.parameters), body)
-    with inventory(served.connection, subscription_id=subscription) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=subscription), PLUGINS) as listed:
         found = {v["name"]: v for v in listed.all_vaults()}
     vault = body["value"][0]
     says = {**vault_says(vault), "name": vault["name"], "resourceGroup": _group_of(vault["id"])[1]}
@@ -203,7 +204,7 @@ def read_deleted_vaults(example: Example, served: Served) -> Read:
 def read_keys(example: Example, served: Served) -> Read:
     parameters = example.parameters
     _serve_list(served, _path(example.template, parameters), example.body(200))
-    with inventory(served.connection, subscription_id=parameters["subscriptionId"]) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=parameters["subscriptionId"]), PLUGINS) as listed:
         found = listed.keys(parameters["resourceGroupName"], parameters["vaultName"])
     live = {key["name"]: {k: key[k] for k in ("keyUri", "enabled", "versionCreated")} for key in found}
     says = {key["name"]: {k: v for k, v in key_says(key).items() if k in ("keyUri", "enabled", "versionCreated")}
@@ -327,7 +328,7 @@ def read_subscription_identities(example: Example, served: Served) -> Read:
     body = example.body(200)
     identity = body["value"][0]
     _serve_list(served, _path(example.template, example.parameters), body)
-    with inventory(served.connection, subscription_id=example.parameters["subscriptionId"]) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=example.parameters["subscriptionId"]), PLUGINS) as listed:
         found = {i["name"]: i for i in listed.identities(identity["location"])}
     says = {"name": identity["name"], "resourceGroup": _group_of(identity["id"])[1],
             "principalId": identity["properties"]["principalId"]}
@@ -409,7 +410,7 @@ def read_data_centers(example: Example, served: Served) -> Read:
                                      "delegatedManagementSubnetId": "/subscriptions/s/resourceGroups/g/providers/"
                                                                     "Microsoft.Network/virtualNetworks/v/subnets/m"}}]})
     _serve_list(served, _path(example.template, parameters), body)
-    with inventory(served.connection, subscription_id=subscription) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=subscription), PLUGINS) as listed:
         found = listed.cassandra_clusters(location_name(location))[0]["dataCenters"]
     says = {**data_center_says(data_center), "name": data_center["name"]}
     return Read("cassandra_data_center", {k: found[0].get(k) for k in says}, says, None)
@@ -462,7 +463,7 @@ def read_subscription_mongo_clusters(example: Example, served: Served) -> Read:
     body = example.body(200)
     _serve_list(served, _path(example.template, example.parameters), body)
     cluster = body["value"][0]
-    with inventory(served.connection, subscription_id=example.parameters["subscriptionId"]) as listed:
+    with inventory(served.connection, Accounts(azure_subscription_id=example.parameters["subscriptionId"]), PLUGINS) as listed:
         found = {c["name"]: c for c in listed.mongo_clusters(cluster["location"])}
     says = {**mongo_says(cluster), "name": cluster["name"], "resourceGroup": _group_of(cluster["id"])[1]}
     return Read("mongo_cluster", found[cluster["name"]], says, mongo_declared(says))
@@ -551,7 +552,7 @@ def test_each_example_is_read_as_it_says(example: Example, served: Served) -> No
     read = READERS[example.operation_id](example, served)
     assert {name: read.live.get(name) for name in read.expected} == read.expected
     if read.declared is not None:
-        decision = choose_action(KINDS[read.kind], read.declared, read.live)
+        decision = choose_action(PLUGINS.kinds[read.kind], read.declared, read.live)
         assert decision.action is Action.NOOP, decision.changes
     assert served.dispatcher.unanswered == []
 
@@ -569,7 +570,7 @@ def _call(served: Served, example: InlineExample) -> Any:
     path = example.path.replace("{id}", "lkc-12345" if "clusters" in example.path else "cck-12345")
     served.dispatcher.answer(example.method, path, example.status, example.body)
     with served.handlers(SUBSCRIPTION) as handlers:
-        client = handlers.clients.confluent
+        client = handlers.clients.planes["confluent"]
         calls: dict[tuple[str, str], Callable[[], Any]] = {
             ("GET", "/byok/v1/keys"): client.byok_keys,
             ("POST", "/byok/v1/keys"): lambda: client.create_byok_key({"key": {"kind": "AzureKey"}}),

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.manifest.model import Accounts
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import Handlers, build_handlers
+from reconciler.systems import PLUGINS
 from tests.emulated import connection_to
 
 from .canary import Recording, canary_issued
@@ -52,7 +54,7 @@ def connection(sandbox: Any) -> Connection:
 @pytest.fixture
 def handlers(sandbox: Any, connection: Connection) -> Iterator[Handlers]:
     organization = sandbox.state["astra"]["orgId"]
-    with build_handlers(connection, subscription_id=SUBSCRIPTION, organization_id=organization) as built:
+    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION, astra_organization_id=organization), PLUGINS) as built:
         yield built
 
 

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from reconciler.core.errors import CredentialError, ProviderError
+from reconciler.manifest.model import Accounts
 from reconciler.providers.astra import AstraClient
 from reconciler.providers.base import Connection
 from reconciler.providers.registry import Handlers, build_handlers
+from reconciler.systems import PLUGINS
 
 from .canary import assert_no_canary
 
@@ -90,16 +92,16 @@ def test_a_second_key_for_the_region_is_refused(handlers: Handlers, sandbox: Any
     }
 )
 def test_databases_in_a_region_across_pages(handlers: Handlers, sandbox: Any) -> None:
-    assert handlers.astra is not None
-    found = handlers.astra.databases("azure", "eastus")
+    assert handlers.clients.planes["astra"] is not None
+    found = handlers.clients.planes["astra"].databases("azure", "eastus")
     assert sorted(db["info"]["name"] for db in found) == [f"db{i:03d}" for i in range(150) if i % 3]
     assert [c["path"] for c in sandbox.calls()].count("/v2/databases") == 2
 
 
 def test_missing_token_names_the_variable(sandbox: Any, connection: Connection) -> None:
     connection = Connection(endpoints=connection.endpoints, astra_token=None)
-    with build_handlers(connection, subscription_id=None, organization_id="o") as built:
+    with build_handlers(connection, Accounts(astra_organization_id="o"), PLUGINS) as built:
         with pytest.raises(CredentialError, match="ASTRA_DB_APPLICATION_TOKEN"):
             built.by_kind["astra_provider_accounts"].read(identity=accounts("serverless", "azure", "eastus"))
-        assert isinstance(built.astra, AstraClient)
+        assert isinstance(built.clients.planes["astra"], AstraClient)
     assert sandbox.calls() == []

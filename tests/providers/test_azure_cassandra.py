@@ -10,8 +10,10 @@ import pytest
 from cmkctl_sandbox import realism
 from reconciler.core.errors import ProviderError
 from reconciler.engine.diff import choose_action
+from reconciler.manifest.model import Accounts
 from reconciler.plan.model import Action
 from reconciler.providers.registry import Handlers
+from reconciler.systems import PLUGINS
 from reconciler.systems.access_policies import AZURE_ACCESS_POLICY
 from reconciler.systems.cassandra import CASSANDRA_CLUSTER
 
@@ -212,7 +214,7 @@ def handlers_for_restarted(sandbox: Any) -> Any:
     from reconciler.providers.registry import build_handlers
     from tests.emulated import connection_to
 
-    return build_handlers(connection_to(sandbox), subscription_id=SUBSCRIPTION, organization_id=None)
+    return build_handlers(connection_to(sandbox), Accounts(azure_subscription_id=SUBSCRIPTION), PLUGINS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from cmkctl_sandbox import realism
 from reconciler.core.errors import CredentialError, GrantPendingError, ProviderError, TransientError
 from reconciler.core.retry import RetryPolicy, Wait
 from reconciler.core.secrets import Secret
+from reconciler.manifest.model import Accounts
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.providers.confluent import ConfluentClient, next_page_token
 from reconciler.providers.registry import Handlers, build_handlers
+from reconciler.systems import PLUGINS
 from tests.emulated import confluent_headers, http_client
 
 from .canary import CANARY, assert_no_canary, canary
@@ -60,7 +62,7 @@ def seeded_key(phase: str = "VALID") -> dict[str, Any]:
 @pytest.fixture
 def confluent(connection: Connection) -> Iterator[Handlers]:
     # The canary is the API secret the emulator issued: no error text may ever show it.
-    with build_handlers(connection, subscription_id=SUBSCRIPTION, organization_id=None) as built:
+    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION), PLUGINS) as built:
         yield built
 
 
@@ -269,7 +271,7 @@ def test_an_automatic_cluster_reads_without_a_key(confluent: Handlers) -> None:
 def test_a_rejected_secret_names_the_variables_and_never_shows(connection: Connection) -> None:
     # Not the key the emulator issued: refused (401), and the secret sent, a canary, is never shown.
     rejected = dataclasses.replace(connection, confluent_api_key=Secret("not-issued"), confluent_api_secret=canary())
-    with (build_handlers(rejected, subscription_id=None, organization_id=None) as built,
+    with (build_handlers(rejected, Accounts(), PLUGINS) as built,
           pytest.raises(CredentialError, match="CONFLUENT_CLOUD_API_SECRET") as excinfo):
         built.by_kind["confluent_byok_key"].read(identity=BYOK)
     assert_no_canary(excinfo)
@@ -277,7 +279,7 @@ def test_a_rejected_secret_names_the_variables_and_never_shows(connection: Conne
 
 def test_missing_credentials_make_no_call(sandbox: Any, connection: Connection) -> None:
     without = Connection(endpoints=connection.endpoints)
-    with (build_handlers(without, subscription_id=None, organization_id=None) as built,
+    with (build_handlers(without, Accounts(), PLUGINS) as built,
           pytest.raises(CredentialError, match="CONFLUENT_CLOUD_API_KEY")):
         built.by_kind["confluent_byok_key"].read(identity=BYOK)
     assert sandbox.calls() == []
@@ -312,4 +314,4 @@ def test_the_sandbox_wants_basic_auth_and_answers_with_confluents_envelope(sandb
 def test_a_plain_http_confluent_endpoint_is_refused() -> None:
     connection = Connection(endpoints=Endpoints(confluent="http://127.0.0.1:8080"))
     with pytest.raises(ProviderError, match=r"confluent endpoint .* is not https"):
-        build_handlers(connection, subscription_id=None, organization_id=None)
+        build_handlers(connection, Accounts(), PLUGINS)

@@ -8,23 +8,27 @@ is an application (a service principal is granted a role on the vault), in AWS a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from reconciler.core import kms_policy
 from reconciler.core.errors import Diagnostic
-from reconciler.core.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.core.roles import CRYPTO_SERVICE_ENCRYPTION_USER, role_guid
 from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import KeySet, KmsKey, Principal, Region, Registration, RoleAssignment, Source
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan.model import Declared, Resource, Unknown
+from reconciler.plan.model import Declared, Notice, Plan, Resource, Step, Unknown
+from reconciler.plugins.addresses import key_address
+from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, PlanRun, Plugin, PrincipalTarget, Refusal
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems import azure_ad
-from reconciler.systems.addresses import key_address
+from reconciler.systems.astra import export, handlers
+from reconciler.systems.astra.health import ASTRA_HEALTH
+from reconciler.systems.astra.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
+from reconciler.systems.astra.planning import database_notices, region_refusal, unmanaged_registrations
 from reconciler.systems.aws_kms import kms_key_address
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,15 @@ def _all_registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration
             yield region, registration
 
 
-class Astra(System):
+class Astra(Plugin):
     name = "astra"
     registration_key = "astra"
     principal_kinds = frozenset({"astra"})
     kinds = (ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION)
+    health = ASTRA_HEALTH
+    endpoint_variables = MappingProxyType({"astra": "CMKCTL_ASTRA_ENDPOINT"})
+    plane_names = MappingProxyType({"astra": "the Astra DevOps API"})
+    credential_variables = MappingProxyType({"astra_token": "ASTRA_DB_APPLICATION_TOKEN"})
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -92,7 +100,7 @@ class Astra(System):
         provider_ids = context.lookups.get(lookup, {}).get("providerIds", ())
         if region.cloud == "aws":
             # An AWS provider ID is an account: Astra acts as its role/creator, named in the key policy.
-            return [PrincipalTarget(f"astra-{principal.value}-{pid}", kms_policy.astra_creator_arn(pid), lookup,
+            return [PrincipalTarget(f"astra-{principal.value}-{pid}", export.creator_arn(pid), lookup,
                                     principal_type="AWS") for pid in provider_ids]
         targets = []
         for app_id in provider_ids:
@@ -103,6 +111,34 @@ class Astra(System):
 
     def resources(self, context: ExpandContext, region: Region) -> list[Resource]:
         return [_registration(context, region, r) for r in region.registrations_of(AstraRegistration)]
+
+    def refusal(self, resource: Resource, live: Mapping[str, Any]) -> Refusal | None:
+        return region_refusal(resource, live)
+
+    def plan_notices(self, steps: Sequence[Step], run: PlanRun) -> list[Notice]:
+        return database_notices(steps, run)
+
+    def unmanaged(self, key_set: KeySet, plan: Plan, lists: Any, ours: Mapping[str, Any]) -> list[Notice]:
+        return unmanaged_registrations(key_set, plan, lists, ours)
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
+
+    def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        organization = key_set.accounts.astra_organization_id
+        return {"astra": {"organizationId": organization}} if organization else {}
+
+    def emulator_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        return {"organization_id": key_set.accounts.astra_organization_id}
+
+    def kms_principals(self, region: ExportRegion) -> Mapping[str, list[dict[str, str]]]:
+        return export.kms_principals(region)
+
+    def export_aws(self, region: ExportRegion, aliases: Mapping[str, str], skipped: list[str]) -> list[dict[str, Any]]:
+        return export.export_aws(region, aliases, skipped)
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        return handlers.build(plumbing)
 
 
 def _registration(context: ExpandContext, region: Region, registration: AstraRegistration) -> Resource:

@@ -24,9 +24,12 @@ from reconciler.manifest.keyref import KeyReference, find_key, parse_key_referen
 from reconciler.manifest.model import KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
-from reconciler.systems.addresses import key_address, tags
-from reconciler.systems.base import ExpandContext, System
+from reconciler.plugins.addresses import key_address, tags
+from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plugin
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
+from reconciler.systems.mongo import export
+from reconciler.systems.mongo.health import MONGO_HEALTH
 
 CUSTOMER_MANAGED = "CustomerManagedKey"
 SERVICE_MANAGED = "ServiceManagedKey"
@@ -91,10 +94,11 @@ def cluster_address(region: str, cluster: str) -> str:
     return f"mongo_cluster.{region}.{cluster}"
 
 
-class Mongo(System):
+class Mongo(Plugin):
     name = "mongo"
     registration_key = "mongo"
     kinds = (MONGO_CLUSTER,)
+    health = MONGO_HEALTH
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -119,6 +123,16 @@ class Mongo(System):
 
     def resources(self, context: ExpandContext, region: Region) -> list[Resource]:
         return [_cluster(context, region, r) for r in region.registrations_of(MongoRegistration)]
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        from reconciler.providers.azure_mongo import MongoClusterHandler, clusters_in
+
+        subscription = plumbing.accounts.azure_subscription_id or ""
+        return PlaneHandlers({MONGO_CLUSTER.kind: MongoClusterHandler(plumbing.azure)}, listings={
+            "mongo_clusters": lambda location: clusters_in(plumbing.azure, subscription, location)})
 
 
 # ---------------------------------------------------------------------------------------------

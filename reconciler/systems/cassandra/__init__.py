@@ -33,10 +33,13 @@ from reconciler.manifest.model import (
 )
 from reconciler.manifest.yamlsource import JsonPath
 from reconciler.plan.model import Resource, Unknown
+from reconciler.plugins.addresses import key_address, tags
+from reconciler.plugins.base import ExpandContext, ExportPart, ExportRegion, Plugin, PrincipalTarget
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
-from reconciler.systems.addresses import key_address, tags
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
+from reconciler.systems.cassandra import export
+from reconciler.systems.cassandra.health import CASSANDRA_HEALTH
 
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
 COSMOS_DB_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b"
@@ -130,11 +133,12 @@ def vnet_of(subnet_id: str) -> tuple[str, str] | None:
     return (match["vnet"], f"{match['group']}/{match['name']}") if match else None
 
 
-class Cassandra(System):
+class Cassandra(Plugin):
     name = "cassandra"
     registration_key = "cassandra"
     principal_kinds = frozenset({"cassandraCluster"})
     kinds = (CASSANDRA_CLUSTER, CASSANDRA_DATA_CENTER)
+    health = CASSANDRA_HEALTH
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -176,6 +180,17 @@ class Cassandra(System):
             found.append(_cluster(context, region, registration))
             found += [_data_center_resource(context, region, registration, dc) for dc in registration.data_centers]
         return found
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        from reconciler.providers.azure_cassandra import ClusterHandler, DataCenterHandler, clusters_in
+
+        subscription = plumbing.accounts.azure_subscription_id or ""
+        return PlaneHandlers({CASSANDRA_CLUSTER.kind: ClusterHandler(plumbing.azure),
+                              CASSANDRA_DATA_CENTER.kind: DataCenterHandler(plumbing.azure)}, listings={
+            "cassandra_clusters": lambda location: clusters_in(plumbing.azure, subscription, location)})
 
 
 # ---------------------------------------------------------------------------------------------

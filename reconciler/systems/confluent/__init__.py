@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.core.errors import Diagnostic
@@ -23,9 +24,20 @@ from reconciler.manifest.context import ResolveContext
 from reconciler.manifest.keyref import KeyReference, find_key, parse_key_reference
 from reconciler.manifest.model import Key, KeySet, Principal, Region, Registration, Source, Vault
 from reconciler.manifest.yamlsource import JsonPath
-from reconciler.plan.model import Declared, Resource, Unknown
-from reconciler.systems.addresses import key_address, vault_scope
-from reconciler.systems.base import ExpandContext, PrincipalTarget, System
+from reconciler.plan.model import Declared, Notice, Plan, Resource, Unknown
+from reconciler.plugins.addresses import key_address, vault_scope
+from reconciler.plugins.base import (
+    ExpandContext,
+    ExportPart,
+    ExportRegion,
+    Plugin,
+    PrincipalTarget,
+    unmanaged_notice,
+    vault_of_key,
+)
+from reconciler.providers.plumbing import PlaneHandlers, Plumbing
+from reconciler.systems.confluent import export, handlers
+from reconciler.systems.confluent.health import CONFLUENT_HEALTH
 
 KEY_VAULT_READER = "Key Vault Reader"
 # The roles Confluent's CLI snippet assigns, and whether a key-scoped assignment also serves.
@@ -100,11 +112,17 @@ def _registered(key_set: KeySet) -> Iterator[tuple[Region, ConfluentRegistration
                 yield region, registration, key, vault
 
 
-class Confluent(System):
+class Confluent(Plugin):
     name = "confluent"
     registration_key = "confluent"
     principal_kinds = frozenset({"confluent"})
     kinds = (CONFLUENT_BYOK_KEY, CONFLUENT_CLUSTER)
+    health = CONFLUENT_HEALTH
+    endpoint_variables = MappingProxyType({"confluent": "CMKCTL_CONFLUENT_ENDPOINT"})
+    plane_names = MappingProxyType({"confluent": "Confluent Cloud"})
+    # A Confluent Cloud API key and its secret (HTTP Basic auth).
+    credential_variables = MappingProxyType({"confluent_api_key": "CONFLUENT_CLOUD_API_KEY",
+                                             "confluent_api_secret": "CONFLUENT_CLOUD_API_SECRET"})
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:
@@ -124,6 +142,19 @@ class Confluent(System):
         for assignment in region.role_assignments:
             if assignment.principal.kind == "confluent" and assignment.principal.value not in registered:
                 _unregistered_principal(context, key_set, region, assignment.principal.value, assignment.source)
+
+    def unmanaged(self, key_set: KeySet, plan: Plan, lists: Any, ours: Mapping[str, Any]) -> list[Notice]:
+        """BYOK keys of keys in the key set's vaults that the key set no longer declares (left in place)."""
+        if not key_set.accounts.confluent_environment_id:
+            return []
+        byok = {str(s.identity.get("keyId", "")).lower() for s in plan.steps if s.kind == CONFLUENT_BYOK_KEY.kind}
+        found = []
+        for entry in lists.confluent_keys():
+            vault = vault_of_key(entry["keyId"], ours)
+            if vault is not None and entry["keyId"].lower() not in byok:
+                found.append(unmanaged_notice(vault["location"], f"Confluent BYOK key for {entry['keyId']} is no "
+                                              "longer declared; cmkctl leaves it in place"))
+        return found
 
     def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
         for check in (_environment_declared, _key_is_rsa, _vault_purge_protected, _vault_uses_rbac, _vault_bypass,
@@ -157,6 +188,16 @@ class Confluent(System):
             if registration.cluster is not None:
                 found.append(_cluster_resource(context, region, registration, key))
         return found
+
+    def export_azure(self, region: ExportRegion) -> ExportPart:
+        return export.export_azure(region)
+
+    def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
+        environment = key_set.accounts.confluent_environment_id
+        return {"confluent": {"environmentId": environment}} if environment else {}
+
+    def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
+        return handlers.build(plumbing)
 
 
 def _cluster(context: ResolveContext, path: JsonPath, raw: Mapping[str, Any]) -> ConfluentCluster:
