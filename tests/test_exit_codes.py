@@ -92,7 +92,7 @@ class _InterruptedInput:
         raise KeyboardInterrupt
 
     def isatty(self) -> bool:
-        return False
+        return True
 
 
 def test_ctrl_c_at_the_approval_prompt_exits_130_and_changes_nothing(
@@ -109,10 +109,24 @@ def test_ctrl_c_at_the_approval_prompt_exits_130_and_changes_nothing(
 
 def test_an_end_of_input_at_the_approval_prompt_is_no_interrupt(cmkctl: Callable[..., Result],
                                                                 tmp_path: Path) -> None:
-    # A pipe that closed (CI without a terminal) is not Ctrl-C: the apply is aborted, as before.
-    result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", tmp_path / "sandbox", stdin="")
+    # Ctrl-D at the terminal is not Ctrl-C: the apply is aborted, as before.
+    sandbox = tmp_path / "sandbox"
+    result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", sandbox, terminal="")
     assert result.code == 1, result.err
     assert "Aborted; nothing more was changed." in result.err
+    assert mutating_calls(sandbox) == []
+
+
+@pytest.mark.parametrize("stdin", ["", "yes\n"])
+def test_apply_never_prompts_a_pipe(cmkctl: Callable[..., Result], tmp_path: Path, stdin: str) -> None:
+    # CI without a terminal, as Terraform's -input=false: refused before anything is read, even a `yes` in the pipe.
+    sandbox = tmp_path / "sandbox"
+    result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", sandbox, stdin=stdin)
+    assert result.code == 1, result.out + result.err
+    assert ("apply asks for approval, and standard input is not a terminal to ask on; nothing was read or changed: "
+            "give --auto-approve") in result.err
+    assert "Enter a value" not in result.out and result.out == ""
+    assert not (sandbox / "calls.jsonl").exists()  # nothing connected
 
 
 @pytest.fixture

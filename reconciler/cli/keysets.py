@@ -105,6 +105,8 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
         raise click.UsageError("give either -f MANIFEST... or a saved PLAN_FILE")
     if plan_file is not None and targets:
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
+    if plan_file is None and not auto_approve and not _can_ask():
+        raise click.UsageError(NO_TERMINAL)
     if plan_file is not None:  # the files it names, as they were reviewed, or nothing is read
         saved = read_plan(plan_file, signing_key=plan_signing_key())
         named = saved_manifests(saved, plan_file)
@@ -116,6 +118,16 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     request = ApplyRequest(key_set, loaded, run_options(sandbox, parallelism, waits), lock, lock_timeout, saved,
                            plan_file, targets, auto_approve)
     return _report(apply_plan(request, _Terminal(key_set.name, lock, lock_timeout)))
+
+
+# As Terraform's -input=false: a run that cannot be answered fails at once instead of waiting on a pipe.
+NO_TERMINAL = ("apply asks for approval, and standard input is not a terminal to ask on; nothing was read or "
+               "changed: give --auto-approve to apply without asking, or apply a reviewed saved plan "
+               "(cmkctl plan --out FILE, then cmkctl apply FILE)")
+
+
+def _can_ask() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 @dataclass
