@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     sandbox_option,
     wait_option,
 )
+from reconciler.cli.inputs import load_key_set, manifests_option
 from reconciler.plan.health import DEFAULT_EXPIRY_WARNING_DAYS, Status
 from reconciler.render.health import HEALTH_FORMATS, render_health
 
@@ -31,7 +32,7 @@ def expiry_warning_option(function: Any) -> Any:
 
 
 @click.command()
-@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@manifests_option()
 @click.option("--format", "fmt", type=click.Choice(HEALTH_FORMATS), default="text", show_default=True)
 @expiry_warning_option
 @sandbox_option
@@ -43,10 +44,9 @@ def check(paths: Sequence[str], fmt: str, expiry_warning: int, sandbox: Path | N
 
     Exit 0 when every path is healthy, 2 with warnings only, 1 when a path is broken.
     """
-    from reconciler.manifest.loader import load_one
     from reconciler.usecases.checking import check_key_set
 
-    key_set, loaded = load_one(paths)
+    key_set, loaded = load_key_set(paths)
     checked = check_key_set(key_set, loaded, run_options(sandbox, parallelism, waits),
                             expiry_warning_days=expiry_warning)
     click.echo(render_health(checked.health, fmt), nl=False)
@@ -61,7 +61,7 @@ def _address(text: str) -> tuple[str, int]:
 
 
 @click.command()
-@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@manifests_option()
 @click.option("--interval", type=click.FloatRange(min=1), default=300, show_default=True, metavar="SECONDS",
               help="Time between the starts of two cycles.")
 @click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
@@ -80,13 +80,12 @@ def watch(paths: Sequence[str], interval: float, jitter: float, once: bool, metr
     """
     import json
 
-    from reconciler.manifest.loader import load_one
     from reconciler.usecases.session import RunOptions
     from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving
     from reconciler.usecases.watching import watch as watch_key_set
 
     where = _address(metrics_address)
-    key_set, loaded = load_one(paths)
+    key_set, loaded = load_key_set(paths)
     metrics = WatchMetrics()
     options = WatchOptions(interval=interval, jitter=jitter, cycles=1 if once else None,
                            expiry_warning_days=expiry_warning)

@@ -27,6 +27,7 @@ from reconciler.cli.common import (
     wait_option,
     write_atomically,
 )
+from reconciler.cli.inputs import load_key_set, manifests_option
 from reconciler.cli.lock import lock_for, lock_options
 from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@manifests_option()
 @click.option("--out", type=OutputFile(), help="Save the plan for apply.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
@@ -58,14 +59,13 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
          lock_timeout: float, lock_place: LockFlags, debug: bool, debug_file: Path | None) -> int:
     """Read live state and print the ordered steps that would reconcile it."""
     configure_wire(debug, debug_file, None)
-    from reconciler.manifest.loader import load_one
     from reconciler.plan import document as plandoc
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
     from reconciler.usecases.reviewing import plan_signing_key
 
     if not take_lock and (lock_timeout or lock_place.given):
         raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
-    key_set, loaded = load_one(paths)
+    key_set, loaded = load_key_set(paths)
     if out is not None:
         refuse_unsaveable(loaded)
     lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
@@ -80,7 +80,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 
 @click.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-f", "--file", "paths", multiple=True, help="A manifest file or folder.")
+@manifests_option(required=False)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @target_option
 @sandbox_option
@@ -113,7 +113,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
         key_set, loaded = load_one(named, accept=reviewed_content(saved, named))
     else:
         saved = None
-        key_set, loaded = load_one(paths)
+        key_set, loaded = load_key_set(paths)
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, run_options(sandbox, parallelism, waits), lock, lock_timeout, saved,
                            plan_file, targets, auto_approve)

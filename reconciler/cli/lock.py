@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler.cli.common import EXIT_OK, sandbox_option
+from reconciler.cli.inputs import load_key_set, manifests_option
 
 if TYPE_CHECKING:
     from reconciler.core.lock import Lock, LockFlags
@@ -75,16 +76,15 @@ def lock_group() -> None:
 
 
 @lock_group.command("break")
-@click.option("-f", "--file", "paths", multiple=True, required=True, help="The manifest of the key set.")
+@manifests_option(help="The manifest of the key set (a file or folder, or - for standard input).")
 @click.option("--id", "lock_id", help="Break it only if this is still its lock id (printed by the waiting apply).")
 @sandbox_option
 @lock_place_options
 def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_place: LockFlags) -> int:
     """Remove a stale shared lock left by a run that died holding it. Never done implicitly."""
-    from reconciler.manifest.loader import load_one
     from reconciler.usecases.locking import break_lock
 
-    key_set, _ = load_one(paths)
+    key_set, _ = load_key_set(paths)
     lock = lock_for(key_set, sandbox, lock_place)
     broken = break_lock(key_set.name, lock, lock_id)
     if broken is None:

@@ -13,20 +13,28 @@ from typing import Any
 import click
 
 from reconciler.cli.common import EXIT_OK, diagnostic_json, sandbox_option, write_atomically
+from reconciler.cli.inputs import load_key_set, manifests_option, tell_notes
 from reconciler.cli.paths import OutputFile
 from reconciler.core.printable import json_visible, visible_lines
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("positional", nargs=-1, metavar="[PATH]...")
+@manifests_option(required=False)
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="json: one object with the files, key sets and every diagnostic (rule, file, line, address).")
-def validate(paths: Sequence[str], fmt: str) -> int:
-    """Check manifests offline: YAML, schema, references, vendor rules. No credentials, no network."""
+def validate(positional: Sequence[str], paths: Sequence[str], fmt: str) -> int:
+    """Check manifests offline: YAML, schema, references, vendor rules. No credentials, no network.
+
+    Manifests are named with -f PATH, as every command names them, or as arguments.
+    """
     from reconciler.core.errors import ManifestError
     from reconciler.manifest.loader import load
     from reconciler.manifest.rules import expiry_warnings
 
+    paths = (*positional, *paths)
+    if not paths:
+        raise click.UsageError("name the manifests to validate: cmkctl validate -f PATH (or cmkctl validate PATH...)")
     try:
         loaded = load(paths)
     except ManifestError as error:
@@ -34,6 +42,7 @@ def validate(paths: Sequence[str], fmt: str) -> int:
             raise
         click.echo(_validation_json(False, [], [], [diagnostic_json(d) for d in error.diagnostics]))
         return error.exit_code
+    tell_notes(loaded)
     warnings = [warning for key_set in loaded.key_sets for _, warning in expiry_warnings(key_set)]
     if fmt == "json":
         click.echo(_validation_json(True, loaded.files, [k.name for k in loaded.key_sets],
@@ -54,8 +63,8 @@ def _validation_json(valid: bool, files: Sequence[str], key_sets: Sequence[str],
 
 
 @click.command()
-@click.option("-f", "--file", "paths", multiple=True, required=True,
-              help="A manifest naming the accounts (and key set name) to export from; `regions` may be left out.")
+@manifests_option(help="A manifest naming the accounts (and key set name) to export from; `regions` may be left "
+                       "out. A file or folder, or - for standard input.")
 @click.option("--region", "regions", multiple=True, required=True,
               help="A region to export: Azure's (eastus) or AWS's (us-east-1). Repeatable.")
 @click.option("--resource-group", help="Export only vaults of this resource group.")
@@ -67,11 +76,10 @@ def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | N
            sandbox: Path | None) -> int:
     """Write a manifest of what already exists in the declared accounts."""
     from reconciler.engine.export import AWS_REGION
-    from reconciler.manifest.loader import load_one
     from reconciler.usecases.exporting import export_regions
     from reconciler.usecases.session import RunOptions
 
-    key_set, _ = load_one(paths)
+    key_set, _ = load_key_set(paths)
     if key_set.accounts.azure_subscription_id is None and not all(AWS_REGION.match(r) for r in regions):
         raise click.UsageError("the manifest names no Azure subscription (accounts.azure) to export from")
     exported = export_regions(key_set, regions, resource_group, RunOptions(sandbox, 1))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import EXIT_OK
+from reconciler.cli.inputs import load_key_set, manifests_option
 from reconciler.cli.paths import StateFolder
 from reconciler.usecases.emulator import KEY_VARIABLE, cmkctl_errors
 
@@ -47,9 +48,9 @@ def sandbox_show(directory: Path, fmt: str) -> int:
 
 @sandbox_group.command("serve")
 @click.argument("directory", type=StateFolder())
-@click.option("-f", "--file", "paths", multiple=True,
-              help="A manifest whose accounts a new world belongs to (and whose AWS account moto answers in; "
-                   "without one: the defaults, AWS included).")
+@manifests_option(required=False,
+                  help="A manifest whose accounts a new world belongs to (and whose AWS account moto answers in; "
+                       "without one: the defaults, AWS included). A file or folder, or - for standard input.")
 def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
     """Serve the sandbox in DIRECTORY in the foreground until SIGTERM or Ctrl-C.
 
@@ -58,10 +59,9 @@ def sandbox_serve(directory: Path, paths: Sequence[str]) -> int:
     (without it they refuse: a folder alone is never trusted). Faults and latency are read at start.
     """
     from cmkctl_sandbox.served import serve
-    from reconciler.manifest.loader import load_one
     from reconciler.usecases.emulator import sandbox_for
 
-    sandbox = sandbox_for(load_one(paths)[0] if paths else None, directory)
+    sandbox = sandbox_for(load_key_set(paths)[0] if paths else None, directory)
 
     def announce(path: Path, key: object) -> None:
         click.echo(f"Sandbox serving {directory} (pid {os.getpid()}); endpoints in {path}. Stop with Ctrl-C or "

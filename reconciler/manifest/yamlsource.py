@@ -15,9 +15,11 @@ import yaml
 
 from reconciler.core.errors import Diagnostic
 from reconciler.core.printable import quoted
-from reconciler.core.userfiles import TooLarge, UnreadableFile, read_regular
+from reconciler.core.userfiles import TooLarge, UnreadableFile, read_regular, read_standard_input
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+# How diagnostics name manifests read from standard input (`-f -`).
+STDIN_NAME = "<stdin>"
 # An alias bomb expands a few lines into billions of nodes; no real manifest comes near this.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
@@ -164,6 +166,21 @@ def read_source(path: Path, accept: Callable[[Path, bytes], None] | None = None)
         return Source(None, [], [Diagnostic(file, None, "", str(refusal), "E-READ")])
     if accept is not None:
         accept(path, content)
+    return _decoded(file, content)
+
+
+def read_standard_input_source() -> Source:
+    """The documents of standard input (`-f -`), named STDIN_NAME in diagnostics."""
+    try:
+        content = read_standard_input(MAX_FILE_BYTES, what="manifest")
+    except TooLarge as refusal:
+        return Source(None, [], [Diagnostic(STDIN_NAME, None, "", str(refusal), "E-SIZE")])
+    except UnreadableFile as refusal:
+        return Source(None, [], [Diagnostic(STDIN_NAME, None, "", str(refusal), "E-READ")])
+    return _decoded(STDIN_NAME, content)
+
+
+def _decoded(file: str, content: bytes) -> Source:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
