@@ -15,8 +15,6 @@ from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError, Diagnostic
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INVALID = 0, 1, 2, 3
-# As shells report a command ended by SIGINT: 128 + 2.
-EXIT_INTERRUPTED = 130
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.cli import interrupts
 from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -116,7 +117,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
         key_set, loaded = load_key_set(paths)
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, run_options(sandbox, parallelism, waits), lock, lock_timeout, saved,
-                           plan_file, targets, auto_approve)
+                           plan_file, targets, auto_approve, stop=interrupts.INTERRUPTS.stop)
     return _report(apply_plan(request, _Terminal(key_set.name, lock, lock_timeout)))
 
 
@@ -163,12 +164,15 @@ class _Terminal(_Waiting):
     def progress(self, plan: Plan) -> Progress:
         from reconciler.render.progress import listener_for
 
-        return listener_for(plan, interactive=sys.stdout.isatty(), color=color(), stream=sys.stdout)
+        return interrupts.applying(plan, listener_for(plan, interactive=sys.stdout.isatty(), color=color(),
+                                                      stream=sys.stdout))
 
 
 def _report(result: ApplyResult | None) -> int:
     if result is None:
         return EXIT_OK
+    if interrupts.INTERRUPTS.received is not None:
+        return _report_interrupted(result)
     click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "
                f"{len(result.failed)} failed, {len(result.skipped)} skipped.")
     for address, error in result.failed.items():
@@ -176,6 +180,23 @@ def _report(result: ApplyResult | None) -> int:
     for address, because in result.skipped.items():
         click.echo(f"  skipped {address}: {because} failed", err=True)
     return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _report_interrupted(result: ApplyResult) -> int:
+    """What an interrupted apply did and did not do, each step named; exits as the signal says."""
+    click.echo(f"\nApply interrupted: {len(result.done)} changed, {len(result.failed)} failed, "
+               f"{len(result.skipped)} skipped, {len(result.not_started)} not started.")
+    for address in result.done:
+        click.echo(f"  done         {address}")
+    for address in result.not_started:
+        click.echo(f"  not started  {address}")
+    for address, error in result.failed.items():
+        click.echo(f"  failed       {address}: {visible_lines(str(error))}")
+    for address, because in result.skipped.items():
+        click.echo(f"  skipped      {address}: {because} failed")
+    if result.not_started:
+        click.echo("Apply again (the same command) to carry out the rest.")
+    return interrupts.INTERRUPTS.exit_code
 
 
 def _document(made: Plan) -> dict[str, Any]:

@@ -190,6 +190,11 @@ class WireLog:
             self.append_audit({"what": {"lock": event, "keySet": key_set, "where": where, "lockId": lock_id},
                                "result": "ok"})
 
+    def interrupt_event(self, *, signal_name: str, result: str) -> None:
+        """An interrupt an apply received (SIGINT, SIGTERM), and what it did about it."""
+        if self.audit is not None:
+            self.append_audit({"what": {"interrupt": signal_name}, "result": result})
+
     def append_audit(self, entry: dict[str, Any]) -> None:
         assert self.audit is not None
         line = json.dumps({"when": datetime.now(UTC).isoformat(timespec="milliseconds"), "who": self.who(), **entry},

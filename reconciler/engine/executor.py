@@ -54,10 +54,12 @@ class ApplyResult:
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Steps an interrupt kept from starting (see Executor.stop).
+    not_started: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not self.failed and not self.skipped and not self.not_started
 
 
 def is_step_failure(error: BaseException) -> bool:
@@ -73,6 +75,8 @@ class Executor:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     listener: Listener = field(default_factory=SilentListener)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # Set by an interrupt: the steps in flight finish, none starts after it.
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def apply(self, plan: Plan) -> ApplyResult:
         if plan.forbidden:
@@ -87,6 +91,12 @@ class Executor:
         def visit(address: str) -> None:
             step = steps[address]
             if not step.mutates:
+                return
+            if self.stop.is_set():
+                wirelog.LOG.step_result(address=address, kind=step.kind, action=step.action.value,
+                                        result="not started: interrupted")
+                with lock:
+                    result.not_started.append(address)
                 return
             self.listener.step_started(step)
             with lock:

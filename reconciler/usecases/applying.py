@@ -8,8 +8,9 @@ decides the order: lock, read, refuse, ask, execute.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -60,6 +61,8 @@ class ApplyRequest:
     saved_from: Path | None = None
     targets: Sequence[str] = ()
     auto_approve: bool = False
+    # Set by the front end on an interrupt: the steps in flight finish, none starts after it.
+    stop: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 def apply(request: ApplyRequest, front: ApplyFront) -> ApplyResult | None:
@@ -73,7 +76,7 @@ def apply(request: ApplyRequest, front: ApplyFront) -> ApplyResult | None:
         chosen = _plan_to_apply(request, handlers, front)
         if chosen is None:
             return None
-        return execute(chosen, handlers, request.options, front.progress(chosen))
+        return execute(chosen, handlers, request.options, front.progress(chosen), request.stop)
 
 
 def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront) -> Plan | None:
@@ -94,9 +97,11 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
     return fresh
 
 
-def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress) -> ApplyResult:
+def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress,
+            stop: threading.Event | None = None) -> ApplyResult:
     try:
         return Executor(handlers.by_kind, parallelism=options.parallelism, listener=progress,
-                        retry=retry_policy(options, handlers.clock, progress.waiting)).apply(plan)
+                        retry=retry_policy(options, handlers.clock, progress.waiting),
+                        stop=stop or threading.Event()).apply(plan)
     finally:  # the heartbeat stops and the terminal gets its cursor back, whatever stopped the apply
         progress.close()

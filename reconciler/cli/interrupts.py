@@ -1,0 +1,177 @@
+"""SIGINT (Ctrl-C) and SIGTERM (what CI sends on cancel), acknowledged the moment they arrive.
+
+Outside an apply's steps a signal stops the command at once (exit 130 for SIGINT, 143 for SIGTERM, as
+shells report them). While an apply's steps run, the first signal lets the steps in flight finish and
+starts no more, so that no object is left half made by cmkctl's own choice; the apply then reports
+what was done and what was not. A second signal exits at once, saying what is left unfinished: the
+next apply finds out what the steps in flight did and finishes them (README "Crash safety").
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from reconciler.core import wirelog
+
+if TYPE_CHECKING:
+    from reconciler.core.retry import Wait
+    from reconciler.plan.model import Plan, Step
+    from reconciler.usecases.applying import Progress
+
+# 128 + the signal's number, as shells report a command a signal ended.
+EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+HANDLED = tuple(EXIT_BY_SIGNAL)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside an apply's steps: the command stops as Ctrl-C stops it, and exits 143."""
+
+
+def exit_code(interrupt: BaseException) -> int:
+    return EXIT_BY_SIGNAL[signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT]
+
+
+@dataclass
+class Interrupts:
+    """The signals of one command, and the apply's steps while they run."""
+
+    received: signal.Signals | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    steps: InFlight | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BY_SIGNAL[self.received or signal.SIGINT]
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        number = signal.Signals(signum)
+        steps = self.steps
+        if steps is None:  # nothing is being changed: stop where the command is
+            self.received = self.received or number
+            _say("Interrupt received: stopping.")
+            raise Terminated if number == signal.SIGTERM else KeyboardInterrupt
+        if self.received is None:
+            self.received = number
+            self.stop.set()
+            steps.finish(number)
+        else:
+            steps.abandon(number, self.exit_code)
+
+
+INTERRUPTS = Interrupts()
+
+
+@contextmanager
+def handled() -> Iterator[Interrupts]:
+    """This command's signals go to INTERRUPTS (made anew: the tests run many commands in one process)."""
+    global INTERRUPTS
+    INTERRUPTS = Interrupts()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield INTERRUPTS
+        return
+    previous = {number: signal.signal(number, INTERRUPTS.handle) for number in HANDLED}
+    try:
+        yield INTERRUPTS
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def applying(plan: Plan, progress: Progress) -> InFlight:
+    """`progress`, followed so that an interrupt can say which steps are in flight and which not started."""
+    steps = InFlight(progress, [s for s in plan.steps if s.mutates])
+    INTERRUPTS.steps = steps
+    return steps
+
+
+class InFlight:
+    """The apply's progress, passed on, with which steps started and which ended."""
+
+    def __init__(self, progress: Progress, steps: list[Step]) -> None:
+        self._progress = progress
+        self._steps = {s.address: s for s in steps}
+        self._started: list[str] = []
+        self._ended: set[str] = set()
+        self._lock = threading.Lock()
+
+    def in_flight(self) -> list[str]:
+        with self._lock:
+            return [a for a in self._started if a not in self._ended]
+
+    def not_started(self) -> list[str]:
+        with self._lock:
+            return [a for a in self._steps if a not in self._started and a not in self._ended]
+
+    def finish(self, number: signal.Signals) -> None:
+        """The first signal: the steps in flight finish, none starts after them."""
+        running = self.in_flight()
+        _say(f"Interrupt received: finishing the {_steps(len(running))} in flight, starting no more"
+             + "".join(f"\n  in flight  {a}" for a in running)
+             + "\n(interrupt again to exit at once, leaving them unfinished)")
+        wirelog.LOG.interrupt_event(signal_name=number.name,
+                                    result=f"finishing the {_steps(len(running))} in flight, starting no more")
+
+    def abandon(self, number: signal.Signals, code: int) -> None:
+        """The second signal: say what is left unfinished, record it, and exit now."""
+        running, waiting = self.in_flight(), self.not_started()
+        _say(f"Second interrupt received: exiting now. Left unfinished: {_steps(len(running))} in flight (carried "
+             f"out or not: the next apply finds out and finishes them), {_steps(len(waiting))} not started"
+             + "".join(f"\n  in flight    {a}" for a in running)
+             + "".join(f"\n  not started  {a}" for a in waiting))
+        wirelog.LOG.interrupt_event(signal_name=number.name,
+                                    result=f"exited at once: {_steps(len(running))} in flight left unfinished")
+        for address, result in [*((a, "unfinished: in flight at a second interrupt") for a in running),
+                                *((a, "not started: interrupted") for a in waiting)]:
+            step = self._steps[address]
+            wirelog.LOG.step_result(address=address, kind=step.kind, action=step.action.value, result=result)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # The threads in flight cannot be stopped, and the interpreter would wait for them on exit.
+        os._exit(code)
+
+    def step_started(self, step: Step) -> None:
+        with self._lock:
+            self._started.append(step.address)
+        self._progress.step_started(step)
+
+    def step_finished(self, step: Step, outputs: Mapping[str, Any]) -> None:
+        self._ended_now(step)
+        self._progress.step_finished(step, outputs)
+
+    def step_failed(self, step: Step, error: BaseException) -> None:
+        self._ended_now(step)
+        self._progress.step_failed(step, error)
+
+    def step_skipped(self, step: Step, because: str) -> None:
+        self._ended_now(step)
+        self._progress.step_skipped(step, because)
+
+    def waiting(self, wait: Wait) -> None:
+        self._progress.waiting(wait)
+
+    def close(self) -> None:
+        INTERRUPTS.steps = None
+        self._progress.close()
+
+    def _ended_now(self, step: Step) -> None:
+        with self._lock:
+            self._ended.add(step.address)
+
+
+def _steps(count: int) -> str:
+    return f"{count} step{'' if count == 1 else 's'}"
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+    sys.stderr.flush()
