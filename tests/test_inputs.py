@@ -117,3 +117,23 @@ def test_a_broken_manifest_in_a_folder_is_not_taken_for_another_tools(cmkctl: Ca
     result = cmkctl("validate", "-f", folder)
     assert result.code == 3
     assert "skipped" not in result.err and "apiVersion" in result.err
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "Yes", "OFF"])
+def test_yes_no_on_off_are_strings_as_the_core_schema_reads_them(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                                  word: str) -> None:
+    # README "Hostile input": plain scalars read as the core schema reads them; only true and false are booleans.
+    manifest = write(tmp_path / "astra.yaml", EXAMPLE.read_text().replace("purgeProtection: true",
+                                                                          f"purgeProtection: {word}", 1))
+    result = cmkctl("validate", "-f", manifest)
+    assert result.code == 3, result.out
+    assert (f"astra.yaml:20: regions[0].vaults[0].purgeProtection: expected boolean, got str '{word}': manifests "
+            "read YAML's core schema, where only true and false are booleans [E-SCHEMA]") in result.err
+
+
+@pytest.mark.parametrize("word", ["true", "True", "TRUE"])
+def test_true_in_each_spelling_of_the_core_schema_is_a_boolean(cmkctl: Callable[..., Result], tmp_path: Path,
+                                                                word: str) -> None:
+    manifest = write(tmp_path / "astra.yaml", EXAMPLE.read_text().replace("purgeProtection: true",
+                                                                          f"purgeProtection: {word}", 1))
+    assert cmkctl("validate", "-f", manifest).code == 0

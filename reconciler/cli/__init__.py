@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
-from reconciler.cli import health, interrupts, keysets, manifests
+from reconciler.cli import conventions, health, interrupts, keysets, manifests
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, OUTPUT, diagnostic_json, output_options
 from reconciler.cli.lock import lock_group
 from reconciler.cli.sandbox import sandbox_group
@@ -36,10 +36,12 @@ def cli() -> None:
 
 
 for command in (cli, manifests.validate, keysets.plan, keysets.apply, keysets.show, manifests.export, manifests.schema,
-                health.check, health.watch, lock_group, sandbox_group):
-    command.params.extend(output_options())
+                health.check, health.watch, lock_group, sandbox_group, conventions.version, conventions.completion):
     if command is not cli:
         cli.add_command(command)
+# Every command, and every subcommand of a group, takes them before or after its name.
+for command in (cli, *cli.commands.values(), *lock_group.commands.values(), *sandbox_group.commands.values()):
+    command.params.extend(output_options())
 
 
 def _report_bug() -> int:

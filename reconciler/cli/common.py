@@ -65,10 +65,14 @@ def target_option(function: Any) -> Any:
                              "depends on. Repeatable.")(function)
 
 
+# Set in the environment, as a CI job sets it once for every step: `CMKCTL_DEBUG=1`, `CMKCTL_DEBUG_FILE=PATH`.
+DEBUG_VARIABLE, DEBUG_FILE_VARIABLE = "CMKCTL_DEBUG", "CMKCTL_DEBUG_FILE"
+
+
 def debug_options(function: Any) -> Any:
-    function = click.option("--debug-file", type=OutputFile(),
+    function = click.option("--debug-file", type=OutputFile(), envvar=DEBUG_FILE_VARIABLE, show_envvar=True,
                             help="Write the --debug log to this file instead of stderr.")(function)
-    return click.option("--debug", is_flag=True,
+    return click.option("--debug", is_flag=True, envvar=DEBUG_VARIABLE, show_envvar=True,
                         help="Log every HTTP exchange (method, path, status, request id; Authorization headers "
                              "and secret fields redacted).")(function)
 

@@ -58,7 +58,15 @@ if TYPE_CHECKING:
 def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bool, take_lock: bool,
          targets: Sequence[str], sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]],
          lock_timeout: float, lock_place: LockFlags, debug: bool, debug_file: Path | None) -> int:
-    """Read live state and print the ordered steps that would reconcile it."""
+    """Read live state and print the ordered steps that would reconcile it.
+
+    \b
+    Examples:
+      cmkctl plan -f cmk/
+      cmkctl plan -f cmk/ --out plan.json --format markdown > plan.md
+      cmkctl plan -f cmk/ --detailed-exitcode
+      cmkctl plan -f manifests/examples/astra-serverless-azure.yaml --sandbox /tmp/sandbox
+    """
     configure_wire(debug, debug_file, None)
     from reconciler.plan import document as plandoc
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
@@ -94,7 +102,16 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
           sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]], lock_timeout: float,
           lock_place: LockFlags, debug: bool, debug_file: Path | None, audit_log: Path | None) -> int:
-    """Apply a fresh plan after confirmation, or a saved plan once it is shown to be the plan made again now."""
+    """Apply a fresh plan after confirmation, or a saved plan once it is shown to be the plan made again now.
+
+    Without a terminal to ask on, a fresh plan needs --auto-approve.
+
+    \b
+    Examples:
+      cmkctl apply -f cmk/
+      cmkctl apply plan.json
+      cmkctl apply -f cmk/ --auto-approve --audit-log audit.jsonl
+    """
     configure_wire(debug, debug_file, audit_log)
     from reconciler.manifest.loader import load_one
     from reconciler.usecases.applying import ApplyRequest
@@ -212,7 +229,13 @@ def _document(made: Plan) -> dict[str, Any]:
               help="With --format markdown: write pull request comments of under 65,536 characters each into "
                    "this (new or empty) folder, comment-01.md first, and print their paths.")
 def show(plan_file: Path, fmt: str, split_into: Path | None) -> int:
-    """Render a saved plan."""
+    """Render a saved plan.
+
+    \b
+    Examples:
+      cmkctl show plan.json
+      cmkctl show plan.json --format markdown --split comments/
+    """
     from reconciler.usecases.planning import read_plan
 
     if split_into is not None and fmt != "markdown":

@@ -12,7 +12,14 @@ from typing import Any
 
 import click
 
-from reconciler.cli.common import EXIT_OK, diagnostic_json, sandbox_option, write_atomically
+from reconciler.cli.common import (
+    EXIT_OK,
+    configure_wire,
+    debug_options,
+    diagnostic_json,
+    sandbox_option,
+    write_atomically,
+)
 from reconciler.cli.inputs import load_key_set, manifests_option, tell_notes
 from reconciler.cli.paths import OutputFile
 from reconciler.core.printable import json_visible, visible_lines
@@ -27,6 +34,12 @@ def validate(positional: Sequence[str], paths: Sequence[str], fmt: str) -> int:
     """Check manifests offline: YAML, schema, references, vendor rules. No credentials, no network.
 
     Manifests are named with -f PATH, as every command names them, or as arguments.
+
+    \b
+    Examples:
+      cmkctl validate -f cmk/
+      cmkctl validate -f cmk/ --format json
+      cat astra.yaml | cmkctl validate -f -
     """
     from reconciler.core.errors import ManifestError
     from reconciler.manifest.loader import load
@@ -72,10 +85,17 @@ def _validation_json(valid: bool, files: Sequence[str], key_sets: Sequence[str],
 @click.option("--format", "fmt", type=click.Choice(("yaml", "json")), default="yaml", show_default=True,
               help="json: one object with the manifest and what was not exported.")
 @sandbox_option
+@debug_options
 def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | None, out: Path | None, fmt: str,
-           sandbox: Path | None) -> int:
-    """Write a manifest of what already exists in the declared accounts."""
+           sandbox: Path | None, debug: bool, debug_file: Path | None) -> int:
+    """Write a manifest of what already exists in the declared accounts.
+
+    \b
+    Examples:
+      cmkctl export -f cmk/accounts.yaml --region eastus --region us-east-1 --out cmk/exported.yaml
+    """
     from reconciler.engine.export import AWS_REGION
+    configure_wire(debug, debug_file, None)
     from reconciler.usecases.exporting import export_regions
     from reconciler.usecases.session import RunOptions
 
@@ -102,7 +122,13 @@ def _export_json(manifest: dict[str, Any], skipped: Sequence[str]) -> str:
 @click.command()
 @click.option("--plan", "of_plan", is_flag=True, help="Print the saved-plan schema instead.")
 def schema(of_plan: bool) -> int:
-    """Print the JSON Schema of manifests (for editors), or of saved plans."""
+    """Print the JSON Schema of manifests (for editors), or of saved plans.
+
+    \b
+    Examples:
+      cmkctl schema > manifest.schema.json
+      cmkctl schema --plan
+    """
     from importlib import resources
 
     from reconciler import manifest, plan

@@ -35,6 +35,10 @@ class LoadedManifests:
     notes: tuple[str, ...] = ()
 
 
+# Booleans in YAML 1.1 (PyYAML's default), strings in the core schema manifests are read with.
+YAML_11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
 # Called with each file's bytes before they are parsed; raises to refuse the file (a saved plan's check).
 Acceptance = Callable[[Path, bytes], None]
 
@@ -188,7 +192,10 @@ def _describe(document: Document, error: Any) -> list[Diagnostic]:
 
 def _message(error: Any) -> str:
     if error.validator == "type":
-        return f"expected {error.validator_value}, got {type(error.instance).__name__} {quoted(error.instance)}"
+        said = f"expected {error.validator_value}, got {type(error.instance).__name__} {quoted(error.instance)}"
+        if error.validator_value == "boolean" and str(error.instance).lower() in YAML_11_BOOLEANS:
+            return f"{said}: manifests read YAML's core schema, where only true and false are booleans"
+        return said
     if error.validator in ("enum", "const"):
         expected = error.validator_value if error.validator == "enum" else [error.validator_value]
         return f"{quoted(error.instance)} is not one of {', '.join(map(repr, expected))}"
