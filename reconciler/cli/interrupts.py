@@ -10,6 +10,7 @@ next apply finds out what the steps in flight did and finishes them (README "Cra
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler.core import wirelog
+from reconciler.engine.executor import Stop
 
 if TYPE_CHECKING:
     from reconciler.core.retry import Wait
@@ -43,11 +45,23 @@ def exit_code(interrupt: BaseException) -> int:
 
 @dataclass
 class Interrupts:
-    """The signals of one command, and the apply's steps while they run."""
+    """The signals of one command, and the apply's steps while they run.
+
+    During the steps, the handler only records the signal and hands it to a thread of its own, which says
+    what it means and, at the second, exits: a handler runs between any two bytecodes of the main thread,
+    which may hold the audit log's lock or be inside a write to stderr, and a second signal may come while
+    the first one's handler still runs. Handing over through a SimpleQueue, whose put is reentrant, never
+    waits on a lock the interrupted code could hold.
+    """
 
     received: signal.Signals | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: Stop = field(default_factory=Stop)
     steps: InFlight | None = None
+    _signals: queue.SimpleQueue[tuple[signal.Signals, InFlight, int]] = field(default_factory=queue.SimpleQueue)
+    _sent: int = 0
+    _said: int = 0
+    _settled: threading.Condition = field(default_factory=threading.Condition)
+    _speaker: threading.Thread | None = None
 
     @property
     def exit_code(self) -> int:
@@ -62,10 +76,28 @@ class Interrupts:
             raise Terminated if number == signal.SIGTERM else KeyboardInterrupt
         if self.received is None:
             self.received = number
-            self.stop.set()
-            steps.finish(number)
-        else:
-            steps.abandon(number, self.exit_code)
+            self.stop.set()  # before anything else: no step starts after this line
+        self._sent += 1
+        self._signals.put((number, steps, steps.mark()))
+        if self._speaker is None:
+            self._speaker = threading.Thread(target=self._speak, name="cmkctl-interrupts", daemon=True)
+            self._speaker.start()
+
+    def settled(self) -> None:
+        """Wait until every signal received has been said (before the apply's summary)."""
+        with self._settled:
+            self._settled.wait_for(lambda: self._said >= self._sent)
+
+    def _speak(self) -> None:
+        while True:
+            number, steps, mark = self._signals.get()
+            if self._said == 0:
+                steps.finish(number, mark)
+            else:
+                steps.abandon(number, self.exit_code)
+            with self._settled:
+                self._said += 1
+                self._settled.notify_all()
 
 
 INTERRUPTS = Interrupts()
@@ -89,7 +121,7 @@ def handled() -> Iterator[Interrupts]:
 
 def applying(plan: Plan, progress: Progress) -> InFlight:
     """`progress`, followed so that an interrupt can say which steps are in flight and which not started."""
-    steps = InFlight(progress, [s for s in plan.steps if s.mutates])
+    steps = InFlight(progress, [s for s in plan.steps if s.mutates], INTERRUPTS.stop)
     INTERRUPTS.steps = steps
     return steps
 
@@ -97,24 +129,33 @@ def applying(plan: Plan, progress: Progress) -> InFlight:
 class InFlight:
     """The apply's progress, passed on, with which steps started and which ended."""
 
-    def __init__(self, progress: Progress, steps: list[Step]) -> None:
+    def __init__(self, progress: Progress, steps: list[Step], stop: Stop) -> None:
         self._progress = progress
+        self._stop = stop
         self._steps = {s.address: s for s in steps}
         self._started: list[str] = []
-        self._ended: set[str] = set()
+        # When each step ended, counted in endings: a signal's mark is the count when it came.
+        self._ended: dict[str, int] = {}
+        self._endings = 0
         self._lock = threading.Lock()
 
-    def in_flight(self) -> list[str]:
+    def mark(self) -> int:
+        """Now, for `in_flight(since=...)`: read without a lock, as a signal handler must."""
+        return self._endings
+
+    def in_flight(self, since: int | None = None) -> list[str]:
+        """The steps started and not ended; with `since`, those that had not ended at that mark."""
         with self._lock:
-            return [a for a in self._started if a not in self._ended]
+            return [a for a in self._started if a not in self._ended or (since is not None and self._ended[a] > since)]
 
     def not_started(self) -> list[str]:
         with self._lock:
             return [a for a in self._steps if a not in self._started and a not in self._ended]
 
-    def finish(self, number: signal.Signals) -> None:
-        """The first signal: the steps in flight finish, none starts after them."""
-        running = self.in_flight()
+    def finish(self, number: signal.Signals, mark: int) -> None:
+        """The first signal: the steps in flight when it came finish, none starts after them."""
+        with self._stop.starting:  # a step that saw no signal has said it started
+            running = self.in_flight(since=mark)
         _say(f"Interrupt received: finishing the {_steps(len(running))} in flight, starting no more"
              + "".join(f"\n  in flight  {a}" for a in running)
              + "\n(interrupt again to exit at once, leaving them unfinished)")
@@ -165,7 +206,8 @@ class InFlight:
 
     def _ended_now(self, step: Step) -> None:
         with self._lock:
-            self._ended.add(step.address)
+            self._endings += 1
+            self._ended[step.address] = self._endings
 
 
 def _steps(count: int) -> str:

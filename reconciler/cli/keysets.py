@@ -35,6 +35,8 @@ from reconciler.core.errors import CmkError
 from reconciler.core.printable import visible_lines
 from reconciler.render import FORMATS, render
 
+APPLY_FORMATS = ("text", "json")
+
 if TYPE_CHECKING:
     from reconciler.core.lock import Holder, Lock, LockFlags
     from reconciler.engine.executor import ApplyResult
@@ -91,6 +93,8 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @manifests_option(required=False)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--format", "fmt", type=click.Choice(APPLY_FORMATS), default="text", show_default=True,
+              help="json: the apply's events on stdout, one JSON object a line (as terraform apply -json).")
 @target_option
 @sandbox_option
 @parallelism_option
@@ -99,7 +103,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
 @debug_options
 @click.option("--audit-log", type=OutputFile(make_folder=True),
               help="Append every mutating call (and each step's result) to this file, one JSON line each.")
-def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targets: Sequence[str],
+def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, fmt: str, targets: Sequence[str],
           sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]], lock_timeout: float,
           lock_place: LockFlags, debug: bool, debug_file: Path | None, audit_log: Path | None) -> int:
     """Apply a fresh plan after confirmation, or a saved plan once it is shown to be the plan made again now.
@@ -125,6 +129,9 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
     if plan_file is None and not auto_approve and not _can_ask():
         raise click.UsageError(NO_TERMINAL)
+    if plan_file is None and not auto_approve and fmt == "json":
+        raise click.UsageError("apply --format json writes events, not a prompt: give --auto-approve, or apply a "
+                               "reviewed saved plan")
     if plan_file is not None:  # the files it names, as they were reviewed, or nothing is read
         saved = read_plan(plan_file, signing_key=plan_signing_key())
         named = saved_manifests(saved, plan_file)
@@ -135,6 +142,8 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     lock = lock_for(key_set, sandbox, lock_place)
     request = ApplyRequest(key_set, loaded, run_options(sandbox, parallelism, waits), lock, lock_timeout, saved,
                            plan_file, targets, auto_approve, stop=interrupts.INTERRUPTS.stop)
+    if fmt == "json":
+        return _report_events(apply_plan(request, _Events(key_set.name, lock, lock_timeout)))
     return _report(apply_plan(request, _Terminal(key_set.name, lock, lock_timeout)))
 
 
@@ -185,9 +194,37 @@ class _Terminal(_Waiting):
                                                       stream=sys.stdout))
 
 
+@dataclass
+class _Events(_Terminal):
+    """The apply's front end for programs: events on stdout, one JSON object a line; never asks."""
+
+    def review(self, plan: Plan) -> None:
+        pass  # its steps are told as planned_change events once it is to be carried out
+
+    def progress(self, plan: Plan) -> Progress:
+        from reconciler.render.events import EventListener, planned
+
+        planned(click.echo, plan)
+        return interrupts.applying(plan, EventListener(click.echo))
+
+
+def _report_events(result: ApplyResult | None) -> int:
+    from reconciler.render.events import finished
+
+    if result is None:
+        finished(click.echo, "complete", [], {}, {}, [])
+        return EXIT_OK
+    interrupts.INTERRUPTS.settled()
+    interrupted = interrupts.INTERRUPTS.received is not None
+    outcome = "interrupted" if interrupted else "complete" if result.ok else "failed"
+    finished(click.echo, outcome, result.done, result.failed, result.skipped, result.not_started)
+    return interrupts.INTERRUPTS.exit_code if interrupted else EXIT_OK if result.ok else EXIT_ERROR
+
+
 def _report(result: ApplyResult | None) -> int:
     if result is None:
         return EXIT_OK
+    interrupts.INTERRUPTS.settled()
     if interrupts.INTERRUPTS.received is not None:
         return _report_interrupted(result)
     click.echo(f"\nApply {'complete' if result.ok else 'failed'}: {len(result.done)} changed, "

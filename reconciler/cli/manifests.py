@@ -71,7 +71,7 @@ def validate(positional: Sequence[str], paths: Sequence[str], fmt: str) -> int:
 def _validation_json(valid: bool, files: Sequence[str], key_sets: Sequence[str],
                      diagnostics: Sequence[dict[str, Any]]) -> str:
 
-    return json_visible(json.dumps({"valid": valid, "files": list(files), "keySets": list(key_sets),
+    return json_visible(json.dumps({"valid": valid, "files": list(files), "key_sets": list(key_sets),
                                     "diagnostics": list(diagnostics)}, indent=2, ensure_ascii=False))
 
 
@@ -116,7 +116,7 @@ def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | N
 
 def _export_json(manifest: dict[str, Any], skipped: Sequence[str]) -> str:
 
-    return json.dumps({"manifest": manifest, "notExported": list(skipped)}, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps({"manifest": manifest, "not_exported": list(skipped)}, indent=2, ensure_ascii=False) + "\n"
 
 
 @click.command()

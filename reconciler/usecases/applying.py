@@ -8,7 +8,6 @@ decides the order: lock, read, refuse, ask, execute.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from reconciler.core.lock import Holder, Lock, held
 from reconciler.core.retry import Wait
-from reconciler.engine.executor import ApplyResult, Executor, Listener, require_variables
+from reconciler.engine.executor import ApplyResult, Executor, Listener, Stop, require_variables
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan.model import Plan
@@ -62,7 +61,7 @@ class ApplyRequest:
     targets: Sequence[str] = ()
     auto_approve: bool = False
     # Set by the front end on an interrupt: the steps in flight finish, none starts after it.
-    stop: threading.Event = field(default_factory=threading.Event, compare=False)
+    stop: Stop = field(default_factory=Stop, compare=False)
 
 
 def apply(request: ApplyRequest, front: ApplyFront) -> ApplyResult | None:
@@ -98,10 +97,10 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
 
 
 def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress,
-            stop: threading.Event | None = None) -> ApplyResult:
+            stop: Stop | None = None) -> ApplyResult:
     try:
         return Executor(handlers.by_kind, parallelism=options.parallelism, listener=progress,
                         retry=retry_policy(options, handlers.clock, progress.waiting),
-                        stop=stop or threading.Event()).apply(plan)
+                        stop=stop or Stop()).apply(plan)
     finally:  # the heartbeat stops and the terminal gets its cursor back, whatever stopped the apply
         progress.close()
