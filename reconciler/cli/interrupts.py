@@ -57,7 +57,8 @@ class Interrupts:
     received: signal.Signals | None = None
     stop: Stop = field(default_factory=Stop)
     steps: InFlight | None = None
-    _signals: queue.SimpleQueue[tuple[signal.Signals, InFlight, int]] = field(default_factory=queue.SimpleQueue)
+    # Each signal, its apply's steps and their mark when it came; None ends the thread that says them.
+    _signals: queue.SimpleQueue[tuple[signal.Signals, InFlight, int] | None] = field(default_factory=queue.SimpleQueue)
     _sent: int = 0
     _said: int = 0
     _settled: threading.Condition = field(default_factory=threading.Condition)
@@ -79,6 +80,10 @@ class Interrupts:
             self.stop.set()  # before anything else: no step starts after this line
         self._sent += 1
         self._signals.put((number, steps, steps.mark()))
+
+    def listen(self) -> None:
+        """Start the thread that says what signals mean, before the steps (a handler must not start one:
+        starting a thread takes locks the interrupted main thread may hold)."""
         if self._speaker is None:
             self._speaker = threading.Thread(target=self._speak, name="cmkctl-interrupts", daemon=True)
             self._speaker.start()
@@ -88,9 +93,15 @@ class Interrupts:
         with self._settled:
             self._settled.wait_for(lambda: self._said >= self._sent)
 
+    def quiet(self) -> None:
+        """End the thread that says what signals mean, once it has said those received."""
+        if self._speaker is not None:
+            self._signals.put(None)
+            self._speaker.join()
+
     def _speak(self) -> None:
-        while True:
-            number, steps, mark = self._signals.get()
+        while (signalled := self._signals.get()) is not None:
+            number, steps, mark = signalled
             if self._said == 0:
                 steps.finish(number, mark)
             else:
@@ -108,20 +119,21 @@ def handled() -> Iterator[Interrupts]:
     """This command's signals go to INTERRUPTS (made anew: the tests run many commands in one process)."""
     global INTERRUPTS
     INTERRUPTS = Interrupts()
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
-        yield INTERRUPTS
-        return
-    previous = {number: signal.signal(number, INTERRUPTS.handle) for number in HANDLED}
+    # Only the main thread may set handlers (a caller embedding cmkctl in a thread keeps its own).
+    main = threading.current_thread() is threading.main_thread()
+    previous = {number: signal.signal(number, INTERRUPTS.handle) for number in HANDLED} if main else {}
     try:
         yield INTERRUPTS
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        INTERRUPTS.quiet()
 
 
 def applying(plan: Plan, progress: Progress) -> InFlight:
     """`progress`, followed so that an interrupt can say which steps are in flight and which not started."""
     steps = InFlight(progress, [s for s in plan.steps if s.mutates], INTERRUPTS.stop)
+    INTERRUPTS.listen()
     INTERRUPTS.steps = steps
     return steps
 
