@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -57,10 +58,12 @@ def cmkctl(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     # Crash logs of a test run stay in its own folder.
     monkeypatch.setenv("CMKCTL_LOG_DIR", str(tmp_path))
 
-    def run(*args: str | Path, stdin: str | None = None) -> Result:
+    def run(*args: str | Path, stdin: str | None = None, terminal: str | None = None) -> Result:
+        """`stdin`: what a pipe holds; `terminal`: what a person types at a terminal."""
         if stdin is not None:
-            import io
             monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        if terminal is not None:
+            monkeypatch.setattr("sys.stdin", TerminalInput(terminal))
         capsys.readouterr()
         try:
             main([str(a) for a in args])
@@ -72,6 +75,13 @@ def cmkctl(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+class TerminalInput(io.StringIO):
+    """Standard input as a terminal gives it: what a person types."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def mutating_calls(sandbox: Path) -> list[dict[str, Any]]:

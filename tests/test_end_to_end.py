@@ -94,7 +94,7 @@ def test_a_different_key_for_a_registered_region_is_forbidden(
 
 def test_apply_without_approval_changes_nothing(cmkctl: Callable[..., Result], tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
-    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, stdin="no\n")
+    result = cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, terminal="no\n")
     assert result.code == 1
     assert "nothing was changed" in result.err
     assert mutating_calls(sandbox) == []

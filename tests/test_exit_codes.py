@@ -18,9 +18,10 @@ ASTRA_AZURE = EXAMPLES / "astra-serverless-azure.yaml"
 ASTRA_AWS = EXAMPLES / "astra-serverless-aws.yaml"
 
 
-def interrupt_when(monkeypatch: pytest.MonkeyPatch, doing: str) -> list[str]:
-    """Ctrl-C, as a terminal sends it (SIGINT to the process), the first time the run starts a call whose
-    description begins with `doing`; returns the calls interrupted."""
+def interrupt_when(monkeypatch: pytest.MonkeyPatch, doing: str,
+                   number: signal.Signals = signal.SIGINT) -> list[str]:
+    """Ctrl-C, as a terminal sends it (SIGINT to the process), or the signal `number`, the first time the run starts a call
+    whose description begins with `doing`; returns the calls interrupted."""
     original = RetryPolicy.call
     sent: list[str] = []
     lock = threading.Lock()
@@ -31,7 +32,7 @@ def interrupt_when(monkeypatch: pytest.MonkeyPatch, doing: str) -> list[str]:
             if first:
                 sent.append(what)
         if first:
-            signal.raise_signal(signal.SIGINT)  # Python raises KeyboardInterrupt in the main thread
+            signal.raise_signal(number)  # its handler runs in the main thread
         return original(self, operation, what=what, subject=subject)
 
     monkeypatch.setattr(RetryPolicy, "call", call)
@@ -82,7 +83,8 @@ def test_ctrl_c_while_an_apply_changes_things_exits_130(cmkctl: Callable[..., Re
     result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", tmp_path / "sandbox", "--auto-approve")
     assert sent, "no step was interrupted"
     assert result.code == 130, result.out + result.err
-    assert "Interrupted." in result.err and "Apply complete" not in result.out
+    # The steps in flight finish, then the apply stops (tests/test_interrupts.py).
+    assert "in flight, starting no more" in result.err and "Apply complete" not in result.out
 
 
 class _InterruptedInput:
@@ -92,7 +94,7 @@ class _InterruptedInput:
         raise KeyboardInterrupt
 
     def isatty(self) -> bool:
-        return False
+        return True
 
 
 def test_ctrl_c_at_the_approval_prompt_exits_130_and_changes_nothing(
@@ -109,10 +111,24 @@ def test_ctrl_c_at_the_approval_prompt_exits_130_and_changes_nothing(
 
 def test_an_end_of_input_at_the_approval_prompt_is_no_interrupt(cmkctl: Callable[..., Result],
                                                                 tmp_path: Path) -> None:
-    # A pipe that closed (CI without a terminal) is not Ctrl-C: the apply is aborted, as before.
-    result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", tmp_path / "sandbox", stdin="")
+    # Ctrl-D at the terminal is not Ctrl-C: the apply is aborted, as before.
+    sandbox = tmp_path / "sandbox"
+    result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", sandbox, terminal="")
     assert result.code == 1, result.err
     assert "Aborted; nothing more was changed." in result.err
+    assert mutating_calls(sandbox) == []
+
+
+@pytest.mark.parametrize("stdin", ["", "yes\n"])
+def test_apply_never_prompts_a_pipe(cmkctl: Callable[..., Result], tmp_path: Path, stdin: str) -> None:
+    # CI without a terminal, as Terraform's -input=false: refused before anything is read, even a `yes` in the pipe.
+    sandbox = tmp_path / "sandbox"
+    result = cmkctl("apply", "-f", ASTRA_AZURE, "--sandbox", sandbox, stdin=stdin)
+    assert result.code == 1, result.out + result.err
+    assert ("apply asks for approval, and standard input is not a terminal to ask on; nothing was read or changed: "
+            "give --auto-approve") in result.err
+    assert "Enter a value" not in result.out and result.out == ""
+    assert not (sandbox / "calls.jsonl").exists()  # nothing connected
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def test_export_as_json_carries_the_manifest_and_what_was_not_exported(
     assert result.code == 0, result.err
     document = json.loads(result.out)
     assert document["manifest"]["regions"][0]["vaults"][0]["name"] == "sparse-kv"
-    assert document["notExported"] == []
+    assert document["not_exported"] == []
 
 
 def test_live_statements_a_manifest_could_not_declare_are_left_out_and_said(tmp_path: Path,

@@ -526,7 +526,7 @@ def test_the_lock_calls_show_in_the_debug_and_audit_logs_and_no_secret_does(
     events = [json.loads(line) for line in audit.read_text().splitlines()]
     lock_events = [e["what"] for e in events if "lock" in e["what"]]
     assert [e["lock"] for e in lock_events] == ["taken", "released"]
-    assert {e["keySet"] for e in lock_events} == {"acme-astra"} and len({e["lockId"] for e in lock_events}) == 1
+    assert {e["key_set"] for e in lock_events} == {"acme-astra"} and len({e["lock_id"] for e in lock_events}) == 1
     taken, released = (events.index(e) for e in events if "lock" in e["what"])
     steps = [i for i, e in enumerate(events) if e["what"].get("step")]
     assert steps and taken < min(steps) and max(steps) < released  # held from before the first step to after the last

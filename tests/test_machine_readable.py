@@ -25,7 +25,7 @@ regions:
 def test_validate_as_json_lists_the_files_and_key_sets(cmkctl: Callable[..., Result]) -> None:
     result = cmkctl("validate", EXAMPLE, "--format", "json")
     assert result.code == 0, result.err
-    assert json.loads(result.out) == {"valid": True, "files": [str(EXAMPLE)], "keySets": ["acme-astra"],
+    assert json.loads(result.out) == {"valid": True, "files": [str(EXAMPLE)], "key_sets": ["acme-astra"],
                                       "diagnostics": []}
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
-from reconciler.cli import health, keysets, manifests
-from reconciler.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, OUTPUT, diagnostic_json, output_options
+from reconciler.cli import conventions, health, interrupts, keysets, manifests
+from reconciler.cli.common import EXIT_ERROR, EXIT_OK, OUTPUT, diagnostic_json, output_options
 from reconciler.cli.lock import lock_group
 from reconciler.cli.sandbox import sandbox_group
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
@@ -36,10 +36,12 @@ def cli() -> None:
 
 
 for command in (cli, manifests.validate, keysets.plan, keysets.apply, keysets.show, manifests.export, manifests.schema,
-                health.check, health.watch, lock_group, sandbox_group):
-    command.params.extend(output_options())
+                health.check, health.watch, lock_group, sandbox_group, conventions.version, conventions.completion):
     if command is not cli:
         cli.add_command(command)
+# Every command, and every subcommand of a group, takes them before or after its name.
+for command in (cli, *cli.commands.values(), *lock_group.commands.values(), *sandbox_group.commands.values()):
+    command.params.extend(output_options())
 
 
 def _report_bug() -> int:
@@ -86,28 +88,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     route_logging(None)  # silent until --debug says where
     OUTPUT.no_color = OUTPUT.json_errors = False  # the flags of this run only (the tests run many in one process)
     try:
-        code = cli.main(args=argv, prog_name="cmkctl", standalone_mode=False)
+        with interrupts.handled():
+            code = cli.main(args=argv, prog_name="cmkctl", standalone_mode=False)
     except ManifestError as error:
         code = _fail(error.exit_code, _problems(error), error.diagnostics)
     except CmkError as error:
         code = _fail(error.exit_code, str(error))
     except click.exceptions.Abort as error:
-        code = (_fail(EXIT_INTERRUPTED, "Interrupted.", prefix="") if _interrupted(error)
+        interrupt = _interrupt(error)
+        code = (_fail(interrupts.exit_code(interrupt), "Interrupted.", prefix="") if interrupt is not None
                 else _fail(EXIT_ERROR, "Aborted; nothing more was changed.", prefix=""))
     except click.ClickException as error:
         # click uses 2 for usage errors; here 2 means "changes pending".
         code = _fail(EXIT_ERROR, error.format_message()) if OUTPUT.json_errors else _shown(error)
-    except KeyboardInterrupt:
-        code = _fail(EXIT_INTERRUPTED, "Interrupted.", prefix="")
+    except KeyboardInterrupt as interrupt:
+        code = _fail(interrupts.exit_code(interrupt), "Interrupted.", prefix="")
     except Exception:
         code = _report_bug()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-def _interrupted(abort: click.exceptions.Abort) -> bool:
-    """Whether Ctrl-C stopped the command: click turns it into Abort, inside the command (`from` it) and at a
-    prompt (`from None`, which still keeps it as the context); an end of input at a prompt is no interrupt."""
-    return isinstance(abort.__cause__ or abort.__context__, KeyboardInterrupt)
+def _interrupt(abort: click.exceptions.Abort) -> KeyboardInterrupt | None:
+    """The interrupt that stopped the command, if one did: click turns Ctrl-C (and SIGTERM, see
+    cli.interrupts) into Abort, inside the command (`from` it) and at a prompt (`from None`, which still
+    keeps it as the context); an end of input at a prompt is no interrupt."""
+    cause = abort.__cause__ or abort.__context__
+    return cause if isinstance(cause, KeyboardInterrupt) else None
 
 
 def _problems(error: ManifestError) -> str:

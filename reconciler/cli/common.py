@@ -15,8 +15,6 @@ from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError, Diagnostic
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INVALID = 0, 1, 2, 3
-# As shells report a command ended by SIGINT: 128 + 2.
-EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -67,10 +65,14 @@ def target_option(function: Any) -> Any:
                              "depends on. Repeatable.")(function)
 
 
+# Set in the environment, as a CI job sets it once for every step: `CMKCTL_DEBUG=1`, `CMKCTL_DEBUG_FILE=PATH`.
+DEBUG_VARIABLE, DEBUG_FILE_VARIABLE = "CMKCTL_DEBUG", "CMKCTL_DEBUG_FILE"
+
+
 def debug_options(function: Any) -> Any:
-    function = click.option("--debug-file", type=OutputFile(),
+    function = click.option("--debug-file", type=OutputFile(), envvar=DEBUG_FILE_VARIABLE, show_envvar=True,
                             help="Write the --debug log to this file instead of stderr.")(function)
-    return click.option("--debug", is_flag=True,
+    return click.option("--debug", is_flag=True, envvar=DEBUG_VARIABLE, show_envvar=True,
                         help="Log every HTTP exchange (method, path, status, request id; Authorization headers "
                              "and secret fields redacted).")(function)
 
@@ -95,7 +97,7 @@ def parallelism_option(function: Any) -> Any:
                         show_default=True, help="How many objects are read or changed at once.")(function)
 
 
-class WaitBudget(click.ParamType):  # type: ignore[type-arg]
+class WaitBudget(click.ParamType):  # type: ignore[type-arg,unused-ignore]  # generic from click 8.2 on
     """`KIND=DURATION`: one retry budget (reconciler.core.retry.parse_budget), refused with a sentence."""
 
     name = "KIND=DURATION"

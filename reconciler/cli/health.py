@@ -12,11 +12,14 @@ from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
+    configure_wire,
+    debug_options,
     parallelism_option,
     run_options,
     sandbox_option,
     wait_option,
 )
+from reconciler.cli.inputs import load_key_set, manifests_option
 from reconciler.plan.health import DEFAULT_EXPIRY_WARNING_DAYS, Status
 from reconciler.render.health import HEALTH_FORMATS, render_health
 
@@ -31,23 +34,28 @@ def expiry_warning_option(function: Any) -> Any:
 
 
 @click.command()
-@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@manifests_option()
 @click.option("--format", "fmt", type=click.Choice(HEALTH_FORMATS), default="text", show_default=True)
 @expiry_warning_option
 @sandbox_option
 @parallelism_option
 @wait_option
+@debug_options
 def check(paths: Sequence[str], fmt: str, expiry_warning: int, sandbox: Path | None, parallelism: int,
-          waits: Sequence[tuple[str, float]]) -> int:
+          waits: Sequence[tuple[str, float]], debug: bool, debug_file: Path | None) -> int:
     """Read-only health of every declared key path, as its consumer needs it.
 
     Exit 0 when every path is healthy, 2 with warnings only, 1 when a path is broken.
+
+    \b
+    Examples:
+      cmkctl check -f cmk/
+      cmkctl check -f cmk/ --format prometheus > /var/lib/node_exporter/cmkctl.prom
     """
-    from reconciler.manifest.loader import load_one
-    from reconciler.systems import PLUGINS
     from reconciler.usecases.checking import check_key_set
 
-    key_set, loaded = load_one(paths, plugins=PLUGINS)
+    configure_wire(debug, debug_file, None)
+    key_set, loaded = load_key_set(paths)
     checked = check_key_set(key_set, loaded, run_options(sandbox, parallelism, waits),
                             expiry_warning_days=expiry_warning)
     click.echo(render_health(checked.health, fmt), nl=False)
@@ -62,7 +70,7 @@ def _address(text: str) -> tuple[str, int]:
 
 
 @click.command()
-@click.option("-f", "--file", "paths", multiple=True, required=True, help="A manifest file or folder.")
+@manifests_option()
 @click.option("--interval", type=click.FloatRange(min=1), default=300, show_default=True, metavar="SECONDS",
               help="Time between the starts of two cycles.")
 @click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
@@ -73,22 +81,28 @@ def _address(text: str) -> tuple[str, int]:
 @expiry_warning_option
 @sandbox_option
 @parallelism_option
+@debug_options
 def watch(paths: Sequence[str], interval: float, jitter: float, once: bool, metrics_address: str,
-          expiry_warning: int, sandbox: Path | None, parallelism: int) -> int:
+          expiry_warning: int, sandbox: Path | None, parallelism: int, debug: bool, debug_file: Path | None) -> int:
     """Plan and check every interval, serve metrics, log changes as JSON lines. Never applies anything.
 
     Exits as check does on its last cycle (with --once, its only one): the cycle's error, else its health.
+
+    \b
+    Examples:
+      cmkctl watch -f cmk/
+      cmkctl watch -f cmk/ --interval 600 --metrics-address 127.0.0.1:0
+      cmkctl watch -f cmk/ --once
     """
     import json
 
-    from reconciler.manifest.loader import load_one
-    from reconciler.systems import PLUGINS
     from reconciler.usecases.session import RunOptions
     from reconciler.usecases.watching import WatchMetrics, WatchOptions, serving
     from reconciler.usecases.watching import watch as watch_key_set
 
+    configure_wire(debug, debug_file, None)
     where = _address(metrics_address)
-    key_set, loaded = load_one(paths, plugins=PLUGINS)
+    key_set, loaded = load_key_set(paths)
     metrics = WatchMetrics()
     options = WatchOptions(interval=interval, jitter=jitter, cycles=1 if once else None,
                            expiry_warning_days=expiry_warning)

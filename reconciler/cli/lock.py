@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.common import EXIT_OK, sandbox_option
+from reconciler.cli.common import EXIT_OK, configure_wire, debug_options, sandbox_option
+from reconciler.cli.inputs import load_key_set, manifests_option
 
 if TYPE_CHECKING:
     from reconciler.core.lock import Lock, LockFlags
@@ -71,21 +72,32 @@ def lock_for(key_set: KeySet, sandbox: Path | None, place: LockFlags) -> Lock:
 
 @click.group("lock")
 def lock_group() -> None:
-    """The lock that keeps two applies of one key set apart."""
+    """The lock that keeps two applies of one key set apart.
+
+    \b
+    Examples:
+      cmkctl lock break -f cmk/ --id 6f1c...
+    """
 
 
 @lock_group.command("break")
-@click.option("-f", "--file", "paths", multiple=True, required=True, help="The manifest of the key set.")
+@manifests_option(help="The manifest of the key set (a file or folder, or - for standard input).")
 @click.option("--id", "lock_id", help="Break it only if this is still its lock id (printed by the waiting apply).")
 @sandbox_option
 @lock_place_options
-def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_place: LockFlags) -> int:
-    """Remove a stale shared lock left by a run that died holding it. Never done implicitly."""
-    from reconciler.manifest.loader import load_one
-    from reconciler.systems import PLUGINS
+@debug_options
+def lock_break(paths: Sequence[str], lock_id: str | None, sandbox: Path | None, lock_place: LockFlags, debug: bool,
+               debug_file: Path | None) -> int:
+    """Remove a stale shared lock left by a run that died holding it. Never done implicitly.
+
+    \b
+    Examples:
+      cmkctl lock break -f cmk/ --id 6f1c...
+    """
     from reconciler.usecases.locking import break_lock
 
-    key_set, _ = load_one(paths, plugins=PLUGINS)
+    configure_wire(debug, debug_file, None)
+    key_set, _ = load_key_set(paths)
     lock = lock_for(key_set, sandbox, lock_place)
     broken = break_lock(key_set.name, lock, lock_id)
     if broken is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 _CHUNK = 1024 * 1024
@@ -39,6 +40,21 @@ def read_regular(path: Path, limit: int, *, what: str = "file") -> bytes:
         raise UnreadableFile(f"cannot read it: {error.strerror or error}") from None
     finally:
         os.close(handle)
+
+
+def read_standard_input(limit: int, *, what: str = "file") -> bytes:
+    """What standard input holds (`-f -`), read to one byte past `limit` at most."""
+    stream = sys.stdin
+    if stream is None:
+        raise UnreadableFile("there is no standard input to read")
+    binary = getattr(stream, "buffer", None)
+    try:
+        data = binary.read(limit + 1) if binary is not None else stream.read(limit + 1).encode("utf-8")
+    except (OSError, ValueError) as error:
+        raise UnreadableFile(f"cannot read standard input: {error}") from None
+    if len(data) > limit:
+        raise TooLarge(f"standard input holds more than {limit} bytes; {what}s are limited to {limit} bytes")
+    return bytes(data)
 
 
 def _check(found: os.stat_result, limit: int, what: str) -> None:

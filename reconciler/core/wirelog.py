@@ -155,7 +155,7 @@ class WireLog:
         if self.debug is not None:
             entry = {"plane": plane, "method": method, "path": path, "query": redact_query(query), "status": status,
                      "request": redact_headers(dict(request_headers or {})), "body": _body_text(request_body),
-                     "requestId": request_id or None, "error": error or None}
+                     "request_id": request_id or None, "error": error or None}
             self._write_debug(entry)
         if self.audit is not None and (method.upper() in MUTATING if mutating is None else mutating):
             context = _step.get()
@@ -165,7 +165,7 @@ class WireLog:
                          "path": path},
                 "result": "ok" if status is not None and status < 400 else (f"HTTP {status}" if status else
                                                                             f"no answer: {error}"),
-                "status": status, "requestId": request_id or None,
+                "status": status, "request_id": request_id or None,
             })
 
     @contextmanager
@@ -188,8 +188,13 @@ class WireLog:
     def lock_event(self, *, event: str, key_set: str, where: str, lock_id: str) -> None:
         """The key set's lock taken or released: the audit log says who held it, where, and when."""
         if self.audit is not None:
-            self.append_audit({"what": {"lock": event, "keySet": key_set, "where": where, "lockId": lock_id},
+            self.append_audit({"what": {"lock": event, "key_set": key_set, "where": where, "lock_id": lock_id},
                                "result": "ok"})
+
+    def interrupt_event(self, *, signal_name: str, result: str) -> None:
+        """An interrupt an apply received (SIGINT, SIGTERM), and what it did about it."""
+        if self.audit is not None:
+            self.append_audit({"what": {"interrupt": signal_name}, "result": result})
 
     def append_audit(self, entry: dict[str, Any]) -> None:
         assert self.audit is not None

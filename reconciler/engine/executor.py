@@ -49,15 +49,35 @@ class SilentListener:
         pass
 
 
+class Stop:
+    """An interrupt's request that no step start after it.
+
+    `starting` is held while a step decides to start and tells the listener so: whoever holds it sees
+    exactly the steps in flight, none half started.
+    """
+
+    def __init__(self) -> None:
+        self._requested = threading.Event()
+        self.starting = threading.Lock()
+
+    def set(self) -> None:
+        self._requested.set()
+
+    def is_set(self) -> bool:
+        return self._requested.is_set()
+
+
 @dataclass
 class ApplyResult:
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Steps an interrupt kept from starting (see Executor.stop).
+    not_started: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not self.failed and not self.skipped and not self.not_started
 
 
 def is_step_failure(error: BaseException) -> bool:
@@ -75,6 +95,8 @@ class Executor:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     listener: Listener = field(default_factory=SilentListener)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # Set by an interrupt: the steps in flight finish, none starts after it.
+    stop: Stop = field(default_factory=Stop)
 
     def apply(self, plan: Plan) -> ApplyResult:
         if plan.forbidden:
@@ -90,7 +112,16 @@ class Executor:
             step = steps[address]
             if not step.mutates:
                 return
-            self.listener.step_started(step)
+            with self.stop.starting:
+                stopped = self.stop.is_set()
+                if not stopped:
+                    self.listener.step_started(step)
+            if stopped:
+                wirelog.LOG.step_result(address=address, kind=step.kind, action=step.action.value,
+                                        result="not started: interrupted")
+                with lock:
+                    result.not_started.append(address)
+                return
             with lock:
                 identity, attributes = resolve(step.identity, outputs), resolve(step.attributes, outputs)
             with wirelog.step(step.address, step.kind, step.action.value):

@@ -17,7 +17,7 @@ from reconciler.manifest.checkout import portable
 from reconciler.manifest.model import Accounts, KeySet
 from reconciler.manifest.plugins import ManifestPlugin
 from reconciler.manifest.resolve import resolve_key_set
-from reconciler.manifest.yamlsource import Document, dotted, read_source
+from reconciler.manifest.yamlsource import STDIN_NAME, Document, dotted, read_source, read_standard_input_source
 
 SCHEMA_NAME = "manifest.v1.json"
 # What a manifest of that schema says it is (its apiVersion and kind consts, held equal by tests/test_formats.py):
@@ -32,6 +32,12 @@ class LoadedManifests:
     digest: str
     # The SHA-256 of each file's bytes as they were parsed, in the order of `files`.
     sha256: tuple[str, ...] = ()
+    # What the user is told of files left out: another tool's YAML in a folder (`.pre-commit-config.yaml`).
+    notes: tuple[str, ...] = ()
+
+
+# Booleans in YAML 1.1 (PyYAML's default), strings in the core schema manifests are read with.
+YAML_11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 # Called with each file's bytes before they are parsed; raises to refuse the file (a saved plan's check).
@@ -44,21 +50,43 @@ def manifest_schema() -> dict[str, Any]:
     return schema
 
 
-def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+# `-f -`: the manifests on standard input. A file named `-` is `./-`.
+STDIN = Path("-")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The files to read: those named, a folder's `*.yaml` and `*.yml` files, and STDIN (itself) for `-`."""
+
+    files: list[Path]
+    # Found in a folder rather than named: another tool's YAML among them is skipped, not refused.
+    from_folders: set[Path]
+    problems: list[Diagnostic]
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Inputs:
     files: list[Path] = []
+    from_folders: set[Path] = set()
     problems: list[Diagnostic] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if str(raw) == "-":
+            if STDIN in files:
+                problems.append(Diagnostic(STDIN_NAME, None, "", "standard input is read once: give -f - once",
+                                           "E-READ"))
+            else:
+                files.append(STDIN)
+        elif path.is_dir():
             found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
             if not found:
-                problems.append(Diagnostic(str(path), None, "", "folder holds no *.yaml manifest", "E-READ"))
+                problems.append(Diagnostic(str(path), None, "", "folder holds no *.yaml or *.yml manifest", "E-READ"))
             files.extend(found)
+            from_folders.update(found)
         elif path.exists():
             files.append(path)
         else:
             problems.append(Diagnostic(str(path), None, "", "no such file or folder", "E-READ"))
-    return files, problems
+    return Inputs(files, from_folders, problems)
 
 
 def load(paths: Sequence[str | Path], *, plugins: Sequence[ManifestPlugin],
@@ -68,22 +96,29 @@ def load(paths: Sequence[str | Path], *, plugins: Sequence[ManifestPlugin],
 
     `accept`, when given, sees each file's bytes before they are parsed, and may refuse them.
     """
-    files, diagnostics = expand_paths(paths)
+    inputs = expand_paths(paths)
+    diagnostics = inputs.problems
     key_sets: list[KeySet] = []
     digest = hashlib.sha256()
     each: list[str] = []
-    for file in files:
-        source = read_source(file, accept)
+    files: list[str] = []
+    notes: list[str] = []
+    for file in inputs.files:
+        source = read_standard_input_source() if file is STDIN else read_source(file, accept)
         documents, problems = source.documents, source.problems
         diagnostics.extend(problems)
         if problems or source.content is None:
             continue  # unreadable, too big, not UTF-8, not YAML: the digest is never used then
+        if file in inputs.from_folders and documents and not any(map(_is_key_set, documents)):
+            notes.append(f"{file}: skipped, not a cmkctl manifest (no document says apiVersion: {API_VERSION})")
+            continue
+        files.append(STDIN_NAME if file is STDIN else str(file))
         if not documents:
             # validate and plan must agree: a file meant as a manifest that says nothing is an error to both.
             diagnostics.append(Diagnostic(str(file), None, "", "holds no key set (the file is empty or only "
                                           "comments)", "E-EMPTY"))
         # By the portable path: the same checkout gives the same digest from any folder.
-        digest.update(portable(file).encode() + b"\0" + source.content)
+        digest.update((STDIN_NAME if file is STDIN else portable(file)).encode() + b"\0" + source.content)
         each.append(hashlib.sha256(source.content).hexdigest())
         for document in documents:
             key_set, problems = _load_document(document, plugins)
@@ -94,7 +129,7 @@ def load(paths: Sequence[str | Path], *, plugins: Sequence[ManifestPlugin],
     diagnostics.extend(problems)
     if diagnostics:
         raise ManifestError(diagnostics)
-    return LoadedManifests(tuple(joined), tuple(str(f) for f in files), digest.hexdigest(), tuple(each))
+    return LoadedManifests(tuple(joined), tuple(files), digest.hexdigest(), tuple(each), tuple(notes))
 
 
 def load_one(paths: Sequence[str | Path], *, plugins: Sequence[ManifestPlugin],
@@ -107,6 +142,15 @@ def load_one(paths: Sequence[str | Path], *, plugins: Sequence[ManifestPlugin],
                                         f"key set; found {len(loaded.key_sets)} ({names}). Run cmkctl once per "
                                         "key set.", "E-KEYSETS")])
     return loaded.key_sets[0], loaded
+
+
+def _is_key_set(document: Document) -> bool:
+    """Whether a document means to be a manifest, even a broken one: another tool's YAML says none of this."""
+    data = document.data
+    if not isinstance(data, dict):
+        return False
+    return (str(data.get("apiVersion", "")).startswith("cmkctl/") or data.get("kind") == KIND
+            or "accounts" in data or "regions" in data)
 
 
 def _load_document(document: Document, plugins: Sequence[ManifestPlugin]) -> tuple[KeySet | None, list[Diagnostic]]:
@@ -152,7 +196,10 @@ def _describe(document: Document, error: Any) -> list[Diagnostic]:
 
 def _message(error: Any) -> str:
     if error.validator == "type":
-        return f"expected {error.validator_value}, got {type(error.instance).__name__} {quoted(error.instance)}"
+        said = f"expected {error.validator_value}, got {type(error.instance).__name__} {quoted(error.instance)}"
+        if error.validator_value == "boolean" and str(error.instance).lower() in YAML_11_BOOLEANS:
+            return f"{said}: manifests read YAML's core schema, where only true and false are booleans"
+        return said
     if error.validator in ("enum", "const"):
         expected = error.validator_value if error.validator == "enum" else [error.validator_value]
         return f"{quoted(error.instance)} is not one of {', '.join(map(repr, expected))}"

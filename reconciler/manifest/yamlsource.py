@@ -6,6 +6,7 @@ from, so documents are composed into nodes and converted here, recording each va
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,11 @@ import yaml
 
 from reconciler.core.errors import Diagnostic
 from reconciler.core.printable import quoted
-from reconciler.core.userfiles import TooLarge, UnreadableFile, read_regular
+from reconciler.core.userfiles import TooLarge, UnreadableFile, read_regular, read_standard_input
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+# How diagnostics name manifests read from standard input (`-f -`).
+STDIN_NAME = "<stdin>"
 # An alias bomb expands a few lines into billions of nodes; no real manifest comes near this.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
@@ -39,6 +42,9 @@ CORE_TAGS = {
 # Plain scalars PyYAML types by their look beyond the core schema: `2026-01-01` (a timestamp) and
 # `=` (a "value", which no safe constructor takes). The core schema reads both as strings.
 _NOT_IMPLICIT = frozenset({f"{_YAML}timestamp", f"{_YAML}value"})
+_BOOL = f"{_YAML}bool"
+# The core schema's booleans (YAML 1.2, 10.3.2); YAML 1.1's yes/no/on/off/y/n are strings there.
+_CORE_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
 @dataclass
@@ -164,6 +170,21 @@ def read_source(path: Path, accept: Callable[[Path, bytes], None] | None = None)
         return Source(None, [], [Diagnostic(file, None, "", str(refusal), "E-READ")])
     if accept is not None:
         accept(path, content)
+    return _decoded(file, content)
+
+
+def read_standard_input_source() -> Source:
+    """The documents of standard input (`-f -`), named STDIN_NAME in diagnostics."""
+    try:
+        content = read_standard_input(MAX_FILE_BYTES, what="manifest")
+    except TooLarge as refusal:
+        return Source(None, [], [Diagnostic(STDIN_NAME, None, "", str(refusal), "E-SIZE")])
+    except UnreadableFile as refusal:
+        return Source(None, [], [Diagnostic(STDIN_NAME, None, "", str(refusal), "E-READ")])
+    return _decoded(STDIN_NAME, content)
+
+
+def _decoded(file: str, content: bytes) -> Source:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -220,9 +241,13 @@ def _too_deep_line(text: str) -> int | None:
 
 
 def _core_resolvers(loader: type[Any]) -> type[yaml.SafeLoader]:
-    """`loader`, typing plain scalars as the core schema does (see _NOT_IMPLICIT)."""
-    resolvers = {first: [(tag, pattern) for tag, pattern in found if tag not in _NOT_IMPLICIT]
+    """`loader`, typing plain scalars as the core schema does (see _NOT_IMPLICIT): of PyYAML's YAML 1.1
+    booleans only `true` and `false` (in their three spellings) stay booleans; `yes`, `no`, `on`, `off`
+    are strings, which the schema then refuses where a boolean is expected."""
+    resolvers = {first: [(tag, pattern) for tag, pattern in found if tag not in _NOT_IMPLICIT | {_BOOL}]
                  for first, found in loader.yaml_implicit_resolvers.items()}
+    for first in "tTfF":
+        resolvers.setdefault(first, []).insert(0, (_BOOL, _CORE_BOOL))
     return type(f"Core{loader.__name__}", (loader,), {"yaml_implicit_resolvers": resolvers})
 
 

@@ -25,9 +25,9 @@ def render_health(health: Health, fmt: str) -> str:
 
 def health_document(health: Health) -> dict[str, Any]:
     return {
-        "keySet": health.key_set,
+        "key_set": health.key_set,
         "status": health.status.label,
-        "checkedAt": health.checked_at,
+        "checked_at": health.checked_at,
         "paths": [_path_document(path) for path in health.paths],
     }
 

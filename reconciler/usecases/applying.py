@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from reconciler.core.lock import Holder, Lock, held
 from reconciler.core.retry import Wait
-from reconciler.engine.executor import ApplyResult, Executor, Listener, require_variables
+from reconciler.engine.executor import ApplyResult, Executor, Listener, Stop, require_variables
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.plan.model import Plan
@@ -60,6 +60,8 @@ class ApplyRequest:
     saved_from: Path | None = None
     targets: Sequence[str] = ()
     auto_approve: bool = False
+    # Set by the front end on an interrupt: the steps in flight finish, none starts after it.
+    stop: Stop = field(default_factory=Stop, compare=False)
 
 
 def apply(request: ApplyRequest, front: ApplyFront) -> ApplyResult | None:
@@ -73,7 +75,7 @@ def apply(request: ApplyRequest, front: ApplyFront) -> ApplyResult | None:
         chosen = _plan_to_apply(request, handlers, front)
         if chosen is None:
             return None
-        return execute(chosen, handlers, request.options, front.progress(chosen))
+        return execute(chosen, handlers, request.options, front.progress(chosen), request.stop)
 
 
 def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront) -> Plan | None:
@@ -94,9 +96,11 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
     return fresh
 
 
-def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress) -> ApplyResult:
+def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress,
+            stop: Stop | None = None) -> ApplyResult:
     try:
         return Executor(handlers.by_kind, kinds=options.plugins.kinds, parallelism=options.parallelism,
-                        listener=progress, retry=retry_policy(options, handlers.clock, progress.waiting)).apply(plan)
+                        listener=progress, retry=retry_policy(options, handlers.clock, progress.waiting),
+                        stop=stop or Stop()).apply(plan)
     finally:  # the heartbeat stops and the terminal gets its cursor back, whatever stopped the apply
         progress.close()

@@ -22,6 +22,7 @@ from reconciler.engine.unmanaged import unmanaged_notices
 from reconciler.manifest.checkout import portable, saveable
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
+from reconciler.manifest.yamlsource import STDIN_NAME
 from reconciler.plan import document as plandoc
 from reconciler.plan.model import Plan
 from reconciler.usecases.reviewing import context_of
@@ -105,6 +106,9 @@ def _forbidden_lines(plan: Plan) -> str:
 def refuse_unsaveable(loaded: LoadedManifests) -> None:
     """Refuse, before anything is read live, to save a plan whose manifests apply could not find again."""
     for file in loaded.files:
+        if file == STDIN_NAME:
+            raise CmkError("cannot save the plan: its manifests came from standard input (-f -), which apply could "
+                           "not read again; save them as files of the checkout and plan those")
         why = saveable(file)
         if why is not None:
             raise CmkError(f"cannot save the plan: {why}")

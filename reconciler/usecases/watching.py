@@ -209,7 +209,7 @@ def changes(previous: Cycle | None, cycle: Cycle) -> list[dict[str, Any]]:
             lines.append({"time": at, "event": "health", "cycle": cycle.number, "consumer": consumer,
                           "status": status, "reason": reason})
     lines.append({"time": at, "event": "cycle", "cycle": cycle.number, "drift": cycle.drift,
-                  "unhealthy": sum(cycle.unhealthy.values()), "durationSeconds": round(cycle.duration, 3),
+                  "unhealthy": sum(cycle.unhealthy.values()), "duration_seconds": round(cycle.duration, 3),
                   "calls": dict(sorted(cycle.calls.items()))})
     return lines
 
