@@ -69,14 +69,15 @@ def _lock(context: ResolveContext, document: dict[str, Any]) -> LockSetting | No
 
 
 def _accounts(data: dict[str, Any]) -> Accounts:
+    """The clouds' accounts, and each plug-in's block as its schema fragment let it through."""
     azure = data.get("azure", {})
-    astra = data.get("astra", {})
+    blocks = {name: {field: str(value) for field, value in block.items()}
+              for name, block in data.items() if name not in ("azure", "aws")}
     return Accounts(
         azure_tenant_id=azure.get("tenantId"),
         azure_subscription_id=azure.get("subscriptionId"),
-        astra_organization_id=astra.get("organizationId"),
         aws_account_id=data.get("aws", {}).get("accountId"),
-        confluent_environment_id=data.get("confluent", {}).get("environmentId"),
+        blocks=blocks,
     )
 
 

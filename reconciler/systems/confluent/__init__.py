@@ -145,7 +145,7 @@ class Confluent(Plugin):
 
     def unmanaged(self, key_set: KeySet, plan: Plan, lists: Any, ours: Mapping[str, Any]) -> list[Notice]:
         """BYOK keys of keys in the key set's vaults that the key set no longer declares (left in place)."""
-        if not key_set.accounts.confluent_environment_id:
+        if not key_set.accounts.of("confluent", "environmentId"):
             return []
         byok = {str(s.identity.get("keyId", "")).lower() for s in plan.steps if s.kind == CONFLUENT_BYOK_KEY.kind}
         found = []
@@ -193,7 +193,7 @@ class Confluent(Plugin):
         return export.export_azure(region)
 
     def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
-        environment = key_set.accounts.confluent_environment_id
+        environment = key_set.accounts.of("confluent", "environmentId")
         return {"confluent": {"environmentId": environment}} if environment else {}
 
     def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
@@ -263,7 +263,7 @@ def _cluster_resource(context: ExpandContext, region: Region, registration: Conf
         address=cluster_address(region.name, cluster.name),
         kind="confluent_cluster",
         region=region.name,
-        identity={"environmentId": context.key_set.accounts.confluent_environment_id,
+        identity={"environmentId": context.key_set.accounts.of("confluent", "environmentId"),
                   "displayName": cluster.name},
         attributes=attributes,
         depends_on=(byok_at, *grants),
@@ -277,7 +277,7 @@ def _cluster_resource(context: ExpandContext, region: Region, registration: Conf
 
 def _environment_declared(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-ACCOUNTS: clusters are created only in the environment the manifest names."""
-    if key_set.accounts.confluent_environment_id is not None:
+    if key_set.accounts.of("confluent", "environmentId") is not None:
         return
     for _, registration, _, _ in _registered(key_set):
         if registration.cluster is not None:
