@@ -158,6 +158,9 @@ class Plugin:
     endpoint_variables: Mapping[str, str] = MappingProxyType({})
     plane_names: Mapping[str, str] = MappingProxyType({})
     credential_variables: Mapping[str, str] = MappingProxyType({})
+    # Its part of the manifest's JSON Schema (`reconciler.manifest.schema`: accounts, registration
+    # blocks, principal kinds, definitions); schemas/manifest.v1.json is the table's composition.
+    schema_fragment: Mapping[str, Any] = MappingProxyType({})
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:

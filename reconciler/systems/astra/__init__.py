@@ -28,6 +28,7 @@ from reconciler.systems.astra import export, handlers
 from reconciler.systems.astra.health import ASTRA_HEALTH
 from reconciler.systems.astra.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.systems.astra.planning import database_notices, region_refusal, unmanaged_registrations
+from reconciler.systems.astra.schema import FRAGMENT
 from reconciler.systems.aws_kms import kms_key_address
 
 
@@ -52,6 +53,7 @@ def _all_registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration
 
 
 class Astra(Plugin):
+    schema_fragment = FRAGMENT
     name = "astra"
     registration_key = "astra"
     principal_kinds = frozenset({"astra"})

@@ -38,6 +38,7 @@ from reconciler.plugins.base import (
 from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems.confluent import export, handlers
 from reconciler.systems.confluent.health import CONFLUENT_HEALTH
+from reconciler.systems.confluent.schema import FRAGMENT
 
 KEY_VAULT_READER = "Key Vault Reader"
 # The roles Confluent's CLI snippet assigns, and whether a key-scoped assignment also serves.
@@ -113,6 +114,7 @@ def _registered(key_set: KeySet) -> Iterator[tuple[Region, ConfluentRegistration
 
 
 class Confluent(Plugin):
+    schema_fragment = FRAGMENT
     name = "confluent"
     registration_key = "confluent"
     principal_kinds = frozenset({"confluent"})
