@@ -148,6 +148,9 @@ class PlanRun:
 class Plugin:
     name: str = ""
     registration_key: str | None = None
+    # The clouds whose regions' `registrations:` it resolves its block in (empty: every cloud), so that
+    # one service's block may be resolved by one plug-in on Azure and by another on AWS.
+    registration_clouds: frozenset[str] = frozenset()
     principal_kinds: frozenset[str] = frozenset()
     kinds: Sequence[KindSpec] = ()
     # What the health check knows of this plug-in's kinds.

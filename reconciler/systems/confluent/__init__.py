@@ -117,6 +117,7 @@ class Confluent(Plugin):
     schema_fragment = FRAGMENT
     name = "confluent"
     registration_key = "confluent"
+    registration_clouds = frozenset({"azure"})
     principal_kinds = frozenset({"confluent"})
     kinds = (CONFLUENT_BYOK_KEY, CONFLUENT_CLUSTER)
     health = CONFLUENT_HEALTH
