@@ -130,13 +130,13 @@ def replaying(directory: Path) -> Iterator[tuple[ReplayDispatcher, Connection]]:
     dispatcher.base = f"https://{HOST}:{server.port}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    endpoints = Endpoints(arm=dispatcher.base, graph=dispatcher.base, astra=dispatcher.base,
-                          confluent=dispatcher.base, ca_bundle=str(bundle),
+    endpoints = Endpoints(arm=dispatcher.base, graph=dispatcher.base,
+                          planes={"astra": dispatcher.base, "confluent": dispatcher.base}, ca_bundle=str(bundle),
                           routes=(HostRoute(VAULT_SUFFIX, HOST, server.port),))
     # The stub checks no credential; the providers' waits (LRO polls) pass on a fake clock.
     connection = Connection(endpoints=endpoints, azure_credential=StaticToken, clock=FakeClock(),
-                            astra_token=Secret("replay-token"), confluent_api_key=CONFLUENT_KEY,
-                            confluent_api_secret=CONFLUENT_SECRET)
+                            credentials={"astra_token": Secret("replay-token"), "confluent_api_key": CONFLUENT_KEY,
+                                         "confluent_api_secret": CONFLUENT_SECRET})
     try:
         yield dispatcher, connection
     finally:

@@ -68,6 +68,22 @@ def test_no_floor_below_the_front_end_but_the_plug_ins_names_a_vendor() -> None:
     assert vendors_named_under(ROOT) == {}
 
 
+# Below the plug-ins, where a system's configuration once had to be added by hand: the manifest (its
+# accounts, its resolution, the schema's composition) and the providers' seam (`Connection`, `Endpoints`)
+# and shared plumbing. A plug-in that needs a field here is missing a generic one.
+SEAM = ("manifest", "providers/base.py", "providers/plumbing.py", "providers/registry.py", "plugins")
+
+
+def seam_vendors_named(root: Path) -> dict[str, list[tuple[int, str]]]:
+    paths = (path for part in SEAM for path in sorted((root / "reconciler").glob(part if part.endswith(".py")
+                                                                                else f"{part}/**/*.py")))
+    return {str(path.relative_to(root)): found for path in paths if (found := vendor_names(path.read_text("utf-8")))}
+
+
+def test_the_manifest_and_the_providers_seam_name_no_vendor() -> None:
+    assert seam_vendors_named(ROOT) == {}
+
+
 def test_the_vendor_finder_sees_code_and_not_comments_or_docstrings() -> None:
     source = '''"""Astra in a docstring is prose."""
 # Confluent in a comment is prose too.

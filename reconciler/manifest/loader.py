@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.core.errors import Diagnostic, ManifestError
 from reconciler.core.printable import cut, quoted
 from reconciler.manifest.checkout import portable
-from reconciler.manifest.model import Accounts, KeySet
+from reconciler.manifest.model import KeySet
 from reconciler.manifest.plugins import ManifestPlugin
 from reconciler.manifest.resolve import resolve_key_set
 from reconciler.manifest.yamlsource import STDIN_NAME, Document, dotted, read_source, read_standard_input_source
@@ -244,9 +244,9 @@ def _declared_twice(again: KeySet, first: KeySet) -> Diagnostic:
 
 def _join(key_set: KeySet, accounts_file: KeySet) -> tuple[KeySet, list[Diagnostic]]:
     """`key_set` with the accounts its accounts file names; each account both name must agree."""
-    ours, theirs = asdict(key_set.accounts), asdict(accounts_file.accounts)
+    ours, theirs = key_set.accounts.flat(), accounts_file.accounts.flat()
     conflicts = [accounts_file.source.at("", f"accounts: {name} is {theirs[name]!r} here but {ours[name]!r} in "
                                          f"{key_set.source}", "E-ACCOUNTS")
-                 for name in ours if None not in (ours[name], theirs[name]) and ours[name] != theirs[name]]
-    accounts = Accounts(**{name: ours[name] or theirs[name] for name in ours})
+                 for name in ours if None not in (ours[name], theirs.get(name)) and ours[name] != theirs[name]]
+    accounts = key_set.accounts.joined(accounts_file.accounts)
     return replace(key_set, accounts=accounts, lock=key_set.lock or accounts_file.lock), conflicts

@@ -173,11 +173,39 @@ class Region:
 
 @dataclass(frozen=True)
 class Accounts:
+    """`accounts:` of the manifest: the clouds' own, and each plug-in's block as written (its schema
+    fragment says what it holds), so that a system with an account of its own edits nothing here."""
+
     azure_tenant_id: str | None = None
     azure_subscription_id: str | None = None
-    astra_organization_id: str | None = None
     aws_account_id: str | None = None
-    confluent_environment_id: str | None = None
+    # A plug-in's block by its name under `accounts:`: {"environmentId": "env-a1"}.
+    blocks: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+
+    def of(self, block: str, name: str) -> str | None:
+        """Field `name` of the plug-in block `block`, None when the manifest does not write it."""
+        return self.blocks.get(block, {}).get(name)
+
+    def flat(self) -> dict[str, str | None]:
+        """Every account as one name and its value (`confluent_environment_id`), as a saved plan records them."""
+        named: dict[str, str | None] = {"azure_tenant_id": self.azure_tenant_id,
+                                        "azure_subscription_id": self.azure_subscription_id}
+        for block, fields in self.blocks.items():
+            named.update({f"{block}_{_snake(name)}": value for name, value in fields.items()})
+        named["aws_account_id"] = self.aws_account_id
+        return named
+
+    def joined(self, other: Accounts) -> Accounts:
+        """These accounts, with what only `other` names added."""
+        blocks = {name: {**other.blocks.get(name, {}), **self.blocks.get(name, {})}
+                  for name in {**other.blocks, **self.blocks}}
+        return Accounts(azure_tenant_id=self.azure_tenant_id or other.azure_tenant_id,
+                        azure_subscription_id=self.azure_subscription_id or other.azure_subscription_id,
+                        aws_account_id=self.aws_account_id or other.aws_account_id, blocks=blocks)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 @dataclass(frozen=True)

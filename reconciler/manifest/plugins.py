@@ -18,6 +18,9 @@ class ManifestPlugin(Protocol):
     def registration_key(self) -> str | None: ...
 
     @property
+    def registration_clouds(self) -> frozenset[str]: ...
+
+    @property
     def principal_kinds(self) -> frozenset[str]: ...
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,

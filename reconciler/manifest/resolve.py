@@ -69,14 +69,15 @@ def _lock(context: ResolveContext, document: dict[str, Any]) -> LockSetting | No
 
 
 def _accounts(data: dict[str, Any]) -> Accounts:
+    """The clouds' accounts, and each plug-in's block as its schema fragment let it through."""
     azure = data.get("azure", {})
-    astra = data.get("astra", {})
+    blocks = {name: {field: str(value) for field, value in block.items()}
+              for name, block in data.items() if name not in ("azure", "aws")}
     return Accounts(
         azure_tenant_id=azure.get("tenantId"),
         azure_subscription_id=azure.get("subscriptionId"),
-        astra_organization_id=astra.get("organizationId"),
         aws_account_id=data.get("aws", {}).get("accountId"),
-        confluent_environment_id=data.get("confluent", {}).get("environmentId"),
+        blocks=blocks,
     )
 
 
@@ -95,7 +96,7 @@ def _region(context: ResolveContext, data: dict[str, Any], index: int, plugins: 
         keys=tuple(_key(context, name, (*path, "keys", i), k) for i, k in enumerate(raw.get("keys", [])))
         if raw["cloud"] == "azure" else (),
         role_assignments=tuple(a for a in assignments if a is not None),
-        registrations=_registrations(context, name, path, raw.get("registrations", []), plugins),
+        registrations=_registrations(context, (name, raw["cloud"]), path, raw.get("registrations", []), plugins),
         source=context.source(path),
         access_policies=access_policies(context, name, path, raw),
         kms_keys=kms_keys(context, name, path, raw) if raw["cloud"] == "aws" else (),
@@ -103,9 +104,11 @@ def _region(context: ResolveContext, data: dict[str, Any], index: int, plugins: 
     )
 
 
-def _registrations(context: ResolveContext, region: str, path: JsonPath,
+def _registrations(context: ResolveContext, where: tuple[str, str], path: JsonPath,
                    raw: list[dict[str, Any]], plugins: Sequence[ManifestPlugin]) -> tuple[Registration, ...]:
-    by_key = {plugin.registration_key: plugin for plugin in plugins if plugin.registration_key}
+    region, cloud = where
+    by_key = {plugin.registration_key: plugin for plugin in plugins if plugin.registration_key
+              and (not plugin.registration_clouds or cloud in plugin.registration_clouds)}
     found = []
     for index, entry in enumerate(raw):
         for key, body in entry.items():

@@ -148,6 +148,9 @@ class PlanRun:
 class Plugin:
     name: str = ""
     registration_key: str | None = None
+    # The clouds whose regions' `registrations:` it resolves its block in (empty: every cloud), so that
+    # one service's block may be resolved by one plug-in on Azure and by another on AWS.
+    registration_clouds: frozenset[str] = frozenset()
     principal_kinds: frozenset[str] = frozenset()
     kinds: Sequence[KindSpec] = ()
     # What the health check knows of this plug-in's kinds.
@@ -158,6 +161,9 @@ class Plugin:
     endpoint_variables: Mapping[str, str] = MappingProxyType({})
     plane_names: Mapping[str, str] = MappingProxyType({})
     credential_variables: Mapping[str, str] = MappingProxyType({})
+    # Its part of the manifest's JSON Schema (`reconciler.manifest.schema`: accounts, registration
+    # blocks, principal kinds, definitions); schemas/manifest.v1.json is the table's composition.
+    schema_fragment: Mapping[str, Any] = MappingProxyType({})
 
     def resolve_registration(self, context: ResolveContext, region: str, path: JsonPath,
                              raw: Mapping[str, Any]) -> Registration | None:

@@ -21,8 +21,7 @@ class PluginTable(Sequence[Plugin]):
         self._plugins = tuple(plugins)
         self.kinds: Mapping[str, KindSpec] = {
             spec.kind: spec for spec in (*CORE_KINDS, *(k for p in self._plugins for k in p.kinds))}
-        self.by_registration_key: Mapping[str, Plugin] = {
-            p.registration_key: p for p in self._plugins if p.registration_key}
+        _refuse_shared_registration_blocks(self._plugins)
         self.by_principal_kind: Mapping[str, Plugin] = {
             kind: p for p in self._plugins for kind in p.principal_kinds}
         self.health: HealthRules = sum((p.health for p in self._plugins), CORE_RULES)
@@ -41,3 +40,17 @@ class PluginTable(Sequence[Plugin]):
 
     def __iter__(self) -> Iterator[Plugin]:
         return iter(self._plugins)
+
+
+CLOUDS = frozenset({"azure", "aws"})
+
+
+def _refuse_shared_registration_blocks(plugins: Sequence[Plugin]) -> None:
+    """Two plug-ins may resolve the same registration block only in regions of different clouds."""
+    taken: dict[tuple[str, str], str] = {}
+    for plugin in plugins:
+        for cloud in (plugin.registration_clouds or CLOUDS) if plugin.registration_key else ():
+            holder = taken.setdefault((str(plugin.registration_key), cloud), plugin.name)
+            if holder != plugin.name:
+                raise ValueError(f"plug-ins {holder} and {plugin.name} both resolve {plugin.registration_key!r} "
+                                 f"registrations in {cloud} regions")

@@ -95,14 +95,19 @@ class Endpoints:
 
     arm: str = "https://management.azure.com"
     graph: str = "https://graph.microsoft.com"
-    astra: str = "https://api.astra.datastax.com"
-    confluent: str = "https://api.confluent.cloud"
     # None: botocore's own endpoint for each region.
     aws: str | None = None
     # A CA bundle to trust instead of the system's (the emulator's own CA).
     ca_bundle: str | None = None
     # Host mappings (the emulator's vaults); empty for a real run.
     routes: tuple[HostRoute, ...] = ()
+    # The planes the plug-ins declare, by the name each gives its plane; a plane not named here is at
+    # the plug-in's own default.
+    planes: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def plane(self, name: str, default: str) -> str:
+        """Where the plug-in plane `name` is: as configured, else the plug-in's `default`."""
+        return self.planes.get(name, default)
 
 
 @dataclass(frozen=True)
@@ -112,15 +117,17 @@ class Connection:
     run differ in these values only."""
 
     endpoints: Endpoints
-    astra_token: Secret | None = None
-    # A Confluent Cloud API key and its secret (HTTP Basic auth).
-    confluent_api_key: Secret | None = None
-    confluent_api_secret: Secret | None = None
+    # The plug-ins' credentials, by the names each declares (`Plugin.credential_variables`).
+    credentials: Mapping[str, Secret] = field(default_factory=dict, hash=False)
     # An AWS access key ID and secret; None: boto3's default chain.
     aws_static_keys: tuple[str, Secret] | None = None
     # Returns an azure-core TokenCredential; called lazily so validate never builds one.
     azure_credential: Callable[[], Any] | None = None
     clock: Clock = field(default=SYSTEM_CLOCK)
+
+    def credential(self, name: str) -> Secret | None:
+        """The credential a plug-in declared as `name`, None when the environment gave none."""
+        return self.credentials.get(name)
 
 
 @contextmanager

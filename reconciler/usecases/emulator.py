@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
@@ -81,11 +81,12 @@ def connection_of(offer: Offer, *, ca_bundle: str, plugins: PluginTable) -> Conn
     planes = {plane: str(_loopback(getattr(endpoints, plane))) for plane in plugins.endpoint_variables}
     routed = Endpoints(arm=str(_loopback(endpoints.arm)), graph=str(_loopback(endpoints.graph)),
                        aws=_loopback(endpoints.aws), ca_bundle=ca_bundle,
-                       routes=(HostRoute(VAULT_SUFFIX, address, port),), **planes)
+                       routes=(HostRoute(VAULT_SUFFIX, address, port),), planes=planes)
     issued = offer.issued
-    credentials: dict[str, Any] = {name: Secret(getattr(issued, name)) for name in plugins.credential_variables}
+    credentials = {name: Secret(getattr(issued, name)) for name in plugins.credential_variables}
     return Connection(endpoints=routed, azure_credential=issued.azure_credential, clock=offer.clock,
-                      aws_static_keys=(issued.aws_access_key_id, Secret(issued.aws_secret_access_key)), **credentials)
+                      aws_static_keys=(issued.aws_access_key_id, Secret(issued.aws_secret_access_key)),
+                      credentials=credentials)
 
 
 @contextmanager

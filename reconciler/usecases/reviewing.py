@@ -8,7 +8,6 @@ of the key; the context refuses a plan made against a sandbox at real endpoints,
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import os
@@ -36,7 +35,7 @@ def plan_signing_key(environ: Mapping[str, str] = os.environ) -> Secret | None:
 
 
 def context_of(key_set: KeySet, options: RunOptions) -> PlanContext:
-    accounts = {name: value for name, value in dataclasses.asdict(key_set.accounts).items() if value}
+    accounts = {name: value for name, value in key_set.accounts.flat().items() if value}
     return PlanContext(sandbox=_sandbox_of(options), accounts=accounts)
 
 

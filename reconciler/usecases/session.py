@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.core.clock import Clock
 from reconciler.core.retry import DEFAULT_BUDGETS, PLANE_NAMES, RetryPolicy, Wait, WaitBudgets
@@ -61,12 +61,14 @@ def _secret(variable: str, default: str | None = None) -> Secret | None:
 
 def real_connection(plugins: PluginTable) -> Connection:
     defaults = Endpoints()
-    variables = {**CORE_ENDPOINT_VARIABLES, **plugins.endpoint_variables}
-    endpoints = Endpoints(**{plane: os.environ.get(var, getattr(defaults, plane)) for plane, var in variables.items()})
+    core = {plane: os.environ.get(var, getattr(defaults, plane)) for plane, var in CORE_ENDPOINT_VARIABLES.items()}
+    planes = {plane: os.environ[var] for plane, var in plugins.endpoint_variables.items() if var in os.environ}
+    endpoints = Endpoints(**core, planes=planes)
     from reconciler.providers.azure_common import default_azure_credential
 
-    credentials: dict[str, Any] = {name: _secret(variable) for name, variable in plugins.credential_variables.items()}
-    return Connection(endpoints=endpoints, azure_credential=default_azure_credential, **credentials)
+    credentials = {name: secret for name, variable in plugins.credential_variables.items()
+                   if (secret := _secret(variable)) is not None}
+    return Connection(endpoints=endpoints, azure_credential=default_azure_credential, credentials=credentials)
 
 
 @contextmanager

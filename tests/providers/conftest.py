@@ -54,7 +54,7 @@ def connection(sandbox: Any) -> Connection:
 @pytest.fixture
 def handlers(sandbox: Any, connection: Connection) -> Iterator[Handlers]:
     organization = sandbox.state["astra"]["orgId"]
-    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION, astra_organization_id=organization), PLUGINS) as built:
+    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION, blocks={"astra": {"organizationId": organization}}), PLUGINS) as built:
         yield built
 
 

@@ -99,8 +99,8 @@ def test_databases_in_a_region_across_pages(handlers: Handlers, sandbox: Any) ->
 
 
 def test_missing_token_names_the_variable(sandbox: Any, connection: Connection) -> None:
-    connection = Connection(endpoints=connection.endpoints, astra_token=None)
-    with build_handlers(connection, Accounts(astra_organization_id="o"), PLUGINS) as built:
+    connection = Connection(endpoints=connection.endpoints)
+    with build_handlers(connection, Accounts(blocks={"astra": {"organizationId": "o"}}), PLUGINS) as built:
         with pytest.raises(CredentialError, match="ASTRA_DB_APPLICATION_TOKEN"):
             built.by_kind["astra_provider_accounts"].read(identity=accounts("serverless", "azure", "eastus"))
         assert isinstance(built.clients.planes["astra"], AstraClient)

@@ -145,7 +145,7 @@ def test_an_assignment_made_by_hand_below_the_group_is_read_by_a_new_run(
     principal = new_principal(handlers)
     by_hand = assign_by_hand(connection, principal)
     organization = sandbox.state["astra"]["orgId"]
-    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION, astra_organization_id=organization), PLUGINS) as fresh:
+    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION, blocks={"astra": {"organizationId": organization}}), PLUGINS) as fresh:
         found = fresh.by_kind["azure_role_assignment"].read(identity=identity(principal))
     assert found is not None and found["name"] == by_hand
     lists = [c for c in sandbox.calls() if c["method"] == "GET" and c["path"].endswith("/roleAssignments")]

@@ -270,7 +270,8 @@ def test_an_automatic_cluster_reads_without_a_key(confluent: Handlers) -> None:
 
 def test_a_rejected_secret_names_the_variables_and_never_shows(connection: Connection) -> None:
     # Not the key the emulator issued: refused (401), and the secret sent, a canary, is never shown.
-    rejected = dataclasses.replace(connection, confluent_api_key=Secret("not-issued"), confluent_api_secret=canary())
+    rejected = dataclasses.replace(connection, credentials={"confluent_api_key": Secret("not-issued"),
+                                                            "confluent_api_secret": canary()})
     with (build_handlers(rejected, Accounts(), PLUGINS) as built,
           pytest.raises(CredentialError, match="CONFLUENT_CLOUD_API_SECRET") as excinfo):
         built.by_kind["confluent_byok_key"].read(identity=BYOK)
@@ -312,6 +313,6 @@ def test_the_sandbox_wants_basic_auth_and_answers_with_confluents_envelope(sandb
 
 
 def test_a_plain_http_confluent_endpoint_is_refused() -> None:
-    connection = Connection(endpoints=Endpoints(confluent="http://127.0.0.1:8080"))
+    connection = Connection(endpoints=Endpoints(planes={"confluent": "http://127.0.0.1:8080"}))
     with pytest.raises(ProviderError, match=r"confluent endpoint .* is not https"):
         build_handlers(connection, Accounts(), PLUGINS)

@@ -22,7 +22,7 @@ from reconciler.systems.astra.planning import database_notices
 
 
 def test_every_kind_has_a_handler_named_for_it() -> None:
-    with build_handlers(Connection(endpoints=Endpoints()), Accounts(astra_organization_id="o"), PLUGINS) as handlers:
+    with build_handlers(Connection(endpoints=Endpoints()), Accounts(blocks={"astra": {"organizationId": "o"}}), PLUGINS) as handlers:
         assert set(handlers.by_kind) == set(PLUGINS.kinds)
         assert all(handler.kind == kind for kind, handler in handlers.by_kind.items())
         assert isinstance(handlers.clients.planes["astra"], AstraClient)
@@ -46,7 +46,8 @@ def test_no_astra_database_listing_without_an_organization() -> None:
 
 @pytest.mark.parametrize("plane", ["arm", "graph", "astra"])
 def test_plain_http_endpoints_are_refused(plane: str) -> None:
-    endpoints = Endpoints(**{plane: "http://127.0.0.1:8080"})
+    endpoints = (Endpoints(**{plane: "http://127.0.0.1:8080"}) if plane in ("arm", "graph")
+                 else Endpoints(planes={plane: "http://127.0.0.1:8080"}))
     with pytest.raises(ProviderError, match="not https"):
         build_handlers(Connection(endpoints=endpoints), Accounts(), PLUGINS)
 
@@ -59,7 +60,7 @@ def test_building_handlers_imports_no_cloud_sdk() -> None:
         "from reconciler.providers.registry import build_handlers\n"
         "from reconciler.systems import PLUGINS\n"
         "connection = Connection(endpoints=Endpoints())\n"
-        "handlers = build_handlers(connection, Accounts(azure_subscription_id='s', astra_organization_id='o'), PLUGINS)\n"
+        "handlers = build_handlers(connection, Accounts(azure_subscription_id='s', blocks={'astra': {'organizationId': 'o'}}), PLUGINS)\n"
         "handlers.close()\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'boto3', 'botocore'))\n"
         "assert not loaded, loaded\n"

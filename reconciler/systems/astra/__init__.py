@@ -28,6 +28,7 @@ from reconciler.systems.astra import export, handlers
 from reconciler.systems.astra.health import ASTRA_HEALTH
 from reconciler.systems.astra.kinds import ASTRA_PROVIDER_ACCOUNTS, ASTRA_REGISTRATION
 from reconciler.systems.astra.planning import database_notices, region_refusal, unmanaged_registrations
+from reconciler.systems.astra.schema import FRAGMENT
 from reconciler.systems.aws_kms import kms_key_address
 
 
@@ -52,6 +53,7 @@ def _all_registered(key_set: KeySet) -> Iterator[tuple[Region, AstraRegistration
 
 
 class Astra(Plugin):
+    schema_fragment = FRAGMENT
     name = "astra"
     registration_key = "astra"
     principal_kinds = frozenset({"astra"})
@@ -125,11 +127,11 @@ class Astra(Plugin):
         return export.export_azure(region)
 
     def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
-        organization = key_set.accounts.astra_organization_id
+        organization = key_set.accounts.of("astra", "organizationId")
         return {"astra": {"organizationId": organization}} if organization else {}
 
     def emulator_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
-        return {"organization_id": key_set.accounts.astra_organization_id}
+        return {"organization_id": key_set.accounts.of("astra", "organizationId")}
 
     def kms_principals(self, region: ExportRegion) -> Mapping[str, list[dict[str, str]]]:
         return export.kms_principals(region)
@@ -153,7 +155,7 @@ def _registration(context: ExpandContext, region: Region, registration: AstraReg
         address=f"astra_registration.{region.name}.{registration.product}",
         kind="astra_registration",
         region=region.name,
-        identity={"organizationId": context.key_set.accounts.astra_organization_id,
+        identity={"organizationId": context.key_set.accounts.of("astra", "organizationId"),
                   "product": registration.product, "cloud": region.cloud, "region": region.name},
         attributes={"keyId": Unknown(key_at, "keyUri")},
         depends_on=(key_at, lookup_address(region.name, registration.product), *grants),
@@ -169,7 +171,7 @@ def _kms_registration(context: ExpandContext, region: Region, registration: Astr
         address=f"astra_registration.{region.name}.{registration.product}",
         kind="astra_registration",
         region=region.name,
-        identity={"organizationId": context.key_set.accounts.astra_organization_id,
+        identity={"organizationId": context.key_set.accounts.of("astra", "organizationId"),
                   "product": registration.product, "cloud": region.cloud, "region": region.name},
         attributes={"keyId": Unknown(key_at, "arn")},
         depends_on=(key_at, lookup_address(region.name, registration.product)),
@@ -204,7 +206,7 @@ def _vault_of(region: Region, registration: AstraRegistration) -> Any:
 
 def _organization_declared(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-ACCOUNTS: cmkctl registers keys only in the organization the manifest names."""
-    if any(True for _ in _all_registered(key_set)) and key_set.accounts.astra_organization_id is None:
+    if any(True for _ in _all_registered(key_set)) and key_set.accounts.of("astra", "organizationId") is None:
         yield key_set.source.at("", "Astra registrations are declared but accounts.astra.organizationId is "
                                 "missing", "R-ACCOUNTS")
 

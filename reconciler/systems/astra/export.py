@@ -15,7 +15,7 @@ def creator_arn(provider_id: str) -> str:
 
 
 def _uses_astra(region: ExportRegion) -> bool:
-    return region.key_set.accounts.astra_organization_id is not None
+    return region.key_set.accounts.of("astra", "organizationId") is not None
 
 
 def export_azure(region: ExportRegion) -> ExportPart:

@@ -31,7 +31,7 @@ def database_notices(steps: Sequence[Step], run: PlanRun) -> list[Notice]:
     registrations = run.handlers.get(ASTRA_REGISTRATION.kind)
     new_registrations = [s for s in steps if s.kind == ASTRA_REGISTRATION.kind and s.action is Action.CREATE
                          and s.address not in run.unread]
-    if (not new_registrations or run.key_set.accounts.astra_organization_id is None
+    if (not new_registrations or run.key_set.accounts.of("astra", "organizationId") is None
             or not isinstance(registrations, RegistrationHandler)):
         return []
     # One list of databases per region, each on its own: side by side, like the refresh's reads
@@ -59,7 +59,7 @@ def unmanaged_registrations(key_set: KeySet, plan: Plan, lists: Any, ours: Mappi
     registered = {(s.identity.get("product"), s.identity.get("region")) for s in plan.steps
                   if s.kind == ASTRA_REGISTRATION.kind}
     found: list[Notice] = []
-    if not key_set.accounts.astra_organization_id:
+    if not key_set.accounts.of("astra", "organizationId"):
         return found
     for product in PRODUCTS:
         for entry in lists.astra_registrations(product):

@@ -40,6 +40,7 @@ from reconciler.systems import azure_ad
 from reconciler.systems.access_policies import policies_granting
 from reconciler.systems.cassandra import export
 from reconciler.systems.cassandra.health import CASSANDRA_HEALTH
+from reconciler.systems.cassandra.schema import FRAGMENT
 
 # The "Azure Cosmos DB" first-party application: it manages the cluster's network interfaces.
 COSMOS_DB_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b"
@@ -134,6 +135,7 @@ def vnet_of(subnet_id: str) -> tuple[str, str] | None:
 
 
 class Cassandra(Plugin):
+    schema_fragment = FRAGMENT
     name = "cassandra"
     registration_key = "cassandra"
     principal_kinds = frozenset({"cassandraCluster"})

@@ -38,6 +38,7 @@ from reconciler.plugins.base import (
 from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems.confluent import export, handlers
 from reconciler.systems.confluent.health import CONFLUENT_HEALTH
+from reconciler.systems.confluent.schema import FRAGMENT
 
 KEY_VAULT_READER = "Key Vault Reader"
 # The roles Confluent's CLI snippet assigns, and whether a key-scoped assignment also serves.
@@ -113,8 +114,10 @@ def _registered(key_set: KeySet) -> Iterator[tuple[Region, ConfluentRegistration
 
 
 class Confluent(Plugin):
+    schema_fragment = FRAGMENT
     name = "confluent"
     registration_key = "confluent"
+    registration_clouds = frozenset({"azure"})
     principal_kinds = frozenset({"confluent"})
     kinds = (CONFLUENT_BYOK_KEY, CONFLUENT_CLUSTER)
     health = CONFLUENT_HEALTH
@@ -145,7 +148,7 @@ class Confluent(Plugin):
 
     def unmanaged(self, key_set: KeySet, plan: Plan, lists: Any, ours: Mapping[str, Any]) -> list[Notice]:
         """BYOK keys of keys in the key set's vaults that the key set no longer declares (left in place)."""
-        if not key_set.accounts.confluent_environment_id:
+        if not key_set.accounts.of("confluent", "environmentId"):
             return []
         byok = {str(s.identity.get("keyId", "")).lower() for s in plan.steps if s.kind == CONFLUENT_BYOK_KEY.kind}
         found = []
@@ -193,7 +196,7 @@ class Confluent(Plugin):
         return export.export_azure(region)
 
     def export_accounts(self, key_set: KeySet) -> Mapping[str, Any]:
-        environment = key_set.accounts.confluent_environment_id
+        environment = key_set.accounts.of("confluent", "environmentId")
         return {"confluent": {"environmentId": environment}} if environment else {}
 
     def build_handlers(self, plumbing: Plumbing) -> PlaneHandlers:
@@ -263,7 +266,7 @@ def _cluster_resource(context: ExpandContext, region: Region, registration: Conf
         address=cluster_address(region.name, cluster.name),
         kind="confluent_cluster",
         region=region.name,
-        identity={"environmentId": context.key_set.accounts.confluent_environment_id,
+        identity={"environmentId": context.key_set.accounts.of("confluent", "environmentId"),
                   "displayName": cluster.name},
         attributes=attributes,
         depends_on=(byok_at, *grants),
@@ -277,7 +280,7 @@ def _cluster_resource(context: ExpandContext, region: Region, registration: Conf
 
 def _environment_declared(key_set: KeySet) -> Iterator[Diagnostic]:
     """R-ACCOUNTS: clusters are created only in the environment the manifest names."""
-    if key_set.accounts.confluent_environment_id is not None:
+    if key_set.accounts.of("confluent", "environmentId") is not None:
         return
     for _, registration, _, _ in _registered(key_set):
         if registration.cluster is not None:

@@ -10,7 +10,7 @@ from reconciler.plugins.base import ExportPart, ExportRegion, exported_key_name
 
 def export_azure(region: ExportRegion) -> ExportPart:
     accounts = region.key_set.accounts
-    listed = region.lists.confluent_keys() if accounts.confluent_environment_id else []
+    listed = region.lists.confluent_keys() if accounts.of("confluent", "environmentId") else []
     # Confluent's application of a BYOK key is named, in the manifest, by the key it serves.
     byok = {c["applicationId"]: (name, c) for c in listed if (name := exported_key_name(c["keyId"], region.keys))}
     return ExportPart(applications={app: {"confluent": name} for app, (name, _) in byok.items()},
@@ -19,7 +19,7 @@ def export_azure(region: ExportRegion) -> ExportPart:
 
 
 def _registrations(region: ExportRegion, byok: Sequence[tuple[str, Mapping[str, Any]]]) -> Iterable[dict[str, Any]]:
-    environment = region.key_set.accounts.confluent_environment_id
+    environment = region.key_set.accounts.of("confluent", "environmentId")
     listed = region.lists.confluent_clusters(environment) if environment and byok else []
     clusters = [c for c in listed if str(c.get("cloud")).upper() == "AZURE"
                 and str(c.get("region")).lower() == region.region.lower()]

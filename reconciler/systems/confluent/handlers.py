@@ -5,6 +5,9 @@ from __future__ import annotations
 from reconciler.providers.https import require_https
 from reconciler.providers.plumbing import PlaneHandlers, Plumbing, plane_http
 
+# Confluent Cloud's API; CMKCTL_CONFLUENT_ENDPOINT (or the emulator) names another.
+ENDPOINT = "https://api.confluent.cloud"
+
 
 def build(plumbing: Plumbing) -> PlaneHandlers:
     from reconciler.providers.confluent import (
@@ -16,10 +19,11 @@ def build(plumbing: Plumbing) -> PlaneHandlers:
     )
 
     connection = plumbing.connection
-    url = connection.endpoints.confluent
+    url = connection.endpoints.plane("confluent", ENDPOINT)
     require_https(url, plane="confluent")  # refuse a plain-http endpoint before anything runs
     http = plane_http(connection, "confluent", url)
-    client = ConfluentClient(http.get, connection.confluent_api_key, connection.confluent_api_secret)
+    client = ConfluentClient(http.get, connection.credential("confluent_api_key"),
+                             connection.credential("confluent_api_secret"))
     return PlaneHandlers(
         by_kind={"confluent_byok_key": ByokKeyHandler(client), "confluent_cluster": ClusterHandler(client)},
         clients={"confluent": client}, checks={"confluent": client.check_credentials}, caches=[client.lists],

@@ -30,6 +30,7 @@ from reconciler.providers.plumbing import PlaneHandlers, Plumbing
 from reconciler.systems.identities import identity_address, identity_resource_id, missing_identity
 from reconciler.systems.mongo import export
 from reconciler.systems.mongo.health import MONGO_HEALTH
+from reconciler.systems.mongo.schema import FRAGMENT
 
 CUSTOMER_MANAGED = "CustomerManagedKey"
 SERVICE_MANAGED = "ServiceManagedKey"
@@ -95,6 +96,7 @@ def cluster_address(region: str, cluster: str) -> str:
 
 
 class Mongo(Plugin):
+    schema_fragment = FRAGMENT
     name = "mongo"
     registration_key = "mongo"
     kinds = (MONGO_CLUSTER,)
