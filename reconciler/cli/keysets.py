@@ -18,6 +18,7 @@ from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     color,
+    command_settings,
     configure_wire,
     debug_options,
     parallelism_option,
@@ -73,7 +74,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     made = plan_key_set(key_set, loaded, run_options(sandbox, parallelism, waits), targets, lock=lock,
                         lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
     if out is not None:
-        write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key()))
+        write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key(command_settings())))
     click.echo(render(plandoc.to_document(made), fmt, color=color()), nl=False)
     refuse_forbidden(made, saved_as=out)
     return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
@@ -108,7 +109,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, targ
     if plan_file is not None and targets:
         raise click.UsageError("a saved plan keeps the targets it was made with; --target goes with -f")
     if plan_file is not None:  # the files it names, as they were reviewed, or nothing is read
-        saved = read_plan(plan_file, signing_key=plan_signing_key())
+        saved = read_plan(plan_file, signing_key=plan_signing_key(command_settings()))
         named = saved_manifests(saved, plan_file)
         key_set, loaded = load_one(named, plugins=PLUGINS, accept=reviewed_content(saved, named))
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -49,7 +48,7 @@ class Planner:
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Where the create-time secrets will be read from at apply (the process's environment).
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    environ: Mapping[str, str] = field(default_factory=dict)
     # When given, reads that fail are kept here (address -> why) and the plan goes on without them:
     # a health check reports them. A plan to act on leaves it None and fails on any failed read.
     unread: dict[str, str] | None = None

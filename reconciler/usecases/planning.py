@@ -54,7 +54,7 @@ def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, opti
     With `unread`, a failed read is kept there instead of failing the plan (a health check's).
     """
     planner = Planner(handlers.by_kind, plugins=options.plugins, parallelism=options.parallelism,
-                      retry=retry_policy(options, handlers.clock), unread=unread)
+                      retry=retry_policy(options, handlers.clock), unread=unread, environ=options.settings.variables)
     made = planner.plan(key_set, loaded, targets)
     # What the plan was made against and from which files, so it is applied from anywhere in the checkout.
     files = tuple(dataclasses.replace(f, path=portable(f.path)) for f in made.manifest_files)

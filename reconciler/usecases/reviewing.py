@@ -18,6 +18,7 @@ from pathlib import Path
 from reconciler.core.errors import CmkError, StalePlanError, UnreviewedPlanError
 from reconciler.core.printable import quoted
 from reconciler.core.secrets import Secret
+from reconciler.core.settings import Settings
 from reconciler.manifest.checkout import located
 from reconciler.manifest.loader import Acceptance
 from reconciler.manifest.model import KeySet
@@ -29,10 +30,9 @@ from reconciler.usecases.session import RunOptions
 SIGNING_KEY_VARIABLE = "CMKCTL_PLAN_SIGNING_KEY"
 
 
-def plan_signing_key(environ: Mapping[str, str] = os.environ) -> Secret | None:
+def plan_signing_key(settings: Settings) -> Secret | None:
     """The key that signs saved plans and that apply checks them with; unset (or empty): no signing."""
-    value = environ.get(SIGNING_KEY_VARIABLE)
-    return Secret(value) if value else None
+    return settings.secret(SIGNING_KEY_VARIABLE)
 
 
 def context_of(key_set: KeySet, options: RunOptions) -> PlanContext:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.core.clock import Clock
 from reconciler.core.retry import DEFAULT_BUDGETS, PLANE_NAMES, RetryPolicy, Wait, WaitBudgets
-from reconciler.core.secrets import Secret
+from reconciler.core.settings import Settings
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
 from reconciler.plugins import PluginTable
@@ -46,6 +45,8 @@ class RunOptions:
     # The plug-ins the run works with, handed down to the engine (this module is the use cases'
     # composition root: the one place below the front end that names the table).
     plugins: PluginTable = field(default=PLUGINS, compare=False)
+    # What the front end read from the environment as the command began (nothing below it reads it).
+    settings: Settings = field(default_factory=Settings, compare=False)
 
 
 def retry_policy(options: RunOptions, clock: Clock, on_wait: Callable[[Wait], None] | None = None) -> RetryPolicy:
@@ -54,29 +55,25 @@ def retry_policy(options: RunOptions, clock: Clock, on_wait: Callable[[Wait], No
                        plane_names={**PLANE_NAMES, **options.plugins.plane_names})
 
 
-def _secret(variable: str, default: str | None = None) -> Secret | None:
-    value = os.environ.get(variable) or default
-    return Secret(value) if value else None
-
-
-def real_connection(plugins: PluginTable) -> Connection:
+def real_connection(plugins: PluginTable, settings: Settings) -> Connection:
     defaults = Endpoints()
     variables = {**CORE_ENDPOINT_VARIABLES, **plugins.endpoint_variables}
-    endpoints = Endpoints(**{plane: os.environ.get(var, getattr(defaults, plane)) for plane, var in variables.items()})
+    endpoints = Endpoints(**{plane: settings.variables.get(var, getattr(defaults, plane)) for plane, var in variables.items()})
     from reconciler.providers.azure_common import default_azure_credential
 
-    credentials: dict[str, Any] = {name: _secret(variable) for name, variable in plugins.credential_variables.items()}
+    credentials: dict[str, Any] = {name: settings.secret(variable)
+                                   for name, variable in plugins.credential_variables.items()}
     return Connection(endpoints=endpoints, azure_credential=default_azure_credential, **credentials)
 
 
 @contextmanager
 def connection(key_set: KeySet, options: RunOptions) -> Iterator[Connection]:
     if options.sandbox is None:
-        yield real_connection(options.plugins)
+        yield real_connection(options.plugins, options.settings)
         return
     from reconciler.usecases.emulator import emulator_connection
 
-    with emulator_connection(key_set, options.sandbox, options.plugins) as conn:
+    with emulator_connection(key_set, options.sandbox, options.plugins, options.settings) as conn:
         yield conn
 
 
@@ -103,7 +100,8 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
     """The handlers of a run, guarded to the manifest's accounts, with the cloud SDKs warming up."""
     from reconciler.providers.registry import build_handlers
 
-    with connection(key_set, options) as conn, build_handlers(conn, key_set.accounts, options.plugins) as handlers:
+    with connection(key_set, options) as conn, build_handlers(conn, key_set.accounts, options.plugins,
+                                                               variables=options.settings.variables) as handlers:
         _warm_up(handlers, key_set)
         handlers.check_credentials(credential_planes(key_set, options.plugins))
         yield handlers
