@@ -13,15 +13,15 @@ READERS = frozenset({"environ", "environb", "getenv", "getenvb"})
 
 def environment_reads(tree: ast.AST) -> list[int]:
     """Lines that read the process's environment: `os.environ`, `os.getenv`, or either imported from os."""
-    lines = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr in READERS
-                and isinstance(node.value, ast.Name) and node.value.id == "os"):
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os" and any(
-                alias.name in READERS or alias.name == "*" for alias in node.names):
-            lines.append(node.lineno)
-    return sorted(lines)
+    return sorted(node.lineno for node in ast.walk(tree) if _reads(node))
+
+
+def _reads(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr in READERS and isinstance(node.value, ast.Name) and node.value.id == "os"
+    if isinstance(node, ast.ImportFrom):
+        return node.module == "os" and any(alias.name in READERS or alias.name == "*" for alias in node.names)
+    return False
 
 
 def test_no_module_below_the_command_line_reads_the_environment() -> None:

@@ -64,6 +64,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     from reconciler.systems import PLUGINS
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
     from reconciler.usecases.reviewing import plan_signing_key
+    from reconciler.usecases.session import RunLock
 
     if not take_lock and (lock_timeout or lock_place.given):
         raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
@@ -71,11 +72,12 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     if out is not None:
         refuse_unsaveable(loaded)
     lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
-    made = plan_key_set(key_set, loaded, run_options(sandbox, parallelism, waits), targets, lock=lock,
-                        lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
+    held = RunLock(lock, lock_timeout, _Waiting(key_set.name, lock, lock_timeout)) if lock is not None else None
+    made = plan_key_set(key_set, loaded, run_options(sandbox, parallelism, waits), targets, lock=held)
+    document = plandoc.to_document(made)  # once: the file saved and the rendering are of one document
     if out is not None:
-        write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key(command_settings())))
-    click.echo(render(plandoc.to_document(made), fmt, color=color()), nl=False)
+        write_atomically(out, plandoc.document_text(document, signing_key=plan_signing_key(command_settings())))
+    click.echo(render(document, fmt, color=color()), nl=False)
     refuse_forbidden(made, saved_as=out)
     return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
 

@@ -8,7 +8,6 @@ of the key; the context refuses a plan made against a sandbox at real endpoints,
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import os
@@ -22,10 +21,10 @@ from reconciler.core.settings import Settings
 from reconciler.manifest.checkout import located
 from reconciler.manifest.loader import Acceptance
 from reconciler.manifest.model import KeySet
-from reconciler.plan.model import Plan, PlanContext
+from reconciler.plan.model import Plan
 from reconciler.plan.review import differences
 from reconciler.plan.staleness import stale_reasons, world_changed
-from reconciler.usecases.session import RunOptions
+from reconciler.usecases.session import RunOptions, context_of, sandbox_of
 
 SIGNING_KEY_VARIABLE = "CMKCTL_PLAN_SIGNING_KEY"
 
@@ -33,15 +32,6 @@ SIGNING_KEY_VARIABLE = "CMKCTL_PLAN_SIGNING_KEY"
 def plan_signing_key(settings: Settings) -> Secret | None:
     """The key that signs saved plans and that apply checks them with; unset (or empty): no signing."""
     return settings.secret(SIGNING_KEY_VARIABLE)
-
-
-def context_of(key_set: KeySet, options: RunOptions) -> PlanContext:
-    accounts = {name: value for name, value in dataclasses.asdict(key_set.accounts).items() if value}
-    return PlanContext(sandbox=_sandbox_of(options), accounts=accounts)
-
-
-def _sandbox_of(options: RunOptions) -> str | None:
-    return None if options.sandbox is None else str(options.sandbox.resolve())
 
 
 def saved_manifests(saved: Plan, plan_file: Path | None = None) -> list[str]:
@@ -77,7 +67,7 @@ def reviewed_content(saved: Plan, paths: Sequence[str]) -> Acceptance:
 
 def refuse_elsewhere(saved: Plan, key_set: KeySet, options: RunOptions, path: Path | None) -> None:
     """Refuse a plan made against a sandbox at the real control planes, the reverse, or other accounts."""
-    made, now = saved.context.sandbox, _sandbox_of(options)
+    made, now = saved.context.sandbox, sandbox_of(options)
     if made != now:
         raise CmkError(f"{path}: {_elsewhere(made, now)}; nothing was changed")
     accounts = context_of(key_set, options).accounts

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.clock import Clock
-from reconciler.core.retry import DEFAULT_BUDGETS, PLANE_NAMES, RetryPolicy, Wait, WaitBudgets
+from reconciler.core.lock import Holder, Lock, held
+from reconciler.core.retry import DEFAULT_BUDGETS, PLANE_NAMES, Retrying, RetryPolicy, Wait, WaitBudgets
 from reconciler.core.settings import Settings
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.manifest.model import KeySet
+from reconciler.plan.model import PlanContext
 from reconciler.plugins import PluginTable
 from reconciler.providers.base import Connection, Endpoints
 from reconciler.systems import PLUGINS
 
 if TYPE_CHECKING:
+    from reconciler.engine.planner import Planner
     from reconciler.providers.inventory import Inventory
     from reconciler.providers.registry import Handlers
 
@@ -58,12 +62,23 @@ def retry_policy(options: RunOptions, clock: Clock, on_wait: Callable[[Wait], No
 def real_connection(plugins: PluginTable, settings: Settings) -> Connection:
     defaults = Endpoints()
     variables = {**CORE_ENDPOINT_VARIABLES, **plugins.endpoint_variables}
-    endpoints = Endpoints(**{plane: settings.variables.get(var, getattr(defaults, plane)) for plane, var in variables.items()})
+    endpoints = Endpoints(**{plane: settings.variables.get(var, getattr(defaults, plane))
+                             for plane, var in variables.items()})
     from reconciler.providers.azure_common import default_azure_credential
 
     credentials: dict[str, Any] = {name: settings.secret(variable)
                                    for name, variable in plugins.credential_variables.items()}
     return Connection(endpoints=endpoints, azure_credential=default_azure_credential, **credentials)
+
+
+def context_of(key_set: KeySet, options: RunOptions) -> PlanContext:
+    """What a plan of the key set is made against: the sandbox's folder or the real planes, and the accounts."""
+    accounts = {name: value for name, value in dataclasses.asdict(key_set.accounts).items() if value}
+    return PlanContext(sandbox=sandbox_of(options), accounts=accounts)
+
+
+def sandbox_of(options: RunOptions) -> str | None:
+    return None if options.sandbox is None else str(options.sandbox.resolve())
 
 
 @contextmanager
@@ -85,14 +100,47 @@ def inventory_for(key_set: KeySet, options: RunOptions) -> Iterator[Inventory]:
         yield lists
 
 
+@dataclass(frozen=True)
+class RunLock:
+    """The key set's lock a run holds throughout (`plan --lock`), how long to wait for it, and who is told."""
+
+    lock: Lock
+    timeout: float = 0.0
+    on_wait: Callable[[Holder], None] = field(default=lambda holder: None, compare=False)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run of a key set, assembled once by the use case: its lock held, connected, its cloud SDKs
+    warming up, its credentials checked, and the listings of the unmanaged report on the same clients
+    (a list the plan fetched answers the report too). The planner is made from it."""
+
+    key_set: KeySet
+    options: RunOptions
+    handlers: Handlers
+    lists: Inventory | None = None  # for the unmanaged report; an apply's or a check's run reports none
+
+    def planner(self, *, unread: dict[str, str] | None = None, unmanaged: bool = False) -> Planner:
+        """The planner of this run; with `unmanaged`, it reports what the key set no longer declares."""
+        from reconciler.engine.planner import Planner
+
+        retry = retry_policy(self.options, self.handlers.clock)
+        return Planner(self.handlers.by_kind, plugins=self.options.plugins, parallelism=self.options.parallelism,
+                       retry=retry, unread=unread, environ=self.options.settings.variables,
+                       made_against=context_of(self.key_set, self.options),
+                       unmanaged=Retrying(self.lists, retry) if unmanaged and self.lists else None)
+
+
 @contextmanager
-def run_for(key_set: KeySet, options: RunOptions) -> Iterator[tuple[Handlers, Inventory]]:
-    """The handlers, and the listings that find what the key set no longer declares, on one connection
-    and one set of clients: a list the plan fetched answers the unmanaged report too."""
+def open_run(key_set: KeySet, options: RunOptions, lock: RunLock | None = None) -> Iterator[RunContext]:
+    """The run's context, held open while the caller plans (and acts) on it."""
     from reconciler.providers.inventory import shared_inventory
 
-    with handlers_for(key_set, options) as handlers:
-        yield handlers, shared_inventory(handlers, subscription_id=key_set.accounts.azure_subscription_id or "")
+    locked = (held(lock.lock, key_set.name, timeout=lock.timeout, on_wait=lock.on_wait) if lock is not None
+              else nullcontext())
+    with locked, handlers_for(key_set, options) as handlers:
+        subscription = key_set.accounts.azure_subscription_id or ""
+        yield RunContext(key_set, options, handlers, shared_inventory(handlers, subscription_id=subscription))
 
 
 @contextmanager
