@@ -150,7 +150,8 @@ def handlers_for(key_set: KeySet, options: RunOptions) -> Iterator[Handlers]:
 
     with connection(key_set, options) as conn, build_handlers(conn, key_set.accounts, options.plugins,
                                                                variables=options.settings.variables) as handlers:
-        _warm_up(handlers, key_set)
+        handlers.warm_up(azure=any(r.cloud == "azure" for r in key_set.regions),
+                         aws_regions=sorted({r.name for r in key_set.regions if r.cloud == "aws"}))
         handlers.check_credentials(credential_planes(key_set, options.plugins))
         yield handlers
 
@@ -162,7 +163,3 @@ def credential_planes(key_set: KeySet, plugins: PluginTable) -> set[str]:
     planes = {plugins.kinds[resource.kind].plane for resource in expand.resources(key_set, {}, plugins)}
     return {"azure" if plane in ("arm", "graph") else plane for plane in planes}
 
-
-def _warm_up(handlers: Handlers, key_set: KeySet) -> None:
-    handlers.warm_up(azure=any(r.cloud == "azure" for r in key_set.regions),
-                     aws_regions=sorted({r.name for r in key_set.regions if r.cloud == "aws"}))
