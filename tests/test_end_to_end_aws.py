@@ -182,18 +182,18 @@ def test_a_plan_guards_the_account_as_an_apply_does(tmp_path: Path, monkeypatch:
     import reconciler.providers.registry as registry
     from reconciler.manifest.loader import load_one
     from reconciler.systems import PLUGINS
-    from reconciler.usecases.session import RunOptions, run_for
+    from reconciler.usecases.session import RunOptions, open_run
 
     given: dict[str, Any] = {}
     build = registry.build_handlers
 
-    def recording(connection: Any, accounts: Any, plugins: Any) -> Any:
+    def recording(connection: Any, accounts: Any, plugins: Any, **settings: Any) -> Any:
         given.update(aws_account_id=accounts.aws_account_id)
-        return build(connection, accounts, plugins)
+        return build(connection, accounts, plugins, **settings)
 
     monkeypatch.setattr(registry, "build_handlers", recording)
     key_set, _ = load_one([str(SERVERLESS)], plugins=PLUGINS)
-    with run_for(key_set, RunOptions(sandbox=tmp_path / "sandbox", parallelism=1)):
+    with open_run(key_set, RunOptions(sandbox=tmp_path / "sandbox", parallelism=1)):
         pass
     assert given["aws_account_id"] == ACCOUNT
 

@@ -179,7 +179,7 @@ def _blob_backend(request: pytest.FixtureRequest) -> SharedLock:
     made: list[Any] = []
 
     def make(key_set: str) -> Any:
-        made.append(BlobLeaseLock(azurite.ACCOUNT, container, None, key_set))
+        made.append(BlobLeaseLock(azurite.ACCOUNT, container, None, key_set, connection_string=_blob_connection()))
         return made[-1]
 
     def abandon(lock: Any) -> None:  # the process is gone: no more renewals, no release; its lease outlives it
@@ -318,7 +318,7 @@ def test_a_holder_killed_with_sigkill_leaves_a_blob_lock_only_lock_break_removes
     # The dead holder's lease would lapse within a minute; end it now, as that minute would.
     blob = BlobClient.from_connection_string(connection, blob_storage, default_blob("acme-astra"))
     BlobLeaseClient(blob).break_lease(lease_break_period=0)
-    probe = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme-astra")
+    probe = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme-astra", connection_string=_blob_connection())
     still = probe.try_acquire(Holder.me("acme-astra"))
     assert still is not None and still.pid == first.pid and still.id == lock_id.group(1)  # its record outlives it
     assert waiting.poll() is None
@@ -343,8 +343,8 @@ def test_the_blob_lease_is_renewed_through_a_long_apply(blob_storage: str) -> No
         elapsed[0] += seconds
         return stopped.is_set()
 
-    lock = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", pause=pause)
-    other = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme")
+    lock = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", pause=pause, connection_string=_blob_connection())
+    other = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", connection_string=_blob_connection())
     with held(lock, "acme", timeout=0) as me:
         assert reached.wait(120)
         assert lock.renewer is not None and lock.renewer.lost is None
@@ -366,12 +366,12 @@ def test_a_blob_lease_broken_while_held_is_noticed(blob_storage: str) -> None:
                 return True
         return False
 
-    lock = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", pause=pause)
+    lock = BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", pause=pause, connection_string=_blob_connection())
     me = Holder.me("acme")
     assert lock.try_acquire(me) is None
     assert lock.renewer is not None
     renewer = lock.renewer
-    BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme").break_lock(me.id)
+    BlobLeaseLock(azurite.ACCOUNT, blob_storage, None, "acme", connection_string=_blob_connection()).break_lock(me.id)
     tick.release()
     renewer._thread.join(timeout=30)
     assert renewer.lost is not None and "was lost while held" in str(renewer.lost)
@@ -532,3 +532,10 @@ def test_the_lock_calls_show_in_the_debug_and_audit_logs_and_no_secret_does(
     assert steps and taken < min(steps) and max(steps) < released  # held from before the first step to after the last
     mutating_lock_calls = [e["what"] for e in events if e["what"].get("plane") in ("storage", "aws")]
     assert mutating_lock_calls, "the lock's writes are audited like every mutating call"
+
+
+def _blob_connection() -> str:
+    """The connection string the front end would hand a blob lock: the one the azurite fixture set."""
+    from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE
+
+    return os.environ[CONNECTION_STRING_VARIABLE]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cmkctl_sandbox.breakage import remove_role_assignments, without_role_assignments
 from cmkctl_sandbox.served import open_to_clients, withdraw
 from cmkctl_sandbox.state import read_calls
+from reconciler.core.settings import Settings
 from reconciler.manifest.loader import load_one
 from reconciler.systems import PLUGINS
 from reconciler.usecases.emulator import KEY_VARIABLE, sandbox_for
@@ -80,7 +82,9 @@ def test_two_cycles_see_drift_introduced_between_them(served: object, tmp_path: 
                 state, "/vaults/acme-astra-eastus", CRYPTO_SERVICE_ENCRYPTION_USER))
 
         clock = SteppedClock(between)
-        ran = watch(key_set, loaded, RunOptions(tmp_path / "sandbox"), WatchOptions(interval=60, jitter=0.1, cycles=2),
+        # The settings the front end would read: the served sandbox's key is in the environment.
+        options = RunOptions(tmp_path / "sandbox", settings=Settings.read(os.environ))
+        ran = watch(key_set, loaded, options, WatchOptions(interval=60, jitter=0.1, cycles=2),
                     metrics, logged.append, clock)
         second = scrape(where)
     journal = read_calls(directory)

@@ -13,6 +13,7 @@ import click
 
 from reconciler.cli.paths import OutputFile, StateFolder
 from reconciler.core.errors import CmkError, Diagnostic
+from reconciler.core.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INVALID = 0, 1, 2, 3
 
@@ -120,14 +121,26 @@ def wait_option(function: Any) -> Any:
                              "Azure RBAC; 30m), grant (a new grant taking effect; 10m). Repeatable.")(function)
 
 
-def run_options(sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]]) -> Any:
-    """The run's options: the budgets the flags change, and what the run waits for said on stderr."""
+def command_settings() -> Settings:
+    """The command's settings, read from the environment once, as it begins: everything below is handed them."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return Settings.read(os.environ)
+    meta = context.find_root().meta
+    if "cmkctl.settings" not in meta:
+        meta["cmkctl.settings"] = Settings.read(os.environ)
+    settings: Settings = meta["cmkctl.settings"]
+    return settings
+
+
+def run_options(sandbox: Path | None, parallelism: int, waits: Sequence[tuple[str, float]] = ()) -> Any:
+    """The run's options: the budgets the flags change, the settings, and what the run waits for said on stderr."""
     from reconciler.core.retry import DEFAULT_BUDGETS
     from reconciler.render.progress import WaitReporter
     from reconciler.usecases.session import RunOptions
 
     return RunOptions(sandbox, parallelism, budgets=DEFAULT_BUDGETS.changed(dict(waits)),
-                      on_wait=WaitReporter(lambda line: click.echo(line, err=True)))
+                      on_wait=WaitReporter(lambda line: click.echo(line, err=True)), settings=command_settings())
 
 
 def write_atomically(path: Path, text: str) -> None:

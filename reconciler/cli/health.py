@@ -12,6 +12,7 @@ from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
+    command_settings,
     configure_wire,
     debug_options,
     parallelism_option,
@@ -108,7 +109,8 @@ def watch(paths: Sequence[str], interval: float, jitter: float, once: bool, metr
                            expiry_warning_days=expiry_warning)
     with serving(metrics, where) as (host, port):
         click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
-        watched = watch_key_set(key_set, loaded, RunOptions(sandbox, parallelism), options, metrics,
+        run = RunOptions(sandbox, parallelism, settings=command_settings())
+        watched = watch_key_set(key_set, loaded, run, options, metrics,
                                 lambda line: click.echo(json.dumps(line, sort_keys=True)))
     # The last cycle's outcome, as `check` would exit on it: its error, else its health.
     if watched.last.failure is not None:

@@ -19,6 +19,7 @@ from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     color,
+    command_settings,
     configure_wire,
     debug_options,
     parallelism_option,
@@ -73,6 +74,7 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     from reconciler.plan import document as plandoc
     from reconciler.usecases.planning import plan_key_set, refuse_forbidden, refuse_unsaveable
     from reconciler.usecases.reviewing import plan_signing_key
+    from reconciler.usecases.session import RunLock
 
     if not take_lock and (lock_timeout or lock_place.given):
         raise click.UsageError("a plan takes no lock unless asked: the lock flags go with --lock")
@@ -80,11 +82,12 @@ def plan(paths: Sequence[str], out: Path | None, fmt: str, detailed_exitcode: bo
     if out is not None:
         refuse_unsaveable(loaded)
     lock = lock_for(key_set, sandbox, lock_place) if take_lock else None
-    made = plan_key_set(key_set, loaded, run_options(sandbox, parallelism, waits), targets, lock=lock,
-                        lock_timeout=lock_timeout, on_wait=_Waiting(key_set.name, lock, lock_timeout))
+    held = RunLock(lock, lock_timeout, _Waiting(key_set.name, lock, lock_timeout)) if lock is not None else None
+    made = plan_key_set(key_set, loaded, run_options(sandbox, parallelism, waits), targets, lock=held)
+    document = plandoc.to_document(made)  # once: the file saved and the rendering are of one document
     if out is not None:
-        write_atomically(out, plandoc.dumps(made, signing_key=plan_signing_key()))
-    click.echo(render(plandoc.to_document(made), fmt, color=color()), nl=False)
+        write_atomically(out, plandoc.document_text(document, signing_key=plan_signing_key(command_settings())))
+    click.echo(render(document, fmt, color=color()), nl=False)
     refuse_forbidden(made, saved_as=out)
     return EXIT_CHANGES if detailed_exitcode and made.has_changes else EXIT_OK
 
@@ -134,7 +137,7 @@ def apply(plan_file: Path | None, paths: Sequence[str], auto_approve: bool, fmt:
         raise click.UsageError("apply --format json writes events, not a prompt: give --auto-approve, or apply a "
                                "reviewed saved plan")
     if plan_file is not None:  # the files it names, as they were reviewed, or nothing is read
-        saved = read_plan(plan_file, signing_key=plan_signing_key())
+        saved = read_plan(plan_file, signing_key=plan_signing_key(command_settings()))
         named = saved_manifests(saved, plan_file)
         key_set, loaded = load_one(named, plugins=PLUGINS, accept=reviewed_content(saved, named))
     else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.common import EXIT_OK, configure_wire, debug_options, sandbox_option
+from reconciler.cli.common import EXIT_OK, command_settings, configure_wire, debug_options, sandbox_option
 from reconciler.cli.inputs import load_key_set, manifests_option
 
 if TYPE_CHECKING:
@@ -60,11 +60,12 @@ def lock_for(key_set: KeySet, sandbox: Path | None, place: LockFlags) -> Lock:
 
     setting = declared_lock(key_set, place)
     if setting is None:
-        return LocalLock(default_directory(sandbox), key_set.name)
+        return LocalLock(default_directory(sandbox, command_settings()), key_set.name)
     if setting.blob_account is not None:
-        from reconciler.providers.azure_blob_lock import BlobLeaseLock
+        from reconciler.providers.azure_blob_lock import CONNECTION_STRING_VARIABLE, BlobLeaseLock
 
-        return BlobLeaseLock(setting.blob_account, str(setting.blob_container), setting.blob_name, key_set.name)
+        return BlobLeaseLock(setting.blob_account, str(setting.blob_container), setting.blob_name, key_set.name,
+                             connection_string=command_settings().get(CONNECTION_STRING_VARIABLE) or "")
     from reconciler.providers.aws_lock import DynamoDbLock
 
     return DynamoDbLock(str(setting.dynamodb_table), str(setting.dynamodb_region), key_set.name)

@@ -14,6 +14,7 @@ import click
 
 from reconciler.cli.common import (
     EXIT_OK,
+    command_settings,
     configure_wire,
     debug_options,
     diagnostic_json,
@@ -103,7 +104,7 @@ def export(paths: Sequence[str], regions: Sequence[str], resource_group: str | N
     key_set, _ = load_key_set(paths)
     if key_set.accounts.azure_subscription_id is None and not all(AWS_REGION.match(r) for r in regions):
         raise click.UsageError("the manifest names no Azure subscription (accounts.azure) to export from")
-    exported = export_regions(key_set, regions, resource_group, RunOptions(sandbox, 1))
+    exported = export_regions(key_set, regions, resource_group, RunOptions(sandbox, 1, settings=command_settings()))
     text = exported.to_yaml() if fmt == "yaml" else _export_json(exported.manifest, exported.skipped)
     if out is None:
         click.echo(text, nl=False)

@@ -33,9 +33,9 @@ from typing import Protocol
 from filelock import BaseFileLock, FileLock, Timeout
 
 from reconciler.core.errors import CmkError
+from reconciler.core.settings import Settings
 from reconciler.core.wirelog import LOG as WIRE
 
-STATE_DIR_VARIABLE = "CMKCTL_STATE_DIR"
 LOG = logging.getLogger("cmkctl.lock")
 
 
@@ -113,14 +113,10 @@ def holder_to_break(where: str, current: Holder | None, lock_id: str | None) -> 
     return current
 
 
-def default_directory(sandbox: Path | None) -> Path:
+def default_directory(sandbox: Path | None, settings: Settings) -> Path:
     if sandbox is not None:
         return sandbox / "locks"
-    explicit = os.environ.get(STATE_DIR_VARIABLE)
-    if explicit:
-        return Path(explicit) / "locks"
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "cmkctl" / "locks"
+    return settings.state_directory() / "locks"
 
 
 class LocalLock:

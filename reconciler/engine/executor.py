@@ -6,7 +6,6 @@ they are skipped and reported, everything else still runs.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,7 +93,7 @@ class Executor:
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     listener: Listener = field(default_factory=SilentListener)
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    environ: Mapping[str, str] = field(default_factory=dict)
     # Set by an interrupt: the steps in flight finish, none starts after it.
     stop: Stop = field(default_factory=Stop)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -16,7 +15,9 @@ from reconciler.engine import expand, graph
 from reconciler.engine.diff import Decision, choose_action
 from reconciler.engine.graph import DEFAULT_PARALLELISM
 from reconciler.engine.refresh import Refresh
+from reconciler.engine.unmanaged import UnmanagedLists, unmanaged_notices
 from reconciler.engine.variables import describe_unset, unset_variables
+from reconciler.manifest.checkout import portable
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.manifest.rules import expiry_warnings
@@ -27,6 +28,7 @@ from reconciler.plan.model import (
     ManifestFile,
     Notice,
     Plan,
+    PlanContext,
     Resource,
     Step,
     Unknown,
@@ -49,10 +51,15 @@ class Planner:
     parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Where the create-time secrets will be read from at apply (the process's environment).
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    environ: Mapping[str, str] = field(default_factory=dict)
     # When given, reads that fail are kept here (address -> why) and the plan goes on without them:
     # a health check reports them. A plan to act on leaves it None and fails on any failed read.
     unread: dict[str, str] | None = None
+    # What the plan is made against (sandbox or real, accounts), recorded so it is applied only there.
+    made_against: PlanContext = field(default_factory=PlanContext)
+    # The run's listings, to report what the key set created but no longer declares (`plan`'s
+    # unmanaged report); None: no report (a check, an apply).
+    unmanaged: UnmanagedLists | None = None
 
     def plan(self, key_set: KeySet, manifests: LoadedManifests, targets: Sequence[str] = ()) -> Plan:
         lookups = expand.lookups(key_set, self.plugins)
@@ -63,15 +70,26 @@ class Planner:
             desired = select(desired, targets)
         live = self.refresh([r for r in desired if r.address not in live], live)
         steps = order_steps([make_step(resource, live, self.plugins) for resource in desired])
-        return Plan(
+        made = Plan(
             key_set=key_set.name,
             steps=steps,
             notices=(*([partial_plan_notice(targets)] if targets else []), *self._variable_notices(steps),
                      *self._notices(key_set, steps), *rotation_notices(key_set), *unreadable_notices(steps)),
             manifest_digest=manifests.digest,
-            manifest_files=tuple(ManifestFile(f, d) for f, d in zip(manifests.files, manifests.sha256, strict=True)),
+            # From the checkout's root, so that the plan is applied from anywhere in it.
+            manifest_files=tuple(ManifestFile(portable(f), d)
+                                 for f, d in zip(manifests.files, manifests.sha256, strict=True)),
+            context=self.made_against,
             targets=tuple(targets),
         )
+        return self._with_unmanaged(key_set, made)
+
+    def _with_unmanaged(self, key_set: KeySet, made: Plan) -> Plan:
+        """The plan with what the key set created but no longer declares (a targeted plan looks no further)."""
+        if self.unmanaged is None or made.targets:
+            return made
+        found = unmanaged_notices(key_set, made, self.unmanaged, self.plugins, parallelism=self.parallelism)
+        return dataclasses.replace(made, notices=made.notices + tuple(found))
 
     def refresh(self, resources: Iterable[Resource], known: LiveState) -> LiveState:
         """Read every resource once what its read needs is known, independent ones in parallel."""

@@ -119,9 +119,13 @@ def digest(document: Mapping[str, Any]) -> str:
 
 def dumps(plan: Plan, *, signing_key: Secret | None = None) -> str:
     """The saved plan's text; signed when a key is given (its value is never written)."""
-    document = to_document(plan)
+    return document_text(to_document(plan), signing_key=signing_key)
+
+
+def document_text(document: Mapping[str, Any], *, signing_key: Secret | None = None) -> str:
+    """A plan document's saved text (`to_document`'s, left as it is); signed when a key is given."""
     if signing_key is not None:
-        document["signature"] = signing.signature(document, signing_key)
+        document = {**document, "signature": signing.signature(document, signing_key)}
     return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 

@@ -18,7 +18,6 @@ account key), which must name the manifest's account; else DefaultAzureCredentia
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -102,8 +101,8 @@ class BlobLeaseLock:
             segment(part, "lock blob or container name", plane=PLANE)
         self.where = f"blob {self.container}/{self.blob} in storage account {account}"
         self.break_flags = break_flags  # the flags that chose this lock, which `lock break` needs too
-        self._connection_string = connection_string if connection_string is not None else os.environ.get(
-            CONNECTION_STRING_VARIABLE)
+        # The front end's settings hold it (AZURE_STORAGE_CONNECTION_STRING); without it, DefaultAzureCredential.
+        self._connection_string = connection_string
         self._pause = pause
         self._client: Any = None
         self._lease: Any = None

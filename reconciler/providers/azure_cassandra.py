@@ -12,7 +12,6 @@ at the moment the cluster is created, and is sent nowhere else: not in the plan,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -81,13 +80,13 @@ def cluster_live(cluster: Mapping[str, Any]) -> Live:
     return live
 
 
-def initial_password(attributes: Mapping[str, Any]) -> Secret | None:
+def initial_password(attributes: Mapping[str, Any], variables: Mapping[str, str]) -> Secret | None:
     """The password from the variable `initialAdminPasswordFrom` names; never its value in a message."""
     source = attributes.get("initialAdminPasswordFrom")
     if not source:
         return None
     name = source["env"]
-    value = os.environ.get(name)
+    value = variables.get(name)
     if not value:
         raise ProviderError(f"cassandra_cluster: the environment variable {name} (initialAdminPasswordFrom) is not "
                             "set; it must hold the initial Cassandra admin password to create the cluster",
@@ -127,8 +126,9 @@ class ClusterHandler:
     kind = "cassandra_cluster"
     capabilities: frozenset[Capability] = frozenset()
 
-    def __init__(self, session: AzureSession) -> None:
+    def __init__(self, session: AzureSession, variables: Mapping[str, str]) -> None:
         self._session = session
+        self._variables = variables  # the run's environment, read by the front end: the password's variable
         self._listing = GroupListing(
             session, "Cassandra clusters",
             lambda sub, group: _client(session, sub).cassandra_clusters.list_by_resource_group(group))
@@ -138,7 +138,7 @@ class ClusterHandler:
         return cluster_live(found.as_dict()) if found is not None else None
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
-        body = cluster_create_body(attributes, initial_password(attributes))
+        body = cluster_create_body(attributes, initial_password(attributes, self._variables))
         client = _client(self._session, identity["subscriptionId"])
         with self._writing(identity), azure_errors(f"create Cassandra cluster {identity['name']}"):
             cluster = client.cassandra_clusters.begin_create_update(

@@ -13,7 +13,6 @@ the cluster is created, and is sent nowhere else: not in the plan, not in an err
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -82,10 +81,10 @@ def _cmk_live(cmk: Mapping[str, Any]) -> dict[str, Any]:
 # writing
 
 
-def administrator_password(attributes: Mapping[str, Any]) -> Secret:
+def administrator_password(attributes: Mapping[str, Any], variables: Mapping[str, str]) -> Secret:
     """The password from the variable `administratorPassword` names; never its value in a message."""
     name = (attributes.get("administratorPassword") or {}).get("env")
-    value = os.environ.get(name) if name else None
+    value = variables.get(name) if name else None
     if not value:
         raise ProviderError(f"mongo_cluster: the environment variable {name} (administrator.passwordFrom) is not "
                             "set; it must hold the administrator password to create the cluster", plane=PLANE)
@@ -149,8 +148,9 @@ class MongoClusterHandler:
     kind = "mongo_cluster"
     capabilities: frozenset[Capability] = frozenset()
 
-    def __init__(self, session: AzureSession) -> None:
+    def __init__(self, session: AzureSession, variables: Mapping[str, str]) -> None:
         self._session = session
+        self._variables = variables  # the run's environment, read by the front end: the password's variable
         self._listing = GroupListing(session, "Mongo clusters",
                                      lambda sub, group: _clusters(session, sub).list_by_resource_group(group))
 
@@ -160,7 +160,7 @@ class MongoClusterHandler:
 
     def create(self, *, identity: Mapping[str, Any], attributes: Mapping[str, Any]) -> Live:
         _require_create_settings(identity["name"], attributes)
-        body = cluster_create_body(attributes, administrator_password(attributes))
+        body = cluster_create_body(attributes, administrator_password(attributes, self._variables))
         clusters = _clusters(self._session, identity["subscriptionId"])
         key = (attributes.get("customerManagedKeyEncryption") or {}).get("keyEncryptionKeyUrl")
         with self._writing(identity), grant_awaited(key, SERVICE), \

@@ -4,7 +4,7 @@ the plug-ins (`reconciler.systems`), which sit above the providers and import th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,6 +54,9 @@ class Plumbing:
     connection: Connection
     azure: AzureSession
     accounts: Accounts
+    # The run's environment as the front end read it: the variables a manifest names for the
+    # passwords a create sends (never read from the process here).
+    variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass

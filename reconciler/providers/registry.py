@@ -127,7 +127,8 @@ def _failure_of(check: Callable[[], None]) -> str:
     return ""
 
 
-def build_handlers(connection: Connection, accounts: Accounts, plugins: Sequence[BuildsHandlers]) -> Handlers:
+def build_handlers(connection: Connection, accounts: Accounts, plugins: Sequence[BuildsHandlers], *,
+                   variables: Mapping[str, str] | None = None) -> Handlers:
     """Every kind's handler for one run: the core's, then each plug-in's.
 
     `accounts` are those the manifests name: handlers refuse (GuardError) to act on an identity in
@@ -155,7 +156,7 @@ def build_handlers(connection: Connection, accounts: Accounts, plugins: Sequence
         }
         built = PlaneHandlers()
         for plugin in plugins:
-            own = plugin.build_handlers(Plumbing(connection, session, accounts))
+            own = plugin.build_handlers(Plumbing(connection, session, accounts, variables or {}))
             closers += own.closers
             built = PlaneHandlers({**built.by_kind, **own.by_kind}, {**built.clients, **own.clients},
                                   {**built.checks, **own.checks}, [*built.caches, *own.caches],

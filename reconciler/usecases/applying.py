@@ -7,7 +7,6 @@ decides the order: lock, read, refuse, ask, execute.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +89,7 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
     refuse_forbidden(fresh)
     if not fresh.has_changes:
         return None
-    require_variables(fresh, os.environ)  # before asking: the answer would be wasted
+    require_variables(fresh, request.options.settings.variables)  # before asking: the answer would be wasted
     if not request.auto_approve:
         front.approve(fresh)
     return fresh
@@ -99,8 +98,9 @@ def _plan_to_apply(request: ApplyRequest, handlers: Handlers, front: ApplyFront)
 def execute(plan: Plan, handlers: Handlers, options: RunOptions, progress: Progress,
             stop: Stop | None = None) -> ApplyResult:
     try:
-        return Executor(handlers.by_kind, kinds=options.plugins.kinds, parallelism=options.parallelism,
-                        listener=progress, retry=retry_policy(options, handlers.clock, progress.waiting),
-                        stop=stop or Stop()).apply(plan)
+        executor = Executor(handlers.by_kind, kinds=options.plugins.kinds, parallelism=options.parallelism,
+                            environ=options.settings.variables, listener=progress,
+                            retry=retry_policy(options, handlers.clock, progress.waiting), stop=stop or Stop())
+        return executor.apply(plan)
     finally:  # the heartbeat stops and the terminal gets its cursor back, whatever stopped the apply
         progress.close()

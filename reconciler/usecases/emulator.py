@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from reconciler.core.errors import CmkError, Diagnostic, ManifestError
 from reconciler.core.secrets import Secret
+from reconciler.core.settings import Settings
 from reconciler.manifest.model import KeySet
 from reconciler.plugins import PluginTable
 from reconciler.providers.base import Connection, Endpoints, HostRoute
@@ -90,13 +91,14 @@ def connection_of(offer: Offer, *, ca_bundle: str, plugins: PluginTable) -> Conn
 
 
 @contextmanager
-def emulator_connection(key_set: KeySet, directory: Path, plugins: PluginTable) -> Iterator[Connection]:
+def emulator_connection(key_set: KeySet, directory: Path, plugins: PluginTable,
+                        settings: Settings) -> Iterator[Connection]:
     """The connection of a run against the emulator in DIR: a served one, trusted through the key it
     printed, else one started here."""
     with cmkctl_errors():
         from cmkctl_sandbox.served import join, serving
 
-        joined = join(directory, os.environ.get(KEY_VARIABLE), variable=KEY_VARIABLE) if serving(directory) else None
+        joined = join(directory, settings.get(KEY_VARIABLE), variable=KEY_VARIABLE) if serving(directory) else None
     if joined is not None:
         _check_served_aws(key_set, directory, joined.endpoints.aws, joined.aws_account_id)
         with trusted_ca(joined.ca_pem) as ca:

@@ -6,46 +6,36 @@ Also the checks every front end makes on a plan before acting on it: forbidden, 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.errors import CmkError, ForbiddenError, StalePlanError
-from reconciler.core.lock import Holder, Lock, held
-from reconciler.core.retry import Retrying
 from reconciler.core.secrets import Secret
 from reconciler.core.userfiles import UnreadableFile, read_regular
-from reconciler.engine.planner import Planner
-from reconciler.engine.unmanaged import unmanaged_notices
-from reconciler.manifest.checkout import portable, saveable
+from reconciler.manifest.checkout import saveable
 from reconciler.manifest.loader import LoadedManifests
 from reconciler.manifest.model import KeySet
 from reconciler.manifest.yamlsource import STDIN_NAME
 from reconciler.plan import document as plandoc
 from reconciler.plan.model import Plan
-from reconciler.usecases.reviewing import context_of
-from reconciler.usecases.session import RunOptions, retry_policy, run_for
+from reconciler.usecases.session import RunContext, RunLock, RunOptions, open_run
 
 if TYPE_CHECKING:
     from reconciler.providers.registry import Handlers
 
 
 def plan_key_set(key_set: KeySet, loaded: LoadedManifests, options: RunOptions, targets: Sequence[str] = (), *,
-                 lock: Lock | None = None, lock_timeout: float = 0.0,
-                 on_wait: Callable[[Holder], None] = lambda holder: None) -> Plan:
+                 lock: RunLock | None = None) -> Plan:
     """The plan `cmkctl plan` shows: the steps, and notices of what the key set once created.
 
     With a `lock` (`plan --lock`), the plan is made holding it, so plans and applies are serialised.
     """
-    locked = (held(lock, key_set.name, timeout=lock_timeout, on_wait=on_wait) if lock is not None
-              else contextlib.nullcontext())
-    with locked, run_for(key_set, options) as (handlers, lists):
-        if not targets and key_set.accounts.azure_subscription_id:
-            _list_ahead(lists.all_vaults)
-        made = plan_with(handlers, key_set, loaded, options, targets)
-        return with_unmanaged(key_set, made, Retrying(lists, retry_policy(options, handlers.clock)), options)
+    with open_run(key_set, options, lock) as run:
+        if run.lists is not None and not targets and key_set.accounts.azure_subscription_id:
+            _list_ahead(run.lists.all_vaults)
+        return run.planner(unmanaged=True).plan(key_set, loaded, targets)
 
 
 def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, options: RunOptions,
@@ -54,20 +44,7 @@ def plan_with(handlers: Handlers, key_set: KeySet, loaded: LoadedManifests, opti
 
     With `unread`, a failed read is kept there instead of failing the plan (a health check's).
     """
-    planner = Planner(handlers.by_kind, plugins=options.plugins, parallelism=options.parallelism,
-                      retry=retry_policy(options, handlers.clock), unread=unread)
-    made = planner.plan(key_set, loaded, targets)
-    # What the plan was made against and from which files, so it is applied from anywhere in the checkout.
-    files = tuple(dataclasses.replace(f, path=portable(f.path)) for f in made.manifest_files)
-    return dataclasses.replace(made, manifest_files=files, context=context_of(key_set, options))
-
-
-def with_unmanaged(key_set: KeySet, made: Plan, lists: Any, options: RunOptions) -> Plan:
-    """The plan, with what the key set created but no longer declares (a targeted plan looks no further)."""
-    if made.targets:
-        return made
-    found = unmanaged_notices(key_set, made, lists, options.plugins, parallelism=options.parallelism)
-    return dataclasses.replace(made, notices=made.notices + tuple(found))
+    return RunContext(key_set, options, handlers).planner(unread=unread).plan(key_set, loaded, targets)
 
 
 def _list_ahead(fetch: Callable[[], Any]) -> None:

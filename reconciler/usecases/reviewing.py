@@ -17,30 +17,21 @@ from pathlib import Path
 from reconciler.core.errors import CmkError, StalePlanError, UnreviewedPlanError
 from reconciler.core.printable import quoted
 from reconciler.core.secrets import Secret
+from reconciler.core.settings import Settings
 from reconciler.manifest.checkout import located
 from reconciler.manifest.loader import Acceptance
 from reconciler.manifest.model import KeySet
-from reconciler.plan.model import Plan, PlanContext
+from reconciler.plan.model import Plan
 from reconciler.plan.review import differences
 from reconciler.plan.staleness import stale_reasons, world_changed
-from reconciler.usecases.session import RunOptions
+from reconciler.usecases.session import RunOptions, context_of, sandbox_of
 
 SIGNING_KEY_VARIABLE = "CMKCTL_PLAN_SIGNING_KEY"
 
 
-def plan_signing_key(environ: Mapping[str, str] = os.environ) -> Secret | None:
+def plan_signing_key(settings: Settings) -> Secret | None:
     """The key that signs saved plans and that apply checks them with; unset (or empty): no signing."""
-    value = environ.get(SIGNING_KEY_VARIABLE)
-    return Secret(value) if value else None
-
-
-def context_of(key_set: KeySet, options: RunOptions) -> PlanContext:
-    accounts = {name: value for name, value in key_set.accounts.flat().items() if value}
-    return PlanContext(sandbox=_sandbox_of(options), accounts=accounts)
-
-
-def _sandbox_of(options: RunOptions) -> str | None:
-    return None if options.sandbox is None else str(options.sandbox.resolve())
+    return settings.secret(SIGNING_KEY_VARIABLE)
 
 
 def saved_manifests(saved: Plan, plan_file: Path | None = None) -> list[str]:
@@ -76,7 +67,7 @@ def reviewed_content(saved: Plan, paths: Sequence[str]) -> Acceptance:
 
 def refuse_elsewhere(saved: Plan, key_set: KeySet, options: RunOptions, path: Path | None) -> None:
     """Refuse a plan made against a sandbox at the real control planes, the reverse, or other accounts."""
-    made, now = saved.context.sandbox, _sandbox_of(options)
+    made, now = saved.context.sandbox, sandbox_of(options)
     if made != now:
         raise CmkError(f"{path}: {_elsewhere(made, now)}; nothing was changed")
     accounts = context_of(key_set, options).accounts

@@ -13,6 +13,7 @@ error naming the service's detail, never as a crash.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,9 @@ class Served:
     monkeypatch: pytest.MonkeyPatch
 
     def handlers(self, subscription: str) -> Handlers:
-        return build_handlers(self.connection, Accounts(azure_subscription_id=subscription), PLUGINS)
+        # The environment the test sets the example's password in, as the front end's settings would hold it.
+        return build_handlers(self.connection, Accounts(azure_subscription_id=subscription), PLUGINS,
+                              variables=os.environ)
 
 
 @pytest.fixture

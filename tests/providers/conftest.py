@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,9 @@ def connection(sandbox: Any) -> Connection:
 @pytest.fixture
 def handlers(sandbox: Any, connection: Connection) -> Iterator[Handlers]:
     organization = sandbox.state["astra"]["orgId"]
-    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION, blocks={"astra": {"organizationId": organization}}), PLUGINS) as built:
+    with build_handlers(connection, Accounts(azure_subscription_id=SUBSCRIPTION,
+                                             blocks={"astra": {"organizationId": organization}}), PLUGINS,
+                        variables=os.environ) as built:  # the test sets a password as it goes
         yield built
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import pytest
@@ -214,7 +215,8 @@ def handlers_for_restarted(sandbox: Any) -> Any:
     from reconciler.providers.registry import build_handlers
     from tests.emulated import connection_to
 
-    return build_handlers(connection_to(sandbox), Accounts(azure_subscription_id=SUBSCRIPTION), PLUGINS)
+    return build_handlers(connection_to(sandbox), Accounts(azure_subscription_id=SUBSCRIPTION), PLUGINS,
+                          variables=os.environ)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ class Cassandra(Plugin):
         from reconciler.providers.azure_cassandra import ClusterHandler, DataCenterHandler, clusters_in
 
         subscription = plumbing.accounts.azure_subscription_id or ""
-        return PlaneHandlers({CASSANDRA_CLUSTER.kind: ClusterHandler(plumbing.azure),
+        return PlaneHandlers({CASSANDRA_CLUSTER.kind: ClusterHandler(plumbing.azure, plumbing.variables),
                               CASSANDRA_DATA_CENTER.kind: DataCenterHandler(plumbing.azure)}, listings={
             "cassandra_clusters": lambda location: clusters_in(plumbing.azure, subscription, location)})
 

@@ -133,7 +133,7 @@ class Mongo(Plugin):
         from reconciler.providers.azure_mongo import MongoClusterHandler, clusters_in
 
         subscription = plumbing.accounts.azure_subscription_id or ""
-        return PlaneHandlers({MONGO_CLUSTER.kind: MongoClusterHandler(plumbing.azure)}, listings={
+        return PlaneHandlers({MONGO_CLUSTER.kind: MongoClusterHandler(plumbing.azure, plumbing.variables)}, listings={
             "mongo_clusters": lambda location: clusters_in(plumbing.azure, subscription, location)})
 
 
