@@ -153,7 +153,8 @@ class _Persisting:
         mutating = service == "kms" and not action.startswith(READ_PREFIXES)
         self._plane.halt.gate()
         request = _request(environ, label, mutating)
-        refused = _unsigned(environ, request.body, self._plane.issued, service)
+        refused = (_unsigned(environ, request.body, self._plane.issued, service)
+                   or _unscoped(request.query["region"], self._plane.account_id, service))
         if refused is not None:
             self._plane.record(label, refused.status, mutating, "")
             return _answer(refused, environ, start_response, xml=service == "sts")
@@ -207,6 +208,17 @@ def _unsigned(environ: dict[str, Any], body: bytes, issued: Issued, service: str
                 "InvalidSignatureException": "SignatureDoesNotMatch"}.get(code, code)
         return Reply(403, {"__type": code, "message": message})
     return Reply(400, {"__type": code, "message": message})
+
+
+def _unscoped(region: str, account_id: str, service: str) -> Reply | None:
+    """AWS refuses a signature scoped to a region it does not have, in one line (a 400 InvalidSignatureException,
+    SignatureDoesNotMatch from STS), rather than moto's traceback and HTML 500 for a backend it cannot make."""
+    if region in _kms_backends()[account_id].regions:
+        return None
+    message = f"Credential should be scoped to a valid region, not '{region}'."
+    if service == "sts":
+        return Reply(403, {"__type": "SignatureDoesNotMatch", "message": message})
+    return Reply(400, {"__type": "InvalidSignatureException", "message": message})
 
 
 def _answer(reply: Reply, environ: dict[str, Any], start_response: Callable[..., Any], *,

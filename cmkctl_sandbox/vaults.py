@@ -20,6 +20,7 @@ from cmkctl_sandbox.arm_common import (
     refuse,
     resource_not_found,
 )
+from cmkctl_sandbox.locations import unavailable
 from cmkctl_sandbox.routes import Params
 from cmkctl_sandbox.wire import Reply, Request, State
 
@@ -148,6 +149,8 @@ def _validated_put_body(request: Request) -> dict[str, Any]:
     body = json_object(request)
     if not isinstance(body.get("location"), str) or not body["location"]:
         refuse(400, "LocationRequired", "The location property is required for this definition.")
+    if (why := unavailable(body["location"], "Microsoft.KeyVault/vaults")) is not None:
+        refuse(400, "LocationNotAvailableForResourceType", why)
     properties = body.get("properties")
     if not isinstance(properties, dict):
         bad_request("The request body must contain 'properties'.")

@@ -135,9 +135,19 @@ def test_a_world_of_every_kind_exported_from_an_accounts_file_plans_no_changes(
     regions = [arg for region in ALL_REGIONS for arg in ("--region", region)]
     result = cmkctl("export", "-f", accounts, "--sandbox", sandbox, *regions, "--out", folder / "exported.yaml")
     assert result.code == 0, result.err
-    assert result.err == ""  # nothing was skipped
+    # Only what the caller may not read is skipped: two keys' rotation policies, behind an access policy
+    # without getrotationpolicy and behind a firewall; each is said, on stderr and in the file.
+    unread = [
+        "the rotation policy of key acme-cass-eus/cass-eus (Key Vault refused to read it: vault acme-cass-eus's "
+        "access policies give the caller no getrotationpolicy key permission (Forbidden): add one for it (with "
+        "setrotationpolicy to change the policy))",
+        "the rotation policy of key acme-kafka-eus/kafka-eus (Key Vault refused to read it: Key Vault's firewall "
+        "refused the caller (ForbiddenByFirewall): let the address cmkctl runs from through vault acme-kafka-eus's "
+        "network rules (an IP rule, a virtual-network rule or a private endpoint))"]
+    assert result.err.splitlines() == [f"not exported: {line}" for line in unread]
     text = (folder / "exported.yaml").read_text()
-    assert "not exported" not in text and "&id" not in text and "*id" not in text
+    assert [line for line in text.splitlines() if "not exported" in line] == [f"# not exported: {u}" for u in unread]
+    assert "&id" not in text and "*id" not in text
     exported = {r["name"]: r for r in yaml.safe_load(text)["regions"]}
     assert exported["us-east-2"]["cloud"] == "aws"
     assert [k["alias"] for k in exported["eu-west-1"]["keys"]] == ["alias/acme-astra-classic-euw1",
@@ -185,7 +195,10 @@ def test_export_as_json_carries_the_manifest_and_what_was_not_exported(
     assert result.code == 0, result.err
     document = json.loads(result.out)
     assert document["manifest"]["regions"][0]["vaults"][0]["name"] == "sparse-kv"
-    assert document["not_exported"] == []
+    assert document["not_exported"] == [
+        "the rotation policy of key sparse-kv/cmk (Key Vault refused to read it: vault sparse-kv's access policies "
+        "give the caller no getrotationpolicy key permission (Forbidden): add one for it (with setrotationpolicy to "
+        "change the policy))"]
 
 
 def test_live_statements_a_manifest_could_not_declare_are_left_out_and_said(tmp_path: Path,
@@ -205,3 +218,27 @@ def test_live_statements_a_manifest_could_not_declare_are_left_out_and_said(tmp_
     assert len(skipped) == 2 and "'Orphan'" in skipped[1] and "its Sid is not letters, digits and spaces" in skipped[0]
     manifest = yaml.safe_load(ACCOUNTS) | {"regions": [{"name": "us-east-2", "cloud": "aws", "keys": [key]}]}
     assert cmkctl("validate", write(tmp_path / "exported.yaml", yaml.safe_dump(manifest))).code == 0
+
+
+def test_a_keys_rotation_policy_is_exported_and_the_export_plans_no_changes(
+    cmkctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    sandbox, exported, example = tmp_path / "s", tmp_path / "exported.yaml", EXAMPLES / "key-rotation.yaml"
+    assert cmkctl("apply", "-f", example, "--sandbox", sandbox, "--auto-approve").code == 0
+    result = cmkctl("export", "-f", example, "--sandbox", sandbox, "--region", "eastus", "--out", exported)
+    assert result.code == 0, result.err
+    keys = yaml.safe_load(exported.read_text())["regions"][0]["keys"]
+    assert keys == [{"name": "astra-eastus", "vault": "acme-rotation-eastus", "type": "RSA", "size": 3072,
+                     "rotation": {"rotateAfter": "P1Y", "expiresAfter": "P2Y", "notifyBefore": "P30D"}}]
+    assert "# not exported:" not in exported.read_text()
+    again = cmkctl("plan", "-f", exported, "--sandbox", sandbox, "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
+
+
+def test_a_key_never_given_a_policy_exports_no_rotation_block(
+    cmkctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    sandbox, exported = tmp_path / "s", tmp_path / "exported.yaml"
+    assert cmkctl("apply", "-f", EXAMPLE, "--sandbox", sandbox, "--auto-approve").code == 0
+    assert cmkctl("export", "-f", EXAMPLE, "--sandbox", sandbox, "--region", "eastus", "--out", exported).code == 0
+    assert all("rotation" not in key for key in yaml.safe_load(exported.read_text())["regions"][0]["keys"])

@@ -383,3 +383,23 @@ def test_a_plan_that_names_itself_as_its_manifest_is_refused(
     assert result.code == 1
     assert "the plan names the manifest 'cmk/plan.yaml', which is the plan itself" in result.err
     assert mutating_calls(sandbox) == []
+
+
+def test_a_plan_of_manifests_of_another_repository_is_refused_at_plan_time(
+    cmkctl: Callable[..., Result], checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = tmp_path / "keys"
+    (keys / ".git").mkdir(parents=True)
+    shutil.copy(EXAMPLE, keys / "cmk.yaml")
+    monkeypatch.chdir(checkout)
+    result = cmkctl("plan", "-f", "../keys/cmk.yaml", "--sandbox", tmp_path / "sandbox", "--out", "plan.json")
+    assert result.code == 1, result.out + result.err
+    assert (f"cannot save the plan: ../keys/cmk.yaml belongs to the repository {keys}, not to the checkout cmkctl "
+            f"runs in ({checkout}); apply would look for it in {checkout}: run cmkctl plan and apply from inside "
+            f"{keys}") in result.err
+    assert not (checkout / "plan.json").exists()
+    assert not (tmp_path / "sandbox" / "calls.jsonl").exists()  # refused before anything was read
+    monkeypatch.chdir(keys)  # from inside the manifests' repository the same plan saves and applies
+    assert cmkctl("plan", "-f", "cmk.yaml", "--sandbox", tmp_path / "sandbox", "--out", "plan.json").code == 0
+    applied = cmkctl("apply", "plan.json", "--sandbox", tmp_path / "sandbox")
+    assert applied.code == 0 and "Apply complete: 12 changed" in applied.out, applied.out + applied.err

@@ -1,10 +1,11 @@
 """`cmkctl export`: a manifest of what already exists, so a team that set things up by hand starts
 from the truth. Planning the exported manifest shows no changes.
 
-The core writes vaults, their keys, user-assigned identities, built-in role assignments and access
-policies on the vaults, and in AWS regions KMS keys; each plug-in it is handed writes its own
-registrations and names its own principals (`Plugin.export_azure`, `kms_principals`, `export_aws`).
-What cannot be expressed is listed as a comment, with why, not guessed.
+The core writes vaults, their keys (with their rotation policies), user-assigned identities,
+built-in role assignments and access policies on the vaults, and in AWS regions KMS keys; each
+plug-in it is handed writes its own registrations and names its own principals
+(`Plugin.export_azure`, `kms_principals`, `export_aws`). What cannot be expressed, or read, is
+listed as a comment, with why, not guessed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from reconciler.plugins import PluginTable
 from reconciler.plugins.base import ExportRegion
 
 MODELINE = "# yaml-language-server: $schema=https://cmkctl.dev/schemas/manifest.v1.json\n"
+# What Key Vault answers for the rotation policy of a key that was never given one.
+KEY_VAULT_DEFAULT_POLICY = {"notifyBefore": "P30D"}
 # AWS names its regions `us-east-1`; Azure's have no dash (`eastus`).
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 
@@ -56,6 +59,8 @@ class Lists(Protocol):
     def vaults(self, location: str) -> list[dict[str, Any]]: ...
 
     def keys(self, resource_group: str, vault: str) -> list[dict[str, Any]]: ...
+
+    def rotation_policy(self, vault_uri: str, key: str) -> dict[str, str | None] | str: ...
 
     def role_assignments(self, scope: str) -> list[dict[str, Any]]: ...
 
@@ -132,7 +137,9 @@ def _region(lists: Lists, context: _Context, skipped: list[str]) -> dict[str, An
     entry: dict[str, Any] = {"name": region, "cloud": "azure"}
     entry["identities"] = [{"name": i["name"], "resourceGroup": i["resourceGroup"]} for i in identities]
     entry["vaults"] = [_vault(v) for v in vaults]
-    entry["keys"] = [_key(vault, k) for vault, found in keys.items() for k in found]
+    uris = {v["name"]: v.get("vaultUri") for v in vaults}
+    entry["keys"] = [_with_rotation(lists, uris[vault], _key(vault, k), skipped)
+                     for vault, found in keys.items() for k in found]
     entry["roleAssignments"] = [a for v in vaults for a in _assignments(lists, v, principals, skipped)]
     entry["accessPolicies"] = [p for v in vaults for p in _access_policies(v, principals)]
     entry["registrations"] = [r for part in parts for r in part.registrations(skipped)]
@@ -178,6 +185,24 @@ def _key(vault: str, key: Mapping[str, Any]) -> dict[str, Any]:
     if key.get("curveName") is not None:
         entry["curve"] = key["curveName"]
     return entry
+
+
+def _with_rotation(lists: Lists, vault_uri: str | None, key: dict[str, Any], skipped: list[str]) -> dict[str, Any]:
+    """The key with its rotation policy, unless it has none but the one Key Vault gives every key."""
+    where = f"the rotation policy of key {key['vault']}/{key['name']}"
+    if not vault_uri:
+        skipped.append(f"{where} (vault {key['vault']} has no vaultUri to read it from)")
+        return key
+    policy = lists.rotation_policy(vault_uri, key["name"])
+    if isinstance(policy, str):
+        skipped.append(f"{where} (Key Vault refused to read it: {policy})")
+        return key
+    declared = {name: value for name, value in policy.items() if value is not None}
+    # Key Vault answers a key that was never given a policy with a notice 30 days before an expiry it
+    # does not have; declaring that would add a block to every exported key and change nothing.
+    if declared and declared != KEY_VAULT_DEFAULT_POLICY:
+        key["rotation"] = declared
+    return key
 
 
 def _assignments(lists: Lists, vault: Mapping[str, Any], principals: _Principals,

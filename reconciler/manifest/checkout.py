@@ -58,10 +58,17 @@ def saveable(file: str | Path) -> str | None:
     """Why a plan of this manifest could not be saved (it lies outside the checkout); None if it can."""
     resolved = Path(file).resolve()
     root = _root_of(resolved)
-    if resolved.is_relative_to(root):
-        return None
-    return (f"{file} is outside the checkout ({root}): a saved plan names only files inside the checkout it is "
-            "applied from; run cmkctl from the folder (or repository) that holds the manifests")
+    if not resolved.is_relative_to(root):
+        return (f"{file} is outside the checkout ({root}): a saved plan names only files inside the checkout it is "
+                "applied from; run cmkctl from the folder (or repository) that holds the manifests")
+    here = checkout_root()
+    if root != here:
+        # The plan records the path from the manifest's own repository, but apply looks in the one it runs in.
+        # Refused rather than recorded: a saved plan that named another folder to read from would let whoever
+        # edits the artifact point apply at any folder on the runner.
+        return (f"{file} belongs to the repository {root}, not to the checkout cmkctl runs in ({here}); apply "
+                f"would look for it in {here}: run cmkctl plan and apply from inside {root}")
+    return None
 
 
 def located(name: object, *, plan: Path | None = None, cwd: Path | None = None) -> Path:

@@ -19,7 +19,14 @@ from reconciler.providers.aws_kms import call as aws_call
 from reconciler.providers.azure_access_policy import canonical
 from reconciler.providers.azure_authorization import AUTHORIZATION_CLIENT, role_guid, same_scope
 from reconciler.providers.azure_common import AzureSession, sdk_errors, translate
-from reconciler.providers.azure_keyvault import KEYVAULT_CLIENT, subscription_vaults_key, vault_keys, vault_live
+from reconciler.providers.azure_keyvault import (
+    KEYVAULT_CLIENT,
+    DataPlaneRefused,
+    KeyVaultKeys,
+    subscription_vaults_key,
+    vault_keys,
+    vault_live,
+)
 from reconciler.providers.azure_msi import MSI_CLIENT, normal_location
 from reconciler.providers.base import Connection
 from reconciler.providers.graph import GraphClient
@@ -80,6 +87,13 @@ class Inventory:
 
     def keys(self, resource_group: str, vault: str) -> list[dict[str, Any]]:
         return vault_keys(self._session, self._subscription, resource_group, vault)
+
+    def rotation_policy(self, vault_uri: str, key: str) -> dict[str, str | None] | str:
+        """The key's rotation policy (canonical form), or, when Key Vault refuses the caller, what it lacks."""
+        try:
+            return KeyVaultKeys(self._session, vault_uri).read_policy(key)
+        except DataPlaneRefused as refused:
+            return refused.needs
 
     def role_assignments(self, scope: str) -> list[dict[str, Any]]:
         """Assignments made at `scope` itself, not inherited from above it."""

@@ -17,6 +17,7 @@ from reconciler.manifest.model import KeySet, KmsKey, Principal, Region
 from reconciler.plan.model import Resource
 from reconciler.plugins.addresses import tags
 from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
+from reconciler.systems.regions import unknown_aws_regions
 
 KEY_SPEC = "SYMMETRIC_DEFAULT"
 KEY_USAGE = "ENCRYPT_DECRYPT"
@@ -32,8 +33,8 @@ class AwsKms(Plugin):
     kinds = (AWS_KMS_KEY,)
 
     def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
-        for check in (_account_declared, _no_unconditioned_wildcard, _reserved_sids, _no_lockout,
-                      _well_formed_principals):
+        for check in (unknown_aws_regions, _account_declared, _no_unconditioned_wildcard, _reserved_sids,
+                      _no_lockout, _well_formed_principals):
             yield from check(key_set)
 
     def principals(self, context: ExpandContext, region: Region, principal: Principal,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from reconciler.core.errors import Diagnostic
 from reconciler.core.kinds import AZUREAD_SERVICE_PRINCIPAL
-from reconciler.manifest.model import Principal, Region
+from reconciler.manifest.model import KeySet, Principal, Region
 from reconciler.plan.model import Resource, Unknown
 from reconciler.plugins.base import ExpandContext, Plugin, PrincipalTarget
+from reconciler.systems.regions import unknown_azure_locations
 
 
 def service_principal_address(region: str, app_id: str) -> str:
@@ -37,6 +41,10 @@ class AzureAd(Plugin):
     name = "azure-ad"
     principal_kinds = frozenset({"servicePrincipal", "objectId"})
     kinds = (AZUREAD_SERVICE_PRINCIPAL,)
+
+    def rules(self, key_set: KeySet) -> Iterator[Diagnostic]:
+        # The Azure plug-in every Azure region's vaults and principals go through checks their names.
+        return unknown_azure_locations(key_set)
 
     def principals(self, context: ExpandContext, region: Region, principal: Principal,
                    source: str) -> list[PrincipalTarget]:

@@ -159,3 +159,19 @@ def test_arm_needs_token_and_api_version(sandbox: Sandbox, tmp_path: Path) -> No
         missing_version = http.get(vault_path("kv"))
         assert missing_version.status_code == 400
         assert missing_version.json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_a_vault_in_a_location_azure_does_not_have_is_refused_as_arm_refuses_it(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    refused = client.put(vault_path("kv-nowhere"), params=API,
+                         json={**vault_body(tenant(sandbox)), "location": "westeurop"})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "LocationNotAvailableForResourceType"
+    assert error["message"].startswith("The provided location 'westeurop' is not available for resource type "
+                                       "'Microsoft.KeyVault/vaults'. List of available regions for the resource "
+                                       "type is 'northcentralus,eastus,")
+    assert client.get(vault_path("kv-nowhere"), params=API).status_code == 404
+    written = client.put(vault_path("kv-west"), params=API, json={**vault_body(tenant(sandbox)), "location": "West Europe"})
+    assert written.status_code == 200

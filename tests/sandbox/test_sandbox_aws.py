@@ -64,3 +64,16 @@ def test_a_new_sandbox_starts_without_the_keys_of_another(tmp_path: Path) -> Non
 def test_the_aws_plane_starts_only_when_asked(tmp_path: Path) -> None:
     with Sandbox(tmp_path) as sandbox:
         assert sandbox.endpoints.aws is None
+
+
+def test_a_region_aws_does_not_have_is_refused_in_one_line_as_aws_refuses_it(tmp_path: Path) -> None:
+    from botocore.exceptions import ClientError
+
+    with Sandbox(tmp_path, aws_account_id=ACCOUNT) as sandbox:
+        with pytest.raises(ClientError) as refused:
+            kms(sandbox, "eu-centrall-1").list_keys()  # type: ignore[attr-defined]
+        error = refused.value.response["Error"]
+        assert (error["Code"], error["Message"]) == (
+            "InvalidSignatureException", "Credential should be scoped to a valid region, not 'eu-centrall-1'.")
+        assert kms(sandbox, "eu-central-1").list_keys()["Keys"] == []  # type: ignore[attr-defined]
+        assert [c["status"] for c in sandbox.calls()] == [400, 200]
