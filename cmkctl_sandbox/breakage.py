@@ -60,11 +60,12 @@ def without_role_assignments(state: State, scope_suffix: str, role_definition_gu
 
 
 def report_invalid(directory: Path, key_uri: str, message: str) -> None:
-    """Confluent reports the BYOK key of `key_uri` INVALID with `message`, and keeps saying so."""
+    """Confluent reports the BYOK key of `key_uri` (an Azure key's URI or a KMS key's ARN) INVALID with
+    `message`, and keeps saying so."""
 
     def change(state: State) -> None:
         for record in state["confluent"]["keys"].values():
-            if record["key"]["key_id"] == key_uri:
+            if key_uri in (record["key"].get("key_id"), record["key"].get("key_arn")):
                 record["validation"].update(phase="INVALID", message=message)
                 record["heldInvalid"] = True
 

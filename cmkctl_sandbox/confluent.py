@@ -11,6 +11,7 @@ import copy
 import uuid
 from typing import Any, NoReturn
 
+from cmkctl_sandbox import confluent_aws
 from cmkctl_sandbox import confluent_checks as checks
 from cmkctl_sandbox import confluent_validation as validation
 from cmkctl_sandbox.ids import stable_uuid
@@ -94,24 +95,33 @@ def new_key_id(state: State) -> str:
 
 def key_record(state: State, key: dict[str, str], *, key_id: str = "", application_id: str = "") -> dict[str, Any]:
     key_id = key_id or new_key_id(state)
+    application = application_id or stable_uuid("confluent-application", key_id)
+    azure = {"kind": "AzureKey", **key, "application_id": application}
+    return _record(state, key_id, azure, "Azure")
+
+
+def aws_key_record(state: State, key_arn: str, *, key_id: str = "") -> dict[str, Any]:
+    """An AwsKey's registration: Confluent answers the roles the key's policy must let in."""
+    key_id = key_id or new_key_id(state)
+    aws = {"kind": confluent_aws.AWS_KEY_KIND, "key_arn": key_arn, "roles": confluent_aws.roles_for(key_id)}
+    return _record(state, key_id, aws, "AWS")
+
+
+def _record(state: State, key_id: str, key: dict[str, Any], provider: str) -> dict[str, Any]:
     return {
         "id": key_id,
-        "key": {"kind": "AzureKey", **key,
-                "application_id": application_id or stable_uuid("confluent-application", key_id)},
-        "provider": "Azure",
+        "key": key,
+        "provider": provider,
         "state": "AVAILABLE",
         "display_name": "",
         "created_at": validation.stamp(state),
         "reads": 0,
-        "validation": validation.initial(state, key["key_vault_id"]),
+        "validation": validation.initial(state, key),
         "validationDue": validation.first_due(state),
     }
 
 
-def _azure_key(body: dict[str, Any]) -> dict[str, str]:
-    key = body.get("key")
-    if not isinstance(key, dict) or key.get("kind") != "AzureKey":
-        _refuse(400, "key.kind must be AzureKey (the sandbox emulates Azure keys only)", pointer="/key/kind")
+def _azure_key(key: dict[str, Any]) -> dict[str, str]:
     for field in ("key_id", "key_vault_id", "tenant_id"):
         if not isinstance(key.get(field), str) or not key[field]:
             _refuse(400, f"key.{field} is required", pointer=f"/key/{field}")
@@ -124,8 +134,25 @@ def _azure_key(body: dict[str, Any]) -> dict[str, str]:
     return {"key_id": key["key_id"], "key_vault_id": key["key_vault_id"], "tenant_id": key["tenant_id"]}
 
 
+def _aws_key_arn(key: dict[str, Any]) -> str:
+    arn = key.get("key_arn")
+    if not isinstance(arn, str) or not arn:
+        _refuse(400, "key.key_arn is required", pointer="/key/key_arn")
+    if not confluent_aws.KEY_ARN.match(arn):
+        _refuse(400, "key.key_arn must be the ARN of an AWS KMS key (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+                pointer="/key/key_arn")
+    return arn
+
+
 def create_key(request: Request, state: State, params: Params) -> Reply:
-    record = key_record(state, _azure_key(_body(request)))
+    key = _body(request).get("key")
+    kind = key.get("kind") if isinstance(key, dict) else None
+    if not isinstance(key, dict) or kind not in ("AzureKey", confluent_aws.AWS_KEY_KIND):
+        _refuse(400, "key.kind must be AzureKey or AwsKey (the sandbox emulates no GCP keys)", pointer="/key/kind")
+    if kind == confluent_aws.AWS_KEY_KIND:
+        record = aws_key_record(state, _aws_key_arn(key))
+    else:
+        record = key_record(state, _azure_key(key))
     section(state)["keys"][record["id"]] = record
     return Reply(201, key_document(record))
 
@@ -253,7 +280,8 @@ def cluster_record(state: State, spec: dict[str, Any], cluster_id: str = "") -> 
         "metadata": {"self": f"{API}/cmk/v2/clusters/{cluster_id}", "created_at": validation.stamp(state),
                      "resource_name": f"crn://confluent.cloud/environment={spec['environment']['id']}/"
                      f"cloud-cluster={cluster_id}"},
-        "spec": {**spec, **_references(spec), "kafka_bootstrap_endpoint": f"SASL_SSL://{cluster_id}.{spec['region']}.azure.confluent.cloud:9092"},
+        "spec": {**spec, **_references(spec), "kafka_bootstrap_endpoint":
+                 f"SASL_SSL://{cluster_id}.{spec['region']}.{spec['cloud'].lower()}.confluent.cloud:9092"},
         "status": {"phase": "PROVISIONING", "cku": spec["config"].get("cku")},
     }
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from cmkctl_sandbox import clock, graph, propagation, realism
+from cmkctl_sandbox import clock, confluent_aws, graph, propagation, realism
 from cmkctl_sandbox import confluent_checks as checks
 from cmkctl_sandbox.wire import State
 
@@ -27,10 +27,16 @@ def stamp(state: State) -> str:
     return datetime.datetime.fromtimestamp(clock.now(state), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def initial(state: State, key_vault_id: str) -> dict[str, Any]:
+def initial(state: State, key: dict[str, Any]) -> dict[str, Any]:
     """A new key's validation: INITIALIZING."""
-    return {"phase": "INITIALIZING", "message": "", "since": stamp(state),
-            "region": checks.vault_region(state, key_vault_id)}
+    return {"phase": "INITIALIZING", "message": "", "since": stamp(state), "region": key_region(state, key)}
+
+
+def key_region(state: State, key: dict[str, Any]) -> str:
+    """The region of the key a BYOK key registers: its ARN's, or its vault's."""
+    if confluent_aws.is_aws(key):
+        return confluent_aws.key_region(key)
+    return checks.vault_region(state, key["key_vault_id"])
 
 
 def first_due(state: State) -> float:
@@ -53,6 +59,8 @@ def observe(state: State, record: dict[str, Any]) -> bool:
 
 def reason(state: State, record: dict[str, Any], cluster_region: str = "") -> str:
     """Why Confluent cannot use the key now (its validation's message), or ""."""
+    if confluent_aws.is_aws(record["key"]):
+        return confluent_aws.problem(state, record["key"], cluster_region)
     found = checks.problem(state, record["key"], cluster_region)
     if found:
         return found
@@ -67,8 +75,7 @@ def settle(state: State, record: dict[str, Any], why: str) -> None:
     phase = "INVALID" if why else "VALID"
     validation = record["validation"]
     if (validation["phase"], validation["message"]) != (phase, why):
-        validation.update(phase=phase, message=why, since=stamp(state),
-                          region=checks.vault_region(state, record["key"]["key_vault_id"]))
+        validation.update(phase=phase, message=why, since=stamp(state), region=key_region(state, record["key"]))
 
 
 def initializing(state: State, record: dict[str, Any]) -> bool:

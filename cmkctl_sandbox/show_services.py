@@ -61,8 +61,9 @@ def confluent(state: State) -> list[str]:
     for entry in keys.values():
         key = entry["key"]
         validation = (entry.get("validation") or {}).get("phase", "")
-        lines.append(f"    {entry['id']}  {key['key_id']}  application {key['application_id']}  "
-                     f"{entry.get('state', '')} {validation}".rstrip())
+        held = (f"{key['key_arn']}  roles {', '.join(key.get('roles') or [])}" if "key_arn" in key
+                else f"{key['key_id']}  application {key['application_id']}")
+        lines.append(f"    {entry['id']}  {held}  {entry.get('state', '')} {validation}".rstrip())
     lines.append("  Dedicated clusters:" if clusters else "  Dedicated clusters: none")
     for entry in clusters.values():
         spec = entry["spec"]

@@ -27,7 +27,7 @@ def test_sandbox_help_names_every_plane_it_emulates(cmkctl: Callable[..., Result
 def test_every_system_with_an_example_is_end_to_end_in_the_status_table() -> None:
     table = README.split("| system | status |", 1)[1].split("\n\n", 1)[0]
     statuses = dict(re.findall(r"^\| (.+?) \| (.+?) \|$", table, re.MULTILINE))
-    assert len(statuses) == 5 and set(statuses.values()) == {"end to end"}, statuses
+    assert len(statuses) == 6 and set(statuses.values()) == {"end to end"}, statuses
     assert statuses["Azure Cosmos DB for MongoDB vCore"] == "end to end"
 
 

@@ -13,7 +13,9 @@ from reconciler.systems.aws_kms import AwsKms
 from reconciler.systems.azure_ad import AzureAd
 from reconciler.systems.cassandra import Cassandra
 from reconciler.systems.confluent import Confluent
+from reconciler.systems.confluent_aws import ConfluentAws
 from reconciler.systems.identities import Identities
 from reconciler.systems.mongo import Mongo
 
-PLUGINS = PluginTable((AzureAd(), Astra(), AwsKms(), Confluent(), AccessPolicies(), Cassandra(), Identities(), Mongo()))
+PLUGINS = PluginTable((AzureAd(), Astra(), AwsKms(), Confluent(), ConfluentAws(), AccessPolicies(), Cassandra(),
+                       Identities(), Mongo()))

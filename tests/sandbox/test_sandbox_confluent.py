@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cmkctl_sandbox import Sandbox, WorldError, load_state
+from cmkctl_sandbox import Sandbox, WorldError, load_state, realism
 from cmkctl_sandbox.world import state_from_world
 from tests.emulated import http_client
 
@@ -115,3 +115,73 @@ def test_a_key_in_use_cannot_be_deleted(tmp_path: Path) -> None:
         assert http.delete("/byok/v1/keys/cck-used").status_code == 400
         assert http.delete("/byok/v1/keys/cck-free").status_code == 204
     assert list(load_state(tmp_path)["confluent"]["keys"]) == ["cck-used"]
+
+
+# ---- AWS KMS keys (byok/v1 AwsKey) ----------------------------------------------------------
+
+ACCOUNT = "123456789012"
+# The statement Confluent's Terraform example (dedicated-public-aws-byok-kafka-acls) writes for the roles.
+CONFLUENT_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+                     "kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
+
+
+def _policy(roles: list[str], actions: list[str]) -> str:
+    root = {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Action": "kms:*", "Resource": "*",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}
+    use = {"Sid": "Allow KMS Use", "Effect": "Allow", "Action": actions, "Resource": "*", "Principal": {"AWS": roles}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [root, use]})
+
+
+def _aws_validation(http: httpx.Client, key_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = http.get(f"/byok/v1/keys/{key_id}").json()["validation"]
+    return found
+
+
+def test_an_aws_key_answers_roles_and_is_valid_once_its_policy_lets_them_in(tmp_path: Path) -> None:
+    boto3 = pytest.importorskip("boto3")
+    with Sandbox(tmp_path, aws_account_id=ACCOUNT) as sandbox, client(sandbox) as http:
+        kms = boto3.client("kms", region_name="us-west-2", endpoint_url=sandbox.endpoints.aws,
+                           verify=sandbox.endpoints.ca_bundle, aws_access_key_id=sandbox.issued.aws_access_key_id,
+                           aws_secret_access_key=sandbox.issued.aws_secret_access_key)
+        arn = kms.create_key()["KeyMetadata"]["Arn"]
+        registered = http.post("/byok/v1/keys", json={"key": {"kind": "AwsKey", "key_arn": arn}})
+        assert registered.status_code == 201
+        key = registered.json()
+        assert key["provider"] == "AWS" and key["key"]["key_arn"] == arn
+        roles = key["key"]["roles"]
+        assert len(roles) == 2 and all(r.startswith("arn:aws:iam::") and ":role/" in r for r in roles)
+        assert _aws_validation(http, key["id"])["phase"] == "INITIALIZING"
+        sandbox.advance_clock(sandbox.clock_offset + realism.DEFAULTS[realism.CONFLUENT_VALIDATION] + 1)
+        # Every action but one: Confluent cannot use the key.
+        kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=_policy(roles, CONFLUENT_ACTIONS[:-1]))
+        denied = _aws_validation(http, key["id"])
+        assert (denied["phase"], denied["message"]) == ("INVALID", "Access to key denied.")
+        # Granted to one role only: still denied.
+        kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=_policy(roles[:1], CONFLUENT_ACTIONS))
+        assert _aws_validation(http, key["id"])["phase"] == "INVALID"
+        refused = http.post("/cmk/v2/clusters", json=_cluster(cloud="AWS", region="us-west-2", byok={"id": key["id"]}))
+        assert refused.status_code == 400 and refused.json()["errors"][0]["source"] == {"pointer": "/spec/byok/id"}
+        kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=_policy(roles, CONFLUENT_ACTIONS))
+        valid = _aws_validation(http, key["id"])
+        assert (valid["phase"], valid["region"]) == ("VALID", "us-west-2")
+        elsewhere = http.post("/cmk/v2/clusters", json=_cluster(cloud="AWS", region="us-east-2",
+                                                                byok={"id": key["id"]}))
+        assert elsewhere.status_code == 400 and "same region" in elsewhere.text
+        created = http.post("/cmk/v2/clusters", json=_cluster(cloud="AWS", region="us-west-2", byok={"id": key["id"]}))
+        assert created.status_code == 202 and created.json()["spec"]["byok"]["id"] == key["id"]
+        assert http.get(f"/byok/v1/keys/{key['id']}").json()["state"] == "IN_USE"
+
+
+def test_an_aws_key_must_be_a_symmetric_kms_key_named_by_its_arn(tmp_path: Path) -> None:
+    boto3 = pytest.importorskip("boto3")
+    with Sandbox(tmp_path, aws_account_id=ACCOUNT) as sandbox, client(sandbox) as http:
+        bad = http.post("/byok/v1/keys", json={"key": {"kind": "AwsKey", "key_arn": "alias/mine"}})
+        assert bad.status_code == 400 and bad.json()["errors"][0]["source"] == {"pointer": "/key/key_arn"}
+        kms = boto3.client("kms", region_name="us-west-2", endpoint_url=sandbox.endpoints.aws,
+                           verify=sandbox.endpoints.ca_bundle, aws_access_key_id=sandbox.issued.aws_access_key_id,
+                           aws_secret_access_key=sandbox.issued.aws_secret_access_key)
+        arn = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+        key = http.post("/byok/v1/keys", json={"key": {"kind": "AwsKey", "key_arn": arn}}).json()
+        sandbox.advance_clock(sandbox.clock_offset + realism.DEFAULTS[realism.CONFLUENT_VALIDATION] + 1)
+        http.get(f"/byok/v1/keys/{key['id']}")
+        assert "a symmetric key (SYMMETRIC_DEFAULT) is required" in _aws_validation(http, key["id"])["message"]
