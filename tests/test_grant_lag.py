@@ -251,7 +251,7 @@ def test_a_wait_is_not_spent_by_other_waits_on_a_shared_clock() -> None:
     with pytest.raises(ProviderError, match="gave up waiting for AWS to answer after 5m"):
         policy.call(throttled, what="creating key k1")
     # As many tries as five minutes give in real time: its own waits fill the budget, not the others'.
-    assert 300 - 1 < sum(w.delay for w in waits) <= 300
+    assert 300 - 1 < sum(w.delay for w in waits) <= 300 + 1e-6  # (a jittered sum may round a last bit past)
     assert len(tries) > 10
 
 
